@@ -1,0 +1,1 @@
+"""Buyer personal data under Amazon's Data Protection Policy: keys, field encryption, archive, audit."""
