@@ -1,0 +1,238 @@
+"""Warehouses and stock: levels (on hand, allocated, in transit) that only ever change by movements.
+
+Every change of on-hand stock is a StockMovement with a reason and a source reference. The pair
+(reference, product, warehouse) is unique, so applying the same reference twice moves nothing (F10).
+Allocated never exceeds on hand: when on hand drops below it, the newest allocations are released.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from orderbridge.book.catalog import Product
+from orderbridge.book.errors import DuplicateError, InvalidValueError, NotFoundError
+from orderbridge.book.types import UtcDateTime
+from orderbridge.db import Base, BigId
+
+
+class WarehouseKind(StrEnum):
+    OWN = "own"
+    FBA = "fba"
+
+
+class MovementReason(StrEnum):
+    OPENING = "opening"
+    RECEIPT = "receipt"
+    COUNT = "count"
+    SHIPMENT = "shipment"
+    RETURN = "return"
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
+    LOST = "lost"
+    DAMAGED = "damaged"
+    DISPOSED = "disposed"
+    FOUND = "found"
+    CORRECTION = "correction"
+    REPLACEMENT = "replacement"
+
+
+class Warehouse(Base):
+    __tablename__ = "warehouses"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[WarehouseKind] = mapped_column(String(10))
+    region: Mapped[str | None] = mapped_column(String(10))
+
+
+class StockLevel(Base):
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        CheckConstraint("allocated >= 0", name="allocated_not_negative"),
+        CheckConstraint("allocated = 0 OR allocated <= on_hand", name="allocated_within_on_hand"),
+        CheckConstraint("in_transit >= 0", name="in_transit_not_negative"),
+    )
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    allocated: Mapped[int] = mapped_column(Integer, default=0)
+    in_transit: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def available(self) -> int:
+        return max(self.on_hand - self.allocated, 0)
+
+
+class StockMovement(Base):
+    __tablename__ = "stock_movements"
+    __table_args__ = (UniqueConstraint("reference", "product_id", "warehouse_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[MovementReason] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(200))
+    moved_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    note: Mapped[str | None] = mapped_column(String(500))
+
+
+def add_warehouse(
+    session: Session, code: str, name: str, kind: WarehouseKind = WarehouseKind.OWN, region: str | None = None
+) -> Warehouse:
+    if session.scalar(select(Warehouse).where(Warehouse.code == code)) is not None:
+        raise DuplicateError("warehouse", code)
+    warehouse = Warehouse(code=code, name=name, kind=kind, region=region)
+    session.add(warehouse)
+    session.flush()
+    return warehouse
+
+
+def warehouse_by_code(session: Session, code: str) -> Warehouse:
+    found = session.scalar(select(Warehouse).where(Warehouse.code == code))
+    if found is None:
+        raise NotFoundError("warehouse", code)
+    return found
+
+
+def stock_level(session: Session, product_id: int, warehouse_id: int) -> StockLevel:
+    """The level row of a product in a warehouse, created empty on first use."""
+    level = session.get(StockLevel, (product_id, warehouse_id))
+    if level is None:
+        level = StockLevel(
+            product_id=product_id, warehouse_id=warehouse_id, on_hand=0, allocated=0, in_transit=0
+        )
+        session.add(level)
+    return level
+
+
+def move_stock(
+    session: Session,
+    product: Product,
+    warehouse: Warehouse,
+    quantity: int,
+    *,
+    reason: MovementReason,
+    reference: str,
+    now: datetime,
+    note: str | None = None,
+) -> StockMovement | None:
+    """Change on hand by `quantity`; None (and no change) when `reference` was applied already."""
+    if not product.stock_tracked:
+        raise InvalidValueError(f"product {product.sku!r} is not stock-tracked: it has no stock to move")
+    if quantity == 0:
+        raise InvalidValueError(f"movement {reference!r} of {product.sku!r}: quantity is 0")
+    if already_moved(session, reference, product.id, warehouse.id):
+        return None
+    level = stock_level(session, product.id, warehouse.id)
+    level.on_hand += quantity
+    if level.allocated > max(level.on_hand, 0):
+        release_newest_allocations(session, level, level.allocated - max(level.on_hand, 0))
+    movement = StockMovement(
+        product_id=product.id,
+        warehouse_id=warehouse.id,
+        quantity=quantity,
+        reason=reason,
+        reference=reference,
+        moved_at=now,
+        note=note,
+    )
+    session.add(movement)
+    return movement
+
+
+def already_moved(session: Session, reference: str, product_id: int, warehouse_id: int) -> bool:
+    # The query autoflushes, so movements added earlier in this unit of work are seen too.
+    found = session.scalar(
+        select(StockMovement.id).where(
+            StockMovement.reference == reference,
+            StockMovement.product_id == product_id,
+            StockMovement.warehouse_id == warehouse_id,
+        )
+    )
+    return found is not None
+
+
+def count_stock(
+    session: Session, product: Product, warehouse: Warehouse, counted: int, *, reference: str, now: datetime
+) -> StockMovement | None:
+    """Set on hand to a counted quantity by a COUNT movement of the difference."""
+    if counted < 0:
+        raise InvalidValueError(f"SKU {product.sku!r}: counted quantity {counted} is negative")
+    if already_moved(session, reference, product.id, warehouse.id):
+        return None
+    difference = counted - stock_level(session, product.id, warehouse.id).on_hand
+    if difference == 0:
+        return None
+    return move_stock(
+        session, product, warehouse, difference, reason=MovementReason.COUNT, reference=reference, now=now
+    )
+
+
+def allocate(level: StockLevel, wanted: int) -> int:
+    """Allocate up to `wanted` of what is available; returns how many were allocated."""
+    granted = max(min(wanted, level.on_hand - level.allocated), 0)
+    level.allocated += granted
+    return granted
+
+
+def release(level: StockLevel, quantity: int) -> None:
+    if quantity < 0 or quantity > level.allocated:
+        raise InvalidValueError(
+            f"product {level.product_id} warehouse {level.warehouse_id}: cannot release {quantity} "
+            f"of {level.allocated} allocated"
+        )
+    level.allocated -= quantity
+
+
+def release_newest_allocations(session: Session, level: StockLevel, excess: int) -> None:
+    """On hand fell below allocated: take the excess back from the newest allocated order rows."""
+    from orderbridge.book.orders.model import OrderRow
+
+    rows = session.scalars(
+        select(OrderRow)
+        .where(
+            OrderRow.product_id == level.product_id,
+            OrderRow.warehouse_id == level.warehouse_id,
+            OrderRow.allocated > 0,
+        )
+        .order_by(OrderRow.id.desc())
+    )
+    for row in rows:
+        if excess <= 0:
+            break
+        taken = min(row.allocated, excess)
+        row.allocated -= taken
+        level.allocated -= taken
+        excess -= taken
+    if excess > 0:
+        level.allocated = max(level.on_hand, 0)
+
+
+def available_quantity(session: Session, product: Product, warehouse: Warehouse) -> int:
+    """What can still be sold from a warehouse; a bundle's is the fewest whole bundles its parts make."""
+    if product.is_bundle:
+        return min(
+            (
+                available_quantity(session, part.component, warehouse) // part.quantity
+                for part in product.components
+            ),
+            default=0,
+        )
+    if not product.stock_tracked:
+        return 0
+    level = session.get(StockLevel, (product.id, warehouse.id))
+    return level.available if level is not None else 0
+
+
+def movements_total(session: Session, product_id: int, warehouse_id: int) -> int:
+    """The sum of a product's movements in a warehouse; always equals its on-hand level."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(StockMovement.quantity), 0)).where(
+            StockMovement.product_id == product_id, StockMovement.warehouse_id == warehouse_id
+        )
+    )
+    return int(total or 0)

@@ -1,0 +1,1 @@
+"""Sales orders: the model, booking, shipping, cancellation and queries."""

@@ -1,0 +1,183 @@
+"""The sales order model: orders, their rows, statuses, shipping methods, notes and shipments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from orderbridge.book.address import (
+    Address,
+    BillingAddressColumns,
+    DeliveryAddressColumns,
+    read_address,
+)
+from orderbridge.book.pii import pii_column
+from orderbridge.book.types import Amount, UtcDateTime
+from orderbridge.db import Base, BigId
+
+
+class RowKind(StrEnum):
+    PRODUCT = "product"
+    BUNDLE = "bundle"
+    FREE_TEXT = "free_text"
+    SHIPPING = "shipping"
+    GIFT_WRAP = "gift_wrap"
+
+
+class PaymentStatus(StrEnum):
+    UNPAID = "unpaid"
+    PART_PAID = "part_paid"
+    PAID = "paid"
+
+
+class Fulfilment(StrEnum):
+    """Who ships: the seller (FBM, SFP) or the channel itself (FBA, never shipped by the seller)."""
+
+    SELLER = "seller"
+    CHANNEL = "channel"
+
+
+class OrderStatus(Base):
+    """One status of the seller's configurable list; exactly the `is_cancelled` ones mean Cancelled."""
+
+    __tablename__ = "order_statuses"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    is_cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ShippingMethod(Base):
+    """O8: a shipping method named as the channel names it, with the carrier sent on shipment."""
+
+    __tablename__ = "shipping_methods"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    carrier: Mapped[str | None] = mapped_column(String(100))
+
+
+class SalesOrder(BillingAddressColumns, DeliveryAddressColumns, Base):
+    __tablename__ = "sales_orders"
+    __table_args__ = (UniqueConstraint("channel_id", "external_ref"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    external_ref: Mapped[str] = mapped_column(String(60))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    status_id: Mapped[int] = mapped_column(ForeignKey("order_statuses.id"))
+    payment_status: Mapped[PaymentStatus] = mapped_column(String(20), default=PaymentStatus.UNPAID)
+    fulfilment: Mapped[Fulfilment] = mapped_column(String(20), default=Fulfilment.SELLER)
+    currency: Mapped[str] = mapped_column(String(3))
+    price_list_id: Mapped[int | None] = mapped_column(ForeignKey("price_lists.id"))
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
+    shipping_method_id: Mapped[int | None] = mapped_column(ForeignKey("shipping_methods.id"))
+    placed_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    total_net: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
+    total_tax: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
+    total_gross: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
+    withheld_tax: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
+    amount_paid: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
+
+    rows: Mapped[list[OrderRow]] = relationship(
+        back_populates="order", order_by="OrderRow.position", cascade="all, delete-orphan"
+    )
+    status: Mapped[OrderStatus] = relationship(lazy="joined")
+    shipping_method: Mapped[ShippingMethod | None] = relationship(lazy="joined")
+    notes: Mapped[list[OrderNote]] = relationship(order_by="OrderNote.id", cascade="all, delete-orphan")
+    shipments: Mapped[list[Shipment]] = relationship(order_by="Shipment.id", cascade="all, delete-orphan")
+
+    @property
+    def billing_address(self) -> Address:
+        return read_address(self, "billing")
+
+    @property
+    def delivery_address(self) -> Address:
+        return read_address(self, "delivery")
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status.is_cancelled
+
+    @property
+    def amount_owed(self) -> Decimal:
+        """O16: what the channel owes the seller: the gross less tax the marketplace withheld."""
+        return self.total_gross - self.withheld_tax
+
+
+class OrderRow(Base):
+    __tablename__ = "order_rows"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+        CheckConstraint("allocated >= 0 AND shipped >= 0", name="counts_not_negative"),
+        CheckConstraint("allocated + shipped <= quantity", name="allocated_and_shipped_within_quantity"),
+        CheckConstraint(
+            "kind IN ('product') OR (allocated = 0 AND shipped = 0)", name="only_products_allocate_or_ship"
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[RowKind] = mapped_column(String(20))
+    parent_row_id: Mapped[int | None] = mapped_column(ForeignKey("order_rows.id"))
+    external_ref: Mapped[str | None] = mapped_column(String(60))
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
+    sku: Mapped[str | None] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(500))
+    quantity: Mapped[int] = mapped_column(Integer)
+    cancelled_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    net: Mapped[Decimal] = mapped_column(Amount())
+    tax: Mapped[Decimal] = mapped_column(Amount())
+    tax_code: Mapped[str | None] = mapped_column(ForeignKey("tax_codes.code"))
+    nominal_code: Mapped[str | None] = mapped_column(ForeignKey("nominal_codes.code"))
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
+    allocated: Mapped[int] = mapped_column(Integer, default=0)
+    shipped: Mapped[int] = mapped_column(Integer, default=0)
+
+    order: Mapped[SalesOrder] = relationship(back_populates="rows")
+    parent: Mapped[OrderRow | None] = relationship(remote_side=[id])
+
+    @property
+    def gross(self) -> Decimal:
+        return self.net + self.tax
+
+    @property
+    def unit_net(self) -> Decimal:
+        return self.net / self.quantity if self.quantity else Decimal(0)
+
+
+class OrderNote(Base):
+    __tablename__ = "order_notes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str | None] = pii_column()
+    source: Mapped[str] = mapped_column(String(40))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+    __table_args__ = (UniqueConstraint("order_id", "reference"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id", ondelete="CASCADE"), index=True)
+    reference: Mapped[str] = mapped_column(String(100))
+    shipped_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    shipping_method_id: Mapped[int | None] = mapped_column(ForeignKey("shipping_methods.id"))
+
+    rows: Mapped[list[ShipmentRow]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class ShipmentRow(Base):
+    __tablename__ = "shipment_rows"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True)
+    row_id: Mapped[int] = mapped_column(ForeignKey("order_rows.id"), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)

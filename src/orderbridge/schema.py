@@ -1,0 +1,31 @@
+"""Every table of orderbridge: importing this registers all models on `Base.metadata` (for Alembic)."""
+
+from orderbridge.book import (
+    alerts,
+    catalog,
+    channels,
+    contacts,
+    credits,
+    custom_fields,
+    inventory,
+    payments,
+    tax,
+    transfers,
+)
+from orderbridge.book.orders import model
+from orderbridge.db import Base
+
+MODULES = (
+    alerts,
+    catalog,
+    channels,
+    contacts,
+    credits,
+    custom_fields,
+    inventory,
+    model,
+    payments,
+    tax,
+    transfers,
+)
+metadata = Base.metadata
