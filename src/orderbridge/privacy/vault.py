@@ -1,0 +1,114 @@
+"""Field encryption for PII: AES-256-GCM, each value bound to its table, row, field, key id and format.
+
+Ciphertext layout (self-describing, DPP §3.3, AC-16)::
+
+    version (1 byte) | key id length (1 byte) | key id (ASCII) | nonce (12 bytes) | ciphertext + tag
+
+The associated data binds the value to ``(format version, table, record id, field, key id)``, so a
+ciphertext copied to another row or field, or altered by one bit, fails to decrypt. The key id names the
+retention epoch whose destruction redacts the value for good.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError, KeyStoreError
+from orderbridge.privacy.keystore import DataKey, KeyId, KeyStore
+
+FORMAT_VERSION = 1
+REDACTED = "[Redacted]"  # P3: what a redacted field reads everywhere
+_NONCE_BYTES = 12
+_AAD_LABEL = b"orderbridge-vault"
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """Where a value lives: table, record id and field name. Part of the associated data."""
+
+    table: str
+    record_id: int | str
+    field: str
+
+    def __str__(self) -> str:
+        return f"{self.table} {self.record_id} {self.field}"
+
+
+def _associated_data(version: int, at: FieldRef, key_id: str) -> bytes:
+    parts = (str(version), at.table, str(at.record_id), at.field, key_id)
+    encoded = [part.encode("utf-8") for part in parts]
+    # Length-prefixed, so that ("ab", "c") and ("a", "bc") never give the same bytes.
+    return _AAD_LABEL + b"".join(len(part).to_bytes(4, "big") + part for part in encoded)
+
+
+def key_id_of(blob: bytes) -> KeyId:
+    """The key id a ciphertext names (to find which epoch a stored value belongs to)."""
+    return KeyId.parse(_split(blob)[1])
+
+
+def _split(blob: bytes) -> tuple[int, str, bytes, bytes]:
+    if len(blob) < 2 or blob[0] != FORMAT_VERSION:
+        version = blob[0] if blob else None
+        raise DecryptionError(f"vault: unknown ciphertext format {version!r}")
+    end = 2 + blob[1]
+    if len(blob) < end + _NONCE_BYTES + 16:
+        raise DecryptionError("vault: ciphertext is truncated")
+    try:
+        key_id = blob[2:end].decode("ascii")
+    except UnicodeDecodeError:
+        raise DecryptionError("vault: ciphertext header is damaged") from None
+    return blob[0], key_id, blob[end : end + _NONCE_BYTES], blob[end + _NONCE_BYTES :]
+
+
+class Vault:
+    """Encrypts and decrypts PII fields with data keys from the key store."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self.keys = keys
+
+    def encrypt(self, value: str, *, at: FieldRef, key: DataKey) -> bytes:
+        """Seal `value` for the field `at` under `key` (an epoch or open key from the key store)."""
+        key_id = str(key.key_id).encode("ascii")
+        nonce = os.urandom(_NONCE_BYTES)
+        aad = _associated_data(FORMAT_VERSION, at, str(key.key_id))
+        sealed = AESGCM(key.secret).encrypt(nonce, value.encode("utf-8"), aad)
+        return bytes((FORMAT_VERSION, len(key_id))) + key_id + nonce + sealed
+
+    def decrypt(self, blob: bytes, *, at: FieldRef) -> str:
+        """The plaintext of the field `at`.
+
+        Raises KeyDestroyedError ("redacted: key for epoch X destroyed") once the epoch is swept, and
+        DecryptionError when the ciphertext was moved from another row or field or altered.
+        """
+        version, key_id, nonce, sealed = _split(blob)
+        try:
+            key = self.keys.get(KeyId.parse(key_id))
+        except KeyDestroyedError:
+            raise
+        except KeyStoreError as error:
+            raise DecryptionError(f"vault: {at} cannot be decrypted: {error}") from None
+        try:
+            plain = AESGCM(key.secret).decrypt(nonce, sealed, _associated_data(version, at, key_id))
+        except InvalidTag:
+            raise DecryptionError(
+                f"vault: {at} does not decrypt under key {key_id} "
+                "(moved from another row or field, or altered)"
+            ) from None
+        return plain.decode("utf-8")
+
+    def read(self, blob: bytes | None, *, at: FieldRef) -> str | None:
+        """What a reader sees: the plaintext, ``[Redacted]`` once its key is destroyed, None if no value."""
+        if blob is None:
+            return None
+        try:
+            return self.decrypt(blob, at=at)
+        except KeyDestroyedError:
+            return REDACTED
+
+    def reencrypt(self, blob: bytes, *, at: FieldRef, key: DataKey, to: FieldRef | None = None) -> bytes:
+        """Move a value under another key (the retention anchor moved later) and optionally another field."""
+        return self.encrypt(self.decrypt(blob, at=at), at=to or at, key=key)
