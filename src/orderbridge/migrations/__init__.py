@@ -1,0 +1,1 @@
+"""Alembic migrations of the book; applied by `orderbridge db upgrade`."""
