@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from conftest import MARKETPLACE, SELLER, CanaryBuyer
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.privacy.canaries import MARKETPLACE, SELLER, CanaryBuyer
 
 from orderbridge.privacy.blind_index import (
     INDEX_BYTES,

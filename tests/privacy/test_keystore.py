@@ -10,9 +10,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import MARKETPLACE, SELLER, all_bytes_under
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.privacy.canaries import MARKETPLACE, SELLER, all_bytes_under
 
 from orderbridge.privacy import files
 from orderbridge.privacy.errors import KeyDestroyedError, KeyStoreError

@@ -10,9 +10,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import MARKETPLACE, SELLER, CanaryBuyer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.privacy.canaries import MARKETPLACE, SELLER, CanaryBuyer
 
 from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError
 from orderbridge.privacy.keystore import KeyStore
