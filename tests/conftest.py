@@ -102,7 +102,13 @@ def engines(sqlite_template: Path, pg_template: str | None, tmp_path_factory: py
     path.write_bytes(sqlite_template.read_bytes())
     found = {"sqlite": make_engine(f"sqlite:///{path}")}
     if pg_template is not None:
-        found["postgresql"] = make_engine(pg_url(pg_template))
+        shared = f"ob_shared_{_worker()}"
+        admin = _pg_admin()
+        assert admin is not None
+        with admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{shared}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{shared}" TEMPLATE "{pg_template}"')
+        found["postgresql"] = make_engine(pg_url(shared))
     yield found
     for engine in found.values():
         engine.dispose()

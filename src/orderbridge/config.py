@@ -69,12 +69,10 @@ class Settings(BaseSettings):
     @field_validator("company_currency")
     @classmethod
     def _iso_currency(cls, value: str) -> str:
-        from babel.numbers import UnknownCurrencyError, get_currency_name
+        from babel.numbers import is_currency
 
-        try:
-            get_currency_name(value.upper(), locale="en")
-        except UnknownCurrencyError:
-            raise ValueError(f"unknown ISO 4217 currency {value!r}") from None
+        if not is_currency(value.upper()):
+            raise ValueError(f"unknown ISO 4217 currency {value!r}")
         return value.upper()
 
     @property

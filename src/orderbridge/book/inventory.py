@@ -128,9 +128,11 @@ def move_stock(
     if already_moved(session, reference, product.id, warehouse.id):
         return None
     level = stock_level(session, product.id, warehouse.id)
+    remaining = max(level.on_hand + quantity, 0)
+    if level.allocated > remaining:
+        with session.no_autoflush:  # allocation shrinks before on hand does, so the CHECK holds at flush
+            release_newest_allocations(session, level, level.allocated - remaining)
     level.on_hand += quantity
-    if level.allocated > max(level.on_hand, 0):
-        release_newest_allocations(session, level, level.allocated - max(level.on_hand, 0))
     movement = StockMovement(
         product_id=product.id,
         warehouse_id=warehouse.id,
@@ -209,7 +211,7 @@ def release_newest_allocations(session: Session, level: StockLevel, excess: int)
         level.allocated -= taken
         excess -= taken
     if excess > 0:
-        level.allocated = max(level.on_hand, 0)
+        level.allocated -= excess
 
 
 def available_quantity(session: Session, product: Product, warehouse: Warehouse) -> int:
