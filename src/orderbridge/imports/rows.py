@@ -1,0 +1,227 @@
+"""The columns of each import kind and the pydantic models that validate one row of each.
+
+A cell is stripped; an empty cell is "no value". Every problem becomes a Problem naming the line,
+the column and what is wrong, and all of a file's problems are collected before any is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from orderbridge.book.inventory import WarehouseKind
+from orderbridge.imports.csv_source import CsvTable
+from orderbridge.imports.errors import ImportRejectedError, Problem
+
+PRICE_PREFIX = "price:"
+AMOUNT_PLACES = 4
+_YES = {"yes", "y", "true", "1"}
+_NO = {"no", "n", "false", "0"}
+
+
+def _text(max_length: int) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > max_length:
+            raise ValueError(f"is longer than {max_length} characters")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _yes_no(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.lower() in _YES:
+            return True
+        if value.lower() in _NO:
+            return False
+        raise ValueError("must be yes or no")
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    return value
+
+
+def _amount(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            raise ValueError("must be an amount such as 12.99") from None
+        if not amount.is_finite() or amount < 0:
+            raise ValueError("must be an amount of 0 or more")
+        if amount != amount.quantize(Decimal(1).scaleb(-AMOUNT_PLACES)):
+            raise ValueError(f"has more than {AMOUNT_PLACES} decimal places")
+        return amount
+    return value
+
+
+def _kind(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return WarehouseKind(value.lower())
+        except ValueError:
+            raise ValueError("must be own or fba") from None
+    return value
+
+
+Sku = Annotated[str, _text(100)]
+ProductName = Annotated[str, _text(500)]
+Code = Annotated[str, _text(40)]
+NominalCode = Annotated[str, _text(20)]
+Region = Annotated[str, _text(10)]
+Reference = Annotated[str, _text(200)]
+WarehouseName = Annotated[str, _text(200)]
+YesNo = Annotated[bool, BeforeValidator(_yes_no)]
+Count = Annotated[int, BeforeValidator(_whole_number), Field(ge=0)]
+PerBundle = Annotated[int, BeforeValidator(_whole_number), Field(gt=0)]
+Price = Annotated[Decimal, BeforeValidator(_amount)]
+Kind = Annotated[WarehouseKind, BeforeValidator(_kind)]
+
+
+class Row(BaseModel):
+    """A validated CSV row; field aliases are the column names."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class ProductRow(Row):
+    sku: Sku
+    name: ProductName
+    stock_tracked: YesNo | None = None
+    sales_nominal_code: NominalCode | None = None
+    tax_class: Code | None = None
+    # From the `price:<PRICE_LIST_CODE>` columns: price list code -> price.
+    prices: dict[str, Price] = Field(default_factory=dict)
+
+
+class BundleRow(Row):
+    bundle_sku: Sku
+    component_sku: Sku
+    quantity: PerBundle
+    name: ProductName | None = None
+
+
+class WarehouseRow(Row):
+    code: Code
+    name: WarehouseName
+    kind: Kind = WarehouseKind.OWN
+    region: Region | None = None
+
+
+class StockRow(Row):
+    sku: Sku
+    warehouse: Code
+    quantity: Count
+    reference: Reference | None = None
+
+
+R = TypeVar("R", bound=Row)
+
+
+@dataclass(frozen=True)
+class ValidRows(Generic[R]):
+    """The rows of a file that passed validation, with the columns the file has."""
+
+    source: str
+    digest: str
+    columns: frozenset[str]
+    rows: tuple[tuple[int, R], ...]
+
+
+def columns_of(model: type[Row]) -> tuple[list[str], list[str]]:
+    """(required, optional) column names of a row model."""
+    required: list[str] = []
+    optional: list[str] = []
+    for name, field in model.model_fields.items():
+        if name != "prices":
+            (required if field.is_required() else optional).append(name)
+    return required, optional
+
+
+def validate_rows(table: CsvTable, model: type[R]) -> ValidRows[R]:
+    """Validate every row of `table` as `model`; raise ImportRejectedError with all problems if any."""
+    required, optional = columns_of(model)
+    known = {name: name for name in (*required, *optional)}
+    prices_allowed = "prices" in model.model_fields
+    columns: dict[str, str] = {}  # header name as written -> canonical column
+    problems: list[Problem] = []
+    for written in table.columns:
+        if written.lower() in known:
+            columns[written] = written.lower()
+        elif (
+            prices_allowed
+            and written.lower().startswith(PRICE_PREFIX)
+            and written[len(PRICE_PREFIX) :].strip()
+        ):
+            columns[written] = PRICE_PREFIX + written[len(PRICE_PREFIX) :].strip()
+        else:
+            expected = ", ".join(
+                [*required, *optional] + ([PRICE_PREFIX + "<PRICE_LIST_CODE>"] if prices_allowed else [])
+            )
+            problems.append(Problem(1, written, f"unknown column; the columns are: {expected}"))
+    problems.extend(
+        Problem(1, name, "required column is missing") for name in required if name not in columns.values()
+    )
+    if problems:
+        raise ImportRejectedError(table.source, problems)
+    valid: list[tuple[int, R]] = []
+    for row in table.rows:
+        parsed = _validate_row(
+            model, row.line, {columns[name]: value for name, value in row.cells.items()}, required, problems
+        )
+        if parsed is not None:
+            valid.append((row.line, parsed))
+    if problems:
+        raise ImportRejectedError(table.source, problems)
+    return ValidRows(table.source, table.digest, frozenset(columns.values()), tuple(valid))
+
+
+def _validate_row(
+    model: type[R], line: int, cells: dict[str, str], required: list[str], problems: list[Problem]
+) -> R | None:
+    empty = [name for name in required if not cells.get(name)]
+    problems.extend(Problem(line, name, "is required but empty") for name in empty)
+    data: dict[str, Any] = {
+        name: value for name, value in cells.items() if value and not name.startswith(PRICE_PREFIX)
+    }
+    prices = {
+        name[len(PRICE_PREFIX) :]: value
+        for name, value in cells.items()
+        if value and name.startswith(PRICE_PREFIX)
+    }
+    if prices:
+        data["prices"] = prices
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        for item in error.errors():
+            column = _column(item["loc"])
+            if column in empty:
+                continue
+            value = item["input"] if isinstance(item["input"], str | int) else None
+            problems.append(
+                Problem(line, column, _message(item["msg"]), None if value is None else str(value))
+            )
+        return None
+
+
+def _column(loc: tuple[int | str, ...]) -> str:
+    if len(loc) >= 2 and loc[0] == "prices":
+        return f"{PRICE_PREFIX}{loc[1]}"
+    return str(loc[0]) if loc else "(row)"
+
+
+def _message(msg: str) -> str:
+    for prefix in ("Value error, ", "Input should be "):
+        if msg.startswith(prefix):
+            return msg[len(prefix) :] if prefix.startswith("Value") else "must be " + msg[len(prefix) :]
+    return msg

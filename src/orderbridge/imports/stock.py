@@ -1,0 +1,111 @@
+"""Importing warehouses and counted stock (on hand set by a COUNT movement per row)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orderbridge.book.catalog import Product
+from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse, count_stock
+from orderbridge.imports.csv_source import CsvTable
+from orderbridge.imports.errors import ImportRejectedError, Problem
+from orderbridge.imports.report import ImportReport, Tick, no_tick
+from orderbridge.imports.rows import StockRow, ValidRows, WarehouseRow, validate_rows
+
+
+def import_warehouses(session: Session, table: CsvTable, *, tick: Tick = no_tick) -> ImportReport:
+    """Add each warehouse, or update the name and region of one with the same code; all rows or none."""
+    valid = validate_rows(table, WarehouseRow)
+    warehouses = {warehouse.code: warehouse for warehouse in session.scalars(select(Warehouse))}
+    problems = _warehouse_problems(valid, warehouses)
+    if problems:
+        raise ImportRejectedError(table.source, problems)
+    report = ImportReport("warehouses", table.source, rows=len(valid.rows))
+    for _line, row in valid.rows:
+        existing = warehouses.get(row.code)
+        region = row.region if existing is None or "region" in valid.columns else existing.region
+        if existing is None:
+            add_warehouse(session, row.code, row.name, row.kind, region)
+            report.created += 1
+        elif (existing.name, existing.region) == (row.name, region):
+            report.unchanged += 1
+        else:
+            # The book has no "rename warehouse" command; name and region are plain descriptive fields.
+            existing.name, existing.region = row.name, region
+            report.changed += 1
+        tick()
+    return report
+
+
+def _warehouse_problems(valid: ValidRows[WarehouseRow], warehouses: dict[str, Warehouse]) -> list[Problem]:
+    problems: list[Problem] = []
+    first_line: dict[str, int] = {}
+    for line, row in valid.rows:
+        existing = warehouses.get(row.code)
+        if row.code in first_line:
+            problems.append(Problem(line, "code", f"is also on line {first_line[row.code]}", row.code))
+        first_line.setdefault(row.code, line)
+        if row.kind == WarehouseKind.FBA and not row.region and (existing is None or not existing.region):
+            problems.append(Problem(line, "region", "is required for an fba warehouse (e.g. UK, EU, US)"))
+        if existing is not None and "kind" in valid.columns and existing.kind != row.kind:
+            problems.append(
+                Problem(
+                    line,
+                    "kind",
+                    f"warehouse {row.code!r} is {existing.kind}; its kind cannot change",
+                    row.kind,
+                )
+            )
+    return problems
+
+
+def stock_reference(digest: str, line: int) -> str:
+    """The default reference of a stock row: file content and line, so a re-run of the file moves nothing."""
+    return f"csv:{digest[:16]}:{line}"
+
+
+def import_stock(session: Session, table: CsvTable, *, now: datetime, tick: Tick = no_tick) -> ImportReport:
+    """Set on hand to each row's counted quantity by a COUNT movement; all rows or none (never commits)."""
+    valid = validate_rows(table, StockRow)
+    products = {product.sku: product for product in session.scalars(select(Product))}
+    warehouses = {warehouse.code: warehouse for warehouse in session.scalars(select(Warehouse))}
+    problems = _stock_problems(valid, products, warehouses)
+    if problems:
+        raise ImportRejectedError(table.source, problems)
+    report = ImportReport("stock", table.source, rows=len(valid.rows))
+    for line, row in valid.rows:
+        reference = row.reference or stock_reference(valid.digest, line)
+        product, warehouse = products[row.sku], warehouses[row.warehouse]
+        moved = count_stock(session, product, warehouse, row.quantity, reference=reference, now=now)
+        if moved is None:
+            report.unchanged += 1
+        else:
+            report.changed += 1
+        tick()
+    return report
+
+
+def _stock_problems(
+    valid: ValidRows[StockRow], products: dict[str, Product], warehouses: dict[str, Warehouse]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    first_line: dict[tuple[str, str], int] = {}
+    for line, row in valid.rows:
+        product = products.get(row.sku)
+        if product is None:
+            problems.append(Problem(line, "sku", "no product has this SKU", row.sku))
+        elif product.is_bundle:
+            problems.append(Problem(line, "sku", "is a bundle; count its components instead", row.sku))
+        elif not product.stock_tracked:
+            problems.append(Problem(line, "sku", "is not stock-tracked", row.sku))
+        if row.warehouse not in warehouses:
+            problems.append(Problem(line, "warehouse", "no warehouse has this code", row.warehouse))
+        key = (row.sku, row.warehouse)
+        if key in first_line:
+            problems.append(
+                Problem(line, "sku", f"is counted in this warehouse on line {first_line[key]} too", row.sku)
+            )
+        first_line.setdefault(key, line)
+    return problems
