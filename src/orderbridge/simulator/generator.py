@@ -1,0 +1,380 @@
+"""The seeded scenario generator: same seed and settings, same world."""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from orderbridge.simulator import fba, inbound, lifecycle
+from orderbridge.simulator.marketplaces import MARKETPLACES, Marketplace, marketplace
+from orderbridge.simulator.order_builder import Cart, CartLine
+from orderbridge.simulator.world import (
+    Buyer,
+    InboundItem,
+    InboundShipment,
+    Listing,
+    Scheduled,
+    SellerAccount,
+    World,
+)
+
+DAY = 86400.0
+DEFAULT_MIX = {
+    "fba": 0.5,
+    "prime": 0.3,
+    "business": 0.08,
+    "gift": 0.05,
+    "multi": 0.2,
+    "promo": 0.1,
+    "cancel": 0.03,
+    "request": 0.02,
+    "return": 0.05,
+    "replacement": 0.01,
+    "lost": 0.01,
+}
+FIRST = (
+    "Anna",
+    "Ben",
+    "Chloe",
+    "David",
+    "Emma",
+    "Felix",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Karin",
+    "Luca",
+    "Maya",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Rosa",
+    "Sven",
+    "Tina",
+    "Ugo",
+)
+LAST = (
+    "Smith",
+    "Müller",
+    "Martin",
+    "Rossi",
+    "García",
+    "Brown",
+    "Schmidt",
+    "Bernard",
+    "Bianchi",
+    "López",
+    "Wilson",
+)
+PRODUCTS = (
+    "Desk Lamp",
+    "Travel Mug",
+    "Yoga Mat",
+    "Phone Stand",
+    "Notebook A5",
+    "Water Bottle",
+    "Cable Organizer",
+    "Bike Light",
+    "Tea Infuser",
+    "Laptop Sleeve",
+    "Plant Pot",
+    "Wall Clock",
+    "Chef Knife",
+    "Backpack",
+)
+
+
+@dataclass
+class Settings:
+    """What to generate (the `sandbox generate` options)."""
+
+    seed: int = 7
+    orders_per_day: int = 50
+    days: int = 7
+    marketplaces: list[str] = field(default_factory=lambda: ["US", "UK", "DE"])
+    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    now: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z unless told otherwise
+    skus_per_seller: int = 20
+
+
+def parse_mix(text: str) -> dict[str, float]:
+    """`fba=0.6,prime=0.3` -> the default mix with those shares replaced."""
+    mix = dict(DEFAULT_MIX)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, _, value = part.partition("=")
+        if key not in DEFAULT_MIX:
+            raise ValueError(f"unknown mix key {key!r}; known: {', '.join(DEFAULT_MIX)}")
+        mix[key] = float(value)
+    return mix
+
+
+def _code(rng: random.Random, alphabet: str, length: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+UPPER = string.ascii_uppercase + string.digits
+LOWER = string.ascii_lowercase + string.digits
+
+
+def _account(rng: random.Random, region: str, markets: list[Marketplace]) -> SellerAccount:
+    return SellerAccount(
+        seller_id="A" + _code(rng, UPPER, 13),
+        name=f"Sandbox Seller {region}",
+        region=region,
+        marketplace_ids=[m.marketplace_id for m in markets],
+        client_id="amzn1.application-oa2-client." + _code(rng, "0123456789abcdef", 32),
+        client_secret="amzn1.oa2-cs.v1." + _code(rng, "0123456789abcdef", 64),
+        refresh_token="Atzr|" + _code(rng, string.ascii_letters + string.digits, 80),
+    )
+
+
+def _listings(
+    rng: random.Random, account: SellerAccount, markets: list[Marketplace], count: int
+) -> list[Listing]:
+    listings = []
+    for n in range(count):
+        base = Decimal(rng.randint(899, 8999)) / 100
+        prices = {
+            m.code: (base * (1 + m.tax_rate) if m.tax_inclusive else base).quantize(Decimal("0.01"))
+            for m in markets
+        }
+        listings.append(
+            Listing(
+                account.seller_id,
+                f"SKU-{account.region}-{n:04d}",
+                "B0" + _code(rng, UPPER, 8),
+                "X00" + _code(rng, UPPER, 7),
+                f"{rng.choice(PRODUCTS)} {n}",
+                prices,
+                "AMAZON" if n % 2 == 0 else "MERCHANT",
+                rng.randint(5, 200),
+            )
+        )
+    return listings
+
+
+def _buyer(rng: random.Random, number: int, used_emails: set[str]) -> Buyer:
+    emails = {}
+    for mkt in MARKETPLACES.values():
+        email = f"{_code(rng, LOWER, 16)}@{mkt.email_domain}"
+        while email in used_emails:  # Amazon relay addresses are unique per buyer and marketplace
+            email = f"{_code(rng, LOWER, 16)}@{mkt.email_domain}"
+        used_emails.add(email)
+        emails[mkt.code] = email
+    company = f"{rng.choice(LAST)} GmbH" if number % 7 == 0 else ""
+    address = {
+        "addressLine1": f"{rng.randint(1, 300)} {rng.choice(LAST)} Street",
+        "city": rng.choice(("Springfield", "Riverside", "Hamburg", "Leeds", "Lyon", "Torino", "Sevilla")),
+        "stateOrRegion": rng.choice(("WA", "CA", "NY", "HH", "BY")),
+        "postalCode": f"{rng.randint(10000, 99999)}",
+        "phone": f"+1 555 {rng.randint(1000000, 9999999)}",
+    }
+    return Buyer(
+        f"BUY{number:06d}",
+        f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+        emails,
+        address,
+        company,
+        f"DE{rng.randint(100000000, 999999999)}" if company else "",
+    )
+
+
+def _stock_up(
+    world: World, rng: random.Random, account: SellerAccount, listings: list[Listing], at: float
+) -> None:
+    mkt = marketplace(account.marketplace_ids[0])
+    fc = mkt.fulfillment_centers[0]
+    items = [InboundItem(item.sku, item.fnsku, 400) for item in listings if item.fulfilled_by == "AMAZON"]
+    ship_from = {
+        "Name": account.name,
+        "AddressLine1": "1 Warehouse Way",
+        "City": "Springfield",
+        "StateOrProvinceCode": "WA",
+        "CountryCode": mkt.country_code,
+        "PostalCode": "98101",
+    }
+    first = InboundShipment(
+        account.seller_id,
+        "FBA" + _code(rng, UPPER, 9),
+        "Opening stock",
+        mkt.marketplace_id,
+        fc,
+        "WORKING",
+        at,
+        items,
+        ship_from,
+    )
+    inbound.create(world, first)
+    # A later shipment whose receipt goes over on one SKU, short on another, and finds an unexpected SKU.
+    fba_skus = [item for item in listings if item.fulfilled_by == "AMAZON"][:3]
+    if len(fba_skus) == 3:
+        lines = [
+            InboundItem(fba_skus[0].sku, fba_skus[0].fnsku, 24, receive_target=26),
+            InboundItem(fba_skus[1].sku, fba_skus[1].fnsku, 24, receive_target=20),
+            InboundItem(fba_skus[2].sku, fba_skus[2].fnsku, 0, receive_target=3),
+        ]
+        later = InboundShipment(
+            account.seller_id,
+            "FBA" + _code(rng, UPPER, 9),
+            "Restock",
+            mkt.marketplace_id,
+            mkt.fulfillment_centers[-1],
+            "WORKING",
+            at + 2 * DAY,
+            lines,
+            ship_from,
+        )
+        world.schedule(at + 2 * DAY, "gen_inbound", later.shipment_id, shipment=later)
+
+
+def _register_story(world: World) -> None:
+    """Handlers for the generator's own follow-up events (cancellations, shipping, returns...)."""
+
+    def story(w: World, event: Scheduled) -> None:
+        if event.kind == "gen_inbound":
+            inbound.create(w, event.data["shipment"])
+            return
+        order = w.orders[event.key]
+        action = event.data["action"]
+        if action == "cancel" and order.status == "PENDING":
+            lifecycle.cancel(w, order, by="BUYER", reason="Order created by mistake")
+        elif action == "request" and order.status == "UNSHIPPED":
+            lifecycle.request_cancellation(w, order, "No longer needed")
+        elif (
+            action == "ship"
+            and order.status in ("UNSHIPPED", "PARTIALLY_SHIPPED")
+            and order.fulfilled_by == "MERCHANT"
+        ):
+            lines = [
+                {"orderItemId": i["orderItemId"], "quantity": i["fulfillment"]["quantityUnfulfilled"]}
+                for i in order.doc["orderItems"]
+            ]
+            package = {
+                "packageReferenceId": "1",
+                "carrierCode": "UPS",
+                "trackingNumber": "1Z" + event.key[-7:],
+                "shipDate": order.doc["lastUpdatedTime"],
+                "orderItems": lines,
+            }
+            lifecycle.confirm_shipment(w, order, package)
+        elif action in ("return", "replacement", "lost") and order.status == "SHIPPED":
+            sku = order.doc["orderItems"][0]["product"]["sellerSku"]
+            if action == "return":
+                fba.customer_return(w, order, sku, 1, disposition=w.rng.choice(fba.RETURN_DISPOSITIONS))
+            elif action == "replacement" and order.fulfilled_by == "AMAZON":
+                fba.replace_order(w, order, sku, 1)
+            elif action == "lost":
+                fc = marketplace(order.marketplace_id).fulfillment_centers[0]
+                fba.adjust(w, order.seller_id, sku, "lost", quantity=1, fc=fc)
+                fba.reimburse(w, order.seller_id, sku, 1, reason="Lost_Warehouse")
+
+    for kind in ("gen_inbound", "gen_story"):
+        world.handlers[kind] = story
+
+
+def generate(settings: Settings, progress: Callable[[int, int], None] | None = None) -> World:
+    """Build a world whose history runs `days` days up to `settings.now`."""
+    rng = random.Random(settings.seed)
+    start = settings.now - settings.days * DAY
+    world = World(now=start - 3 * DAY, seed=settings.seed)
+    lifecycle.register(world)
+    inbound.register(world)
+    _register_story(world)
+    markets = [marketplace(code) for code in settings.marketplaces]
+    by_region: dict[str, list[Marketplace]] = {}
+    for mkt in markets:
+        by_region.setdefault(mkt.region, []).append(mkt)
+    used: set[str] = set()
+    buyers = [_buyer(rng, n, used) for n in range(max(20, settings.orders_per_day * settings.days // 3))]
+    for buyer in buyers:
+        world.buyers[buyer.buyer_id] = buyer
+    sellers: list[tuple[SellerAccount, list[Listing], list[Marketplace]]] = []
+    for region, region_markets in sorted(by_region.items()):
+        account = _account(rng, region, region_markets)
+        world.add_account(account)
+        listings = _listings(rng, account, region_markets, settings.skus_per_seller)
+        for listing in listings:
+            world.add_listing(listing)
+        _stock_up(world, rng, account, listings, world.now)
+        sellers.append((account, listings, region_markets))
+    mix = settings.mix
+    total = settings.orders_per_day * settings.days
+    times = sorted(rng.uniform(start, settings.now) for _ in range(total))
+    for n, ts in enumerate(times):
+        world.catch_up(ts)
+        account, listings, region_markets = rng.choice(sellers)
+        sale = Sale(account, listings, rng.choice(region_markets), rng.choice(buyers), ts, settings.now)
+        _place_one(world, rng, mix, sale)
+        if progress is not None and (n % 500 == 0 or n == total - 1):
+            progress(n + 1, total)
+    world.catch_up(settings.now)
+    return world
+
+
+@dataclass
+class Sale:
+    """Who sells what to whom, when (and until when follow-ups may happen)."""
+
+    account: SellerAccount
+    listings: list[Listing]
+    mkt: Marketplace
+    buyer: Buyer
+    ts: float
+    end: float
+
+
+def _place_one(world: World, rng: random.Random, mix: dict[str, float], sale: Sale) -> None:
+    account, listings, mkt, buyer, ts, end = (
+        sale.account,
+        sale.listings,
+        sale.mkt,
+        sale.buyer,
+        sale.ts,
+        sale.end,
+    )
+    by_amazon = rng.random() < mix["fba"]
+    pool = [item for item in listings if (item.fulfilled_by == "AMAZON") == by_amazon] or listings
+    count = 2 if rng.random() < mix["multi"] else 1
+    gift = rng.random() < mix["gift"]
+    lines = [
+        CartLine(
+            item,
+            rng.choice((1, 1, 1, 2, 3)),
+            gift_message="Happy birthday!" if gift else "",
+            gift_wrap=gift,
+            promotion_id="PROMO-10OFF" if rng.random() < mix["promo"] else "",
+        )
+        for item in rng.sample(pool, min(count, len(pool)))
+    ]
+    business = rng.random() < mix["business"] and bool(buyer.company)
+    cart = Cart(
+        account.seller_id,
+        mkt,
+        buyer,
+        lines,
+        ts,
+        fulfilled_by="AMAZON" if by_amazon else "MERCHANT",
+        prime=rng.random() < mix["prime"],
+        business=business,
+        purchase_order_number=f"PO-{rng.randint(1000, 9999)}" if business else "",
+    )
+    order = lifecycle.place(world, cart)
+
+    def later(delay: float, action: str) -> None:
+        if ts + delay < end:
+            world.schedule(ts + delay, "gen_story", order.order_id, action=action)
+
+    roll = rng.random()
+    if roll < mix["cancel"]:
+        later(rng.uniform(60, 1500), "cancel")
+    elif roll < mix["cancel"] + mix["request"]:
+        later(rng.uniform(3600, 7200), "request")
+    if not by_amazon:
+        later(rng.uniform(1, 2) * DAY, "ship")
+    for action in ("return", "replacement", "lost"):
+        if rng.random() < mix[action]:
+            later(rng.uniform(4, 10) * DAY, action)

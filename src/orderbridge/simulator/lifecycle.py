@@ -1,0 +1,291 @@
+"""The order life cycle: Pending -> Unshipped -> Shipped / Canceled, with its ledger and money trail."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from orderbridge.simulator.clock import parse_iso
+from orderbridge.simulator.errors import invalid_input
+from orderbridge.simulator.marketplaces import BY_ID
+from orderbridge.simulator.order_builder import Cart, build_order
+from orderbridge.simulator.world import Doc, FinancialEvent, LedgerEvent, Scheduled, SimOrder, World
+
+READY_AFTER = 30 * 60.0  # Pending orders become Unshipped after about 30 minutes (issue 4 §2)
+COMMISSION = Decimal("0.15")
+FBA_FEE = Decimal("3.22")
+
+
+def register(world: World) -> None:
+    """Install the life-cycle event handlers on a world."""
+    world.handlers["ready"] = _on_ready
+    world.handlers["fba_ship"] = _on_fba_ship
+
+
+def place(world: World, cart: Cart, *, visible_delay: float = 0.0) -> SimOrder:
+    """A buyer checks out: a PENDING order appears (after `visible_delay`, for late-arriving orders)."""
+    doc = build_order(cart, world.rng)
+    while doc["orderId"] in world.orders:
+        doc = build_order(cart, world.rng)
+    order = SimOrder(
+        cart.seller_id,
+        doc,
+        cart.created_ts,
+        cart.created_ts,
+        cart.created_ts + visible_delay,
+        buyer_id=cart.buyer.buyer_id,
+    )
+    world.add_order(order)
+    world.schedule(cart.created_ts + READY_AFTER, "ready", order.order_id)
+    return order
+
+
+def adopt(world: World, seller_id: str, doc: Doc, *, visible_ts: float | None = None) -> SimOrder:
+    """Take a hand-written or stored Order document into the world, scheduling what it still awaits."""
+    created = parse_iso(str(doc["createdTime"]))
+    updated = parse_iso(str(doc.get("lastUpdatedTime", doc["createdTime"])))
+    order = SimOrder(seller_id, doc, created, updated, created if visible_ts is None else visible_ts)
+    world.add_order(order)
+    if order.status == "PENDING":
+        world.schedule(max(created + READY_AFTER, world.now), "ready", order.order_id)
+    elif order.status in ("UNSHIPPED", "PARTIALLY_SHIPPED") and order.fulfilled_by == "AMAZON":
+        world.schedule(world.now + 4 * 3600, "fba_ship", order.order_id)
+    return order
+
+
+def _on_ready(world: World, event: Scheduled) -> None:
+    order = world.orders.get(event.key)
+    if order is not None and order.status == "PENDING":
+        make_ready(world, order)
+
+
+def _on_fba_ship(world: World, event: Scheduled) -> None:
+    order = world.orders.get(event.key)
+    if order is not None and order.status in ("UNSHIPPED", "PARTIALLY_SHIPPED"):
+        ship_by_amazon(world, order)
+
+
+def make_ready(world: World, order: SimOrder) -> None:
+    """Payment cleared: PENDING -> UNSHIPPED; Amazon picks FBA orders some hours later."""
+    order.doc["fulfillment"]["fulfillmentStatus"] = "UNSHIPPED"
+    world.touch(order)
+    if order.fulfilled_by == "AMAZON":
+        world.schedule(world.now + world.rng.uniform(2, 20) * 3600, "fba_ship", order.order_id)
+
+
+def cancel(
+    world: World,
+    order: SimOrder,
+    quantities: dict[str, int] | None = None,
+    *,
+    by: str = "BUYER",
+    reason: str = "",
+) -> None:
+    """Cancel all or some units. A buyer can only cancel while PENDING; later it becomes a request."""
+    status = order.status
+    if status in ("SHIPPED", "CANCELLED"):
+        raise invalid_input(f"order {order.order_id} is {status} and cannot be cancelled")
+    if by == "BUYER" and status != "PENDING":
+        request_cancellation(world, order, reason or "Buyer requested cancel")
+        return
+    for item in order.doc["orderItems"]:
+        wanted = item["quantityOrdered"] if quantities is None else quantities.get(item["orderItemId"], 0)
+        fulfilment = item.setdefault("fulfillment", {})
+        open_units = fulfilment.get("quantityUnfulfilled", item["quantityOrdered"])
+        units = min(wanted, open_units)
+        if units <= 0:
+            continue
+        item["quantityOrdered"] -= units
+        fulfilment["quantityUnfulfilled"] = open_units - units
+        item.setdefault("cancellation", {})["cancellationExecution"] = {
+            "cancelledBy": by,
+            "cancelReason": reason or "Buyer cancelled",
+        }
+    if all(i.get("fulfillment", {}).get("quantityUnfulfilled", 0) == 0 for i in order.doc["orderItems"]):
+        shipped = any(i["fulfillment"].get("quantityFulfilled", 0) for i in order.doc["orderItems"])
+        order.doc["fulfillment"]["fulfillmentStatus"] = "SHIPPED" if shipped else "CANCELLED"
+    world.touch(order)
+
+
+def request_cancellation(world: World, order: SimOrder, reason: str) -> None:
+    """After Ready the buyer can only ask; the seller decides (SPAPI.md §14 O21/O22)."""
+    for item in order.doc["orderItems"]:
+        item.setdefault("cancellation", {})["cancellationRequest"] = {
+            "requester": "BUYER",
+            "cancelReason": reason,
+        }
+    world.touch(order)
+
+
+def confirm_shipment(world: World, order: SimOrder, package: dict[str, Any]) -> None:
+    """FBM shipment confirmation (v0 confirmShipment body's `packageDetail`)."""
+    if order.fulfilled_by != "MERCHANT":
+        raise invalid_input(f"order {order.order_id} is fulfilled by Amazon")
+    if order.status not in ("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED"):
+        raise invalid_input(
+            f"order {order.order_id} is {order.status}; only unshipped orders can be confirmed"
+        )
+    items = {i["orderItemId"]: i for i in order.doc["orderItems"]}
+    shipped: dict[str, int] = {}
+    for line in package["orderItems"]:
+        item = items.get(line["orderItemId"])
+        if item is None:
+            raise invalid_input(f"order item {line['orderItemId']} is not in order {order.order_id}")
+        fulfilment = item["fulfillment"]
+        units = min(int(line["quantity"]), fulfilment["quantityUnfulfilled"])
+        fulfilment["quantityFulfilled"] += units
+        fulfilment["quantityUnfulfilled"] -= units
+        shipped[item["orderItemId"]] = units
+    packages = order.doc.setdefault("packages", [])
+    packages[:] = [p for p in packages if p["packageReferenceId"] != str(package["packageReferenceId"])]
+    packages.append(
+        {
+            "packageReferenceId": str(package["packageReferenceId"]),
+            "createdTime": order.doc["lastUpdatedTime"],
+            "packageStatus": {"status": "SHIPPED"},
+            "carrier": package.get("carrierName") or package["carrierCode"],
+            "shipTime": package["shipDate"],
+            "shippingService": package.get("shippingMethod", ""),
+            "trackingNumber": package["trackingNumber"],
+            "packageItems": [{"orderItemId": k, "quantity": v} for k, v in shipped.items()],
+        }
+    )
+    _settle_shipment(world, order, shipped, "MFN")
+    _update_shipped_status(order)
+    world.touch(order)
+
+
+def ship_by_amazon(world: World, order: SimOrder) -> None:
+    """Amazon ships an FBA order from a fulfilment centre, writing ledger Shipments rows."""
+    mkt = BY_ID[order.marketplace_id]
+    shipped: dict[str, int] = {}
+    for item in order.doc["orderItems"]:
+        fulfilment = item["fulfillment"]
+        units = fulfilment["quantityUnfulfilled"]
+        if units <= 0:
+            continue
+        fulfilment["quantityFulfilled"] += units
+        fulfilment["quantityUnfulfilled"] = 0
+        shipped[item["orderItemId"]] = units
+        sku = item["product"]["sellerSku"]
+        fc = pick_fulfillment_center(world, order.seller_id, sku, mkt.fulfillment_centers)
+        world.record_ledger(
+            LedgerEvent(
+                order.seller_id,
+                world.now,
+                sku,
+                "Shipments",
+                order.order_id,
+                -units,
+                fc,
+                country=mkt.country_code,
+            )
+        )
+    _settle_shipment(world, order, shipped, "AFN")
+    _update_shipped_status(order)
+    world.touch(order)
+
+
+def pick_fulfillment_center(world: World, seller_id: str, sku: str, centers: tuple[str, ...]) -> str:
+    """The FC holding most sellable units of a SKU (first FC of the marketplace if none)."""
+    stock = fba_stock(world, seller_id, sku)
+    candidates = [fc for fc in centers if stock.get(fc, 0) > 0]
+    return max(candidates, key=lambda fc: stock[fc]) if candidates else centers[0]
+
+
+def fba_stock(world: World, seller_id: str, sku: str) -> dict[str, int]:
+    """Sellable FBA units per fulfilment centre, summed from the ledger."""
+    return {
+        fc: units for (seller, item, fc), units in world.stock.items() if seller == seller_id and item == sku
+    }
+
+
+def _update_shipped_status(order: SimOrder) -> None:
+    items = order.doc["orderItems"]
+    open_units = sum(i["fulfillment"]["quantityUnfulfilled"] for i in items)
+    order.doc["fulfillment"]["fulfillmentStatus"] = "PARTIALLY_SHIPPED" if open_units else "SHIPPED"
+
+
+def _subtotals(item: Doc) -> dict[str, Decimal]:
+    return {
+        b["type"]: Decimal(b["subtotal"]["amount"]) for b in item.get("proceeds", {}).get("breakdowns", [])
+    }
+
+
+def _settle_shipment(world: World, order: SimOrder, shipped: dict[str, int], channel: str) -> None:
+    """Settlement rows for shipped units (SPAPI.md §8.1 amount-type vocabulary)."""
+    mkt = BY_ID[order.marketplace_id]
+    for item in order.doc["orderItems"]:
+        units = shipped.get(item["orderItemId"], 0)
+        ordered = item["quantityOrdered"] or units
+        if units <= 0:
+            continue
+        share = Decimal(units) / Decimal(ordered)
+        parts = _subtotals(item)
+        rows = [
+            ("ItemPrice", "Principal", parts.get("ITEM", Decimal(0)) * share),
+            ("ItemPrice", "Shipping", parts.get("SHIPPING", Decimal(0)) * share),
+            ("ItemPrice", "GiftWrap", parts.get("GIFT_WRAP", Decimal(0)) * share),
+            ("Promotion", "Principal", parts.get("DISCOUNT", Decimal(0)) * share),
+        ]
+        if not mkt.tax_inclusive:
+            tax = parts.get("TAX", Decimal(0)) * share
+            rows += [
+                ("ItemPrice", "Tax", tax),
+                ("ItemWithheldTax", "MarketplaceFacilitatorTax-Principal", -tax),
+            ]
+        gross = rows[0][2] + rows[1][2]
+        rows.append(("ItemFees", "Commission", -(gross * COMMISSION)))
+        if channel == "AFN":
+            rows.append(("ItemFees", "FBAPerUnitFulfillmentFee", -FBA_FEE * units))
+        for amount_type, description, amount in rows:
+            if amount == 0 and description not in ("Principal", "Commission"):
+                continue
+            world.financial_events.append(
+                FinancialEvent(
+                    order.seller_id,
+                    order.marketplace_id,
+                    world.now,
+                    "Order",
+                    order.order_id,
+                    amount_type,
+                    description,
+                    amount.quantize(Decimal("0.01")),
+                    sku=item["product"]["sellerSku"],
+                    quantity=units,
+                    order_item_code=item["orderItemId"],
+                    shipment_id=f"S{order.order_id[-7:]}",
+                    fulfillment_id=channel,
+                )
+            )
+
+
+def refund(world: World, order: SimOrder, sku: str, units: int) -> None:
+    """Refund rows for returned units: the shipment rows of that SKU, reversed pro rata."""
+    item = next(i for i in order.doc["orderItems"] if i["product"]["sellerSku"] == sku)
+    mkt = BY_ID[order.marketplace_id]
+    share = Decimal(units) / Decimal(max(item["quantityOrdered"], 1))
+    parts = _subtotals(item)
+    rows = [("ItemPrice", "Principal", -parts.get("ITEM", Decimal(0)) * share)]
+    if not mkt.tax_inclusive:
+        tax = parts.get("TAX", Decimal(0)) * share
+        rows += [("ItemPrice", "Tax", -tax), ("ItemWithheldTax", "MarketplaceFacilitatorTax-Principal", tax)]
+    rows.append(("ItemFees", "Commission", parts.get("ITEM", Decimal(0)) * share * COMMISSION))
+    for amount_type, description, amount in rows:
+        world.financial_events.append(
+            FinancialEvent(
+                order.seller_id,
+                order.marketplace_id,
+                world.now,
+                "Refund",
+                order.order_id,
+                amount_type,
+                description,
+                amount.quantize(Decimal("0.01")),
+                sku=sku,
+                quantity=units,
+                order_item_code=item["orderItemId"],
+                adjustment_id=f"A{order.order_id[-7:]}",
+                fulfillment_id="AFN" if order.fulfilled_by == "AMAZON" else "MFN",
+            )
+        )

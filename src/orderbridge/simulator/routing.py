@@ -1,0 +1,92 @@
+"""Routes, per-request context and JSON responses shared by every API module of the sandbox."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from orderbridge.simulator.auth import Principal
+from orderbridge.simulator.errors import invalid_input
+
+if TYPE_CHECKING:
+    from orderbridge.simulator.app import Sandbox
+
+Handler = Callable[["Ctx"], Awaitable[Response]]
+
+
+@dataclass
+class Ctx:
+    """One request as a handler sees it."""
+
+    sandbox: Sandbox
+    request: Request
+    params: dict[str, str]
+    principal: Principal = field(default_factory=lambda: Principal(""))
+
+    @property
+    def now(self) -> float:
+        return self.sandbox.world.now
+
+    def qlist(self, name: str) -> list[str]:
+        """An array query parameter: comma-separated and/or repeated (SPAPI.md §4.1)."""
+        values: list[str] = []
+        for raw in self.request.query_params.getlist(name):
+            values.extend(v for v in raw.split(",") if v)
+        return values
+
+    def q(self, name: str) -> str | None:
+        return self.request.query_params.get(name)
+
+    async def json_body(self) -> dict[str, Any]:
+        try:
+            body = json.loads(await self.request.body() or b"{}")
+        except ValueError as exc:
+            raise invalid_input("The request body is not valid JSON.") from exc
+        if not isinstance(body, dict):
+            raise invalid_input("The request body must be a JSON object.")
+        return body
+
+
+@dataclass
+class Route:
+    """An operation at a path template (`{name}` segments become params)."""
+
+    method: str
+    template: str
+    operation: str
+    handler: Handler
+    admin: bool = False
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template) + "$")
+
+
+def dumps(obj: object) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def json_response(obj: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(obj), status_code=status, media_type="application/json", headers=headers)
+
+
+def raw_json(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def parse_int(text: str | None, name: str, low: int, high: int, default: int) -> int:
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise invalid_input(f"{name} must be an integer between {low} and {high}.") from exc
+    if not low <= value <= high:
+        raise invalid_input(f"{name} must be between {low} and {high}.")
+    return value

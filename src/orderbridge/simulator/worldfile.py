@@ -1,0 +1,221 @@
+"""World files (JSON or YAML): accounts, listings, buyers, official v2026 `Order` objects, FBA history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orderbridge.simulator import inbound, lifecycle
+from orderbridge.simulator.clock import iso, parse_iso
+from orderbridge.simulator.world import (
+    Buyer,
+    Doc,
+    FbaEvent,
+    FinancialEvent,
+    InboundItem,
+    InboundShipment,
+    LedgerEvent,
+    Listing,
+    SellerAccount,
+    World,
+)
+
+FORMAT = "orderbridge-sandbox-world"
+
+
+def _listing_out(listing: Listing) -> Doc:
+    return {
+        "sku": listing.sku,
+        "asin": listing.asin,
+        "fnsku": listing.fnsku,
+        "title": listing.title,
+        "prices": {k: str(v) for k, v in listing.prices.items()},
+        "fulfilledBy": listing.fulfilled_by,
+        "quantity": listing.quantity,
+    }
+
+
+def _listing_in(seller_id: str, raw: Doc) -> Listing:
+    return Listing(
+        seller_id,
+        raw["sku"],
+        raw.get("asin", "B000000000"),
+        raw.get("fnsku", "X000000000"),
+        str(raw.get("title", raw["sku"])),
+        {k: Decimal(str(v)) for k, v in raw.get("prices", {}).items()},
+        raw.get("fulfilledBy", "MERCHANT"),
+        int(raw.get("quantity", 0)),
+    )
+
+
+def _rows(items: list[Any]) -> list[Doc]:
+    out = []
+    for item in items:
+        row = asdict(item)
+        row["ts"] = iso(row["ts"])
+        out.append({k: (str(v) if isinstance(v, Decimal) else v) for k, v in row.items()})
+    return out
+
+
+def dump(world: World) -> Doc:
+    """The world as a plain document; orders are exactly the v2026 Order objects the API serves."""
+    accounts = []
+    for account in world.accounts.values():
+        seller = account.seller_id
+        orders = [o for o in world.orders.values() if o.seller_id == seller]
+        orders.sort(key=lambda o: (o.created_ts, o.order_id))
+        accounts.append(
+            {
+                "sellerId": seller,
+                "name": account.name,
+                "region": account.region,
+                "marketplaceIds": account.marketplace_ids,
+                "clientId": account.client_id,
+                "clientSecret": account.client_secret,
+                "refreshToken": account.refresh_token,
+                "listings": [
+                    _listing_out(item) for (s, _), item in sorted(world.listings.items()) if s == seller
+                ],
+                "orders": [o.doc for o in orders],
+                "orderMeta": {
+                    o.order_id: {"buyerId": o.buyer_id, "visibleAt": iso(o.visible_ts)}
+                    for o in orders
+                    if o.buyer_id or o.visible_ts != o.created_ts
+                },
+                "inboundShipments": [
+                    _shipment_out(s) for s in world.inbound.values() if s.seller_id == seller
+                ],
+            }
+        )
+    buyers = [
+        {
+            "buyerId": b.buyer_id,
+            "name": b.name,
+            "emails": b.emails,
+            "address": b.address,
+            "company": b.company,
+            "vatNumber": b.vat_number,
+        }
+        for b in world.buyers.values()
+    ]
+    return {
+        "format": FORMAT,
+        "version": 1,
+        "now": iso(world.now),
+        "accounts": accounts,
+        "buyers": buyers,
+        "ledger": _rows(world.ledger),
+        "fbaEvents": _rows(world.fba_events),
+        "financialEvents": _rows(world.financial_events),
+    }
+
+
+def _shipment_out(shipment: InboundShipment) -> Doc:
+    row = asdict(shipment)
+    row["updated_ts"] = iso(shipment.updated_ts)
+    return row
+
+
+def _normalise(doc: Doc) -> Doc:
+    """Fill what a hand-written order may leave out so the life cycle can run on it."""
+    doc.setdefault("lastUpdatedTime", doc["createdTime"])
+    doc.setdefault("fulfillment", {}).setdefault("fulfillmentStatus", "PENDING")
+    doc["fulfillment"].setdefault("fulfilledBy", "MERCHANT")
+    for item in doc["orderItems"]:
+        fulfilment = item.setdefault("fulfillment", {})
+        shipped = fulfilment.setdefault("quantityFulfilled", 0)
+        fulfilment.setdefault("quantityUnfulfilled", max(item["quantityOrdered"] - shipped, 0))
+    return doc
+
+
+def load(data: Doc, *, seed: int = 0) -> World:
+    """Build a world from a world document (as written by `dump`, or by hand)."""
+    world = World(now=parse_iso(data["now"]), seed=seed)
+    lifecycle.register(world)
+    inbound.register(world)
+    for raw in data.get("buyers", []):
+        world.buyers[raw["buyerId"]] = Buyer(
+            raw["buyerId"],
+            raw["name"],
+            raw.get("emails", {}),
+            raw.get("address", {}),
+            raw.get("company", ""),
+            raw.get("vatNumber", ""),
+        )
+    for raw in data["accounts"]:
+        account = SellerAccount(
+            raw["sellerId"],
+            raw.get("name", raw["sellerId"]),
+            raw.get("region", "NA"),
+            raw["marketplaceIds"],
+            raw["clientId"],
+            raw["clientSecret"],
+            raw["refreshToken"],
+        )
+        world.add_account(account)
+        for listing in raw.get("listings", []):
+            world.add_listing(_listing_in(account.seller_id, listing))
+        meta = raw.get("orderMeta", {})
+        for doc in raw.get("orders", []):
+            extra = meta.get(doc["orderId"], {})
+            visible = parse_iso(extra["visibleAt"]) if "visibleAt" in extra else None
+            order = lifecycle.adopt(world, account.seller_id, _normalise(doc), visible_ts=visible)
+            order.buyer_id = extra.get("buyerId", "")
+        for ship in raw.get("inboundShipments", []):
+            items = [InboundItem(**item) for item in ship.pop("items")]
+            ship["updated_ts"] = parse_iso(ship["updated_ts"]) if "updated_ts" in ship else world.now
+            inbound.create(world, InboundShipment(items=items, **ship))
+    _load_rows(world, data)
+    return world
+
+
+def _load_rows(world: World, data: Doc) -> None:
+    for kind, target in (
+        (LedgerEvent, "ledger"),
+        (FbaEvent, "fbaEvents"),
+        (FinancialEvent, "financialEvents"),
+    ):
+        names = {f.name for f in fields(kind)}
+        for raw in data.get(target, []):
+            row = {k: v for k, v in raw.items() if k in names}
+            row["ts"] = parse_iso(row["ts"])
+            if kind is FinancialEvent:
+                row["amount"] = Decimal(row["amount"])
+            if kind is LedgerEvent:
+                world.record_ledger(LedgerEvent(**row))
+            elif kind is FbaEvent:
+                world.fba_events.append(FbaEvent(**row))
+            else:
+                world.financial_events.append(FinancialEvent(**row))
+
+
+def read(path: Path, *, seed: int = 0) -> World:
+    """Read a `.json`, `.yaml` or `.yml` world file."""
+    text = path.read_text(encoding="utf-8")
+    data = _plain(yaml.safe_load(text)) if path.suffix in (".yaml", ".yml") else json.loads(text)
+    return load(data, seed=seed)
+
+
+def _plain(node: Any) -> Any:
+    """YAML turns unquoted timestamps into datetimes; the world wants ISO strings as in the API."""
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, datetime):
+        return iso((node if node.tzinfo else node.replace(tzinfo=UTC)).timestamp())
+    return node
+
+
+def write(world: World, path: Path) -> None:
+    data = dump(world)
+    if path.suffix in (".yaml", ".yml"):
+        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    else:
+        path.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -1,0 +1,44 @@
+"""Fixtures for the sandbox tests: a small seeded world, an in-process client, LWA-authenticated callers."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from tests.simulator.sandbox_helpers import Api, small_world
+
+from orderbridge.simulator import worldfile
+from orderbridge.simulator.app import Sandbox, create_app
+from orderbridge.simulator.clock import VirtualClock
+
+
+@pytest.fixture(scope="session")
+def base_world_data() -> dict[str, Any]:
+    return worldfile.dump(small_world())
+
+
+@pytest.fixture
+def sandbox(base_world_data: dict[str, Any]) -> Sandbox:
+    world = worldfile.load(copy.deepcopy(base_world_data))
+    return Sandbox(world, clock=VirtualClock(world.now, speed=0.0))
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> Iterator[TestClient]:
+    with TestClient(create_app(sandbox), base_url="http://sandbox.local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def na(client: TestClient, sandbox: Sandbox) -> Api:
+    account = next(a for a in sandbox.world.accounts.values() if a.region == "NA")
+    return Api(client, sandbox, account)
+
+
+@pytest.fixture
+def eu(client: TestClient, sandbox: Sandbox) -> Api:
+    account = next(a for a in sandbox.world.accounts.values() if a.region == "EU")
+    return Api(client, sandbox, account)
