@@ -50,6 +50,7 @@ class Api:
         self.client = client
         self.sandbox = sandbox
         self.account = account
+        self.auto_login = True
         self.token = self.login()
 
     def login(self) -> str:
@@ -65,11 +66,23 @@ class Api:
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
+    def call(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = {"x-amz-access-token": token or self.token}
+        response = self.client.request(method, path, headers=headers, **kwargs)
+        if (
+            self.auto_login
+            and token is None
+            and response.headers.get("x-amzn-ErrorType") == "ExpiredTokenException"
+        ):
+            self.token = self.login()  # as a real client does when its hour is up
+            response = self.client.request(method, path, headers={"x-amz-access-token": self.token}, **kwargs)
+        return response
+
     def get(self, path: str, params: Any = None, token: str | None = None) -> httpx.Response:
-        return self.client.get(path, params=params, headers={"x-amz-access-token": token or self.token})
+        return self.call("GET", path, token, params=params)
 
     def post(self, path: str, body: Any, token: str | None = None) -> httpx.Response:
-        return self.client.post(path, json=body, headers={"x-amz-access-token": token or self.token})
+        return self.call("POST", path, token, json=body)
 
     def admin(self, method: str, path: str, body: Any = None) -> httpx.Response:
         response = self.client.request(method, "/_sandbox" + path, json=body)

@@ -67,6 +67,7 @@ def test_missing_token_gets_amazons_403(na: Api) -> None:
 
 
 def test_access_token_expires_after_3600_virtual_seconds(na: Api) -> None:
+    na.auto_login = False
     assert na.get(SEARCH, _search_params(na)).status_code == 200
     na.sandbox.advance(3601)
     response = na.get(SEARCH, _search_params(na))
@@ -77,6 +78,7 @@ def test_access_token_expires_after_3600_virtual_seconds(na: Api) -> None:
 
 
 def test_admin_can_expire_every_token(na: Api) -> None:
+    na.auto_login = False
     na.admin("POST", "/tokens/expire")
     assert na.get(SEARCH, _search_params(na)).status_code == 403
 

@@ -86,17 +86,17 @@ def _line_amounts(cart: Cart, line: CartLine) -> dict[str, Decimal]:
     }
 
 
-def _breakdowns(amounts: dict[str, Decimal], currency: str) -> list[Doc]:
+def _breakdowns(amounts: dict[str, Decimal], currency: str, *, detailed: bool) -> list[Doc]:
     kinds = (("ITEM", "item"), ("SHIPPING", "shipping"), ("GIFT_WRAP", "wrap"), ("DISCOUNT", "discount"))
     rows: list[Doc] = [
         {"type": kind, "subtotal": money(amounts[key], currency)}
         for kind, key in kinds
         if kind == "ITEM" or amounts[key] != 0
     ]
-    tax_detail = [{"subtype": "ITEM", "value": money(amounts["tax"], currency)}]
-    rows.append(
-        {"type": "TAX", "subtotal": money(amounts["tax"], currency), "detailedBreakdowns": tax_detail}
-    )
+    tax: Doc = {"type": "TAX", "subtotal": money(amounts["tax"], currency)}
+    if detailed:  # model: only ItemProceedsBreakdown has detailedBreakdowns
+        tax["detailedBreakdowns"] = [{"subtype": "ITEM", "value": money(amounts["tax"], currency)}]
+    rows.append(tax)
     return rows
 
 
@@ -118,7 +118,7 @@ def _item_doc(cart: Cart, line: CartLine, item_id: str) -> tuple[Doc, dict[str, 
         },
         "proceeds": {
             "proceedsTotal": money(amounts["total"], mkt.currency),
-            "breakdowns": _breakdowns(amounts, mkt.currency),
+            "breakdowns": _breakdowns(amounts, mkt.currency, detailed=True),
         },
         "fulfillment": {"quantityFulfilled": 0, "quantityUnfulfilled": line.quantity},
     }
@@ -165,7 +165,7 @@ def build_order(cart: Cart, rng: random.Random) -> Doc:
         "recipient": _recipient(cart),
         "proceeds": {
             "grandTotal": money(totals["total"], currency),
-            "breakdowns": _breakdowns(totals, currency),
+            "breakdowns": _breakdowns(totals, currency, detailed=False),
         },
         "payment": {
             "paymentExecutions": [

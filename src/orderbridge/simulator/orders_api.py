@@ -257,11 +257,11 @@ async def search_orders(ctx: Ctx) -> Response:
     if token is not None:
         position = sandbox.pages.positions.get(token)
         if position is None or position.query.seller_id != ctx.principal.seller_id:
-            raise invalid_input(BAD_TOKEN)
+            raise invalid_input("", message=BAD_TOKEN)
         if query is None or query.fingerprint != position.query.fingerprint:
-            raise invalid_input(BAD_TOKEN)
+            raise invalid_input("", message=BAD_TOKEN)
         if position.expires <= ctx.now or sandbox.faults.token_expired("searchOrders"):
-            raise invalid_input("The paginationToken you have submitted has expired.")
+            raise invalid_input("", message="The paginationToken you have submitted has expired.")
     else:
         assert query is not None
         ids = _matching_ids(sandbox.world, query, ctx.now)
