@@ -1,4 +1,4 @@
-"""Orders API v2026-01-01: strict shapes, includedData, pagination tokens, the two-minute rule (SPAPI.md §5)."""
+"""Orders API v2026-01-01: strict shapes, includedData, pagination tokens, two-minute rule (SPAPI.md §5)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from decimal import Decimal
 
 from tests.simulator.sandbox_helpers import Api, assert_valid
 
+from orderbridge.simulator.orders_api import INCLUDED_DATA
+
 SEARCH = "/orders/2026-01-01/orders"
 MODEL = "orders_2026-01-01.json"
-ALL = "BUYER,RECIPIENT,PROCEEDS,EXPENSE,PROMOTION,CANCELLATION,FULFILLMENT,PACKAGES,TAX,PAYMENT,FULFILLMENT_ORDERS"
+ALL = ",".join(INCLUDED_DATA)
 
 
 def _params(api: Api, **extra: str) -> dict[str, str]:
