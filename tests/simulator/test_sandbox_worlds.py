@@ -1,0 +1,129 @@
+"""Scenarios: the seeded generator is deterministic; world files hold official v2026 Order objects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.simulator.sandbox_helpers import Api, assert_valid, small_world
+from typer.testing import CliRunner
+
+from orderbridge.simulator import worldfile
+from orderbridge.simulator.app import Sandbox, create_app
+from orderbridge.simulator.cli import app as cli
+from orderbridge.simulator.clock import VirtualClock
+
+
+def test_same_seed_same_world_and_another_seed_another() -> None:
+    first = json.dumps(worldfile.dump(small_world(seed=11)), sort_keys=True)
+    again = json.dumps(worldfile.dump(small_world(seed=11)), sort_keys=True)
+    other = json.dumps(worldfile.dump(small_world(seed=12)), sort_keys=True)
+    assert first == again
+    assert first != other
+
+
+def test_world_file_orders_are_official_v2026_orders(base_world_data: dict) -> None:
+    orders = [o for account in base_world_data["accounts"] for o in account["orders"]]
+    assert len(orders) >= 60
+    for order in orders:
+        assert_valid("orders_2026-01-01.json", "Order", order)
+
+
+def test_generated_mix_has_the_cases_the_book_needs(base_world_data: dict) -> None:
+    orders = [o for account in base_world_data["accounts"] for o in account["orders"]]
+    statuses = {o["fulfillment"]["fulfillmentStatus"] for o in orders}
+    assert {"SHIPPED", "CANCELLED", "UNSHIPPED"} <= statuses
+    assert {o["fulfillment"]["fulfilledBy"] for o in orders} == {"AMAZON", "MERCHANT"}
+    assert any("PRIME" in o["programs"] for o in orders)
+    assert {o["salesChannel"]["marketplaceId"] for o in orders} >= {"ATVPDKIKX0DER", "A1PA6795UKMFR9"}
+
+
+def test_json_and_yaml_world_files_round_trip(tmp_path: Path, base_world_data: dict) -> None:
+    world = worldfile.load(json.loads(json.dumps(base_world_data)))
+    for name in ("world.json", "world.yaml"):
+        worldfile.write(world, tmp_path / name)
+        again = worldfile.read(tmp_path / name)
+        assert worldfile.dump(again)["accounts"] == base_world_data["accounts"]
+
+
+def test_hand_written_yaml_order_is_served_and_lives(tmp_path: Path) -> None:
+    (tmp_path / "case.yaml").write_text("""
+now: 2026-05-01T10:00:00Z
+accounts:
+  - sellerId: A1HANDWRITTEN
+    marketplaceIds: [A1PA6795UKMFR9]
+    clientId: amzn1.application-oa2-client.test
+    clientSecret: secret
+    refreshToken: Atzr|test
+    orders:
+      - orderId: 302-1234567-7654321
+        createdTime: 2026-05-01T09:45:00Z
+        lastUpdatedTime: 2026-05-01T09:45:00Z
+        salesChannel: {channelName: AMAZON, marketplaceId: A1PA6795UKMFR9, marketplaceName: Amazon.de}
+        fulfillment: {fulfillmentStatus: PENDING, fulfilledBy: MERCHANT}
+        orderItems:
+          - orderItemId: "11111111111111"
+            quantityOrdered: 2
+            product: {asin: B000HAND01, sellerSku: HAND-1, title: Handmade}
+""")
+    world = worldfile.read(tmp_path / "case.yaml")
+    sandbox = Sandbox(world, clock=VirtualClock(world.now))
+    from starlette.testclient import TestClient
+
+    with TestClient(create_app(sandbox)) as client:
+        api = Api(client, sandbox, world.accounts["A1HANDWRITTEN"])
+        order = api.get(
+            "/orders/2026-01-01/orders/302-1234567-7654321", {"includedData": "FULFILLMENT"}
+        ).json()
+        assert order["order"]["fulfillment"]["fulfillmentStatus"] == "PENDING"
+        sandbox.advance(15 * 60)
+        order = api.get(
+            "/orders/2026-01-01/orders/302-1234567-7654321", {"includedData": "FULFILLMENT"}
+        ).json()
+        assert order["order"]["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED"
+
+
+def test_cli_generate_writes_a_loadable_world(tmp_path: Path) -> None:
+    out = tmp_path / "w.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "generate",
+            "--seed",
+            "3",
+            "--orders-per-day",
+            "10",
+            "--days",
+            "2",
+            "--marketplaces",
+            "US,FR",
+            "--mix",
+            "fba=0.7",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    world = worldfile.read(out)
+    assert len(world.orders) >= 20
+    assert {a.region for a in world.accounts.values()} == {"NA", "EU"}
+
+
+def test_admin_loads_a_generated_world(na: Api) -> None:
+    state = na.admin(
+        "POST",
+        "/world",
+        {
+            "generate": {
+                "seed": 5,
+                "ordersPerDay": 5,
+                "days": 1,
+                "marketplaces": ["CA"],
+                "now": "2026-06-01T00:00:00Z",
+            }
+        },
+    ).json()
+    assert state["now"] == "2026-06-01T00:00:00Z"
+    assert [s["marketplaceIds"] for s in state["sellers"]] == [["A2EUQ1WTGCTBG2"]]
+    dumped = na.admin("GET", "/world").json()
+    assert dumped["format"] == "orderbridge-sandbox-world"
