@@ -1,9 +1,10 @@
-"""Synthetic canary buyers and byte scans for the privacy tests (DPP §3.11)."""
+"""Test fakes for privacy: synthetic canary buyers (DPP §3.11), a hand-moved clock, byte scans."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 SELLER = "A2SELLER0001"
@@ -37,3 +38,16 @@ def make_canary() -> CanaryBuyer:
 def all_bytes_under(root: Path) -> bytes:
     """Every byte of every file under `root`, for plaintext and key-material scans."""
     return b"".join(path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file())
+
+
+class FakeClock:
+    """An injected clock: aware UTC, moved by hand."""
+
+    def __init__(self, now: datetime = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)

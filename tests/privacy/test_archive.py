@@ -6,13 +6,13 @@ import base64
 import json
 import shutil
 import stat
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.privacy.canaries import MARKETPLACE, SELLER, CanaryBuyer, all_bytes_under, make_canary
+from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer, FakeClock, all_bytes_under, make_canary
 
 from orderbridge.privacy.archive import (
     ArchiveRecord,
@@ -25,19 +25,6 @@ from orderbridge.privacy.archive import (
     verify,
 )
 from orderbridge.privacy.errors import ArchiveDamagedError, ArchiveError, ArchiveKeyError
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.privacy.canaries import MARKETPLACE, SELLER, CanaryBuyer
+from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer
 
 from orderbridge.privacy.blind_index import (
     INDEX_BYTES,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.privacy.canaries import MARKETPLACE, SELLER, all_bytes_under
+from tests.privacy.fakes import MARKETPLACE, SELLER, all_bytes_under
 
 from orderbridge.privacy import files
 from orderbridge.privacy.errors import KeyDestroyedError, KeyStoreError

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.privacy.canaries import CanaryBuyer, make_canary
+from tests.privacy.fakes import CanaryBuyer, make_canary
 
 from orderbridge.privacy import log_filter
 from orderbridge.privacy.log_filter import (

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.privacy.canaries import MARKETPLACE, SELLER, CanaryBuyer
+from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer
 
 from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError
 from orderbridge.privacy.keystore import KeyStore

@@ -1,0 +1,70 @@
+"""Tables of the privacy package: the hash-chained audit log and the security incident register."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from orderbridge.book.types import UtcDateTime
+from orderbridge.db import Base, BigId, Json
+
+
+class AuditAction(StrEnum):
+    PII_READ = "pii_read"
+    PII_EXPORT = "pii_export"
+    ACCESS_DENIED = "access_denied"
+    SWEEP = "sweep"
+    KEY_DESTROYED = "key_destroyed"
+    SELLER_PURGED = "seller_purged"
+    KEK_ROTATED = "kek_rotated"
+    INDEX_KEY_ROTATED = "index_key_rotated"
+    ARCHIVE_WRITTEN = "archive_written"
+    ARCHIVE_VERIFIED = "archive_verified"
+    ARCHIVE_RESTORED = "archive_restored"
+    INCIDENT_OPENED = "incident_opened"
+    INCIDENT_NOTIFIED = "incident_notified"
+    INCIDENT_NOTE = "incident_note"
+    INCIDENT_CLOSED = "incident_closed"
+
+
+class AuditEntry(Base):
+    """One audit event. `hash` covers every other column and the previous entry's hash (R15, AC-22)."""
+
+    __tablename__ = "privacy_audit_log"
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    subjects: Mapped[list[str]] = mapped_column(Json)
+    detail: Mapped[dict[str, Any]] = mapped_column(Json)
+    # Unique: two writers that both read the same head cannot both append (one fails and retries).
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class SecurityIncident(Base):
+    """A recorded security incident and its 24-hour clock to notify Amazon (P9, DPP §1.6)."""
+
+    __tablename__ = "security_incidents"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    summary: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    notify_by: Mapped[datetime] = mapped_column(UtcDateTime())
+    amazon_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    not_notified_reason: Mapped[str | None] = mapped_column(String(500))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    resolution: Mapped[str | None] = mapped_column(String(1000))
