@@ -5,11 +5,16 @@ from __future__ import annotations
 import typer
 
 from orderbridge.book.errors import BookError
-from orderbridge.cli import database
+from orderbridge.cli import catalog, database, orders, stock
 from orderbridge.cli.context import fail
 
 app = typer.Typer(help="orderbridge: the order and inventory book for Amazon sellers.", no_args_is_help=True)
 app.add_typer(database.app, name="db")
+app.add_typer(catalog.products, name="products")
+app.add_typer(catalog.bundles, name="bundles")
+app.add_typer(stock.warehouses, name="warehouses")
+app.add_typer(stock.stock, name="stock")
+app.add_typer(orders.orders, name="orders")
 
 
 @app.command()

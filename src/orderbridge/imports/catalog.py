@@ -19,7 +19,7 @@ from orderbridge.book.catalog import (
 from orderbridge.book.inventory import StockLevel
 from orderbridge.book.tax import NominalCode
 from orderbridge.imports.csv_source import CsvTable
-from orderbridge.imports.errors import ImportRejectedError, Problem
+from orderbridge.imports.errors import Problem, reject_if_any
 from orderbridge.imports.report import ImportReport, Tick, no_tick
 from orderbridge.imports.rows import PRICE_PREFIX, BundleRow, ProductRow, ValidRows, validate_rows
 
@@ -33,8 +33,7 @@ def import_products(session: Session, table: CsvTable, *, tick: Tick = no_tick) 
     products = {product.sku: product for product in session.scalars(select(Product))}
     price_lists = {pl.code: pl for pl in session.scalars(select(PriceList))}
     problems = _product_problems(session, valid, products, price_lists)
-    if problems:
-        raise ImportRejectedError(table.source, problems)
+    reject_if_any(table.source, [*valid.problems, *problems])
     report = ImportReport("products", table.source, rows=len(valid.rows))
     prices = {(p.product_id, p.price_list_id): p.price for p in session.scalars(select(ProductPrice))}
     touched: list[tuple[Product, ProductRow, bool]] = []
@@ -146,8 +145,7 @@ def import_bundles(session: Session, table: CsvTable, *, tick: Tick = no_tick) -
     for line, row in valid.rows:
         bundles[row.bundle_sku].append((line, row))
     problems = _bundle_problems(session, bundles, products)
-    if problems:
-        raise ImportRejectedError(table.source, problems)
+    reject_if_any(table.source, [*valid.problems, *problems])
     report = ImportReport("bundles", table.source, rows=len(valid.rows))
     for sku, lines in bundles.items():
         wanted = {row.component_sku: row.quantity for _line, row in lines}

@@ -30,3 +30,9 @@ class ImportRejectedError(OrderbridgeError):
         super().__init__(f"{source}: {len(ordered)} problem(s); nothing was imported")
         self.source = source
         self.problems = ordered
+
+
+def reject_if_any(source: str, problems: list[Problem]) -> None:
+    """Raise ImportRejectedError when any problem was found."""
+    if problems:
+        raise ImportRejectedError(source, problems)

@@ -129,12 +129,14 @@ R = TypeVar("R", bound=Row)
 
 @dataclass(frozen=True)
 class ValidRows(Generic[R]):
-    """The rows of a file that passed validation, with the columns the file has."""
+    """The rows of a file that passed validation (by line), the columns the file has, and the problems
+    of the rows that did not: the importer adds its own checks and rejects the file if any were found."""
 
     source: str
     digest: str
     columns: frozenset[str]
     rows: tuple[tuple[int, R], ...]
+    problems: tuple[Problem, ...]
 
 
 def columns_of(model: type[Row]) -> tuple[list[str], list[str]]:
@@ -148,7 +150,7 @@ def columns_of(model: type[Row]) -> tuple[list[str], list[str]]:
 
 
 def validate_rows(table: CsvTable, model: type[R]) -> ValidRows[R]:
-    """Validate every row of `table` as `model`; raise ImportRejectedError with all problems if any."""
+    """Validate every row of `table` as `model`; a wrong header is rejected at once, row problems are kept."""
     required, optional = columns_of(model)
     known = {name: name for name in (*required, *optional)}
     prices_allowed = "prices" in model.model_fields
@@ -180,9 +182,7 @@ def validate_rows(table: CsvTable, model: type[R]) -> ValidRows[R]:
         )
         if parsed is not None:
             valid.append((row.line, parsed))
-    if problems:
-        raise ImportRejectedError(table.source, problems)
-    return ValidRows(table.source, table.digest, frozenset(columns.values()), tuple(valid))
+    return ValidRows(table.source, table.digest, frozenset(columns.values()), tuple(valid), tuple(problems))
 
 
 def _validate_row(

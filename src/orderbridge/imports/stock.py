@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from orderbridge.book.catalog import Product
 from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse, count_stock
 from orderbridge.imports.csv_source import CsvTable
-from orderbridge.imports.errors import ImportRejectedError, Problem
+from orderbridge.imports.errors import Problem, reject_if_any
 from orderbridge.imports.report import ImportReport, Tick, no_tick
 from orderbridge.imports.rows import StockRow, ValidRows, WarehouseRow, validate_rows
 
@@ -20,8 +20,7 @@ def import_warehouses(session: Session, table: CsvTable, *, tick: Tick = no_tick
     valid = validate_rows(table, WarehouseRow)
     warehouses = {warehouse.code: warehouse for warehouse in session.scalars(select(Warehouse))}
     problems = _warehouse_problems(valid, warehouses)
-    if problems:
-        raise ImportRejectedError(table.source, problems)
+    reject_if_any(table.source, [*valid.problems, *problems])
     report = ImportReport("warehouses", table.source, rows=len(valid.rows))
     for _line, row in valid.rows:
         existing = warehouses.get(row.code)
@@ -72,8 +71,7 @@ def import_stock(session: Session, table: CsvTable, *, now: datetime, tick: Tick
     products = {product.sku: product for product in session.scalars(select(Product))}
     warehouses = {warehouse.code: warehouse for warehouse in session.scalars(select(Warehouse))}
     problems = _stock_problems(valid, products, warehouses)
-    if problems:
-        raise ImportRejectedError(table.source, problems)
+    reject_if_any(table.source, [*valid.problems, *problems])
     report = ImportReport("stock", table.source, rows=len(valid.rows))
     for line, row in valid.rows:
         reference = row.reference or stock_reference(valid.digest, line)

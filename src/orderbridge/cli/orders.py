@@ -1,0 +1,346 @@
+"""`orderbridge orders list|show`: the sales orders in the book, as tables or JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from orderbridge.book.alerts import Subject, open_alerts
+from orderbridge.book.channels import Channel
+from orderbridge.book.inventory import Warehouse
+from orderbridge.book.orders.model import OrderRow, OrderStatus, SalesOrder
+from orderbridge.cli.catalog import AsJson
+from orderbridge.cli.context import console, unit_of_work
+from orderbridge.cli.output import print_json, print_table
+
+orders = typer.Typer(help="Sales orders: list them and show one.", no_args_is_help=True)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    id: int
+    channel: str
+    reference: str
+    placed_at: datetime
+    status: str
+    payment_status: str
+    fulfilment: str
+    currency: str
+    rows: int
+    total_gross: Decimal
+
+
+@orders.command("list")
+def list_orders(
+    status: Annotated[str | None, typer.Option(help="Only orders in this status (its name).")] = None,
+    channel: Annotated[str | None, typer.Option(help="Only orders of this channel (its code).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many orders, newest first.")] = 50,
+    as_json: AsJson = False,
+) -> None:
+    """List sales orders, newest first."""
+    with unit_of_work() as session:
+        found = order_lines(session, status=status, channel=channel, limit=limit)
+    if as_json:
+        print_json([asdict(line) for line in found])
+        return
+    columns = ["id", "channel", "reference", "placed", "status", "payment", "rows", "gross"]
+    rows = [
+        [
+            o.id,
+            o.channel,
+            o.reference,
+            f"{o.placed_at:%Y-%m-%d %H:%M}",
+            o.status,
+            o.payment_status,
+            o.rows,
+            f"{o.total_gross} {o.currency}",
+        ]
+        for o in found
+    ]
+    print_table("Sales orders", columns, rows, right=frozenset({"id", "rows", "gross"}))
+
+
+def order_lines(session: Session, *, status: str | None, channel: str | None, limit: int) -> list[OrderLine]:
+    """One line per order, newest first; an unknown status or channel is a bad argument."""
+    row_count = (
+        select(func.count(OrderRow.id)).where(OrderRow.order_id == SalesOrder.id).correlate(SalesOrder)
+    ).scalar_subquery()
+    query = (
+        select(SalesOrder, Channel.code, row_count)
+        .join(Channel, Channel.id == SalesOrder.channel_id)
+        .order_by(SalesOrder.placed_at.desc(), SalesOrder.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        query = query.where(SalesOrder.status_id == _status_id(session, status))
+    if channel is not None:
+        query = query.where(SalesOrder.channel_id == _channel_id(session, channel))
+    return [
+        OrderLine(
+            order.id,
+            code,
+            order.external_ref,
+            order.placed_at,
+            order.status.name,
+            str(order.payment_status),
+            str(order.fulfilment),
+            order.currency,
+            count,
+            order.total_gross,
+        )
+        for order, code, count in session.execute(query).tuples()
+    ]
+
+
+@dataclass(frozen=True)
+class RowView:
+    id: int
+    position: int
+    parent_row_id: int | None
+    kind: str
+    sku: str | None
+    name: str
+    quantity: int
+    cancelled: int
+    allocated: int
+    shipped: int
+    warehouse: str | None
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+    tax_code: str | None
+    nominal_code: str | None
+
+
+@dataclass(frozen=True)
+class ShippedRow:
+    row_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    reference: str
+    shipped_at: datetime
+    carrier: str | None
+    tracking_number: str | None
+    rows: list[ShippedRow]
+
+
+@dataclass(frozen=True)
+class NoteView:
+    added_at: datetime
+    source: str
+    body: str | None
+
+
+@dataclass(frozen=True)
+class Totals:
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+    withheld_tax: Decimal
+    paid: Decimal
+    owed: Decimal
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    id: int
+    channel: str
+    reference: str
+    status: str
+    payment_status: str
+    fulfilment: str
+    currency: str
+    placed_at: datetime
+    shipped_at: datetime | None
+    cancelled_at: datetime | None
+    warehouse: str | None
+    shipping_method: str | None
+    contact_id: int
+    delivery_country: str | None
+    rows: list[RowView]
+    shipments: list[ShipmentView]
+    notes: list[NoteView]
+    alerts: list[str]
+    totals: Totals
+
+
+@orders.command("show")
+def show_order(
+    id_or_ref: Annotated[
+        str, typer.Argument(metavar="ID_OR_REF", help="The order's id or its channel reference.")
+    ],
+    channel: Annotated[
+        str | None, typer.Option(help="The channel (code) when a reference is on several.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show one order: its rows with allocation, shipments, notes, alerts and totals."""
+    with unit_of_work() as session:
+        detail = order_detail(session, find_order(session, id_or_ref, channel=channel))
+    if as_json:
+        print_json(asdict(detail))
+        return
+    _render_detail(detail)
+
+
+def find_order(session: Session, id_or_ref: str, *, channel: str | None = None) -> SalesOrder:
+    """The order with this id, else the one with this channel reference; otherwise a bad argument."""
+    query = select(SalesOrder).where(SalesOrder.external_ref == id_or_ref)
+    if channel is not None:
+        query = query.where(SalesOrder.channel_id == _channel_id(session, channel))
+    by_ref = list(session.scalars(query))
+    if id_or_ref.isdigit() and not by_ref:
+        order = session.get(SalesOrder, int(id_or_ref))
+        if order is not None and (channel is None or order.channel_id == _channel_id(session, channel)):
+            return order
+    if len(by_ref) > 1:
+        raise typer.BadParameter(
+            f"reference {id_or_ref!r} is on {len(by_ref)} channels: give --channel", param_hint="ID_OR_REF"
+        )
+    if not by_ref:
+        raise typer.BadParameter(f"no order has the id or reference {id_or_ref!r}", param_hint="ID_OR_REF")
+    return by_ref[0]
+
+
+def order_detail(session: Session, order: SalesOrder) -> OrderDetail:
+    """Everything `orders show` tells about an order, as plain values."""
+    codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).tuples().all())
+    channel = session.get(Channel, order.channel_id)
+    return OrderDetail(
+        id=order.id,
+        channel=channel.code if channel is not None else str(order.channel_id),
+        reference=order.external_ref,
+        status=order.status.name,
+        payment_status=str(order.payment_status),
+        fulfilment=str(order.fulfilment),
+        currency=order.currency,
+        placed_at=order.placed_at,
+        shipped_at=order.shipped_at,
+        cancelled_at=order.cancelled_at,
+        warehouse=codes.get(order.warehouse_id) if order.warehouse_id is not None else None,
+        shipping_method=order.shipping_method.name if order.shipping_method else None,
+        contact_id=order.contact_id,
+        delivery_country=order.delivery_country,
+        rows=[_row_view(row, codes) for row in order.rows],
+        shipments=[
+            ShipmentView(
+                s.reference,
+                s.shipped_at,
+                s.carrier,
+                s.tracking_number,
+                [ShippedRow(r.row_id, r.quantity) for r in s.rows],
+            )
+            for s in order.shipments
+        ],
+        notes=[NoteView(note.added_at, note.source, note.body) for note in order.notes],
+        alerts=[alert.message for alert in open_alerts(session, Subject.ORDER, order.id)],
+        totals=Totals(
+            order.total_net,
+            order.total_tax,
+            order.total_gross,
+            order.withheld_tax,
+            order.amount_paid,
+            order.amount_owed,
+        ),
+    )
+
+
+def _row_view(row: OrderRow, codes: dict[int, str]) -> RowView:
+    return RowView(
+        id=row.id,
+        position=row.position,
+        parent_row_id=row.parent_row_id,
+        kind=str(row.kind),
+        sku=row.sku,
+        name=row.name,
+        quantity=row.quantity,
+        cancelled=row.cancelled_quantity,
+        allocated=row.allocated,
+        shipped=row.shipped,
+        warehouse=codes.get(row.warehouse_id) if row.warehouse_id is not None else None,
+        net=row.net,
+        tax=row.tax,
+        gross=row.gross,
+        tax_code=row.tax_code,
+        nominal_code=row.nominal_code,
+    )
+
+
+def _render_detail(order: OrderDetail) -> None:
+    facts = [
+        f"channel {order.channel}, reference {order.reference}",
+        f"status {order.status}, payment {order.payment_status}, fulfilment {order.fulfilment}",
+        f"placed {order.placed_at:%Y-%m-%d %H:%M}"
+        + (f", shipped {order.shipped_at:%Y-%m-%d %H:%M}" if order.shipped_at else "")
+        + (f", cancelled {order.cancelled_at:%Y-%m-%d %H:%M}" if order.cancelled_at else ""),
+        f"warehouse {order.warehouse or '-'}, shipping method {order.shipping_method or '-'}",
+        f"contact {order.contact_id}, delivery country {order.delivery_country or '-'}",
+    ]
+    console.print(Panel("\n".join(facts), title=f"Sales order {order.id}", expand=False), highlight=False)
+    columns = ["#", "kind", "SKU", "name", "qty", "cancelled", "allocated", "shipped", "net", "tax", "gross"]
+    rows = [
+        [
+            r.position + 1,
+            r.kind,
+            ("  " if r.parent_row_id else "") + (r.sku or ""),
+            r.name,
+            r.quantity,
+            r.cancelled,
+            r.allocated,
+            r.shipped,
+            r.net,
+            r.tax,
+            r.gross,
+        ]
+        for r in order.rows
+    ]
+    print_table("Rows", columns, rows, right=frozenset(columns[4:]))
+    positions = {r.id: r.position + 1 for r in order.rows}
+    shipped = [
+        [
+            s.reference,
+            f"{s.shipped_at:%Y-%m-%d %H:%M}",
+            s.carrier,
+            s.tracking_number,
+            ", ".join(f"#{positions.get(r.row_id, r.row_id)} x {r.quantity}" for r in s.rows),
+        ]
+        for s in order.shipments
+    ]
+    print_table("Shipments", ["reference", "shipped", "carrier", "tracking", "rows"], shipped)
+    notes = [[f"{n.added_at:%Y-%m-%d %H:%M}", n.source, n.body] for n in order.notes]
+    print_table("Notes", ["added", "source", "note"], notes)
+    for alert in order.alerts:
+        console.print(f"[yellow]alert:[/yellow] {alert}", highlight=False)
+    t = order.totals
+    console.print(
+        f"net {t.net}  tax {t.tax}  gross {t.gross} {order.currency}  "
+        f"withheld {t.withheld_tax}  paid {t.paid}  owed {t.owed}",
+        highlight=False,
+    )
+
+
+def _status_id(session: Session, name: str) -> int:
+    found = session.scalar(select(OrderStatus.id).where(func.lower(OrderStatus.name) == name.lower()))
+    if found is None:
+        known = ", ".join(session.scalars(select(OrderStatus.name).order_by(OrderStatus.position)))
+        raise typer.BadParameter(
+            f"no status is named {name!r}; the statuses are: {known}", param_hint="--status"
+        )
+    return found
+
+
+def _channel_id(session: Session, code: str) -> int:
+    found = session.scalar(select(Channel.id).where(Channel.code == code))
+    if found is None:
+        raise typer.BadParameter(f"no channel has the code {code!r}", param_hint="--channel")
+    return found
