@@ -141,6 +141,7 @@ class PageTokens:
 
     def __init__(self) -> None:
         self.positions: dict[str, PagePosition] = {}
+        self.report_queries: dict[str, dict[str, Any]] = {}  # getReports nextToken -> the original query
 
     def issue(self, position: PagePosition) -> str:
         if len(self.positions) > 50_000:
@@ -154,6 +155,7 @@ class PageTokens:
 
     def clear(self) -> None:
         self.positions.clear()
+        self.report_queries.clear()
 
 
 def _parse_time(ctx: Ctx, name: str) -> float | None:

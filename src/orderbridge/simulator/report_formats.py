@@ -1,0 +1,487 @@
+"""Flat-file report contents built from the world, with Amazon's exact tab-separated headers (SPAPI.md §8)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from orderbridge.simulator.marketplaces import BY_ID
+from orderbridge.simulator.orders_v0 import V0_STATUS
+from orderbridge.simulator.world import FinancialEvent, World
+
+SETTLEMENT = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
+HEADERS: dict[str, list[str]] = {
+    SETTLEMENT: [
+        "settlement-id",
+        "settlement-start-date",
+        "settlement-end-date",
+        "deposit-date",
+        "total-amount",
+        "currency",
+        "transaction-type",
+        "order-id",
+        "merchant-order-id",
+        "adjustment-id",
+        "shipment-id",
+        "marketplace-name",
+        "amount-type",
+        "amount-description",
+        "amount",
+        "fulfillment-id",
+        "posted-date",
+        "posted-date-time",
+        "order-item-code",
+        "merchant-order-item-id",
+        "merchant-adjustment-item-id",
+        "sku",
+        "quantity-purchased",
+    ],
+    "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA": [
+        "return-date",
+        "order-id",
+        "sku",
+        "asin",
+        "fnsku",
+        "product-name",
+        "quantity",
+        "fulfillment-center-id",
+        "detailed-disposition",
+        "reason",
+        "status",
+        "license-plate-number",
+        "customer-comments",
+    ],
+    "GET_LEDGER_DETAIL_VIEW_DATA": [
+        "Date",
+        "FNSKU",
+        "ASIN",
+        "MSKU",
+        "Title",
+        "Event Type",
+        "Reference ID",
+        "Quantity",
+        "Fulfillment Center",
+        "Disposition",
+        "Reason",
+        "Country",
+        "Reconciled Quantity",
+        "Unreconciled Quantity",
+        "Date and Time",
+        "Store",
+    ],
+    "GET_FBA_FULFILLMENT_CUSTOMER_SHIPMENT_REPLACEMENT_DATA": [
+        "shipment-date",
+        "sku",
+        "asin",
+        "fulfillment-center-id",
+        "original-fulfillment-center-id",
+        "quantity",
+        "replacement-reason-code",
+        "replacement-amazon-order-id",
+        "original-amazon-order-id",
+    ],
+    "GET_FBA_REIMBURSEMENTS_DATA": [
+        "approval-date",
+        "reimbursement-id",
+        "case-id",
+        "amazon-order-id",
+        "reason",
+        "sku",
+        "fnsku",
+        "asin",
+        "product-name",
+        "condition",
+        "currency-unit",
+        "amount-per-unit",
+        "amount-total",
+        "quantity-reimbursed-cash",
+        "quantity-reimbursed-inventory",
+        "quantity-reimbursed-total",
+        "original-reimbursement-id",
+        "original-reimbursement-type",
+    ],
+    "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL": [
+        "amazon-order-id",
+        "merchant-order-id",
+        "purchase-date",
+        "last-updated-date",
+        "order-status",
+        "fulfillment-channel",
+        "sales-channel",
+        "order-channel",
+        "ship-service-level",
+        "product-name",
+        "sku",
+        "asin",
+        "item-status",
+        "quantity",
+        "currency",
+        "item-price",
+        "item-tax",
+        "shipping-price",
+        "shipping-tax",
+        "gift-wrap-price",
+        "gift-wrap-tax",
+        "item-promotion-discount",
+        "ship-promotion-discount",
+        "ship-city",
+        "ship-state",
+        "ship-postal-code",
+        "ship-country",
+        "promotion-ids",
+        "is-business-order",
+        "purchase-order-number",
+        "price-designation",
+    ],
+    "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE": [
+        "Order ID",
+        "Order date",
+        "Return request date",
+        "Return request status",
+        "Amazon RMA ID",
+        "Merchant RMA ID",
+        "Label type",
+        "Label cost",
+        "Currency code",
+        "Return carrier",
+        "Tracking ID",
+        "Label to be paid by",
+        "A-to-Z Claim",
+        "Is prime",
+        "ASIN",
+        "Merchant SKU",
+        "Item Name",
+        "Return quantity",
+        "Return Reason",
+        "In policy",
+        "Return type",
+        "Resolution",
+        "Invoice number",
+        "Return delivery date",
+        "Order Amount",
+        "Order quantity",
+        "SafeT Action reason",
+        "SafeT claim id",
+        "SafeT claim state",
+        "SafeT claim creation time",
+        "SafeT claim reimbursement amount",
+        "Refunded Amount",
+    ],
+}
+LEDGER_DISPOSITION = {
+    "SELLABLE": "Sellable",
+    "DEFECTIVE": "Defective",
+    "CUSTOMER_DAMAGED": "Customer damaged",
+    "DAMAGED": "Fulfillment center damaged",
+    "WAREHOUSE_DAMAGED": "Fulfillment center damaged",
+    "CARRIER_DAMAGED": "Carrier damaged",
+    "EXPIRED": "Expired",
+}
+Rows = list[list[str]]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose data, for which marketplaces, between which times."""
+
+    seller_id: str
+    marketplace_ids: frozenset[str]
+    start: float
+    end: float
+
+
+def _day(ts: float, fmt: str = "%Y-%m-%d") -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime(fmt)
+
+
+def _offset(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def _product(world: World, seller_id: str, sku: str) -> tuple[str, str, str]:
+    listing = world.listing(seller_id, sku)
+    return (listing.asin, listing.fnsku, listing.title) if listing else ("", "", "")
+
+
+def ledger(world: World, scope: Scope) -> Rows:
+    rows = []
+    countries = {BY_ID[m].country_code for m in scope.marketplace_ids}
+    for e in world.ledger:
+        if e.seller_id == scope.seller_id and scope.start <= e.ts <= scope.end and e.country in countries:
+            asin, fnsku, title = _product(world, e.seller_id, e.sku)
+            reconciled = str(abs(e.quantity)) if e.event_type == "Adjustments" else "0"
+            rows.append(
+                [
+                    _day(e.ts, "%m/%d/%Y"),
+                    fnsku,
+                    asin,
+                    e.sku,
+                    title,
+                    e.event_type,
+                    e.reference_id,
+                    str(e.quantity),
+                    e.fulfillment_center,
+                    LEDGER_DISPOSITION.get(e.disposition, e.disposition),
+                    e.reason,
+                    e.country,
+                    reconciled,
+                    "0",
+                    _offset(e.ts),
+                    "",
+                ]
+            )
+    return rows
+
+
+def customer_returns(world: World, scope: Scope) -> Rows:
+    rows = []
+    for e in world.fba_events:
+        if e.kind == "RETURN" and e.seller_id == scope.seller_id and scope.start <= e.ts <= scope.end:
+            asin, fnsku, title = _product(world, e.seller_id, e.sku)
+            f = e.fields
+            rows.append(
+                [
+                    _offset(e.ts),
+                    e.order_id,
+                    e.sku,
+                    asin,
+                    fnsku,
+                    title,
+                    str(e.quantity),
+                    f.get("fc", ""),
+                    f.get("disposition", ""),
+                    f.get("reason", ""),
+                    f.get("status", ""),
+                    f.get("lpn", ""),
+                    "",
+                ]
+            )
+    return rows
+
+
+def replacements(world: World, scope: Scope) -> Rows:
+    rows = []
+    for e in world.fba_events:
+        if e.kind == "REPLACEMENT" and e.seller_id == scope.seller_id and scope.start <= e.ts <= scope.end:
+            asin, _, _ = _product(world, e.seller_id, e.sku)
+            f = e.fields
+            rows.append(
+                [
+                    _offset(e.ts),
+                    e.sku,
+                    asin,
+                    f["fc"],
+                    f["original_fc"],
+                    str(e.quantity),
+                    f["reason"],
+                    f["replacement_order_id"],
+                    e.order_id,
+                ]
+            )
+    return rows
+
+
+def reimbursements(world: World, scope: Scope) -> Rows:
+    rows = []
+    for e in world.fba_events:
+        if e.kind == "REIMBURSEMENT" and e.seller_id == scope.seller_id and scope.start <= e.ts <= scope.end:
+            asin, fnsku, title = _product(world, e.seller_id, e.sku)
+            f = e.fields
+            rows.append(
+                [
+                    _offset(e.ts),
+                    f["reimbursement_id"],
+                    f["case_id"],
+                    e.order_id,
+                    f["reason"],
+                    e.sku,
+                    fnsku,
+                    asin,
+                    title,
+                    "SELLABLE",
+                    f["currency"],
+                    f["amount_per_unit"],
+                    f["amount_total"],
+                    f["cash"],
+                    f["inventory"],
+                    str(e.quantity),
+                    "",
+                    "",
+                ]
+            )
+    return rows
+
+
+def mfn_returns(world: World, scope: Scope) -> Rows:
+    rows = []
+    for e in world.fba_events:
+        if e.kind == "MFN_RETURN" and e.seller_id == scope.seller_id and scope.start <= e.ts <= scope.end:
+            order = world.orders.get(e.order_id)
+            asin, _, title = _product(world, e.seller_id, e.sku)
+            created = order.doc["createdTime"] if order else ""
+            currency = BY_ID[order.marketplace_id].currency if order else ""
+            prime = "Y" if order and "PRIME" in order.doc.get("programs", []) else "N"
+            rows.append(
+                [
+                    e.order_id,
+                    created,
+                    _offset(e.ts),
+                    "Approved",
+                    e.fields.get("rma", ""),
+                    "",
+                    "AmazonUnPaidLabel",
+                    "0.00",
+                    currency,
+                    "USPS",
+                    "",
+                    "Customer",
+                    "N",
+                    prime,
+                    asin,
+                    e.sku,
+                    title,
+                    str(e.quantity),
+                    e.fields.get("reason", ""),
+                    "Y",
+                    "C-Returns",
+                    "StandardRefund",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                ]
+            )
+    return rows
+
+
+def all_orders(world: World, scope: Scope) -> Rows:
+    rows = []
+    index = world.updated_index.get(scope.seller_id)
+    for order_id in index.between(scope.start, scope.end) if index else []:
+        order = world.orders[order_id]
+        if order.marketplace_id not in scope.marketplace_ids or order.visible_ts > world.now:
+            continue
+        doc = order.doc
+        mkt = BY_ID[order.marketplace_id]
+        address = doc.get("recipient", {}).get("deliveryAddress", {})
+        business = "AMAZON_BUSINESS" in doc.get("programs", [])
+        for item in doc["orderItems"]:
+            parts = {
+                b["type"]: b["subtotal"]["amount"] for b in item.get("proceeds", {}).get("breakdowns", [])
+            }
+            pending = order.status == "PENDING"
+
+            def money(key: str, parts: dict[str, str] = parts, pending: bool = pending) -> str:
+                return "" if pending else parts.get(key, "0.00")
+
+            promos = ",".join(p["promotionId"] for p in item.get("promotion", {}).get("breakdowns", []))
+            rows.append(
+                [
+                    doc["orderId"],
+                    "",
+                    _offset(order.created_ts),
+                    _offset(order.updated_ts),
+                    V0_STATUS[order.status],
+                    "Amazon" if order.fulfilled_by == "AMAZON" else "Merchant",
+                    mkt.name,
+                    "",
+                    doc["fulfillment"].get("fulfillmentServiceLevel", "Standard").title(),
+                    item["product"]["title"],
+                    item["product"]["sellerSku"],
+                    item["product"]["asin"],
+                    V0_STATUS[order.status],
+                    str(item["quantityOrdered"]),
+                    mkt.currency,
+                    money("ITEM"),
+                    money("TAX"),
+                    money("SHIPPING"),
+                    "" if pending else "0.00",
+                    money("GIFT_WRAP"),
+                    "" if pending else "0.00",
+                    money("DISCOUNT").lstrip("-"),
+                    "" if pending else "0.00",
+                    address.get("city", ""),
+                    address.get("stateOrRegion", ""),
+                    address.get("postalCode", ""),
+                    mkt.country_code,
+                    promos,
+                    "true" if business else "false",
+                    doc.get("buyer", {}).get("buyerPurchaseOrderNumber", ""),
+                    "BusinessPrice" if business else "",
+                ]
+            )
+    return rows
+
+
+def settlement(world: World, scope: Scope, settlement_id: str) -> Rows:
+    """One settlement (one marketplace): summary row first, then one amount component per row (§8.1)."""
+    (marketplace_id,) = scope.marketplace_ids
+    mkt = BY_ID[marketplace_id]
+    events: list[FinancialEvent] = [
+        e
+        for e in world.financial_events
+        if e.seller_id == scope.seller_id
+        and e.marketplace_id == marketplace_id
+        and scope.start <= e.ts < scope.end
+    ]
+    total = sum((e.amount for e in events), Decimal(0))
+    deposit = scope.end + 2 * 86400
+    rows = [
+        [settlement_id, _offset(scope.start), _offset(scope.end), _offset(deposit), str(total), mkt.currency]
+        + [""] * 17
+    ]
+    for e in events:
+        quantity = "" if e.quantity is None or e.amount_type != "ItemPrice" else str(e.quantity)
+        rows.append(
+            [
+                settlement_id,
+                "",
+                "",
+                "",
+                "",
+                "",
+                e.transaction_type,
+                e.order_id,
+                e.merchant_order_id,
+                e.adjustment_id,
+                e.shipment_id,
+                mkt.name,
+                e.amount_type,
+                e.amount_description,
+                str(e.amount),
+                e.fulfillment_id,
+                _day(e.ts),
+                _offset(e.ts),
+                e.order_item_code,
+                "",
+                "",
+                e.sku,
+                quantity,
+            ]
+        )
+    return rows
+
+
+BUILDERS: dict[str, Callable[[World, Scope], Rows]] = {
+    "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA": customer_returns,
+    "GET_LEDGER_DETAIL_VIEW_DATA": ledger,
+    "GET_FBA_FULFILLMENT_CUSTOMER_SHIPMENT_REPLACEMENT_DATA": replacements,
+    "GET_FBA_REIMBURSEMENTS_DATA": reimbursements,
+    "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL": all_orders,
+    "GET_FLAT_FILE_RETURNS_DATA_BY_RETURN_DATE": mfn_returns,
+}
+
+
+def to_tsv(report_type: str, rows: Rows) -> bytes:
+    """Header line plus rows, tab-separated, CRLF-free."""
+    lines = ["\t".join(HEADERS[report_type])]
+    lines.extend("\t".join(row) for row in rows)
+    return ("\n".join(lines) + "\n").encode("utf-8")
