@@ -148,3 +148,13 @@ def test_canary_values_always_look_like_pii(buyer: CanaryBuyer) -> None:
 def test_masking_twice_changes_nothing(text: str) -> None:
     once = mask_text(text)
     assert mask_text(once) == once
+
+
+def test_a_phone_followed_by_other_numbers_is_still_masked() -> None:
+    assert "900123" not in mask_text("call +44 7700 900123 2026 or later")
+
+
+@pytest.mark.parametrize("run", ["a" * 50_000, "a." * 25_000, "key: " * 10_000, "x=" + "a " * 25_000])
+def test_masking_long_lines_takes_linear_time(run: str) -> None:
+    # A quadratic pattern would take minutes here; the look-behinds keep it in milliseconds.
+    mask_text(run)
