@@ -215,8 +215,8 @@ def _component_problems(
         ]
     if sku == row.bundle_sku:
         return [Problem(line, "component_sku", "a bundle cannot contain itself", sku)]
+    if sku in bundles or (component is not None and component.is_bundle):
+        return [Problem(line, "component_sku", "is a bundle; bundles cannot contain bundles", sku)]
     if component is None:
         return [Problem(line, "component_sku", "no product has this SKU", sku)]
-    if component.is_bundle or sku in bundles:
-        return [Problem(line, "component_sku", "is a bundle; bundles cannot contain bundles", sku)]
     return []
