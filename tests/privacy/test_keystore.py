@@ -6,7 +6,7 @@ import base64
 import json
 import os
 import stat
-from datetime import date
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -311,3 +311,40 @@ def test_key_ids_refuse_names_that_are_not_plain_ids(seller: str) -> None:
 def test_key_ids_refuse_bad_slots(slot: str) -> None:
     with pytest.raises(KeyStoreError, match="bad"):
         KeyId(SELLER, MARKETPLACE, slot)
+
+
+def test_key_for_a_due_time_is_the_key_of_its_utc_day(keystore: KeyStore) -> None:
+    late_evening_in_new_york = datetime(2026, 12, 22, 20, 0, tzinfo=timezone(timedelta(hours=-5)))
+
+    key = keystore.key_for(SELLER, MARKETPLACE, late_evening_in_new_york)
+
+    assert key.key_id.day == DAY
+    assert keystore.key_for(SELLER, MARKETPLACE, None) == keystore.open_key(SELLER, MARKETPLACE)
+    with pytest.raises(KeyStoreError, match="timezone"):
+        keystore.key_for(SELLER, MARKETPLACE, datetime(2026, 12, 23))
+    keystore.destroy(key.key_id)
+    with pytest.raises(KeyDestroyedError):
+        keystore.key_for(SELLER, MARKETPLACE, datetime(2026, 12, 23, 12, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "root, key_file",
+    [("data/keys", "secrets/kek"), ("keys", "data/kek"), (".", "secrets/kek")],
+    ids=["store inside", "key file inside", "store around"],
+)
+def test_ac18_the_key_store_refuses_to_live_inside_the_database_directory(
+    tmp_path: Path, root: str, key_file: str
+) -> None:
+    with pytest.raises(KeyStoreError, match="database backups would copy it"):
+        open_keystore(
+            tmp_path / root, key_file=tmp_path / key_file, environ={}, database_dirs=[tmp_path / "data"]
+        )
+
+
+def test_ac18_a_key_store_beside_the_database_directory_is_fine(tmp_path: Path) -> None:
+    open_keystore(
+        tmp_path / "keys",
+        key_file=tmp_path / "secrets" / "kek",
+        environ={},
+        database_dirs=[tmp_path / "data"],
+    )

@@ -23,7 +23,7 @@ import re
 import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -215,6 +215,17 @@ class KeyStore:
         """The key of retention epoch `day`, created on first use; KeyDestroyedError once destroyed."""
         return self._get_or_create(KeyId.for_epoch(seller, marketplace, day))
 
+    def key_for(self, seller: str, marketplace: str, due: datetime | None) -> DataKey:
+        """The key for a record due at `due` (its retention epoch is due's UTC day), or the open key if None.
+
+        KeyDestroyedError means that epoch is already swept: the record is overdue, redact it now.
+        """
+        if due is None:
+            return self.open_key(seller, marketplace)
+        if due.tzinfo is None:
+            raise KeyStoreError("key_for: the due time must carry a timezone")
+        return self.epoch_key(seller, marketplace, due.astimezone(UTC).date())
+
     def open_key(self, seller: str, marketplace: str) -> DataKey:
         """The current rolling open key (records with no due date yet), created on first use."""
         return self._current(seller, marketplace, KeyKind.OPEN)
@@ -354,8 +365,31 @@ class KeyStore:
             raise KeyStoreError(f"key file of {key_id} is damaged") from None
 
 
-def open_keystore(root: Path, *, key_file: Path, environ: Mapping[str, str] | None = None) -> KeyStore:
-    """The key store under `root` with the KEK in force, finishing a KEK-file rotation a crash interrupted."""
+def check_placement(root: Path, key_file: Path, database_dirs: Sequence[Path]) -> None:
+    """Refuse a key store or KEK file inside a database directory, whose backups would copy it (AC-18)."""
+    for database_dir in database_dirs:
+        base = database_dir.resolve()
+        for path, what in ((root, "key store"), (key_file, "key file")):
+            resolved = path.resolve()
+            if resolved == base or base in resolved.parents or resolved in base.parents:
+                raise KeyStoreError(
+                    f"the {what} {path} is inside or around the database directory {database_dir}: "
+                    "database backups would copy it; configure it elsewhere"
+                )
+
+
+def open_keystore(
+    root: Path,
+    *,
+    key_file: Path,
+    environ: Mapping[str, str] | None = None,
+    database_dirs: Sequence[Path] = (),
+) -> KeyStore:
+    """The key store under `root` with the KEK in force, finishing a KEK-file rotation a crash interrupted.
+
+    `database_dirs` (e.g. the SQLite file's directory) are places the key store must not be in.
+    """
+    check_placement(root, key_file, database_dirs)
     env = os.environ if environ is None else environ
     if env.get(KEK_ENV):
         previous = [
