@@ -31,7 +31,7 @@ class Product(Base):
     tax_class: Mapped[str | None] = mapped_column(String(40))
 
     components: Mapped[list[BundleComponent]] = relationship(
-        foreign_keys="BundleComponent.bundle_id", cascade="all, delete-orphan", lazy="selectin"
+        foreign_keys="BundleComponent.bundle_id", cascade="all, delete-orphan"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orderbridge.book.address import write_address
-from orderbridge.book.catalog import Product
+from orderbridge.book.catalog import BundleComponent, Product
+from orderbridge.book.contacts import Contact
 from orderbridge.book.errors import InvalidValueError
-from orderbridge.book.inventory import allocate, stock_level
+from orderbridge.book.inventory import StockLevel, allocate, stock_level
 from orderbridge.book.money import round_money
 from orderbridge.book.orders.commands import NewOrder, NewRow
 from orderbridge.book.orders.model import OrderNote, OrderRow, OrderStatus, RowKind, SalesOrder
@@ -25,21 +27,96 @@ class Booked:
 
 
 def find_order(session: Session, channel_id: int, external_ref: str) -> SalesOrder | None:
-    return session.scalar(
-        select(SalesOrder).where(SalesOrder.channel_id == channel_id, SalesOrder.external_ref == external_ref)
-    )
+    """The order booked under this channel and reference, including one added but not yet flushed."""
+    pending = find_pending_order(session, channel_id, external_ref)
+    if pending is not None:
+        return pending
+    with session.no_autoflush:
+        return session.scalar(
+            select(SalesOrder).where(SalesOrder.channel_id == channel_id, SalesOrder.external_ref == external_ref)
+        )
 
 
-def book_order(session: Session, new: NewOrder, *, now: datetime) -> Booked:
-    """Book a new order, or return the one already booked under this channel and reference."""
-    existing = find_order(session, new.channel_id, new.external_ref)
-    if existing is not None:
-        return Booked(existing, created=False)
-    _check_amounts(new)
+def find_pending_order(session: Session, channel_id: int, external_ref: str) -> SalesOrder | None:
+    for pending in session.new:
+        if isinstance(pending, SalesOrder) and (pending.channel_id, pending.external_ref) == (channel_id, external_ref):
+            return pending
+    return None
+
+
+def _booked_already(session: Session, orders: list[NewOrder]) -> dict[tuple[int, str], SalesOrder]:
+    found: dict[tuple[int, str], SalesOrder] = {}
+    for channel_id in {new.channel_id for new in orders}:
+        refs = [new.external_ref for new in orders if new.channel_id == channel_id]
+        query = select(SalesOrder).where(SalesOrder.channel_id == channel_id, SalesOrder.external_ref.in_(refs))
+        found.update({(order.channel_id, order.external_ref): order for order in session.scalars(query)})
+    return found
+
+
+def book_order(session: Session, new: NewOrder, *, now: datetime, contact: Contact | None = None) -> Booked:
+    """Book a new order, or return the one already booked under this channel and reference.
+
+    `contact` may be given instead of `new.contact_id` for a contact created in the same unit of
+    work. Nothing is flushed here, so a page of orders is written in one batch.
+    """
+    return book_orders(session, [(new, contact)], now=now)[0]
+
+
+def book_orders(
+    session: Session, orders: Sequence[tuple[NewOrder, Contact | None]], *, now: datetime
+) -> list[Booked]:
+    """Book a page of orders (each with an optional new contact) with one look-up per kind of record."""
+    for new, _ in orders:
+        _check_amounts(new)
+    with session.no_autoflush:
+        _preload(session, [new for new, _ in orders])
+        already = _booked_already(session, [new for new, _ in orders])
+        booked = []
+        for new, contact in orders:
+            existing = already.get((new.channel_id, new.external_ref)) or find_pending_order(
+                session, new.channel_id, new.external_ref
+            )
+            if existing is not None:
+                booked.append(Booked(existing, created=False))
+                continue
+            order = _new_order(session, new, now=now, contact=contact)
+            allocate_order(session, order)
+            recompute_totals(order)
+            booked.append(Booked(order, created=True))
+    return booked
+
+
+def _preload(session: Session, orders: list[NewOrder]) -> None:
+    """Load every product, stock level and status the page needs, and keep them for the unit of work.
+
+    The session's identity map holds objects weakly, so without the strong references the same
+    product would be fetched again for each row that names it.
+    """
+    keep: list[object] = session.info.setdefault("keep_alive", [])
+    product_ids = {row.product_id for new in orders for row in new.rows if row.product_id is not None}
+    products = list(session.scalars(select(Product).where(Product.id.in_(product_ids)))) if product_ids else []
+    bundle_ids = [product.id for product in products if product.is_bundle]
+    if bundle_ids:
+        parts = session.scalars(select(BundleComponent).where(BundleComponent.bundle_id.in_(bundle_ids))).all()
+        keep.extend(parts)
+        product_ids |= {part.component_id for part in parts}
+    warehouse_ids = {new.warehouse_id for new in orders if new.warehouse_id is not None}
+    if product_ids and warehouse_ids:
+        keep.extend(
+            session.scalars(
+                select(StockLevel).where(
+                    StockLevel.product_id.in_(product_ids), StockLevel.warehouse_id.in_(warehouse_ids)
+                )
+            )
+        )
+    keep.extend(products)
+    keep.extend(session.scalars(select(OrderStatus)))
+
+
+def _new_order(session: Session, new: NewOrder, *, now: datetime, contact: Contact | None) -> SalesOrder:
     order = SalesOrder(
         channel_id=new.channel_id,
         external_ref=new.external_ref,
-        contact_id=new.contact_id,
         status_id=new.status_id,
         currency=new.currency,
         fulfilment=new.fulfilment,
@@ -52,6 +129,10 @@ def book_order(session: Session, new: NewOrder, *, now: datetime) -> Booked:
         withheld_tax=new.withheld_tax,
         amount_paid=Decimal(0),
     )
+    if contact is not None:
+        order.contact = contact
+    else:
+        order.contact_id = new.contact_id
     write_address(order, "billing", new.billing)
     write_address(order, "delivery", new.delivery)
     session.add(order)
@@ -59,9 +140,7 @@ def book_order(session: Session, new: NewOrder, *, now: datetime) -> Booked:
         order.rows.append(row)
     for body in new.notes:
         order.notes.append(OrderNote(body=body, source=new.note_source, added_at=now))
-    allocate_order(session, order)
-    recompute_totals(order)
-    return Booked(order, created=True)
+    return order
 
 
 def _check_amounts(new: NewOrder) -> None:

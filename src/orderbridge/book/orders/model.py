@@ -15,6 +15,7 @@ from orderbridge.book.address import (
     DeliveryAddressColumns,
     read_address,
 )
+from orderbridge.book.contacts import Contact
 from orderbridge.book.pii import pii_column
 from orderbridge.book.types import Amount, UtcDateTime
 from orderbridge.db import Base, BigId
@@ -89,6 +90,7 @@ class SalesOrder(BillingAddressColumns, DeliveryAddressColumns, Base):
         back_populates="order", order_by="OrderRow.position", cascade="all, delete-orphan"
     )
     status: Mapped[OrderStatus] = relationship(lazy="joined")
+    contact: Mapped[Contact] = relationship()
     shipping_method: Mapped[ShippingMethod | None] = relationship(lazy="joined")
     notes: Mapped[list[OrderNote]] = relationship(order_by="OrderNote.id", cascade="all, delete-orphan")
     shipments: Mapped[list[Shipment]] = relationship(order_by="Shipment.id", cascade="all, delete-orphan")
