@@ -62,6 +62,7 @@ class Sandbox:
         lifecycle.register(world)
         inbound.register(world)
         self.reports.attach(world)
+        self.feeds.attach(world)
         self.world = world
         self.clock.set(world.now)
         self.pages.clear()
