@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from orderbridge.clock import Clock, as_utc
 from orderbridge.privacy.errors import AuditChainError, PiiInAuditError
-from orderbridge.privacy.log_filter import looks_like_pii
+from orderbridge.privacy.log_filter import holds_contact_details
 from orderbridge.privacy.models import AuditAction, AuditEntry
 
 GENESIS = "0" * 64
@@ -45,7 +45,7 @@ def _digest(entry: AuditEntry) -> str:
 
 
 def _check_no_pii(actor: str, subjects: Sequence[str], detail: Mapping[str, DetailValue]) -> None:
-    if looks_like_pii(actor):
+    if holds_contact_details(actor):
         raise PiiInAuditError("audit: the actor looks like an e-mail address or phone number; use a user id")
     for subject in subjects:
         if not _SUBJECT.fullmatch(subject):
@@ -55,7 +55,7 @@ def _check_no_pii(actor: str, subjects: Sequence[str], detail: Mapping[str, Deta
             raise PiiInAuditError(f"audit: detail key {key[:40]!r} is not a plain name")
         if value is not None and not isinstance(value, str | int | bool):
             raise PiiInAuditError(f"audit: detail {key} must be text, a number, true/false or null")
-        if isinstance(value, str) and looks_like_pii(value):
+        if isinstance(value, str) and holds_contact_details(value):
             raise PiiInAuditError(f"audit: detail {key} looks like PII; log ids and field classes only")
 
 

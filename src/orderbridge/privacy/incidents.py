@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from orderbridge.clock import Clock, as_utc
 from orderbridge.privacy import audit
 from orderbridge.privacy.errors import IncidentError
-from orderbridge.privacy.log_filter import looks_like_pii
+from orderbridge.privacy.log_filter import holds_contact_details
 from orderbridge.privacy.models import AuditAction, IncidentStatus, SecurityIncident
 
 AMAZON_SECURITY_CONTACT = "security@amazon.com"
@@ -42,7 +42,7 @@ def _plain(text: str, what: str) -> str:
     text = text.strip()
     if not text:
         raise IncidentError(f"incident: the {what} is empty")
-    if looks_like_pii(text):
+    if holds_contact_details(text):
         raise IncidentError(f"incident: the {what} looks like it holds PII (an e-mail or phone); use ids")
     return text
 

@@ -83,8 +83,27 @@ def mask_text(text: str) -> str:
 
 
 def looks_like_pii(text: str) -> bool:
-    """Whether `text` holds something `mask_text` would mask (to refuse PII where it must never go)."""
+    """Whether `text` holds something `mask_text` would mask."""
     return mask_text(text) != text
+
+
+def holds_contact_details(text: str) -> bool:
+    """Whether `text` holds an e-mail address, a formatted phone number or a PII ``key=value``.
+
+    Stricter than `looks_like_pii` about digits: a bare run of digits (an id, a hash) passes. Used to refuse
+    PII where code, not people, writes the text (audit entries, incident summaries).
+    """
+    for match in _PATTERN.finditer(text):
+        if match["email"] or match["token"]:
+            return True
+        phone = match["phone"]
+        if phone is not None and _is_phone(phone) and not phone.isdigit():
+            return True
+        if match["key"] is not None and is_pii_key(match["key"].strip(" \t\"':=")):
+            return True
+        if match["key"] is not None and holds_contact_details(match["value"]):
+            return True
+    return False
 
 
 def mask_value(key: str, value: Any) -> Any:
