@@ -97,6 +97,7 @@ def test_a_bad_product_file_imports_nothing_and_names_every_problem(catalog: Ses
         "line 3, column sku: is required but empty",
         "line 4, column stock_tracked: must be yes or no (perhaps)",
         "line 4, column price:RETAIL: must be an amount of 0 or more (-1)",
+        "line 4, column sales_nominal_code: no nominal code has this code (9999)",
         "line 5, column sku: is also on line 2 (MUG-1)",
     ]
     assert product_count(catalog) == 0

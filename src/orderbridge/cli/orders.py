@@ -95,7 +95,7 @@ def order_lines(session: Session, *, status: str | None, channel: str | None, li
             count,
             order.total_gross,
         )
-        for order, code, count in session.execute(query).tuples()
+        for order, code, count in session.execute(query)
     ]
 
 
@@ -214,7 +214,7 @@ def find_order(session: Session, id_or_ref: str, *, channel: str | None = None) 
 
 def order_detail(session: Session, order: SalesOrder) -> OrderDetail:
     """Everything `orders show` tells about an order, as plain values."""
-    codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).tuples().all())
+    codes = dict(session.execute(select(Warehouse.id, Warehouse.code)).all())
     channel = session.get(Channel, order.channel_id)
     return OrderDetail(
         id=order.id,

@@ -129,7 +129,7 @@ def stock_levels(session: Session, *, warehouse: str | None, sku: str | None) ->
         query = query.where(Product.id == _product_id(session, sku))
     return [
         LevelView(p.sku, p.name, w.code, level.on_hand, level.allocated, level.available, level.in_transit)
-        for level, p, w in session.execute(query).tuples()
+        for level, p, w in session.execute(query)
     ]
 
 
@@ -182,7 +182,7 @@ def stock_movements(session: Session, *, sku: str, warehouse: str | None) -> lis
         query = query.where(Warehouse.id == _warehouse_id(session, warehouse))
     return [
         MovementView(m.moved_at, code, m.quantity, str(m.reason), m.reference, m.note)
-        for m, code in session.execute(query).tuples()
+        for m, code in session.execute(query)
     ]
 
 

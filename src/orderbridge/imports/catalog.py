@@ -106,7 +106,9 @@ def _product_problems(
     nominal_codes = set(session.scalars(select(NominalCode.code)))
     on_hand = _on_hand_by_product(session)
     first_line: dict[str, int] = {}
-    for line, row in valid.rows:
+    for line, row in valid.checkable:
+        if row.sku is None:  # a bad cell of a row that failed validation (already a problem)
+            continue
         if row.sku in first_line:
             problems.append(Problem(line, "sku", f"is also on line {first_line[row.sku]}", row.sku))
         first_line.setdefault(row.sku, line)
@@ -142,8 +144,9 @@ def import_bundles(session: Session, table: CsvTable, *, tick: Tick = no_tick) -
     valid = validate_rows(table, BundleRow)
     products = {product.sku: product for product in session.scalars(select(Product))}
     bundles: dict[str, list[tuple[int, BundleRow]]] = defaultdict(list)
-    for line, row in valid.rows:
-        bundles[row.bundle_sku].append((line, row))
+    for line, row in valid.checkable:
+        if row.bundle_sku is not None:  # None: a bad cell, already a problem
+            bundles[row.bundle_sku].append((line, row))
     problems = _bundle_problems(session, bundles, products)
     reject_if_any(table.source, [*valid.problems, *problems])
     report = ImportReport("bundles", table.source, rows=len(valid.rows))
@@ -208,6 +211,8 @@ def _component_problems(
     products: dict[str, Product],
 ) -> list[Problem]:
     sku = row.component_sku
+    if sku is None:  # a bad cell, already a problem
+        return []
     component = products.get(sku)
     if sku in seen:
         return [

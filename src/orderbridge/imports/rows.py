@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Generic, TypeVar
+from functools import cache
+from typing import Annotated, Any, Generic, TypeVar, cast
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from orderbridge.book.inventory import WarehouseKind
 from orderbridge.imports.csv_source import CsvTable
@@ -129,13 +130,18 @@ R = TypeVar("R", bound=Row)
 
 @dataclass(frozen=True)
 class ValidRows(Generic[R]):
-    """The rows of a file that passed validation (by line), the columns the file has, and the problems
-    of the rows that did not: the importer adds its own checks and rejects the file if any were found."""
+    """A validated file: the rows that passed (by line), the columns the file has, and the problems found.
+
+    `checkable` adds the rows that did not pass, with None in each bad field, so that an importer's own
+    checks (unknown SKU, duplicate line ...) still run on their good cells and every problem is found
+    in one go. Only `rows` is ever applied.
+    """
 
     source: str
     digest: str
     columns: frozenset[str]
     rows: tuple[tuple[int, R], ...]
+    checkable: tuple[tuple[int, R], ...]
     problems: tuple[Problem, ...]
 
 
@@ -176,18 +182,28 @@ def validate_rows(table: CsvTable, model: type[R]) -> ValidRows[R]:
     if problems:
         raise ImportRejectedError(table.source, problems)
     valid: list[tuple[int, R]] = []
+    checkable: list[tuple[int, R]] = []
     for row in table.rows:
+        found = len(problems)
         parsed = _validate_row(
             model, row.line, {columns[name]: value for name, value in row.cells.items()}, required, problems
         )
-        if parsed is not None:
+        checkable.append((row.line, parsed))
+        if len(problems) == found:
             valid.append((row.line, parsed))
-    return ValidRows(table.source, table.digest, frozenset(columns.values()), tuple(valid), tuple(problems))
+    return ValidRows(
+        table.source,
+        table.digest,
+        frozenset(columns.values()),
+        tuple(valid),
+        tuple(checkable),
+        tuple(problems),
+    )
 
 
 def _validate_row(
     model: type[R], line: int, cells: dict[str, str], required: list[str], problems: list[Problem]
-) -> R | None:
+) -> R:
     empty = [name for name in required if not cells.get(name)]
     problems.extend(Problem(line, name, "is required but empty") for name in empty)
     data: dict[str, Any] = {
@@ -203,15 +219,33 @@ def _validate_row(
     try:
         return model.model_validate(data)
     except ValidationError as error:
+        bad = set(empty)
         for item in error.errors():
             column = _column(item["loc"])
+            bad.add(str(item["loc"][0]) if item["loc"] else column)
             if column in empty:
                 continue
             value = item["input"] if isinstance(item["input"], str | int) else None
             problems.append(
                 Problem(line, column, _message(item["msg"]), None if value is None else str(value))
             )
-        return None
+        return _salvage(model, data, bad)
+
+
+def _salvage(model: type[R], data: dict[str, Any], bad: set[str]) -> R:
+    """The row with its good fields validated one by one and None in each bad one (only for checks)."""
+    values: dict[str, Any] = dict.fromkeys(bad)
+    for name, value in data.items():
+        if name not in bad:
+            values[name] = _field_adapter(model, name).validate_python(value)
+    return cast(R, model.model_construct(**values))
+
+
+@cache
+def _field_adapter(model: type[Row], name: str) -> TypeAdapter[Any]:
+    field = model.model_fields[name]
+    annotation: Any = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    return TypeAdapter(annotation)
 
 
 def _column(loc: tuple[int | str, ...]) -> str:

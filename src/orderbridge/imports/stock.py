@@ -41,14 +41,21 @@ def import_warehouses(session: Session, table: CsvTable, *, tick: Tick = no_tick
 def _warehouse_problems(valid: ValidRows[WarehouseRow], warehouses: dict[str, Warehouse]) -> list[Problem]:
     problems: list[Problem] = []
     first_line: dict[str, int] = {}
-    for line, row in valid.rows:
+    for line, row in valid.checkable:
+        if row.code is None:  # a bad cell of a row that failed validation (already a problem)
+            continue
         existing = warehouses.get(row.code)
         if row.code in first_line:
             problems.append(Problem(line, "code", f"is also on line {first_line[row.code]}", row.code))
         first_line.setdefault(row.code, line)
         if row.kind == WarehouseKind.FBA and not row.region and (existing is None or not existing.region):
             problems.append(Problem(line, "region", "is required for an fba warehouse (e.g. UK, EU, US)"))
-        if existing is not None and "kind" in valid.columns and existing.kind != row.kind:
+        if (
+            existing is not None
+            and row.kind is not None
+            and "kind" in valid.columns
+            and existing.kind != row.kind
+        ):
             problems.append(
                 Problem(
                     line,
@@ -90,16 +97,14 @@ def _stock_problems(
 ) -> list[Problem]:
     problems: list[Problem] = []
     first_line: dict[tuple[str, str], int] = {}
-    for line, row in valid.rows:
-        product = products.get(row.sku)
-        if product is None:
-            problems.append(Problem(line, "sku", "no product has this SKU", row.sku))
-        elif product.is_bundle:
-            problems.append(Problem(line, "sku", "is a bundle; count its components instead", row.sku))
-        elif not product.stock_tracked:
-            problems.append(Problem(line, "sku", "is not stock-tracked", row.sku))
-        if row.warehouse not in warehouses:
+    # A None cell is a bad cell of a row that failed validation, already a problem of its own.
+    for line, row in valid.checkable:
+        if row.sku is not None:
+            problems.extend(_sku_problems(line, row.sku, products))
+        if row.warehouse is not None and row.warehouse not in warehouses:
             problems.append(Problem(line, "warehouse", "no warehouse has this code", row.warehouse))
+        if row.sku is None or row.warehouse is None:
+            continue
         key = (row.sku, row.warehouse)
         if key in first_line:
             problems.append(
@@ -107,3 +112,14 @@ def _stock_problems(
             )
         first_line.setdefault(key, line)
     return problems
+
+
+def _sku_problems(line: int, sku: str, products: dict[str, Product]) -> list[Problem]:
+    product = products.get(sku)
+    if product is None:
+        return [Problem(line, "sku", "no product has this SKU", sku)]
+    if product.is_bundle:
+        return [Problem(line, "sku", "is a bundle; count its components instead", sku)]
+    if not product.stock_tracked:
+        return [Problem(line, "sku", "is not stock-tracked", sku)]
+    return []
