@@ -70,7 +70,8 @@ class Sandbox:
     def sync(self) -> float:
         """Bring the world up to the clock's time, running due events; returns now."""
         now = self.clock.now()
-        if now > self.world.now or self.world.pending_events():
+        due = self.world.next_due()
+        if now > self.world.now or (due is not None and due <= now):
             self.world.catch_up(now)
         return self.world.now
 

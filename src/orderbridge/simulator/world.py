@@ -263,8 +263,9 @@ class World:
         self._seq += 1
         heapq.heappush(self._queue, Scheduled(ts, self._seq, kind, key, data))
 
-    def pending_events(self) -> list[Scheduled]:
-        return sorted(self._queue)
+    def next_due(self) -> float | None:
+        """When the earliest scheduled event is due (None when nothing is scheduled)."""
+        return self._queue[0].ts if self._queue else None
 
     def catch_up(self, moment: float) -> None:
         """Run every scheduled event due up to `moment`, in time order, then move `now` there."""
