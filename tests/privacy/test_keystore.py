@@ -348,3 +348,24 @@ def test_ac18_a_key_store_beside_the_database_directory_is_fine(tmp_path: Path) 
         environ={},
         database_dirs=[tmp_path / "data"],
     )
+
+
+def test_ac28_a_seller_purge_never_takes_a_pattern(keystore: KeyStore) -> None:
+    keystore.epoch_key(SELLER, MARKETPLACE, DAY)
+
+    with pytest.raises(KeyStoreError, match="bad seller"):
+        keystore.destroy_seller("*")
+
+    assert len(keystore.live_keys()) == 1
+
+
+def test_an_open_key_rolled_by_another_process_is_seen(tmp_path: Path, key_file: Path) -> None:
+    worker_a = open_keystore(tmp_path / "keys", key_file=key_file, environ={})
+    worker_b = open_keystore(tmp_path / "keys", key_file=key_file, environ={})
+    assert worker_a.open_key(SELLER, MARKETPLACE) == worker_b.open_key(SELLER, MARKETPLACE)
+
+    rolled = worker_a.roll_open_key(SELLER, MARKETPLACE)
+
+    assert worker_b.open_key(SELLER, MARKETPLACE) == rolled
+    worker_a.destroy(rolled.key_id)
+    assert worker_b.open_key(SELLER, MARKETPLACE).key_id.slot == "open-3"

@@ -190,6 +190,7 @@ class KeyStore:
         self.kek = kek
         self._keks = {k.fingerprint: k for k in (*previous, kek)}
         self._cache: dict[KeyId, tuple[DataKey, int, int]] = {}
+        self._currents: dict[tuple[str, str, KeyKind], KeyId] = {}
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     # -- reading and creating ------------------------------------------------------------------
@@ -309,10 +310,21 @@ class KeyStore:
         return self.get(key_id)
 
     def _current(self, seller: str, marketplace: str, kind: KeyKind) -> DataKey:
+        remembered = self._currents.get((seller, marketplace, kind))
+        if remembered is not None:
+            successor = KeyId(seller, marketplace, f"{kind}-{remembered.serial + 1}")
+            # Another process may have rolled the key: one stat tells, without listing the directory.
+            if not self._path(successor).exists() and not self._tombstone(successor).exists():
+                with contextlib.suppress(KeyDestroyedError):
+                    return self.get(remembered)
         live = [k for k in self.live_keys(seller, marketplace) if k.kind is kind]
-        if live:
-            return self.get(max(live, key=lambda k: k.serial))
-        return self._get_or_create(self._next_id(seller, marketplace, kind))
+        newest = max(live, key=lambda k: k.serial, default=None)
+        if newest is not None and self._next_id(seller, marketplace, kind).serial == newest.serial + 1:
+            key = self.get(newest)
+        else:  # none yet, or the newest was destroyed: never fall back to an older one
+            key = self._get_or_create(self._next_id(seller, marketplace, kind))
+        self._currents[(seller, marketplace, kind)] = key.key_id
+        return key
 
     def _next_id(self, seller: str, marketplace: str, kind: KeyKind) -> KeyId:
         known = self.live_keys(seller, marketplace) + self.destroyed_keys(seller, marketplace)
@@ -320,6 +332,9 @@ class KeyStore:
         return KeyId(seller, marketplace, f"{kind}-{serial}")
 
     def _scan(self, seller: str | None, marketplace: str | None, suffix: str) -> Iterator[KeyId]:
+        for part, value in (("seller", seller), ("marketplace", marketplace)):
+            if value is not None and not _NAME.fullmatch(value):  # never a glob pattern
+                raise KeyStoreError(f"key store: bad {part} {value!r}")
         for path in self.root.glob(f"{seller or '*'}/{marketplace or '*'}/*{suffix}"):
             name = path.name.removesuffix(suffix)
             if _SLOT.fullmatch(name):
