@@ -51,7 +51,7 @@ def writer(archive_dir: Path, public_key_file: Path, clock: FakeClock) -> Archiv
 
 
 def record_of(buyer: CanaryBuyer, order_id: str, day: date = date(2026, 10, 20)) -> ArchiveRecord:
-    fields = {"name": buyer.name, "address_line1": buyer.address_line1, "email": buyer.email}
+    fields = {"name": buyer.name, "address_line1": buyer.address_line1, "postcode": "LS1 4AP"}
     return ArchiveRecord(order_id, day, SELLER, MARKETPLACE, fields)
 
 
@@ -97,7 +97,7 @@ def test_p6_archive_round_trip(writer: ArchiveWriter, archive_dir: Path, offline
     assert (first.file, first.first_entry, first.count) == (second.file, 0, 2)
     assert second.first_entry == 2
     one = restore(archive_dir, offline / "archive.key", order_id="202-0000002-0000002")
-    assert [r.fields["email"] for r in one] == [buyers[1].email]
+    assert [r.fields["address_line1"] for r in one] == [buyers[1].address_line1]
     late = restore(
         archive_dir, offline / "archive.key", date_from=date(2026, 10, 21), date_to=date(2026, 10, 31)
     )
@@ -111,7 +111,7 @@ def test_p6_any_fields_round_trip(
     tmp_path: Path, public_key_file: Path, offline: Path, fields: dict[str, str]
 ) -> None:
     directory = tmp_path / f"archive-{len(list(tmp_path.iterdir()))}"
-    ArchiveWriter(directory, load_public_key(public_key_file)).append(
+    ArchiveWriter(directory, load_public_key(public_key_file), allowed_fields=None).append(
         [ArchiveRecord("o-1", date(2026, 1, 1), SELLER, MARKETPLACE, fields)]
     )
     (restored,) = restore(directory, offline / "archive.key")
@@ -124,7 +124,7 @@ def test_ac14_archive_files_hold_no_plaintext(
     writer.append([record_of(canary, "202-0000001-0000001")])
 
     stored = all_bytes_under(archive_dir)
-    for value in (canary.name, canary.email, canary.address_line1):
+    for value in (canary.name, canary.address_line1):
         assert value.encode() not in stored
         assert value.lower().encode() not in stored
         assert base64.b64encode(value.encode()) not in stored
@@ -374,3 +374,22 @@ def test_nothing_to_append_is_an_error(writer: ArchiveWriter) -> None:
 
 def test_record_repr_shows_no_pii(canary: CanaryBuyer) -> None:
     assert canary.name not in repr(record_of(canary, "o-1"))
+
+
+def test_ac15_the_archive_takes_only_the_configured_tax_fields(
+    writer: ArchiveWriter, archive_dir: Path, public_key_file: Path, offline: Path, canary: CanaryBuyer
+) -> None:
+    record = ArchiveRecord(
+        "o-1", date(2026, 10, 20), SELLER, MARKETPLACE, {"name": canary.name, "email": canary.email}
+    )
+
+    with pytest.raises(ArchiveError, match="fields email are not configured") as caught:
+        writer.append([record])
+
+    assert canary.email not in str(caught.value)
+    assert archive_files(archive_dir) == []
+    with_reason = ArchiveWriter(
+        archive_dir, load_public_key(public_key_file), allowed_fields={"name", "email"}
+    )
+    with_reason.append([record])
+    assert restore(archive_dir, offline / "archive.key")[0].fields["email"] == canary.email

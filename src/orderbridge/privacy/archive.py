@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -44,6 +44,12 @@ _PRIVATE_LABEL = "orderbridge-archive-private-key-v1"
 _PUBLIC_LABEL = "orderbridge-archive-public-key-v1"
 _MANIFEST_SUFFIX = ".manifest.json"
 _MAX_FILE_BYTES = 256 * 1024 * 1024
+# AC-15, NIST SI-19(2): archive only what tax needs (EU VAT invoices: full name and address, Art. 226).
+# E-mail and phone are out unless configured with a legal reason.
+TAX_FIELDS = frozenset(
+    {"name", "company", "address_line1", "address_line2", "address_line3", "city", "county", "postcode",
+     "country", "vat_number"}
+)  # fmt: skip
 
 
 # -- keys ------------------------------------------------------------------------------------------
@@ -292,8 +298,11 @@ class ArchiveWriter:
         *,
         clock: Clock = utc_now,
         max_file_bytes: int = _MAX_FILE_BYTES,
+        allowed_fields: Collection[str] | None = TAX_FIELDS,
     ) -> None:
+        """`allowed_fields` limits what may be archived (AC-15); None lifts the limit."""
         self.directory = directory
+        self.allowed_fields = None if allowed_fields is None else frozenset(allowed_fields)
         self.public_key = public_key
         self.clock = clock
         self.max_file_bytes = max_file_bytes
@@ -304,6 +313,14 @@ class ArchiveWriter:
         """Seal and append `records` durably (fsync) before returning: only then may they be redacted."""
         if not records:
             raise ArchiveError("archive: nothing to append")
+        if self.allowed_fields is not None:
+            for record in records:
+                extra = sorted(set(record.fields) - self.allowed_fields)
+                if extra:
+                    raise ArchiveError(
+                        f"archive: order {record.order_id}: fields {', '.join(extra)} are not configured "
+                        "for the archive (only what tax needs is archived)"
+                    )
         path = self._current_file()
         for _attempt in range(2):
             with path.open("r+b") as handle:
