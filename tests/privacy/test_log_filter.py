@@ -158,3 +158,12 @@ def test_a_phone_followed_by_other_numbers_is_still_masked() -> None:
 def test_masking_long_lines_takes_linear_time(run: str) -> None:
     # A quadratic pattern would take minutes here; the look-behinds keep it in milliseconds.
     mask_text(run)
+
+
+def test_a_bad_format_string_neither_crashes_nor_leaks(
+    log: tuple[logging.Logger, io.StringIO], canary: CanaryBuyer
+) -> None:
+    logger, stream = log
+    logger.info("buyer %s %s", canary.email, extra={"buyer": "-"})
+    assert canary.email not in stream.getvalue()
+    assert "did not fit" in stream.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -32,8 +33,15 @@ def write_new(path: Path, content: bytes) -> None:
     temp = _write_temp(path, content)
     try:
         os.link(temp, path)
+    except FileExistsError:
+        raise
+    except OSError as error:  # a file system without hard links: exclusive create, then rename over
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.replace(temp, path)
     finally:
-        temp.unlink()
+        temp.unlink(missing_ok=True)
     fsync_dir(path.parent)
 
 

@@ -127,7 +127,11 @@ def mask_record(record: logging.LogRecord) -> None:
         record.args = tuple(
             mask_value("", arg) if isinstance(arg, Mapping | list | tuple) else arg for arg in record.args
         )
-    record.msg = mask_text(record.getMessage())
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError, KeyError):  # a bad format string must not crash the caller
+        message = f"{record.msg} (arguments did not fit the format)"
+    record.msg = mask_text(message)
     record.args = None
     for key in [k for k in record.__dict__ if k not in _STANDARD]:
         record.__dict__[key] = mask_value(key, record.__dict__[key])
