@@ -12,6 +12,7 @@ app = typer.Typer(help="orderbridge: the order and inventory book for Amazon sel
 app.add_typer(database.app, name="db")
 app.add_typer(catalog.products, name="products")
 app.add_typer(catalog.bundles, name="bundles")
+app.add_typer(catalog.price_lists, name="price-lists")
 app.add_typer(stock.warehouses, name="warehouses")
 app.add_typer(stock.stock, name="stock")
 app.add_typer(orders.orders, name="orders")

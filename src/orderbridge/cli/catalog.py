@@ -8,17 +8,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from babel.numbers import is_currency
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from orderbridge.book.catalog import PriceList, Product, ProductPrice
+from orderbridge.book.catalog import PriceList, Product, ProductPrice, add_price_list
 from orderbridge.book.inventory import Warehouse, available_quantity
 from orderbridge.cli.context import console, unit_of_work
-from orderbridge.cli.output import print_json, print_table, reported_errors, row_progress, yes_no
+from orderbridge.cli.output import money, print_json, print_table, reported_errors, row_progress, yes_no
 from orderbridge.imports.catalog import import_bundles, import_products
 from orderbridge.imports.csv_source import read_csv
 
 products = typer.Typer(help="Products: import them from CSV and list them.", no_args_is_help=True)
+price_lists = typer.Typer(
+    help="Price lists: the prices products sell at, in one currency.", no_args_is_help=True
+)
 bundles = typer.Typer(help="Bundles of products: import them from CSV and list them.", no_args_is_help=True)
 
 CsvFile = Annotated[
@@ -93,12 +97,12 @@ def product_listing(session: Session, search: str | None) -> list[ProductView]:
         query = query.where(or_(Product.sku.ilike(pattern), Product.name.ilike(pattern)))
     found = list(session.scalars(query))
     prices: dict[int, dict[str, Decimal]] = {}
-    for product_id, code, price in session.execute(
-        select(ProductPrice.product_id, PriceList.code, ProductPrice.price)
+    for product_id, code, price, currency in session.execute(
+        select(ProductPrice.product_id, PriceList.code, ProductPrice.price, PriceList.currency)
         .join(PriceList, PriceList.id == ProductPrice.price_list_id)
         .order_by(PriceList.code)
     ):
-        prices.setdefault(product_id, {})[code] = price
+        prices.setdefault(product_id, {})[code] = money(price, currency)
     return [
         ProductView(
             sku=product.sku,
@@ -168,3 +172,31 @@ def bundle_listing(session: Session) -> tuple[list[BundleView], list[str]]:
         for bundle in found
     ]
     return listing, [w.code for w in warehouses]
+
+
+@price_lists.command("add")
+def add_price_list_command(
+    code: Annotated[str, typer.Argument(help="A short unique code, used in price:CODE import columns.")],
+    name: Annotated[str, typer.Argument(help="The price list's name.")],
+    currency: Annotated[str, typer.Argument(help="ISO 4217 currency code, e.g. GBP.")],
+) -> None:
+    """Add a price list."""
+    if not is_currency(currency.upper()):
+        raise typer.BadParameter(f"unknown ISO 4217 currency {currency!r}", param_hint="CURRENCY")
+    with reported_errors(), unit_of_work() as session:
+        add_price_list(session, code, name, currency)
+    console.print(f"price list {code} added", highlight=False)
+
+
+@price_lists.command("list")
+def list_price_lists(as_json: AsJson = False) -> None:
+    """List the price lists."""
+    with unit_of_work() as session:
+        found = [
+            {"code": p.code, "name": p.name, "currency": p.currency}
+            for p in session.scalars(select(PriceList).order_by(PriceList.code))
+        ]
+    if as_json:
+        print_json(found)
+        return
+    print_table("Price lists", ["code", "name", "currency"], [list(p.values()) for p in found])

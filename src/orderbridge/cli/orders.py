@@ -18,7 +18,7 @@ from orderbridge.book.inventory import Warehouse
 from orderbridge.book.orders.model import OrderRow, OrderStatus, SalesOrder
 from orderbridge.cli.catalog import AsJson
 from orderbridge.cli.context import console, unit_of_work
-from orderbridge.cli.output import print_json, print_table
+from orderbridge.cli.output import money, print_json, print_table
 
 orders = typer.Typer(help="Sales orders: list them and show one.", no_args_is_help=True)
 
@@ -93,7 +93,7 @@ def order_lines(session: Session, *, status: str | None, channel: str | None, li
             str(order.fulfilment),
             order.currency,
             count,
-            order.total_gross,
+            money(order.total_gross, order.currency),
         )
         for order, code, count in session.execute(query)
     ]
@@ -231,7 +231,7 @@ def order_detail(session: Session, order: SalesOrder) -> OrderDetail:
         shipping_method=order.shipping_method.name if order.shipping_method else None,
         contact_id=order.contact_id,
         delivery_country=order.delivery_country,
-        rows=[_row_view(row, codes) for row in order.rows],
+        rows=[_row_view(row, codes, order.currency) for row in order.rows],
         shipments=[
             ShipmentView(
                 s.reference,
@@ -245,17 +245,22 @@ def order_detail(session: Session, order: SalesOrder) -> OrderDetail:
         notes=[NoteView(note.added_at, note.source, note.body) for note in order.notes],
         alerts=[alert.message for alert in open_alerts(session, Subject.ORDER, order.id)],
         totals=Totals(
-            order.total_net,
-            order.total_tax,
-            order.total_gross,
-            order.withheld_tax,
-            order.amount_paid,
-            order.amount_owed,
+            *(
+                money(amount, order.currency)
+                for amount in (
+                    order.total_net,
+                    order.total_tax,
+                    order.total_gross,
+                    order.withheld_tax,
+                    order.amount_paid,
+                    order.amount_owed,
+                )
+            )
         ),
     )
 
 
-def _row_view(row: OrderRow, codes: dict[int, str]) -> RowView:
+def _row_view(row: OrderRow, codes: dict[int, str], currency: str) -> RowView:
     return RowView(
         id=row.id,
         position=row.position,
@@ -268,9 +273,9 @@ def _row_view(row: OrderRow, codes: dict[int, str]) -> RowView:
         allocated=row.allocated,
         shipped=row.shipped,
         warehouse=codes.get(row.warehouse_id) if row.warehouse_id is not None else None,
-        net=row.net,
-        tax=row.tax,
-        gross=row.gross,
+        net=money(row.net, currency),
+        tax=money(row.tax, currency),
+        gross=money(row.gross, currency),
         tax_code=row.tax_code,
         nominal_code=row.nominal_code,
     )

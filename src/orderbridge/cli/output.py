@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from orderbridge.book.errors import BookError
+from orderbridge.book.money import round_money
 from orderbridge.cli.context import console, errors, fail
 from orderbridge.imports.errors import ImportRejectedError
 
@@ -47,6 +48,12 @@ def print_table(
     for row in rows:
         table.add_row(*("-" if cell is None or cell == "" else str(cell) for cell in row))
     console.print(table)
+
+
+def money(amount: Decimal, currency: str) -> Decimal:
+    """An amount as the currency writes it (12.9900 -> 12.99), unless that would drop a digit."""
+    rounded = round_money(amount, currency)
+    return rounded if rounded == amount else amount.normalize()
 
 
 def yes_no(flag: bool) -> str:
