@@ -115,7 +115,7 @@ class FeedStore:
 
 
 def _url(ctx: Ctx, document_id: str) -> str:
-    base = str(ctx.request.base_url).rstrip("/")
+    base = ctx.document_base()
     return f"{base}/_sandbox/feed-documents/{document_id}?expires={int(ctx.now + URL_LIFETIME)}"
 
 

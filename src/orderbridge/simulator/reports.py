@@ -236,7 +236,7 @@ async def get_report_document(ctx: Ctx) -> Response:
     document = store.documents.get(document_id)
     if document is None or document.seller_id != ctx.principal.seller_id:
         raise not_found(f"Report document {document_id} was not found.")
-    base = str(ctx.request.base_url).rstrip("/")
+    base = ctx.document_base()
     url = f"{base}/_sandbox/documents/{document_id}?expires={int(ctx.now + URL_LIFETIME)}"
     out = {"reportDocumentId": document_id, "url": url}
     if document.gzipped:

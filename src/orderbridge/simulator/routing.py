@@ -33,6 +33,17 @@ class Ctx:
     def now(self) -> float:
         return self.sandbox.world.now
 
+    def document_base(self) -> str:
+        """Base URL for pre-signed document URLs: the address really served on, not the Host header, which
+        python-amazon-sp-api fills wrongly over http (SPAPI.md §13)."""
+        server = self.request.scope.get("server")
+        if not server:
+            return str(self.request.base_url).rstrip("/")
+        host, port = server
+        scheme = self.request.url.scheme
+        default = (scheme == "http" and port == 80) or (scheme == "https" and port == 443)
+        return f"{scheme}://{host}" + ("" if default or port is None else f":{port}")
+
     def qlist(self, name: str) -> list[str]:
         """An array query parameter: comma-separated and/or repeated (SPAPI.md §4.1)."""
         values: list[str] = []
