@@ -58,12 +58,15 @@ def shred(path: Path) -> None:
     On copy-on-write or log-structured file systems and some SSDs an overwrite may land elsewhere;
     the key store relies on the KEK too, which rotation replaces, and documents this limit.
     """
-    fd = os.open(path, os.O_RDWR)
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return  # another process shredded it first
     try:
         size = os.fstat(fd).st_size
         os.pwrite(fd, secrets.token_bytes(size), 0)
         os.fsync(fd)
     finally:
         os.close(fd)
-    path.unlink()
+    path.unlink(missing_ok=True)
     fsync_dir(path.parent)

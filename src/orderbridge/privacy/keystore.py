@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -180,14 +181,28 @@ def load_kek(key_file: Path, environ: Mapping[str, str] | None = None) -> KeyEnc
     return read_or_create_kek_file(key_file)
 
 
+class KeyCopies(Protocol):
+    """Where else a data key is kept (a disaster-recovery copy); it must die with the key (AC-17)."""
+
+    def keep(self, key: DataKey) -> None: ...
+
+    def forget(self, key_id: KeyId) -> None: ...
+
+
 class KeyStore:
     """Data keys in a directory, wrapped under a KEK; `previous` KEKs still unwrap during a rotation."""
 
     def __init__(
-        self, root: Path, kek: KeyEncryptionKey, *, previous: Sequence[KeyEncryptionKey] = ()
+        self,
+        root: Path,
+        kek: KeyEncryptionKey,
+        *,
+        previous: Sequence[KeyEncryptionKey] = (),
+        copies: KeyCopies | None = None,
     ) -> None:
         self.root = root
         self.kek = kek
+        self.copies = copies
         self._keks = {k.fingerprint: k for k in (*previous, kek)}
         self._cache: dict[KeyId, tuple[DataKey, int, int]] = {}
         self._currents: dict[tuple[str, str, KeyKind], KeyId] = {}
@@ -209,6 +224,11 @@ class KeyStore:
         if cached and (cached[1], cached[2]) == (info.st_ino, info.st_mtime_ns):
             return cached[0]
         key = DataKey(key_id, self._unwrap(key_id, path.read_bytes()))
+        if self.copies is not None:
+            self.copies.keep(key)  # once per process and key: also heals a copy a crash left unwritten
+            if self._tombstone(key_id).exists():  # destroyed meanwhile: the copy must not outlive the key
+                self.copies.forget(key_id)
+                raise KeyDestroyedError(str(key_id))
         self._cache[key_id] = (key, info.st_ino, info.st_mtime_ns)
         return key
 
@@ -265,9 +285,23 @@ class KeyStore:
         if not tombstone.exists():
             self._make_dirs(key_id)
             files.write_replace(tombstone, json.dumps({"format": _FORMAT, "key": str(key_id)}).encode())
-        if not path.exists():
+        was_live = path.exists()
+        if was_live:
+            files.shred(path)
+        if self.copies is not None:  # after the key: a reader racing us re-checks the tombstone
+            self.copies.forget(key_id)
+        return was_live
+
+    def restore_key(self, key: DataKey) -> bool:
+        """Put back a key from a disaster-recovery copy; never one destroyed since. False if not restored."""
+        path = self._path(key.key_id)
+        if path.exists() or self._tombstone(key.key_id).exists():
             return False
-        files.shred(path)
+        self._make_dirs(key.key_id)
+        try:
+            files.write_new(path, self._wrap(key.key_id, key.secret))
+        except FileExistsError:
+            return False
         return True
 
     def destroy_seller(self, seller: str) -> list[KeyId]:
@@ -399,6 +433,7 @@ def open_keystore(
     key_file: Path,
     environ: Mapping[str, str] | None = None,
     database_dirs: Sequence[Path] = (),
+    copies: KeyCopies | None = None,
 ) -> KeyStore:
     """The key store under `root` with the KEK in force, finishing a KEK-file rotation a crash interrupted.
 
@@ -412,19 +447,19 @@ def open_keystore(
             for text in env.get(KEK_PREVIOUS_ENV, "").split(",")
             if text.strip()
         ]
-        return KeyStore(root, load_kek(key_file, env), previous=previous)
+        return KeyStore(root, load_kek(key_file, env), previous=previous, copies=copies)
     pending = _next_kek_file(key_file)
     if pending.exists():
         old = _parse_kek_file(key_file)
         if old is not None:  # crashed while re-wrapping: finish the rotation
-            store = KeyStore(root, old)
+            store = KeyStore(root, old, copies=copies)
             rotate_kek_file(store, key_file)
             return store
         if key_file.exists():  # crashed while shredding the old KEK: every key is already re-wrapped
             files.shred(key_file)
         os.replace(pending, key_file)
         files.fsync_dir(key_file.parent)
-    return KeyStore(root, read_or_create_kek_file(key_file))
+    return KeyStore(root, read_or_create_kek_file(key_file), copies=copies)
 
 
 def _parse_kek_file(path: Path) -> KeyEncryptionKey | None:
