@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from tests.simulator.sandbox_helpers import Api, assert_valid
 
-from orderbridge.simulator.report_formats import HEADERS, SETTLEMENT
+from orderbridge.simulator.report_headers import HEADERS, SETTLEMENT
 
 R = "/reports/2021-06-30"
 MODEL = "reports_2021-06-30.json"

@@ -13,13 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from orderbridge.simulator import inbound, lifecycle
-from orderbridge.simulator.auth import Tokens
-from orderbridge.simulator.calllog import CallLog, CallRecord
 from orderbridge.simulator.clock import VirtualClock
 from orderbridge.simulator.errors import SandboxError
 from orderbridge.simulator.faults import ConnectionResetFault, Faults
-from orderbridge.simulator.quotas import Quotas
+from orderbridge.simulator.quotas import CallLog, CallRecord, Quotas
 from orderbridge.simulator.routing import Ctx, Route, json_response
+from orderbridge.simulator.tokens import Tokens
 from orderbridge.simulator.world import World
 
 Scope = MutableMapping[str, Any]

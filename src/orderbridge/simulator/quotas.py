@@ -1,8 +1,9 @@
-"""Usage plans: a token bucket per (selling partner, operation) at Amazon's default rate and burst."""
+"""Usage plans (a token bucket per selling partner and operation) and the call log benchmarks count with."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import asdict, dataclass
 
 # Default usage plans as published in the models (SPAPI.md §3.3): operation -> (rate per second, burst).
 PLANS: dict[str, tuple[float, int]] = {
@@ -74,3 +75,43 @@ class Quotas:
 
     def reset(self) -> None:
         self.buckets.clear()
+
+
+@dataclass
+class OperationStats:
+    calls: int = 0
+    throttled: int = 0
+    errors: int = 0
+
+
+@dataclass
+class CallRecord:
+    ts: float
+    operation: str
+    seller_id: str
+    status: int
+    request_id: str
+
+
+class CallLog:
+    """Counters per operation plus the most recent calls."""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self.stats: dict[str, OperationStats] = {}
+        self.recent: deque[CallRecord] = deque(maxlen=keep)
+
+    def record(self, record: CallRecord) -> None:
+        stats = self.stats.setdefault(record.operation, OperationStats())
+        stats.calls += 1
+        if record.status == 429:
+            stats.throttled += 1
+        elif record.status >= 400:
+            stats.errors += 1
+        self.recent.append(record)
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        return {op: asdict(stats) for op, stats in sorted(self.stats.items())}
+
+    def clear(self) -> None:
+        self.stats.clear()
+        self.recent.clear()

@@ -12,7 +12,8 @@ from starlette.responses import Response
 from orderbridge.simulator import report_formats
 from orderbridge.simulator.clock import iso, parse_iso
 from orderbridge.simulator.errors import invalid_input, not_found
-from orderbridge.simulator.report_formats import SETTLEMENT, Scope
+from orderbridge.simulator.report_formats import Scope
+from orderbridge.simulator.report_headers import SETTLEMENT
 from orderbridge.simulator.routing import Ctx, Route, json_response, parse_int
 from orderbridge.simulator.world import Scheduled, World
 

@@ -11,13 +11,21 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from orderbridge.simulator.auth import Principal
 from orderbridge.simulator.errors import invalid_input
 
 if TYPE_CHECKING:
     from orderbridge.simulator.app import Sandbox
 
 Handler = Callable[["Ctx"], Awaitable[Response]]
+
+
+@dataclass
+class Principal:
+    """The caller of one request: the seller and the PII data elements the token unlocks here."""
+
+    seller_id: str
+    data_elements: frozenset[str] = frozenset()
+    restricted: bool = False
 
 
 @dataclass
