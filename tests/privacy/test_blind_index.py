@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 
 import pytest
 from hypothesis import given
@@ -117,3 +118,35 @@ def test_normalising_is_idempotent(value: str) -> None:
     assert normalise_email(normalise_email(value)) == normalise_email(value)
     assert normalise_name(normalise_name(value)) == normalise_name(value)
     assert normalise_phone(normalise_phone(value)) == normalise_phone(value)
+
+
+def test_epoch_keyed_indexes_match_while_the_epoch_lives(indexer: BlindIndexer, canary: CanaryBuyer) -> None:
+    # given the buyer's last order indexed under its epoch key
+    epoch = indexer.keys.epoch_key(SELLER, MARKETPLACE, date(2026, 12, 23))
+    stored = indexer.index_in_epoch(IndexKind.EMAIL, canary.email, key=epoch)
+    other_epoch = indexer.keys.epoch_key(SELLER, MARKETPLACE, date(2026, 12, 24))
+
+    # then a new order finds it among the candidates
+    candidates = indexer.epoch_candidates(
+        IndexKind.EMAIL, canary.email.upper(), seller=SELLER, marketplace=MARKETPLACE
+    )
+    assert stored in candidates
+    assert indexer.index_in_epoch(IndexKind.EMAIL, canary.email, key=other_epoch) in candidates
+    assert indexer.index_in_epoch(IndexKind.EMAIL, canary.email, key=other_epoch) != stored
+    assert stored != email_index(indexer, canary.email)
+
+    # when the epoch is swept
+    indexer.keys.destroy(epoch.key_id)
+
+    # then nothing can link to the stored value any more, in the book or in an old backup (C5)
+    after = indexer.epoch_candidates(IndexKind.EMAIL, canary.email, seller=SELLER, marketplace=MARKETPLACE)
+    assert stored not in after
+    assert len(after) == 1
+
+
+def test_ac19_epoch_keyed_indexes_differ_per_seller(indexer: BlindIndexer, canary: CanaryBuyer) -> None:
+    mine = indexer.keys.open_key(SELLER, MARKETPLACE)
+    theirs = indexer.keys.open_key("A2SELLER0002", MARKETPLACE)
+    assert indexer.index_in_epoch(IndexKind.EMAIL, canary.email, key=mine) != indexer.index_in_epoch(
+        IndexKind.EMAIL, canary.email, key=theirs
+    )
