@@ -10,11 +10,11 @@ from pathlib import Path
 import psycopg
 import pytest
 from sqlalchemy.orm import Session
-from tests.privacy.fakes import CanaryBuyer, FakeClock, make_canary
 
 from orderbridge.db import Base, make_engine
 from orderbridge.privacy.keystore import KeyStore, open_keystore
 from orderbridge.privacy.models import AuditEntry, SecurityIncident
+from tests.privacy.fakes import CanaryBuyer, FakeClock, make_canary
 
 PRIVACY_TABLES = [Base.metadata.tables[model.__tablename__] for model in (AuditEntry, SecurityIncident)]
 

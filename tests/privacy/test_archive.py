@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer, FakeClock, all_bytes_under, make_canary
 
 from orderbridge.privacy.archive import (
     ArchiveRecord,
@@ -25,6 +24,7 @@ from orderbridge.privacy.archive import (
     verify,
 )
 from orderbridge.privacy.errors import ArchiveDamagedError, ArchiveError, ArchiveKeyError
+from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer, FakeClock, all_bytes_under, make_canary
 
 
 @pytest.fixture

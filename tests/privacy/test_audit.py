@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer, FakeClock
 
 from orderbridge.db import Base, make_engine
 from orderbridge.privacy import audit
 from orderbridge.privacy.errors import AuditChainError, PiiInAuditError
 from orderbridge.privacy.keystore import KeyStore
 from orderbridge.privacy.models import AuditAction, AuditEntry
+from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer, FakeClock
 
 ORDER = "order:202-1234567-7654321"
 

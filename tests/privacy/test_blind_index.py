@@ -8,7 +8,6 @@ from datetime import date
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer
 
 from orderbridge.privacy.blind_index import (
     INDEX_BYTES,
@@ -20,6 +19,7 @@ from orderbridge.privacy.blind_index import (
 )
 from orderbridge.privacy.errors import NothingToIndexError
 from orderbridge.privacy.keystore import KeyStore
+from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer
 
 
 @pytest.fixture

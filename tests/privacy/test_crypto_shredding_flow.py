@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
-from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer, FakeClock, all_bytes_under
 
 from orderbridge.privacy import audit
 from orderbridge.privacy.archive import ArchiveRecord, ArchiveWriter, keygen, load_public_key, restore, verify
@@ -29,6 +28,7 @@ from orderbridge.privacy.keystore import KeyStore
 from orderbridge.privacy.log_filter import PiiFilter
 from orderbridge.privacy.models import AuditAction
 from orderbridge.privacy.vault import FieldRef, Vault, key_id_of
+from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer, FakeClock, all_bytes_under
 
 ORDER_ID = "202-1234567-7654321"
 EPOCH = date(2026, 12, 23)

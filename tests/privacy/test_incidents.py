@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
-from tests.privacy.fakes import FakeClock
 
 from orderbridge.privacy import audit
 from orderbridge.privacy.errors import IncidentError
@@ -21,6 +20,7 @@ from orderbridge.privacy.incidents import (
     record_amazon_notified,
 )
 from orderbridge.privacy.models import AuditAction
+from tests.privacy.fakes import FakeClock
 
 
 def open_one(session: Session, clock: FakeClock, *, hours_ago: float = 2) -> int:

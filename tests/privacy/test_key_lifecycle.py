@@ -7,13 +7,13 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy.orm import Session
-from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer, FakeClock
 
 from orderbridge.privacy import audit
 from orderbridge.privacy.key_lifecycle import destroy_key, purge_seller, rotate_index_key, rotate_kek
 from orderbridge.privacy.keystore import KeyEncryptionKey, KeyStore
 from orderbridge.privacy.models import AuditAction
 from orderbridge.privacy.vault import FieldRef, Vault
+from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer, FakeClock
 
 DAY = date(2026, 12, 23)
 

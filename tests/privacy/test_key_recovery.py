@@ -7,13 +7,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer, all_bytes_under
 
 from orderbridge.privacy.archive import keygen, load_public_key
 from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError, KeyStoreError
 from orderbridge.privacy.key_recovery import SealedKeyCopies, recover_keys
 from orderbridge.privacy.keystore import KeyStore, open_keystore
 from orderbridge.privacy.vault import FieldRef, Vault
+from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer, all_bytes_under
 
 DAY = date(2026, 12, 23)
 REF = FieldRef("sales_order", 1, "ship_name")

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.privacy.fakes import MARKETPLACE, SELLER, all_bytes_under
 
 from orderbridge.privacy import files
 from orderbridge.privacy.errors import KeyDestroyedError, KeyStoreError
@@ -26,6 +25,7 @@ from orderbridge.privacy.keystore import (
     open_keystore,
     rotate_kek_file,
 )
+from tests.privacy.fakes import MARKETPLACE, SELLER, all_bytes_under
 
 DAY = date(2026, 12, 23)
 

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.privacy.fakes import CanaryBuyer, make_canary
 
 from orderbridge.privacy import log_filter
 from orderbridge.privacy.log_filter import (
@@ -20,6 +19,7 @@ from orderbridge.privacy.log_filter import (
     looks_like_pii,
     mask_text,
 )
+from tests.privacy.fakes import CanaryBuyer, make_canary
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer
 
 from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError
 from orderbridge.privacy.keystore import KeyStore
 from orderbridge.privacy.vault import REDACTED, FieldRef, Vault, key_id_of
+from tests.privacy.fakes import MARKETPLACE, SELLER, CanaryBuyer
 
 DAY = date(2026, 12, 23)
 NAME_42 = FieldRef("sales_order", 42, "ship_name")

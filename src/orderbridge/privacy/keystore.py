@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -85,10 +86,7 @@ class KeyId:
     @classmethod
     def parse(cls, text: str) -> KeyId:
         """Read ``seller/marketplace/slot`` back into a key id."""
-        parts = text.split("/")
-        if len(parts) != 3:
-            raise KeyStoreError(f"key id: {text[:80]!r} is not seller/marketplace/slot")
-        return cls(*parts)
+        return _parse_key_id(text)
 
     @property
     def kind(self) -> KeyKind:
@@ -106,6 +104,14 @@ class KeyId:
 
     def __str__(self) -> str:
         return f"{self.seller}/{self.marketplace}/{self.slot}"
+
+
+@functools.lru_cache(maxsize=4096)  # every decrypt parses its header's key id: keep that cheap
+def _parse_key_id(text: str) -> KeyId:
+    parts = text.split("/")
+    if len(parts) != 3:
+        raise KeyStoreError(f"key id: {text[:80]!r} is not seller/marketplace/slot")
+    return KeyId(*parts)
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,7 @@ class KeyStore:
         self._keks = {k.fingerprint: k for k in (*previous, kek)}
         self._cache: dict[KeyId, tuple[DataKey, int, int]] = {}
         self._currents: dict[tuple[str, str, KeyKind], KeyId] = {}
+        self._paths: dict[KeyId, Path] = {}
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     # -- reading and creating ------------------------------------------------------------------
@@ -214,7 +221,7 @@ class KeyStore:
         """The live key `key_id`; KeyDestroyedError once destroyed, KeyStoreError if never made."""
         path = self._path(key_id)
         try:
-            info = path.stat()
+            info = os.stat(path)
         except FileNotFoundError:
             self._cache.pop(key_id, None)
             if self._tombstone(key_id).exists():
@@ -379,7 +386,10 @@ class KeyStore:
         (self.root / key_id.seller / key_id.marketplace).mkdir(exist_ok=True, mode=0o700)
 
     def _path(self, key_id: KeyId) -> Path:
-        return self.root / key_id.seller / key_id.marketplace / f"{key_id.slot}.key"
+        path = self._paths.get(key_id)
+        if path is None:
+            path = self._paths[key_id] = self.root / key_id.seller / key_id.marketplace / f"{key_id.slot}.key"
+        return path
 
     def _tombstone(self, key_id: KeyId) -> Path:
         return self.root / key_id.seller / key_id.marketplace / f"{key_id.slot}.destroyed"
