@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from orderbridge import db_admin
@@ -25,7 +25,7 @@ from orderbridge.book.address import Address
 from orderbridge.book.catalog import save_product
 from orderbridge.book.channels import ChannelKind, save_channel
 from orderbridge.book.contacts import Contact, NewContact, create_contact
-from orderbridge.book.inventory import MovementReason, add_warehouse, move_stock
+from orderbridge.book.inventory import MovementReason, StockLevel, add_warehouse, move_stock
 from orderbridge.book.orders.booking import book_orders
 from orderbridge.book.orders.commands import NewOrder, NewRow
 from orderbridge.book.orders.model import OrderRow, RowKind, SalesOrder
@@ -68,12 +68,25 @@ def prepare(engine: Engine, existing_contacts: int) -> Setup:
         add_nominal_code(session, "4000", "Sales")
         channel = save_channel(session, "amazon-uk", "Amazon UK", ChannelKind.AMAZON, "A1F83G8C2ARO7P")
         warehouse = add_warehouse(session, "MAIN", "Main")
-        products = [save_product(session, f"SKU-{n:04d}", f"Product {n}", sales_nominal_code="4000") for n in range(PRODUCTS)]
+        products = [
+            save_product(session, f"SKU-{n:04d}", f"Product {n}", sales_nominal_code="4000")
+            for n in range(PRODUCTS)
+        ]
         session.flush()
         for product in products:
-            move_stock(session, product, warehouse, 1000, reason=MovementReason.OPENING, reference="opening", now=START)
+            move_stock(
+                session,
+                product,
+                warehouse,
+                1000,
+                reason=MovementReason.OPENING,
+                reference="opening",
+                now=START,
+            )
         contacts = [
-            create_contact(session, NewContact(first_name=f"Buyer{n}", email=f"b{n}@marketplace.amazon.co.uk"), now=START)
+            create_contact(
+                session, NewContact(first_name=f"Buyer{n}", email=f"b{n}@marketplace.amazon.co.uk"), now=START
+            )
             for n in range(existing_contacts)
         ]
         session.flush()
@@ -123,23 +136,31 @@ def book_pages(engine: Engine, setup: Setup, count: int) -> float:
                 if n % 2:  # half the orders come from existing contacts, half from new buyers
                     page.append((new_order(setup, n, setup.contact_ids[n % len(setup.contact_ids)]), None))
                 else:
-                    contact = create_contact(session, NewContact(first_name=f"New{n}", email=f"n{n}@example.com"), now=START)
+                    contact = create_contact(
+                        session, NewContact(first_name=f"New{n}", email=f"n{n}@example.com"), now=START
+                    )
                     page.append((new_order(setup, n, 0), contact))
             book_orders(session, page, now=START)
     return time.perf_counter() - started
 
 
 def bulk_insert(engine: Engine, setup: Setup, count: int) -> float:
-    """The ceiling: the same contacts, orders and rows written by Core executemany in the same pages."""
+    """The ceiling: the same contacts, orders, rows and stock-level updates, written by Core executemany
+    in the same pages, with none of the book's look-ups, rules or checks."""
     started = time.perf_counter()
     for page_start in range(0, count, PAGE):
         numbers = range(page_start, min(page_start + PAGE, count))
         with engine.begin() as connection:
             new_contacts = [n for n in numbers if not n % 2]
             contact_rows = [
-                {"first_name": f"New{n}", "email": f"n{n}@example.com", "created_at": START} for n in new_contacts
+                {"first_name": f"New{n}", "email": f"n{n}@example.com", "created_at": START}
+                for n in new_contacts
             ]
-            ids = connection.execute(insert(Contact).returning(Contact.id), contact_rows).scalars().all() if contact_rows else []
+            ids = (
+                connection.execute(insert(Contact).returning(Contact.id), contact_rows).scalars().all()
+                if contact_rows
+                else []
+            )
             contact_of = dict(zip(new_contacts, ids, strict=True))
             orders = [
                 {
@@ -161,16 +182,21 @@ def bulk_insert(engine: Engine, setup: Setup, count: int) -> float:
                     "amount_paid": Decimal(0),
                     "delivery_name": f"Buyer {n}",
                     "delivery_line1": f"{n} High Street",
+                    "delivery_postcode": "SW1A 1AA",
+                    "delivery_postcode_district": "SW1A",
+                    "delivery_country": "GB",
                 }
                 for n in numbers
             ]
-            order_ids = connection.execute(insert(SalesOrder).returning(SalesOrder.id), orders).scalars().all()
+            order_ids = (
+                connection.execute(insert(SalesOrder).returning(SalesOrder.id), orders).scalars().all()
+            )
             rows = [
                 {
                     "order_id": order_id,
                     "position": k,
                     "kind": "product",
-                    "product_id": setup.product_ids[k],
+                    "product_id": setup.product_ids[(order_id * 3 + k) % PRODUCTS],
                     "sku": f"SKU-{k:04d}",
                     "name": f"Product {k}",
                     "quantity": 1,
@@ -184,6 +210,15 @@ def bulk_insert(engine: Engine, setup: Setup, count: int) -> float:
                 for k in range(3)
             ]
             connection.execute(insert(OrderRow), rows)
+            touched = {row["product_id"] for row in rows}
+            connection.execute(
+                update(StockLevel)
+                .where(
+                    StockLevel.product_id == bindparam("pid"), StockLevel.warehouse_id == setup.warehouse_id
+                )
+                .values(allocated=StockLevel.allocated + 1),
+                [{"pid": pid} for pid in touched],
+            )
     return time.perf_counter() - started
 
 
@@ -206,7 +241,13 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=10_000)
     parser.add_argument("--stores", default="sqlite,postgresql")
     args = parser.parse_args()
-    table = Table("store", "orderbridge orders/s", "bare bulk insert orders/s", "ratio", title=f"Booking {args.orders:,} orders")
+    table = Table(
+        "store",
+        "orderbridge orders/s",
+        "bare bulk insert orders/s",
+        "ratio",
+        title=f"Booking {args.orders:,} orders",
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.stores.split(","):
             booked, ceiling = run(kind, args.orders, Path(tmp))

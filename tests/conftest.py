@@ -25,7 +25,8 @@ NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """A name unique to this test process, so that concurrent runs never share a database."""
+    return f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
 
 
 def _pg_admin() -> psycopg.Connection[tuple[object, ...]] | None:
@@ -57,6 +58,8 @@ def pg_template() -> Iterator[str | None]:
     db_admin.upgrade(engine)
     engine.dispose()
     yield name
+    with psycopg.connect(PG_SERVER, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -94,9 +97,9 @@ def fresh_store_url(
 
 
 @pytest.fixture(scope="session")
-def engines(sqlite_template: Path, pg_template: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-    dict[str, Engine]
-]:
+def engines(
+    sqlite_template: Path, pg_template: str | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Engine]]:
     """One long-lived engine per store; tests run inside a transaction that is rolled back."""
     path = tmp_path_factory.mktemp("shared") / "book.db"
     path.write_bytes(sqlite_template.read_bytes())
@@ -112,6 +115,9 @@ def engines(sqlite_template: Path, pg_template: str | None, tmp_path_factory: py
     yield found
     for engine in found.values():
         engine.dispose()
+    if pg_template is not None:
+        with psycopg.connect(PG_SERVER, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "ob_shared_{_worker()}" WITH (FORCE)')
 
 
 @pytest.fixture(params=STORES)

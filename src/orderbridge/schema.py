@@ -14,6 +14,7 @@ from orderbridge.book import (
 )
 from orderbridge.book.orders import model
 from orderbridge.db import Base
+from orderbridge.privacy import models as privacy_models
 
 MODULES = (
     alerts,
@@ -27,5 +28,6 @@ MODULES = (
     payments,
     tax,
     transfers,
+    privacy_models,
 )
 metadata = Base.metadata

@@ -70,7 +70,7 @@ class Book:
         ]
         if shipping is not None:
             rows.append(NewRow(kind=RowKind.SHIPPING, name="Standard", quantity=1, net=shipping))
-        booked = book_order(
+        order = book_order(
             self.session,
             NewOrder(
                 channel_id=self.channel.id,
@@ -86,7 +86,7 @@ class Book:
             now=NOW,
         )
         self.session.flush()
-        return booked.order
+        return order
 
 
 def make_book(session: Session, skus: tuple[str, ...] = ("A", "B", "C")) -> Book:

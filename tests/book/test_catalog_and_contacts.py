@@ -26,7 +26,9 @@ def test_price_per_price_list_and_import_twice_updates(book: Book) -> None:
     set_price(book.session, book.product("A"), retail, Decimal("12.50"))
     set_price(book.session, book.product("A"), retail, Decimal("13.00"))
     book.session.flush()
-    prices = book.session.scalars(select(ProductPrice.price).where(ProductPrice.product_id == book.product("A").id))
+    prices = book.session.scalars(
+        select(ProductPrice.price).where(ProductPrice.product_id == book.product("A").id)
+    )
     assert list(prices) == [Decimal("13.0000")]
     assert retail.currency == "GBP"
     assert save_product(book.session, "A", "Renamed").id == book.product("A").id
@@ -46,13 +48,22 @@ def test_c7_merge_moves_orders_credits_and_payments_and_warns_for_amazon(book: B
     from orderbridge.book.credits import NewCreditRow, credit_order
 
     other = create_contact(
-        book.session, NewContact(first_name="Ann", marketplace_id="A1F83G8C2ARO7P", tags=frozenset({"vip"})), now=NOW
+        book.session,
+        NewContact(first_name="Ann", marketplace_id="A1F83G8C2ARO7P", tags=frozenset({"vip"})),
+        now=NOW,
     )
     book.session.flush()
     book.contact = other
     order = book.order("o-merge", [("A", 1)])
     pay_order(book.session, order, Decimal("12.00"), method="amazon", reference="p1", paid_at=NOW)
-    credit_order(book.session, order, [NewCreditRow(name="refund", quantity=0, net=Decimal("1.00"))], reference="c1", now=NOW, restock=False)
+    credit_order(
+        book.session,
+        order,
+        [NewCreditRow(name="refund", quantity=0, net=Decimal("1.00"))],
+        reference="c1",
+        now=NOW,
+        restock=False,
+    )
     survivor = create_contact(book.session, NewContact(first_name="Ann", last_name="B"), now=NOW)
     book.session.flush()
     result = merge_contacts(book.session, survivor, other)
@@ -68,7 +79,9 @@ def test_c7_merge_moves_orders_credits_and_payments_and_warns_for_amazon(book: B
 
 
 def test_c11_editing_the_email_drops_the_matching_key(book: Book) -> None:
-    contact = create_contact(book.session, NewContact(email="x@marketplace.amazon.co.uk", email_key="k1"), now=NOW)
+    contact = create_contact(
+        book.session, NewContact(email="x@marketplace.amazon.co.uk", email_key="k1"), now=NOW
+    )
     change_email(contact, "other@example.com")
     assert contact.email_key is None
 
@@ -76,7 +89,9 @@ def test_c11_editing_the_email_drops_the_matching_key(book: Book) -> None:
 def test_o12_custom_fields_are_typed(book: Book) -> None:
     gift = define_field(book.session, RecordKind.SALES_ORDER, "gift", "Gift message", FieldKind.TEXT_AREA)
     business = define_field(book.session, RecordKind.SALES_ORDER, "b2b", "Amazon Business", FieldKind.YES_NO)
-    channel = define_field(book.session, RecordKind.SALES_ORDER, "ch", "Channel", FieldKind.SELECT, ["web", "amazon"])
+    channel = define_field(
+        book.session, RecordKind.SALES_ORDER, "ch", "Channel", FieldKind.SELECT, ["web", "amazon"]
+    )
     set_field(book.session, gift, 1, "SKU-A: Happy birthday " * 30)
     set_field(book.session, business, 1, True)
     book.session.flush()
@@ -99,7 +114,10 @@ def test_o13_the_most_specific_tax_rule_wins_else_company_default(book: Book) ->
     add_tax_rule(book.session, "T0", ship_to_country="JE")
     company(book.session).default_tax_code = "T20"
     book.session.flush()
-    assert pick_tax_code(book.session, marketplace="UK", ship_to_country="GB", tax_class="child-car-seat") == "T5"
+    assert (
+        pick_tax_code(book.session, marketplace="UK", ship_to_country="GB", tax_class="child-car-seat")
+        == "T5"
+    )
     assert pick_tax_code(book.session, marketplace="UK", ship_to_country="GB", tax_class=None) == "T20"
     assert pick_tax_code(book.session, marketplace="DE", ship_to_country="JE", tax_class=None) == "T0"
     assert pick_tax_code(book.session, marketplace="DE", ship_to_country="DE", tax_class=None) == "T20"
@@ -126,5 +144,9 @@ def test_p2_buyer_data_lives_only_in_pii_columns() -> None:
         assert expected in pii
     for table in Base.metadata.sorted_tables:
         for column in table.columns:
-            if any(word in column.name for word in ("email", "phone", "line1", "line2", "first_name", "body")):
-                assert isinstance(column.type, PIIText) or column.name.endswith("_key"), f"{table.name}.{column.name}"
+            if any(
+                word in column.name for word in ("email", "phone", "line1", "line2", "first_name", "body")
+            ):
+                assert isinstance(column.type, PIIText) or column.name.endswith("_key"), (
+                    f"{table.name}.{column.name}"
+                )

@@ -31,9 +31,17 @@ def shipped_order(book: Book, ref: str = "o-1"):  # type: ignore[no-untyped-def]
 
 def test_f1_f2_credit_with_restock_returns_items_to_stock_once(book: Book) -> None:
     order = shipped_order(book)
-    rows = [NewCreditRow(name="A", quantity=1, net=Decimal("10.00"), tax=Decimal("2.00"), order_row_id=order.rows[0].id)]
-    credit = credit_order(book.session, order, rows, reference="ret-1", now=NOW, restock=True, warehouse=book.warehouse)
-    again = credit_order(book.session, order, rows, reference="ret-1", now=NOW, restock=True, warehouse=book.warehouse)
+    rows = [
+        NewCreditRow(
+            name="A", quantity=1, net=Decimal("10.00"), tax=Decimal("2.00"), order_row_id=order.rows[0].id
+        )
+    ]
+    credit = credit_order(
+        book.session, order, rows, reference="ret-1", now=NOW, restock=True, warehouse=book.warehouse
+    )
+    again = credit_order(
+        book.session, order, rows, reference="ret-1", now=NOW, restock=True, warehouse=book.warehouse
+    )
     book.session.flush()
     assert again.id == credit.id
     assert credit.total_gross == Decimal("12.00")
@@ -78,7 +86,12 @@ def test_o16_withheld_tax_reduces_what_the_seller_is_owed(book: Book) -> None:
 def test_refund_of_a_credit_marks_it_paid(book: Book) -> None:
     order = shipped_order(book)
     credit = credit_order(
-        book.session, order, [NewCreditRow(name="refund", quantity=0, net=Decimal("5.00"))], reference="r", now=NOW, restock=False
+        book.session,
+        order,
+        [NewCreditRow(name="refund", quantity=0, net=Decimal("5.00"))],
+        reference="r",
+        now=NOW,
+        restock=False,
     )
     book.session.flush()
     refund_credit(book.session, credit, Decimal("5.00"), method="amazon", reference="s-9", paid_at=NOW)
@@ -87,7 +100,9 @@ def test_refund_of_a_credit_marks_it_paid(book: Book) -> None:
 
 def test_f3_transfer_takes_stock_from_source_into_transit(book: Book) -> None:
     book.receive("A", 10)
-    transfer = create_transfer(book.session, "FBA15ABC", book.warehouse, book.fba, {book.product("A"): 6}, now=NOW)
+    transfer = create_transfer(
+        book.session, "FBA15ABC", book.warehouse, book.fba, {book.product("A"): 6}, now=NOW
+    )
     book.session.flush()
     assert on_hand(book, "A").on_hand == 4
     assert on_hand(book, "A", book.fba.id).in_transit == 6
@@ -100,7 +115,12 @@ def test_f5_transfer_with_too_little_stock_is_refused_whole(book: Book) -> None:
     book.receive("A", 2)
     with pytest.raises(InsufficientStockError, match="SKU 'B' in warehouse 'MAIN': wanted 1, available 0"):
         create_transfer(
-            book.session, "FBA15X", book.warehouse, book.fba, {book.product("A"): 1, book.product("B"): 1}, now=NOW
+            book.session,
+            "FBA15X",
+            book.warehouse,
+            book.fba,
+            {book.product("A"): 1, book.product("B"): 1},
+            now=NOW,
         )
     assert on_hand(book, "A").on_hand == 2
 
@@ -109,7 +129,12 @@ def test_f4_f5_partial_over_and_unexpected_receipts_are_recorded(book: Book) -> 
     book.receive("A", 10)
     book.receive("B", 10)
     transfer = create_transfer(
-        book.session, "FBA15R", book.warehouse, book.fba, {book.product("A"): 5, book.product("B"): 3}, now=NOW
+        book.session,
+        "FBA15R",
+        book.warehouse,
+        book.fba,
+        {book.product("A"): 5, book.product("B"): 3},
+        now=NOW,
     )
     first = receive_transfer(book.session, transfer, {book.product("A"): 3}, reference="r1", now=NOW)
     again = receive_transfer(book.session, transfer, {book.product("A"): 3}, reference="r1", now=NOW)
@@ -117,7 +142,11 @@ def test_f4_f5_partial_over_and_unexpected_receipts_are_recorded(book: Book) -> 
     assert on_hand(book, "A", book.fba.id).on_hand == 3
     assert on_hand(book, "A", book.fba.id).in_transit == 2
     second = receive_transfer(
-        book.session, transfer, {book.product("A"): 4, book.product("B"): 3, book.product("C"): 1}, reference="r2", now=NOW
+        book.session,
+        transfer,
+        {book.product("A"): 4, book.product("B"): 3, book.product("C"): 1},
+        reference="r2",
+        now=NOW,
     )
     book.session.flush()
     assert second.over_received == {"A": 2}
@@ -129,7 +158,9 @@ def test_f4_f5_partial_over_and_unexpected_receipts_are_recorded(book: Book) -> 
 
 def test_closing_a_short_transfer_writes_off_what_never_arrived(book: Book) -> None:
     book.receive("A", 10)
-    transfer = create_transfer(book.session, "FBA15S", book.warehouse, book.fba, {book.product("A"): 5}, now=NOW)
+    transfer = create_transfer(
+        book.session, "FBA15S", book.warehouse, book.fba, {book.product("A"): 5}, now=NOW
+    )
     receive_transfer(book.session, transfer, {book.product("A"): 4}, reference="r1", now=NOW)
     shortfall = close_transfer(book.session, transfer, now=NOW)
     book.session.flush()

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from orderbridge.book.money import minor_unit, round_money, split_gross, tax_on_net
 
-RATES = st.sampled_from([Decimal("0"), Decimal("0.05"), Decimal("0.07"), Decimal("0.19"), Decimal("0.2"), Decimal("0.22")])
+RATES = st.sampled_from(
+    [Decimal("0"), Decimal("0.05"), Decimal("0.07"), Decimal("0.19"), Decimal("0.2"), Decimal("0.22")]
+)
 CURRENCIES = st.sampled_from(["GBP", "EUR", "USD", "CAD", "JPY", "SEK"])
 
 

@@ -77,7 +77,9 @@ def test_o7_bundle_books_components_multiplied_and_allocates_each(book: Book) ->
 
 def test_o10_gift_wrap_sits_directly_under_its_product_row(book: Book) -> None:
     rows = (
-        NewRow(kind=RowKind.PRODUCT, name="A", product_id=book.product("A").id, quantity=1, net=Decimal("10")),
+        NewRow(
+            kind=RowKind.PRODUCT, name="A", product_id=book.product("A").id, quantity=1, net=Decimal("10")
+        ),
         NewRow(kind=RowKind.GIFT_WRAP, name="Gift wrap", quantity=1, net=Decimal("2.50")),
         NewRow(kind=RowKind.SHIPPING, name="Standard", quantity=1, net=Decimal("3.99")),
     )
@@ -93,7 +95,7 @@ def test_o10_gift_wrap_sits_directly_under_its_product_row(book: Book) -> None:
             rows=rows,
         ),
         now=NOW,
-    ).order
+    )
     assert [row.kind for row in order.rows] == [RowKind.PRODUCT, RowKind.GIFT_WRAP, RowKind.SHIPPING]
     assert order.rows[1].parent is order.rows[0]
     assert order.total_net == Decimal("16.49")
@@ -188,7 +190,15 @@ def test_stock_loss_below_allocation_releases_the_newest_allocations(book: Book)
     book.receive("A", 4)
     older = book.order("o-old", [("A", 2)])
     newer = book.order("o-new", [("A", 2)])
-    move_stock(book.session, book.product("A"), book.warehouse, -1, reason=MovementReason.LOST, reference="lost-1", now=NOW)
+    move_stock(
+        book.session,
+        book.product("A"),
+        book.warehouse,
+        -1,
+        reason=MovementReason.LOST,
+        reference="lost-1",
+        now=NOW,
+    )
     book.session.flush()
     assert older.rows[0].allocated == 2 and newer.rows[0].allocated == 1
     assert level(book, "A").allocated == 3 == level(book, "A").on_hand
@@ -197,5 +207,7 @@ def test_stock_loss_below_allocation_releases_the_newest_allocations(book: Book)
 def test_rows_are_read_back_in_position_order(book: Book) -> None:
     order = book.order("o-pos", [("C", 1), ("A", 1), ("B", 1)])
     book.session.expire_all()
-    stored = book.session.scalars(select(OrderRow.sku).where(OrderRow.order_id == order.id).order_by(OrderRow.position))
+    stored = book.session.scalars(
+        select(OrderRow.sku).where(OrderRow.order_id == order.id).order_by(OrderRow.position)
+    )
     assert list(stored) == ["C", "A", "B"]

@@ -1,4 +1,4 @@
-"""Sales credits: goods or money given back against an order (F1), optionally returning items to stock (F2)."""
+"""Sales credits: goods or money given back against an order (F1), items back to stock or not (F2)."""
 
 from __future__ import annotations
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Integer, Select, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.book.errors import DuplicateError, InvalidValueError, NotFoundError
@@ -56,6 +55,7 @@ def define_field(
     code: str,
     name: str,
     kind: FieldKind,
+    *,
     options: list[str] | None = None,
 ) -> CustomFieldDefinition:
     if session.scalar(_definition_query(record_kind, code)) is not None:
@@ -79,7 +79,7 @@ def field_definition(session: Session, record_kind: RecordKind, code: str) -> Cu
     return definition
 
 
-def _definition_query(record_kind: RecordKind, code: str) -> Any:
+def _definition_query(record_kind: RecordKind, code: str) -> Select[CustomFieldDefinition]:
     return select(CustomFieldDefinition).where(
         CustomFieldDefinition.record_kind == record_kind, CustomFieldDefinition.code == code
     )

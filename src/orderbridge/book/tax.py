@@ -113,8 +113,11 @@ def pick_tax_code(
     """O13: the tax code of the most specific matching rule, else the company default."""
     best: tuple[int, int, str] | None = None
     for rule in session.scalars(select(TaxRule)):
-        criteria = ((rule.marketplace, marketplace), (rule.ship_to_country, ship_to_country))
-        criteria += ((rule.tax_class, tax_class),)
+        criteria = (
+            (rule.marketplace, marketplace),
+            (rule.ship_to_country, ship_to_country),
+            (rule.tax_class, tax_class),
+        )
         if any(want is not None and want != have for want, have in criteria):
             continue
         specificity = sum(want is not None for want, _ in criteria)

@@ -28,7 +28,7 @@ def cancel_order(session: Session, order: SalesOrder, *, now: datetime) -> None:
 def cancel_row_quantity(
     session: Session, order: SalesOrder, row: OrderRow, cancelled: int, *, now: datetime
 ) -> None:
-    """Cancel `cancelled` units of a row: quantity and money shrink in proportion; all cancelled -> 0 (O21)."""
+    """Cancel units of a row: quantity and money shrink in proportion; all cancelled -> 0 (O21)."""
     unshipped = row.quantity - row.shipped
     if cancelled <= 0 or cancelled > unshipped:
         raise InvalidValueError(

@@ -116,6 +116,7 @@ class SalesOrder(BillingAddressColumns, DeliveryAddressColumns, Base):
 class OrderRow(Base):
     __tablename__ = "order_rows"
     __table_args__ = (
+        UniqueConstraint("order_id", "position"),
         CheckConstraint("quantity >= 0", name="quantity_not_negative"),
         CheckConstraint("allocated >= 0 AND shipped >= 0", name="counts_not_negative"),
         CheckConstraint("allocated + shipped <= quantity", name="allocated_and_shipped_within_quantity"),
