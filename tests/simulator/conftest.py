@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from tests.simulator.sandbox_helpers import Api, small_world
 
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock
+from tests.simulator.sandbox_helpers import Api, small_world
 
 
 @pytest.fixture(scope="session")

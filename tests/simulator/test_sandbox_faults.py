@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.simulator.sandbox_helpers import Api, assert_valid
 
 from orderbridge.simulator.faults import ConnectionResetFault
+from tests.simulator.sandbox_helpers import Api, assert_valid
 
 SEARCH = "/orders/2026-01-01/orders"
 

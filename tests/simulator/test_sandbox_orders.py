@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.simulator.sandbox_helpers import Api, assert_valid
-
 from orderbridge.simulator.orders_api import INCLUDED_DATA
+from tests.simulator.sandbox_helpers import Api, assert_valid
 
 SEARCH = "/orders/2026-01-01/orders"
 MODEL = "orders_2026-01-01.json"

@@ -16,12 +16,12 @@ import uvicorn
 from sp_api.api import FulfillmentInbound, Orders, Reports
 from sp_api.auth import AccessTokenClient, access_token_client
 from sp_api.base import Marketplaces
-from tests.simulator.sandbox_helpers import small_world
 
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.cli import self_signed_certificate
 from orderbridge.simulator.clock import VirtualClock
+from tests.simulator.sandbox_helpers import small_world
 
 
 class LiveSandbox:
@@ -149,3 +149,23 @@ def test_https_with_the_generated_certificate(live_sandbox: Sandbox, tmp_path: P
         response = orders.search_orders(createdAfter="2026-02-01T00:00:00Z", marketplaceIds=["ATVPDKIKX0DER"])
         assert response.payload["orders"]
         orders.close()
+
+
+def test_connection_reset_fault_drops_the_tcp_connection(live_sandbox: Sandbox) -> None:
+    sandbox = live_sandbox
+    account = next(iter(sandbox.world.accounts.values()))
+    with LiveSandbox(sandbox) as live, httpx.Client(base_url=live.url) as client:
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": account.refresh_token,
+            "client_id": account.client_id,
+            "client_secret": account.client_secret,
+        }
+        token = client.post("/auth/o2/token", data=form).json()["access_token"]
+        client.put("/_sandbox/faults", json={"reset_rate": 1.0})
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get(
+                "/orders/2026-01-01/orders",
+                params={"createdAfter": "2026-02-01T00:00:00Z"},
+                headers={"x-amz-access-token": token},
+            )

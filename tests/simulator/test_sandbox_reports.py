@@ -6,9 +6,9 @@ import gzip
 from decimal import Decimal
 
 import pytest
-from tests.simulator.sandbox_helpers import Api, assert_valid
 
 from orderbridge.simulator.report_headers import HEADERS, SETTLEMENT
+from tests.simulator.sandbox_helpers import Api, assert_valid
 
 R = "/reports/2021-06-30"
 MODEL = "reports_2021-06-30.json"
@@ -157,3 +157,59 @@ def test_document_url_expires_after_five_minutes_and_faults_damage_it(na: Api) -
     assert len(corrupt) == len(good) and corrupt != good
     na.sandbox.advance(301)
     assert na.client.get(meta["url"]).status_code == 403
+
+
+def _rows_of(api: Api, report_type: str) -> list[dict[str, str]]:
+    report = _run(api, report_type)
+    rows = _download(api, report["reportDocumentId"])
+    return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+
+def test_fba_events_and_the_settlement_reconcile(na: Api) -> None:
+    # given: returns, a cash reimbursement and shipped orders inside one settlement period
+    na.sandbox.quotas.enabled = False
+    world = na.sandbox.world
+    seller = na.account.seller_id
+    sku = next(i.sku for (s, _), i in world.listings.items() if s == seller and i.fulfilled_by == "AMAZON")
+    na.admin("POST", "/fba/events", {"sellerId": seller, "sku": sku, "kind": "damaged", "quantity": 3})
+    na.admin(
+        "POST",
+        "/fba/events",
+        {
+            "sellerId": seller,
+            "sku": sku,
+            "kind": "reimbursement",
+            "quantity": 3,
+            "reason": "Damaged_Warehouse",
+            "amountPerUnit": "4.00",
+        },
+    )
+    shipped = next(
+        o
+        for o in world.orders.values()
+        if o.seller_id == seller
+        and o.status == "SHIPPED"
+        and o.fulfilled_by == "AMAZON"
+        and o.marketplace_id == "ATVPDKIKX0DER"
+    )
+    returned_sku = shipped.doc["orderItems"][0]["product"]["sellerSku"]
+    na.admin("POST", f"/orders/{shipped.order_id}/return", {"sku": returned_sku})
+    # when: the reports are pulled and the period closes
+    reimbursements = _rows_of(na, "GET_FBA_REIMBURSEMENTS_DATA")
+    returns = _rows_of(na, "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA")
+    ledger = _rows_of(na, "GET_LEDGER_DETAIL_VIEW_DATA")
+    na.sandbox.advance(15 * 86400)
+    listed = na.get(
+        f"{R}/reports", {"reportTypes": SETTLEMENT, "marketplaceIds": "ATVPDKIKX0DER", "pageSize": "100"}
+    ).json()["reports"]
+    settlement = [row for report in listed for row in _download(na, report["reportDocumentId"])[2:]]
+    # then: cash reimbursed = settlement reimbursement rows; returned units = ledger returns = refund rows
+    cash = sum(Decimal(r["amount-total"]) for r in reimbursements)
+    paid = sum(Decimal(r[14]) for r in settlement if r[12] == "FBA Inventory Reimbursement")
+    assert cash == paid == Decimal("12.00")
+    ledger_returns = [r for r in ledger if r["Event Type"] == "CustomerReturns"]
+    assert sum(int(r["quantity"]) for r in returns) == sum(int(r["Quantity"]) for r in ledger_returns) >= 1
+    refunded = {r[7] for r in settlement if r[6] == "Refund"}
+    assert {r["order-id"] for r in returns} <= refunded
+    damaged = [r for r in ledger if r["Reason"] in ("E", "P") and r["MSKU"] == sku]
+    assert sorted(int(r["Quantity"]) for r in damaged) == [-3, 3]

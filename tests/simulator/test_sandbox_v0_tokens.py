@@ -77,3 +77,26 @@ def test_create_rdt_rejects_missing_resources(na: Api) -> None:
     assert response.status_code == 400
     assert_valid("tokens_2021-03-01.json", "ErrorList", response.json())
     assert response.json()["errors"][0]["details"] == "Resource not provided."
+
+
+def test_order_items_buyer_info_gift_details_need_an_rdt(na: Api) -> None:
+    world = na.sandbox.world
+    sku = next(
+        i.sku
+        for (s, _), i in world.listings.items()
+        if s == na.account.seller_id and i.fulfilled_by == "MERCHANT"
+    )
+    body = {
+        "sellerId": na.account.seller_id,
+        "items": [{"sku": sku, "giftMessage": "For you", "giftWrap": True}],
+    }
+    order_id = na.admin("POST", "/orders", body).json()["orderId"]
+    na.sandbox.advance(1800)
+    path = f"{V0}/{order_id}/orderItems/buyerInfo"
+    plain = na.get(path).json()
+    assert_valid("ordersV0.json", "GetOrderItemsBuyerInfoResponse", plain)
+    assert set(plain["payload"]["OrderItems"][0]) == {"OrderItemId"}
+    token = _rdt(na, "/orders/v0/orders/{orderId}/orderItems/buyerInfo")
+    gifted = na.get(path, token=token).json()
+    assert_valid("ordersV0.json", "GetOrderItemsBuyerInfoResponse", gifted)
+    assert gifted["payload"]["OrderItems"][0]["GiftMessageText"] == "For you"

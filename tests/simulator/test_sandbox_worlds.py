@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.simulator.sandbox_helpers import Api, assert_valid, small_world
 from typer.testing import CliRunner
 
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.cli import app as cli
 from orderbridge.simulator.clock import VirtualClock
+from orderbridge.simulator.generator import DEFAULT_MIX
+from tests.simulator.sandbox_helpers import Api, assert_valid, small_world
 
 
 def test_same_seed_same_world_and_another_seed_another() -> None:
@@ -127,3 +128,9 @@ def test_admin_loads_a_generated_world(na: Api) -> None:
     assert [s["marketplaceIds"] for s in state["sellers"]] == [["A2EUQ1WTGCTBG2"]]
     dumped = na.admin("GET", "/world").json()
     assert dumped["format"] == "orderbridge-sandbox-world"
+
+
+def test_generated_late_orders_surface_after_their_last_update() -> None:
+    world = small_world(seed=4, mix={**DEFAULT_MIX, "late": 1.0})
+    late = [o for o in world.orders.values() if o.visible_ts > o.created_ts]
+    assert late and all(o.visible_ts - o.created_ts >= 300 for o in late)

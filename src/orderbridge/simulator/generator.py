@@ -34,6 +34,7 @@ DEFAULT_MIX = {
     "return": 0.05,
     "replacement": 0.01,
     "lost": 0.01,
+    "late": 0.0,
 }
 FIRST = (
     "Anna",
@@ -362,7 +363,9 @@ def _place_one(world: World, rng: random.Random, mix: dict[str, float], sale: Sa
         business=business,
         purchase_order_number=f"PO-{rng.randint(1000, 9999)}" if business else "",
     )
-    order = lifecycle.place(world, cart)
+    # "late" share: orders that surface minutes after their lastUpdatedTime (issue 4 §6).
+    late = rng.uniform(300, 1800) if mix["late"] and rng.random() < mix["late"] else 0.0
+    order = lifecycle.place(world, cart, visible_delay=late)
 
     def later(delay: float, action: str) -> None:
         if ts + delay < end:

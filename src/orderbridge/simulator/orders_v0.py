@@ -234,6 +234,18 @@ async def get_order_items(ctx: Ctx) -> Response:
     return json_response({"payload": {"AmazonOrderId": order.order_id, "OrderItems": items}})
 
 
+async def get_order_items_buyer_info(ctx: Ctx) -> Response:
+    order = _order(ctx)
+    rows = []
+    for item in order.doc["orderItems"]:
+        row: Doc = {"OrderItemId": item["orderItemId"]}
+        if ctx.principal.restricted:  # gift details are buyer PII (SPAPI.md §4.3)
+            info = v0_item(order, item, frozenset({"buyerInfo"})).get("BuyerInfo", {})
+            row.update(info)
+        rows.append(row)
+    return json_response({"payload": {"AmazonOrderId": order.order_id, "OrderItems": rows}})
+
+
 async def get_order_buyer_info(ctx: Ctx) -> Response:
     order = _order(ctx)
     info = _buyer_info(order.doc) if ctx.principal.restricted else {}
@@ -269,6 +281,12 @@ def routes() -> list[Route]:
         Route("GET", BASE + "/{orderId}", "v0.getOrder", get_order),
         Route("GET", BASE + "/{orderId}/orderItems", "getOrderItems", get_order_items),
         Route("GET", BASE + "/{orderId}/buyerInfo", "getOrderBuyerInfo", get_order_buyer_info),
+        Route(
+            "GET",
+            BASE + "/{orderId}/orderItems/buyerInfo",
+            "getOrderItemsBuyerInfo",
+            get_order_items_buyer_info,
+        ),
         Route("GET", BASE + "/{orderId}/address", "getOrderAddress", get_order_address),
         Route("POST", BASE + "/{orderId}/shipmentConfirmation", "confirmShipment", confirm_shipment),
     ]
