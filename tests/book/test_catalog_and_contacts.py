@@ -90,7 +90,7 @@ def test_o12_custom_fields_are_typed(book: Book) -> None:
     gift = define_field(book.session, RecordKind.SALES_ORDER, "gift", "Gift message", FieldKind.TEXT_AREA)
     business = define_field(book.session, RecordKind.SALES_ORDER, "b2b", "Amazon Business", FieldKind.YES_NO)
     channel = define_field(
-        book.session, RecordKind.SALES_ORDER, "ch", "Channel", FieldKind.SELECT, ["web", "amazon"]
+        book.session, RecordKind.SALES_ORDER, "ch", "Channel", FieldKind.SELECT, options=["web", "amazon"]
     )
     set_field(book.session, gift, 1, "SKU-A: Happy birthday " * 30)
     set_field(book.session, business, 1, True)
