@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from tests.book.builders import NOW, make_book
-from tests.cli.conftest import Run, json_of
-from tests.conftest import STORES
 
 from orderbridge.book.orders.model import OrderNote
 from orderbridge.book.orders.shipping import ship_order
 from orderbridge.db import make_engine, session_factory, transaction
+from tests.book.builders import NOW, make_book
+from tests.cli.conftest import Run, json_of
+from tests.conftest import STORES
 
 pytestmark = pytest.mark.parametrize("fresh_store_url", STORES, indirect=True)
 

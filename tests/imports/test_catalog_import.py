@@ -7,14 +7,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from tests.conftest import NOW
-from tests.imports.csv_text import table
 
 from orderbridge.book.catalog import Product, ProductPrice, add_price_list, product_by_sku
 from orderbridge.book.inventory import MovementReason, add_warehouse, move_stock
 from orderbridge.book.tax import add_nominal_code
 from orderbridge.imports.catalog import import_bundles, import_products
 from orderbridge.imports.errors import ImportRejectedError
+from tests.conftest import NOW
+from tests.imports.csv_text import table
 
 PRODUCTS = """
     sku,name,stock_tracked,sales_nominal_code,tax_class,price:RETAIL

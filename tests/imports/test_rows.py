@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tests.imports.csv_text import table
 
 from orderbridge.book.inventory import WarehouseKind
 from orderbridge.imports.errors import ImportRejectedError
 from orderbridge.imports.rows import ProductRow, StockRow, WarehouseRow, validate_rows
+from tests.imports.csv_text import table
 
 
 def test_good_rows_become_typed_values() -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from tests.conftest import NOW, STORES
-from tests.imports.csv_text import table
 
 from orderbridge.book.catalog import product_by_sku, save_product
 from orderbridge.book.inventory import (
@@ -23,6 +21,8 @@ from orderbridge.book.inventory import (
 from orderbridge.db import make_engine, session_factory, transaction
 from orderbridge.imports.errors import ImportRejectedError
 from orderbridge.imports.stock import import_stock, import_warehouses, stock_reference
+from tests.conftest import NOW, STORES
+from tests.imports.csv_text import table
 
 WAREHOUSES = """
     code,name,kind,region

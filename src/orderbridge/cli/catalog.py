@@ -44,7 +44,7 @@ def import_products_command(file: CsvFile) -> None:
         table = read_csv(file)
         with row_progress("products", len(table.rows)) as tick, unit_of_work() as session:
             report = import_products(session, table, tick=tick)
-    console.print(str(report), highlight=False)
+    console.print(str(report), highlight=False, soft_wrap=True)
 
 
 @products.command("list")
@@ -130,7 +130,7 @@ def import_bundles_command(file: CsvFile) -> None:
         table = read_csv(file)
         with row_progress("bundles", len(table.rows)) as tick, unit_of_work() as session:
             report = import_bundles(session, table, tick=tick)
-    console.print(str(report), highlight=False)
+    console.print(str(report), highlight=False, soft_wrap=True)
 
 
 @bundles.command("list")

@@ -35,7 +35,7 @@ def import_warehouses_command(file: CsvFile) -> None:
         table = read_csv(file)
         with row_progress("warehouses", len(table.rows)) as tick, unit_of_work() as session:
             report = import_warehouses(session, table, tick=tick)
-    console.print(str(report), highlight=False)
+    console.print(str(report), highlight=False, soft_wrap=True)
 
 
 @warehouses.command("add")
@@ -84,7 +84,7 @@ def import_stock_command(file: CsvFile) -> None:
         table = read_csv(file)
         with row_progress("stock", len(table.rows)) as tick, unit_of_work() as session:
             report = import_stock(session, table, now=utc_now(), tick=tick)
-    console.print(str(report), highlight=False)
+    console.print(str(report), highlight=False, soft_wrap=True)
 
 
 @dataclass(frozen=True)

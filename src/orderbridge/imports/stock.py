@@ -8,11 +8,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orderbridge.book.catalog import Product
-from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse, count_stock
+from orderbridge.book.inventory import (
+    StockLevel,
+    StockMovement,
+    Warehouse,
+    WarehouseKind,
+    add_warehouse,
+    count_stock,
+)
 from orderbridge.imports.csv_source import CsvTable
 from orderbridge.imports.errors import Problem, reject_if_any
 from orderbridge.imports.report import ImportReport, Tick, no_tick
 from orderbridge.imports.rows import StockRow, ValidRows, WarehouseRow, validate_rows
+
+# References per query when looking up which rows were applied already (well under any bind-parameter limit).
+REFERENCE_BATCH = 500
 
 
 def import_warehouses(session: Session, table: CsvTable, *, tick: Tick = no_tick) -> ImportReport:
@@ -80,16 +90,37 @@ def import_stock(session: Session, table: CsvTable, *, now: datetime, tick: Tick
     problems = _stock_problems(valid, products, warehouses)
     reject_if_any(table.source, [*valid.problems, *problems])
     report = ImportReport("stock", table.source, rows=len(valid.rows))
+    references = {line: row.reference or stock_reference(valid.digest, line) for line, row in valid.rows}
+    applied = _applied(session, set(references.values()))
+    # Loaded once so that count_stock finds every level in the session instead of one query per row.
+    session.scalars(select(StockLevel)).all()
     for line, row in valid.rows:
-        reference = row.reference or stock_reference(valid.digest, line)
         product, warehouse = products[row.sku], warehouses[row.warehouse]
-        moved = count_stock(session, product, warehouse, row.quantity, reference=reference, now=now)
+        moved = None
+        if (references[line], product.id, warehouse.id) not in applied:
+            moved = count_stock(
+                session, product, warehouse, row.quantity, reference=references[line], now=now
+            )
         if moved is None:
             report.unchanged += 1
         else:
             report.changed += 1
         tick()
     return report
+
+
+def _applied(session: Session, references: set[str]) -> set[tuple[str, int, int]]:
+    """(reference, product id, warehouse id) of the movements already booked under these references."""
+    found: set[tuple[str, int, int]] = set()
+    ordered = sorted(references)
+    for start in range(0, len(ordered), REFERENCE_BATCH):
+        batch = ordered[start : start + REFERENCE_BATCH]
+        query = select(StockMovement.reference, StockMovement.product_id, StockMovement.warehouse_id)
+        found.update(
+            (ref, product, warehouse)
+            for ref, product, warehouse in session.execute(query.where(StockMovement.reference.in_(batch)))
+        )
+    return found
 
 
 def _stock_problems(
