@@ -393,3 +393,34 @@ def test_ac15_the_archive_takes_only_the_configured_tax_fields(
     )
     with_reason.append([record])
     assert restore(archive_dir, offline / "archive.key")[0].fields["email"] == canary.email
+
+
+def test_a_file_whose_committed_tail_changed_does_not_receive_more_entries(
+    writer: ArchiveWriter, archive_dir: Path
+) -> None:
+    writer.append([record_of(make_canary(), f"o-{n}") for n in range(2)])
+    damaged = only_file(archive_dir)
+    flip(damaged, damaged.stat().st_size - 1)  # the head hash itself
+
+    batch = writer.append([record_of(make_canary(), "o-3")])
+
+    assert batch.file != damaged.name
+    assert batch.first_entry == 0
+
+
+def test_restore_can_skip_damaged_entries_and_keep_the_intact_ones(
+    writer: ArchiveWriter, archive_dir: Path, offline: Path
+) -> None:
+    writer.append([record_of(make_canary(), f"o-{n}") for n in range(4)])
+    path = only_file(archive_dir)
+    data = path.read_bytes()
+    offsets, offset = [], 56
+    while offset < len(data):
+        offsets.append(offset)
+        offset += 4 + int.from_bytes(data[offset : offset + 4], "big") + 32
+    flip(path, offsets[2] + 200)  # inside entry 2's sealed box
+
+    with pytest.raises(ArchiveDamagedError, match="entry 2"):
+        restore(archive_dir, offline / "archive.key")
+    intact = restore(archive_dir, offline / "archive.key", skip_damaged=True)
+    assert [r.order_id for r in intact] == ["o-0", "o-1", "o-3"]

@@ -326,8 +326,7 @@ class ArchiveWriter:
             with path.open("r+b") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 manifest = _read_manifest(path)
-                size = os.fstat(handle.fileno()).st_size
-                if manifest is not None and not manifest.get("damaged") and size >= manifest["bytes"]:
+                if manifest is not None and _tail_agrees(handle, manifest):
                     return self._append_locked(path, handle, manifest, records)
             path = self._new_file()  # damaged since: leave it for `verify`, carry on in a fresh file
         raise ArchiveError(f"archive: cannot append to a fresh file in {self.directory}")
@@ -409,6 +408,20 @@ class ArchiveWriter:
         files.write_replace(_manifest_path(path), json.dumps(manifest, indent=1).encode())
 
 
+def _tail_agrees(handle: BinaryIO, manifest: dict[str, Any]) -> bool:
+    """Whether the file still ends (at its committed length) in the manifest's head hash: a cheap check."""
+    if manifest.get("damaged"):
+        return False
+    committed = int(manifest["bytes"])
+    if os.fstat(handle.fileno()).st_size < committed:
+        return False
+    if manifest["entries"] == 0:
+        handle.seek(0)
+        return hashlib.sha256(handle.read(_HEADER_BYTES)).hexdigest() == str(manifest["head"])
+    handle.seek(committed - _HASH_BYTES)
+    return handle.read(_HASH_BYTES).hex() == str(manifest["head"])
+
+
 def _sequence(path: Path) -> int:
     parts = path.stem.split("-")
     return int(parts[-2]) if len(parts) >= 6 and parts[-2].isdigit() else 0
@@ -424,22 +437,24 @@ def restore(
     order_id: str | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    skip_damaged: bool = False,
 ) -> list[ArchiveRecord]:
     """Recover archived records (tax audit), checking every file's integrity first.
 
-    Raises ArchiveDamagedError naming the file and entry, or ArchiveKeyError when the records asked for
-    are sealed to a key not given. Restored PII must never re-enter the online book.
+    Raises ArchiveDamagedError naming the file and entry (with `skip_damaged`, restores every intact
+    entry instead; run `verify` for the list of what was skipped), or ArchiveKeyError when the records
+    asked for are sealed to a key not given. Restored PII must never re-enter the online book.
     """
     paths = [private_key_files] if isinstance(private_key_files, Path) else list(private_key_files)
     keys = {fingerprint(key.public_key): key for key in map(load_private_key, paths)}
     restored: list[ArchiveRecord] = []
     for path in archive_files(directory):
         scan = _scan(path, keep_entries=True)
-        if not scan.check.ok:
+        if not scan.check.ok and not skip_damaged:
             raise ArchiveDamagedError(path.name, "; ".join(scan.check.problems))
         wanted = [entry for entry in scan.entries if _wanted(entry.clear, order_id, date_from, date_to)]
         if wanted:
-            restored.extend(_open_entries(path.name, scan, wanted, keys))
+            restored.extend(_open_entries(path.name, scan, wanted, keys, skip_damaged=skip_damaged))
     return restored
 
 
@@ -455,7 +470,7 @@ def _wanted(
 
 
 def _open_entries(
-    file: str, scan: _Scan, wanted: Sequence[_Entry], keys: Mapping[str, PrivateKey]
+    file: str, scan: _Scan, wanted: Sequence[_Entry], keys: Mapping[str, PrivateKey], *, skip_damaged: bool
 ) -> Iterator[ArchiveRecord]:
     key = keys.get(scan.check.recipient)
     if key is None:
