@@ -212,11 +212,6 @@ def test_an_import_killed_part_way_leaves_nothing(fresh_store_url: str) -> None:
     engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="book: count_stock records no movement when the count equals on hand, so the reference "
-    "is not remembered and a later re-import of the same file recounts",
-)
 def test_a_count_that_matched_on_hand_is_not_applied_again_later(stocked: Session) -> None:
     import_stock(stocked, table("sku,warehouse,quantity\nSPOON-1,MAIN,0"), now=NOW)
     move_stock(

@@ -168,7 +168,19 @@ def count_stock(
         return None
     difference = counted - stock_level(session, product.id, warehouse.id).on_hand
     if difference == 0:
-        return None
+        # A count that matches is still recorded, so that the same count (same reference) is never
+        # applied later against a level that has moved on since.
+        matched = StockMovement(
+            product_id=product.id,
+            warehouse_id=warehouse.id,
+            quantity=0,
+            reason=MovementReason.COUNT,
+            reference=reference,
+            moved_at=now,
+            note="count matched on hand",
+        )
+        session.add(matched)
+        return matched
     return move_stock(
         session, product, warehouse, difference, reason=MovementReason.COUNT, reference=reference, now=now
     )
