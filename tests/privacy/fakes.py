@@ -1,38 +1,20 @@
-"""Test fakes for privacy: synthetic canary buyers (DPP §3.11), a hand-moved clock, byte scans."""
+"""Test fakes for privacy: canary buyers (from orderbridge.privacy.canary), a hand-moved clock, byte dumps."""
 
 from __future__ import annotations
 
-import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from orderbridge.privacy.canary import CanaryBuyer, make_canary_buyer
+
+__all__ = ["MARKETPLACE", "SELLER", "CanaryBuyer", "FakeClock", "all_bytes_under", "make_canary"]
 
 SELLER = "A2SELLER0001"
 MARKETPLACE = "A1F83G8C2ARO7P"
 
 
-@dataclass(frozen=True)
-class CanaryBuyer:
-    """A synthetic buyer whose every field is a unique random token."""
-
-    name: str
-    email: str
-    phone: str
-    address_line1: str
-
-    @property
-    def values(self) -> tuple[str, ...]:
-        return (self.name, self.email, self.phone, self.address_line1)
-
-
 def make_canary() -> CanaryBuyer:
-    token = secrets.token_hex(5)
-    return CanaryBuyer(
-        name=f"Qz{token.title()} Canarysson",
-        email=f"qz{token}@marketplace.amazon.co.uk",
-        phone=f"+44 7700 9{secrets.randbelow(10**5):05d}",
-        address_line1=f"{secrets.randbelow(900) + 100} Qz{token} Lane",
-    )
+    return make_canary_buyer()
 
 
 def all_bytes_under(root: Path) -> bytes:

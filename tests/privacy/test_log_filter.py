@@ -37,7 +37,7 @@ def log() -> Iterator[tuple[logging.Logger, io.StringIO]]:
 
 
 def assert_no_canary(text: str, buyer: CanaryBuyer) -> None:
-    for value in buyer.values:
+    for value in buyer.values.values():
         assert value not in text
         assert value.lower() not in text
     assert buyer.name.split()[0] not in text
