@@ -76,7 +76,7 @@ def test_values_that_do_not_fit_their_column() -> None:
 def test_warehouse_kind_is_own_or_fba() -> None:
     valid = validate_rows(table("code,name,kind\nMAIN,Main,\nFBA-UK,FBA UK,FBA\nX,X,shop"), WarehouseRow)
 
-    assert [row.kind for _line, row in valid.rows] == [WarehouseKind.OWN, WarehouseKind.FBA]
+    assert [row.kind for _line, row in valid.rows] == [None, WarehouseKind.FBA]
     assert [str(problem) for problem in valid.problems] == ["line 4, column kind: must be own or fba (shop)"]
 
 

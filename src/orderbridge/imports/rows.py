@@ -114,7 +114,7 @@ class BundleRow(Row):
 class WarehouseRow(Row):
     code: Code
     name: WarehouseName
-    kind: Kind = WarehouseKind.OWN
+    kind: Kind | None = None  # own for a new warehouse; an existing one keeps its kind
     region: Region | None = None
 
 

@@ -26,7 +26,10 @@ REFERENCE_BATCH = 500
 
 
 def import_warehouses(session: Session, table: CsvTable, *, tick: Tick = no_tick) -> ImportReport:
-    """Add each warehouse, or update the name and region of one with the same code; all rows or none."""
+    """Add each warehouse, or update the name (and region, when given) of one with the same code.
+
+    All rows or none. An empty kind is own for a new warehouse and leaves an existing one as it is.
+    """
     valid = validate_rows(table, WarehouseRow)
     warehouses = {warehouse.code: warehouse for warehouse in session.scalars(select(Warehouse))}
     problems = _warehouse_problems(valid, warehouses)
@@ -34,9 +37,9 @@ def import_warehouses(session: Session, table: CsvTable, *, tick: Tick = no_tick
     report = ImportReport("warehouses", table.source, rows=len(valid.rows))
     for _line, row in valid.rows:
         existing = warehouses.get(row.code)
-        region = row.region if existing is None or "region" in valid.columns else existing.region
+        region = row.region or (existing.region if existing is not None else None)
         if existing is None:
-            add_warehouse(session, row.code, row.name, row.kind, region)
+            add_warehouse(session, row.code, row.name, row.kind or WarehouseKind.OWN, region)
             report.created += 1
         elif (existing.name, existing.region) == (row.name, region):
             report.unchanged += 1
@@ -58,14 +61,10 @@ def _warehouse_problems(valid: ValidRows[WarehouseRow], warehouses: dict[str, Wa
         if row.code in first_line:
             problems.append(Problem(line, "code", f"is also on line {first_line[row.code]}", row.code))
         first_line.setdefault(row.code, line)
-        if row.kind == WarehouseKind.FBA and not row.region and (existing is None or not existing.region):
+        kind = row.kind or (existing.kind if existing is not None else WarehouseKind.OWN)
+        if kind == WarehouseKind.FBA and not row.region and (existing is None or not existing.region):
             problems.append(Problem(line, "region", "is required for an fba warehouse (e.g. UK, EU, US)"))
-        if (
-            existing is not None
-            and row.kind is not None
-            and "kind" in valid.columns
-            and existing.kind != row.kind
-        ):
+        if existing is not None and row.kind is not None and existing.kind != row.kind:
             problems.append(
                 Problem(
                     line,
