@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench migration clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,8 @@ run: $(STAMP)
 	$(BIN)/orderbridge run
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy src
 
 test: $(STAMP) lint
@@ -26,6 +26,11 @@ test: $(STAMP) lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/book.py
+
+# Until the first release the schema is one migration, rewritten from the models.
+migration: $(STAMP)
+	$(BIN)/python tools/regenerate_migration.py
+	$(BIN)/ruff format --quiet src/orderbridge/migrations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,8 +1,8 @@
-"""the book and the privacy records
+"""the schema
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:23:32.937800
+Create Date: 2026-11-23 15:26:52.810236
 """
 
 from collections.abc import Sequence
