@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 from starlette.responses import Response
@@ -76,22 +77,40 @@ def included_mask(values: list[str]) -> int:
     return mask
 
 
+@cache
+def _wanted(mask: int) -> tuple[frozenset[str], frozenset[str]]:
+    """The Order and OrderItem properties these includedData unlock."""
+    chosen = [name for i, name in enumerate(INCLUDED_DATA) if mask >> i & 1]
+    return (
+        frozenset(ORDER_SECTIONS[n] for n in chosen if n in ORDER_SECTIONS),
+        frozenset(ITEM_SECTIONS[n] for n in chosen if n in ITEM_SECTIONS),
+    )
+
+
+def _asks_all(doc: Doc, wanted_order: frozenset[str], wanted_item: frozenset[str]) -> bool:
+    if not GATED_ORDER.intersection(doc) <= wanted_order:
+        return False
+    return all(GATED_ITEM.intersection(item) <= wanted_item for item in doc["orderItems"])
+
+
 def project(order: SimOrder, mask: int) -> Doc:
     """The Order as Amazon returns it for these includedData (Pending orders hold no money and no address)."""
-    wanted_order = {
-        ORDER_SECTIONS[n] for i, n in enumerate(INCLUDED_DATA) if mask >> i & 1 and n in ORDER_SECTIONS
-    }
-    wanted_item = {
-        ITEM_SECTIONS[n] for i, n in enumerate(INCLUDED_DATA) if mask >> i & 1 and n in ITEM_SECTIONS
-    }
+    wanted_order, wanted_item = _wanted(mask)
     doc = order.doc
     pending = order.status in ("PENDING", "PENDING_AVAILABILITY")
+    hide_email = pending or order.status == "CANCELLED"
+    if (
+        not pending
+        and not (hide_email and "buyer" in wanted_order)
+        and _asks_all(doc, wanted_order, wanted_item)
+    ):
+        return doc  # everything the order holds is asked for: serialise it as it is
     if pending:
         # SPAPI.md §14 O1/O2: Pending orders carry no prices and no delivery address.
         wanted_order -= {"proceeds", "payment", "recipient"}
         wanted_item -= {"proceeds"}
     out = {k: v for k, v in doc.items() if k not in GATED_ORDER or k in wanted_order}
-    if "buyer" in out and "buyerEmail" in out["buyer"] and (pending or order.status == "CANCELLED"):
+    if "buyer" in out and "buyerEmail" in out["buyer"] and hide_email:
         # SPAPI.md §5: buyer e-mail only for FBM orders in UNSHIPPED / PARTIALLY_SHIPPED / SHIPPED.
         out["buyer"] = {k: v for k, v in out["buyer"].items() if k != "buyerEmail"}
     out["orderItems"] = [
