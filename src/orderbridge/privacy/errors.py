@@ -25,6 +25,10 @@ class DecryptionError(PrivacyError):
     """A ciphertext does not decrypt: malformed, tampered with, or moved to another row or field."""
 
 
+class RetentionSettingError(PrivacyError):
+    """A retention period longer than Amazon allows or not positive, or a time without a timezone."""
+
+
 class NothingToIndexError(PrivacyError):
     """A value normalises to nothing, so it must not get a blind index (it would match every empty value)."""
 
