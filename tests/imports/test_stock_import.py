@@ -213,7 +213,8 @@ def test_an_import_killed_part_way_leaves_nothing(fresh_store_url: str) -> None:
 
 
 def test_a_count_that_matched_on_hand_is_not_applied_again_later(stocked: Session) -> None:
-    import_stock(stocked, table("sku,warehouse,quantity\nSPOON-1,MAIN,0"), now=NOW)
+    matched = import_stock(stocked, table("sku,warehouse,quantity\nSPOON-1,MAIN,0"), now=NOW)
+    assert (matched.changed, matched.unchanged) == (0, 1)
     move_stock(
         stocked,
         product_by_sku(stocked, "SPOON-1"),

@@ -100,7 +100,8 @@ def import_stock(session: Session, table: CsvTable, *, now: datetime, tick: Tick
             moved = count_stock(
                 session, product, warehouse, row.quantity, reference=references[line], now=now
             )
-        if moved is None:
+        # A count that matched on hand is recorded as a movement of 0: nothing changed.
+        if moved is None or moved.quantity == 0:
             report.unchanged += 1
         else:
             report.changed += 1
