@@ -134,3 +134,36 @@ def test_generated_late_orders_surface_after_their_last_update() -> None:
     world = small_world(seed=4, mix={**DEFAULT_MIX, "late": 1.0})
     late = [o for o in world.orders.values() if o.visible_ts > o.created_ts]
     assert late and all(o.visible_ts - o.created_ts >= 300 for o in late)
+
+
+def test_cli_serve_wires_uvicorn_with_https_speed_and_world(tmp_path: Path, monkeypatch) -> None:
+    import uvicorn
+
+    calls: list[tuple[object, dict]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    world_file = tmp_path / "w.json"
+    worldfile.write(small_world(), world_file)
+    result = CliRunner().invoke(
+        cli, ["serve", "--port", "8765", "--speed", "600", "--world", str(world_file), "--https"]
+    )
+    assert result.exit_code == 0, result.output
+    ((app, options),) = calls
+    assert options["host"] == "127.0.0.1" and options["port"] == 8765
+    assert Path(options["ssl_certfile"]).read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    sandbox = app.sandbox  # type: ignore[attr-defined]
+    assert sandbox.clock.speed == 600
+    assert len(sandbox.world.orders) == len(small_world().orders)
+
+
+def test_generated_world_has_every_ledger_event_kind() -> None:
+    world = small_world(days=12, orders_per_day=30)
+    kinds = {(e.event_type, e.reason) for e in world.ledger}
+    assert {("Receipts", ""), ("Shipments", ""), ("CustomerReturns", "")} <= kinds
+    assert {"D", "F", "E", "P"} <= {reason for _, reason in kinds}
+    assert {"REIMBURSEMENT", "REPLACEMENT"} <= {e.kind for e in world.fba_events}
+
+
+def test_admin_reports_fba_stock_per_fulfilment_center(na: Api) -> None:
+    rows = na.admin("GET", f"/stock?sellerId={na.account.seller_id}").json()["stock"]
+    assert rows and all(r["sellerId"] == na.account.seller_id for r in rows)
+    assert sum(r["sellable"] for r in rows) > 0

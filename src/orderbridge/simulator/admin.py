@@ -278,6 +278,17 @@ async def step_inbound(ctx: Ctx) -> Response:
     return json_response({"shipmentId": shipment.shipment_id, "status": shipment.status})
 
 
+async def stock(ctx: Ctx) -> Response:
+    """Sellable FBA units per SKU and fulfilment centre (from the ledger)."""
+    seller = ctx.q("sellerId")
+    rows = [
+        {"sellerId": s, "sku": sku, "fulfillmentCenter": fc, "sellable": units}
+        for (s, sku, fc), units in sorted(ctx.sandbox.world.stock.items())
+        if seller in (None, s)
+    ]
+    return json_response({"stock": rows})
+
+
 async def faults(ctx: Ctx) -> Response:
     if ctx.request.method == "PUT":
         try:
@@ -333,6 +344,7 @@ def routes() -> list[Route]:
         ("POST", "/orders/{orderId}/replace", replace_order),
         ("POST", "/fba/events", fba_event),
         ("POST", "/inbound", create_inbound),
+        ("GET", "/stock", stock),
         ("POST", "/inbound/{shipmentId}/step", step_inbound),
         ("GET", "/faults", faults),
         ("PUT", "/faults", faults),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,7 @@ class FeedStore:
     def __init__(self) -> None:
         self.documents: dict[str, tuple[str, bytes]] = {}  # id -> (seller, content)
         self.feeds: dict[str, Feed] = {}
+        self.rng = random.Random(0)  # feed ids; never the world's random source
 
     def attach(self, world: World) -> None:
         world.handlers["feed"] = self._on_step
@@ -136,7 +138,7 @@ async def create_feed(ctx: Ctx) -> Response:
     if document is None or document[0] != ctx.principal.seller_id or not body.get("marketplaceIds"):
         raise invalid_input("inputFeedDocumentId and marketplaceIds are required and must be valid.")
     feed = Feed(
-        str(ctx.sandbox.world.rng.randint(10**10, 10**11 - 1)),
+        str(store.rng.randint(10**10, 10**11 - 1)),
         body["feedType"],
         ctx.principal.seller_id,
         list(body["marketplaceIds"]),

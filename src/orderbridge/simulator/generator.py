@@ -239,6 +239,9 @@ def _register_story(world: World) -> None:
         if event.kind == "gen_inbound":
             inbound.create(w, event.data["shipment"])
             return
+        if event.kind == "gen_fba":
+            _fba_event(w, event)
+            return
         order = w.orders[event.key]
         action = event.data["action"]
         if action == "cancel" and order.status == "PENDING":
@@ -273,8 +276,35 @@ def _register_story(world: World) -> None:
                 fba.adjust(w, order.seller_id, sku, "lost", quantity=1, fc=fc)
                 fba.reimburse(w, order.seller_id, sku, 1, reason="Lost_Warehouse")
 
-    for kind in ("gen_inbound", "gen_story"):
+    for kind in ("gen_inbound", "gen_story", "gen_fba"):
         world.handlers[kind] = story
+
+
+def _fba_event(world: World, event: Scheduled) -> None:
+    """A warehouse incident: damaged (reimbursed), found or disposed units (SPAPI.md §8.3 reason codes)."""
+    seller, sku, kind = event.data["seller"], event.key, event.data["what"]
+    stock = lifecycle.fba_stock(world, seller, sku)
+    fc = max(stock, key=lambda name: stock[name]) if stock else ""
+    if not fc or (kind != "found" and stock[fc] < 1):
+        return
+    fba.adjust(world, seller, sku, kind, quantity=1, fc=fc)
+    if kind == "damaged":
+        fba.reimburse(world, seller, sku, 1, reason="Damaged_Warehouse")
+
+
+def _schedule_incidents(
+    world: World, settings: Settings, sellers: list[tuple[SellerAccount, list[Listing]]]
+) -> None:
+    # A random source of its own, so incidents never shift the order stream of a given seed.
+    rng = random.Random(settings.seed * 7919 + 1)
+    start = settings.now - settings.days * DAY
+    for day in range(settings.days):
+        for account, listings in sellers:
+            fba_skus = [item.sku for item in listings if item.fulfilled_by == "AMAZON"]
+            for what in ("damaged", "found", "disposed"):
+                if fba_skus and rng.random() < 0.3:
+                    at = start + (day + rng.random()) * DAY
+                    world.schedule(at, "gen_fba", rng.choice(fba_skus), seller=account.seller_id, what=what)
 
 
 def generate(settings: Settings, progress: Callable[[int, int], None] | None = None) -> World:
@@ -302,6 +332,7 @@ def generate(settings: Settings, progress: Callable[[int, int], None] | None = N
             world.add_listing(listing)
         _stock_up(world, rng, account, listings, world.now)
         sellers.append((account, listings, region_markets))
+    _schedule_incidents(world, settings, [(account, listings) for account, listings, _ in sellers])
     mix = settings.mix
     total = settings.orders_per_day * settings.days
     times = sorted(rng.uniform(start, settings.now) for _ in range(total))

@@ -162,11 +162,9 @@ class PageTokens:
         self.positions: dict[str, PagePosition] = {}
         self.report_queries: dict[str, dict[str, Any]] = {}  # getReports nextToken -> the original query
 
-    def issue(self, position: PagePosition) -> str:
+    def issue(self, position: PagePosition, now: float) -> str:
         if len(self.positions) > 50_000:
-            self.positions = {
-                t: p for t, p in self.positions.items() if p.expires > position.expires - TOKEN_LIFETIME
-            }
+            self.positions = {t: p for t, p in self.positions.items() if p.expires > now}
         # Amazon's tokens are base64 with '+', '/' and '=' so clients must URL-encode them (SPAPI.md §4.1).
         token = base64.b64encode(secrets.token_bytes(33)).decode()
         self.positions[token] = position
@@ -292,7 +290,7 @@ async def search_orders(ctx: Ctx) -> Response:
     parts = [render(orders[order_id], mask) for order_id in position.ids[start:end]]
     tail: dict[str, Any] = {}
     if after.cursor < len(after.ids) or after.deferred is not None:
-        tail["pagination"] = {"nextToken": sandbox.pages.issue(after)}
+        tail["pagination"] = {"nextToken": sandbox.pages.issue(after, ctx.now)}
     tail["lastUpdatedBefore" if position.query.by_update else "createdBefore"] = iso(position.query.before)
     return raw_json(b'{"orders":[' + b",".join(parts) + b"]," + dumps(tail)[1:])
 

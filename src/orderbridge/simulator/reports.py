@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,7 @@ class ReportStore:
         self.reports: dict[str, Report] = {}
         self.documents: dict[str, Document] = {}
         self.settled: dict[str, float] = {}
+        self.rng = random.Random(0)
         self.world = World(now=0.0)
 
     def attach(self, world: World) -> None:
@@ -82,12 +84,15 @@ class ReportStore:
         self.documents.clear()
         self.settled.clear()
         self.world = world
+        # Ids come from the store's own random source so that reading reports never shifts the world's.
+        self.rng = random.Random(len(world.accounts))
         world.handlers["report"] = self._on_step
-        world.listeners.append(self._settle)
+        if self._settle not in world.listeners:
+            world.listeners.append(self._settle)
         self._settle(world)
 
     def _next_id(self) -> str:
-        return str(self.world.rng.randint(10**10, 10**11 - 1))
+        return str(self.rng.randint(10**10, 10**11 - 1))
 
     def create(
         self, seller_id: str, report_type: str, marketplace_ids: list[str], start: float, end: float
@@ -142,7 +147,7 @@ class ReportStore:
     def _settlement(
         self, world: World, seller_id: str, marketplace_id: str, start: float, end: float
     ) -> None:
-        settlement_id = str(world.rng.randint(10**10, 10**11 - 1))
+        settlement_id = str(self.rng.randint(10**10, 10**11 - 1))
         scope = Scope(seller_id, frozenset([marketplace_id]), start, end)
         rows = report_formats.settlement(world, scope, settlement_id)
         report = Report(
