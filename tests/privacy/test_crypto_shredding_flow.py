@@ -33,7 +33,6 @@ ORDER_ID = "202-1234567-7654321"
 EPOCH = date(2026, 12, 23)
 
 
-@pytest.mark.parametrize("session", ["sqlite"], indirect=True)
 def test_ac2_ac4_ac13_ac17_a_buyer_is_encrypted_archived_then_shredded_everywhere(
     tmp_path: Path, keystore: KeyStore, session: Session, clock: FakeClock
 ) -> None:
