@@ -213,3 +213,20 @@ def test_fba_events_and_the_settlement_reconcile(na: Api) -> None:
     assert {r["order-id"] for r in returns} <= refunded
     damaged = [r for r in ledger if r["Reason"] in ("E", "P") and r["MSKU"] == sku]
     assert sorted(int(r["Quantity"]) for r in damaged) == [-3, 3]
+
+
+def test_cancel_report_and_get_reports_filters(na: Api) -> None:
+    body = {"reportType": "GET_LEDGER_DETAIL_VIEW_DATA", "marketplaceIds": na.account.marketplace_ids[:1]}
+    report_id = na.post(f"{R}/reports", body).json()["reportId"]
+    response = na.client.delete(f"{R}/reports/{report_id}", headers={"x-amz-access-token": na.token})
+    assert response.status_code == 200 and response.content == b""
+    na.sandbox.advance(61)
+    assert na.get(f"{R}/reports/{report_id}").json()["processingStatus"] == "CANCELLED"
+    listed = na.get(
+        f"{R}/reports", {"reportTypes": "GET_LEDGER_DETAIL_VIEW_DATA", "processingStatuses": "CANCELLED"}
+    ).json()
+    assert_valid(MODEL, "GetReportsResponse", listed)
+    assert [r["reportId"] for r in listed["reports"]] == [report_id]
+    missing = na.get(f"{R}/reports", {"pageSize": "5"})
+    assert missing.status_code == 400
+    assert_valid(MODEL, "ErrorList", missing.json())

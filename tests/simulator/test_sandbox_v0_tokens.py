@@ -100,3 +100,25 @@ def test_order_items_buyer_info_gift_details_need_an_rdt(na: Api) -> None:
     gifted = na.get(path, token=token).json()
     assert_valid("ordersV0.json", "GetOrderItemsBuyerInfoResponse", gifted)
     assert gifted["payload"]["OrderItems"][0]["GiftMessageText"] == "For you"
+
+
+def test_get_orders_pages_with_next_token_and_its_one_per_minute_quota(na: Api) -> None:
+    params = {
+        "CreatedAfter": "2026-02-01T00:00:00Z",
+        "MarketplaceIds": na.account.marketplace_ids[0],
+        "MaxResultsPerPage": "5",
+    }
+    ids: list[str] = []
+    body = na.get(V0, params).json()
+    while True:
+        assert_valid("ordersV0.json", "GetOrdersResponse", body)
+        ids += [o["AmazonOrderId"] for o in body["payload"]["Orders"]]
+        if "NextToken" not in body["payload"]:
+            break
+        body = na.get(V0, {**params, "NextToken": body["payload"]["NextToken"]}).json()
+    assert len(ids) == len(set(ids)) > 5
+    for _ in range(20):
+        na.get(V0, params)
+    throttled = na.get(V0, params)
+    assert throttled.status_code == 429
+    assert_valid("ordersV0.json", "GetOrdersResponse", throttled.json())

@@ -167,3 +167,19 @@ def test_admin_reports_fba_stock_per_fulfilment_center(na: Api) -> None:
     rows = na.admin("GET", f"/stock?sellerId={na.account.seller_id}").json()["stock"]
     assert rows and all(r["sellerId"] == na.account.seller_id for r in rows)
     assert sum(r["sellable"] for r in rows) > 0
+
+
+def test_marketplaces_have_amazons_ids_and_currencies() -> None:
+    from orderbridge.simulator.marketplaces import MARKETPLACES, marketplace
+
+    table = {code: (m.marketplace_id, m.currency, m.region) for code, m in MARKETPLACES.items()}
+    assert table == {
+        "US": ("ATVPDKIKX0DER", "USD", "NA"),
+        "CA": ("A2EUQ1WTGCTBG2", "CAD", "NA"),
+        "UK": ("A1F83G8C2ARO7P", "GBP", "EU"),
+        "DE": ("A1PA6795UKMFR9", "EUR", "EU"),
+        "FR": ("A13V1IB3VIYZZH", "EUR", "EU"),
+        "IT": ("APJ6JRA9NG5V4", "EUR", "EU"),
+        "ES": ("A1RKKUPIHCS9HS", "EUR", "EU"),
+    }
+    assert marketplace("GB").country_code == "GB" and marketplace("A1PA6795UKMFR9").code == "DE"
