@@ -31,11 +31,17 @@ def test_toml_file_is_read_and_environment_wins(monkeypatch: pytest.MonkeyPatch,
     [
         ("ORDERBRIDGE_DATABASE_URL", "mysql://x", "ORDERBRIDGE_DATABASE_URL: Value error, must start with"),
         ("ORDERBRIDGE_WEB_PORT", "eighty", "ORDERBRIDGE_WEB_PORT: Input should be a valid integer"),
-        ("ORDERBRIDGE_COMPANY_CURRENCY", "XYZ", "ORDERBRIDGE_COMPANY_CURRENCY: Value error, unknown ISO 4217"),
+        (
+            "ORDERBRIDGE_COMPANY_CURRENCY",
+            "XYZ",
+            "ORDERBRIDGE_COMPANY_CURRENCY: Value error, unknown ISO 4217",
+        ),
         ("ORDERBRIDGE_LOG_LEVEL", "LOUD", "ORDERBRIDGE_LOG_LEVEL"),
     ],
 )
-def test_a_wrong_setting_is_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str) -> None:
+def test_a_wrong_setting_is_named(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=message):
         load_settings()
