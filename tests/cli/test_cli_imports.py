@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from orderbridge.cli.output import BIG_FILE_ROWS
 from tests.cli.conftest import Run, json_of
 from tests.conftest import STORES
 
@@ -128,3 +129,18 @@ def test_import_help_documents_the_columns(run: Run) -> None:
     assert result.exit_code == 0
     for column in ("sku", "warehouse", "quantity", "reference"):
         assert column in result.stdout
+
+
+def test_a_big_file_imports_with_its_progress_bar_off_stdout(run: Run, csv_file: CsvFile) -> None:
+    skus = [f"SKU-{number:04d}" for number in range(BIG_FILE_ROWS)]
+    products = csv_file("p.csv", "sku,name\n" + "\n".join(f"{sku},{sku}" for sku in skus))
+    counts = csv_file("s.csv", "sku,warehouse,quantity\n" + "\n".join(f"{sku},MAIN,3" for sku in skus))
+    run("warehouses", "add", "MAIN", "Main")
+
+    imported = run("products", "import", str(products))
+    stock = run("stock", "import", str(counts))
+
+    assert imported.exit_code == 0 and stock.exit_code == 0, imported.output + stock.output
+    assert stock.stdout.splitlines() == [
+        f"stock from {counts}: {BIG_FILE_ROWS} row(s) read, 0 created, {BIG_FILE_ROWS} changed, 0 unchanged"
+    ]
