@@ -66,6 +66,7 @@ def test_connection_reset_drops_the_response(na: Api) -> None:
     na.admin("PUT", "/faults", {"reset_rate": 1.0})
     with pytest.raises(ConnectionResetFault):
         na.get(SEARCH, _params(na))
+    assert na.admin("GET", "/calls").json()["operations"]["searchOrders"]["errors"] == 1
 
 
 def test_duplicated_pages_repeat_orders_but_lose_none(na: Api) -> None:

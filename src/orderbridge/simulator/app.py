@@ -147,6 +147,8 @@ class SandboxApp:
             latency, reset = sandbox.faults.before_handler(route.operation)
             if latency:
                 await sandbox.sleep(latency)
+            # A reset comes after the handler ran: the change happened but its answer is lost, the case
+            # that makes clients prove their retries idempotent.
             response = await route.handler(ctx)
             if response.status_code < 300:
                 headers["x-amzn-RateLimit-Limit"] = sandbox.quotas.rate_header(route.operation)
@@ -157,7 +159,8 @@ class SandboxApp:
             if error.status in (400, 404):
                 headers["x-amzn-RateLimit-Limit"] = sandbox.quotas.rate_header(route.operation)
         response.headers.update(headers)
-        sandbox.calls.record(CallRecord(now, route.operation, seller_id, response.status_code, request_id))
+        status = 0 if reset else response.status_code  # 0: the connection was reset
+        sandbox.calls.record(CallRecord(now, route.operation, seller_id, status, request_id))
         return response, reset
 
     async def _reset(self, send: Send) -> None:

@@ -105,7 +105,7 @@ class CallLog:
         stats.calls += 1
         if record.status == 429:
             stats.throttled += 1
-        elif record.status >= 400:
+        elif record.status >= 400 or record.status == 0:
             stats.errors += 1
         self.recent.append(record)
 
