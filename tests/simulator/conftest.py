@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,13 +16,18 @@ from tests.simulator.sandbox_helpers import Api, small_world
 
 
 @pytest.fixture(scope="session")
-def base_world_data() -> dict[str, Any]:
-    return worldfile.dump(small_world())
+def base_world_json() -> str:
+    return json.dumps(worldfile.dump(small_world()))
 
 
 @pytest.fixture
-def sandbox(base_world_data: dict[str, Any]) -> Sandbox:
-    world = worldfile.load(copy.deepcopy(base_world_data))
+def base_world_data(base_world_json: str) -> dict[str, Any]:
+    return dict(json.loads(base_world_json))
+
+
+@pytest.fixture
+def sandbox(base_world_json: str) -> Sandbox:
+    world = worldfile.load(json.loads(base_world_json))  # a fresh copy per test, cheaper than deepcopy
     return Sandbox(world, clock=VirtualClock(world.now, speed=0.0))
 
 
