@@ -7,6 +7,7 @@ import typer
 from orderbridge.book.errors import BookError
 from orderbridge.cli import catalog, database, orders, stock
 from orderbridge.cli.context import fail
+from orderbridge.simulator import cli as sandbox
 
 app = typer.Typer(help="orderbridge: the order and inventory book for Amazon sellers.", no_args_is_help=True)
 app.add_typer(database.app, name="db")
@@ -16,6 +17,7 @@ app.add_typer(catalog.price_lists, name="price-lists")
 app.add_typer(stock.warehouses, name="warehouses")
 app.add_typer(stock.stock, name="stock")
 app.add_typer(orders.orders, name="orders")
+app.add_typer(sandbox.app, name="sandbox")
 
 
 @app.command()

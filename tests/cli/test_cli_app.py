@@ -1,0 +1,39 @@
+"""The root command: `orderbridge run` prepares the store and shows the book; the sandbox is mounted."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli.conftest import Run
+from tests.conftest import STORES
+
+
+@pytest.mark.parametrize("fresh_store_url", STORES, indirect=True)
+def test_run_migrates_and_shows_what_the_book_holds(run: Run) -> None:
+    result = run("run")
+    assert result.exit_code == 0, result.output
+    assert "store is up to date" in result.output
+    assert "sales orders" in result.output
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+def test_the_sandbox_commands_are_mounted(run: Run) -> None:
+    result = run("sandbox", "--help")
+    assert result.exit_code == 0, result.output
+    assert "serve" in result.output and "generate" in result.output
+
+
+def test_a_wrong_setting_stops_the_command_and_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from orderbridge.cli import context
+    from orderbridge.cli.app import app
+
+    monkeypatch.setenv("ORDERBRIDGE_DATABASE_URL", "mysql://nope")
+    context.settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["db", "summary"])
+    finally:
+        context.settings.cache_clear()
+    assert result.exit_code == 2
+    assert "ORDERBRIDGE_DATABASE_URL" in result.output
