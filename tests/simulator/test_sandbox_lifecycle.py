@@ -182,3 +182,25 @@ def test_O19_replacement_order_points_at_the_original(na: Api) -> None:
     order = _order(na, replacement)
     assert order["associatedOrders"] == [{"orderId": order_id, "associationType": "REPLACEMENT_ORIGINAL_ID"}]
     assert order["proceeds"]["grandTotal"]["amount"] == "0.00"
+
+
+def test_phone_is_suppressed_on_shipped_fbm_orders_after_the_latest_delivery_date(na: Api) -> None:
+    order_id = _place(na, quantity=1)
+    na.sandbox.advance(1800)
+    na.admin("POST", f"/orders/{order_id}/ship")
+    shipped = _order(na, order_id)
+    assert shipped["recipient"]["deliveryAddress"]["phone"]
+    na.sandbox.advance(7 * 86400)
+    later = _order(na, order_id)
+    assert "phone" not in later["recipient"]["deliveryAddress"]
+    assert later["lastUpdatedTime"] == shipped["lastUpdatedTime"]
+
+
+def test_v0_order_names_the_service_level_and_mfn_delivery_window(na: Api) -> None:
+    order_id = _place(na, quantity=1)
+    na.sandbox.advance(1800)
+    order = na.get(f"/orders/v0/orders/{order_id}").json()
+    assert_valid("ordersV0.json", "GetOrderResponse", order)
+    payload = order["payload"]
+    assert payload["ShipServiceLevel"] == "Std US D2D Dom"
+    assert payload["EarliestDeliveryDate"] < payload["LatestDeliveryDate"]

@@ -230,3 +230,14 @@ def test_cancel_report_and_get_reports_filters(na: Api) -> None:
     missing = na.get(f"{R}/reports", {"pageSize": "5"})
     assert missing.status_code == 400
     assert_valid(MODEL, "ErrorList", missing.json())
+
+
+def test_content_encoding_url_header_lets_http_clients_gunzip(na: Api) -> None:
+    na.sandbox.quotas.enabled = False
+    report = _run(na, "GET_LEDGER_DETAIL_VIEW_DATA")
+    path = f"{R}/documents/{report['reportDocumentId']}"
+    meta = na.get(path, {"enableContentEncodingUrlHeader": "true"}).json()
+    assert_valid(MODEL, "ReportDocument", meta)
+    response = na.client.get(meta["url"])
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.text.startswith("Date\tFNSKU")  # httpx decoded it

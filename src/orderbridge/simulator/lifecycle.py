@@ -20,6 +20,7 @@ def register(world: World) -> None:
     """Install the life-cycle event handlers on a world."""
     world.handlers["ready"] = _on_ready
     world.handlers["fba_ship"] = _on_fba_ship
+    world.handlers["hide_phone"] = _on_hide_phone
 
 
 def place(world: World, cart: Cart, *, visible_delay: float = 0.0) -> SimOrder:
@@ -63,6 +64,16 @@ def _on_fba_ship(world: World, event: Scheduled) -> None:
     order = world.orders.get(event.key)
     if order is not None and order.status in ("UNSHIPPED", "PARTIALLY_SHIPPED"):
         ship_by_amazon(world, order)
+
+
+def _on_hide_phone(world: World, event: Scheduled) -> None:
+    """Model (CustomerAddress.phone): suppressed on shipped FBM orders past the latest delivery date."""
+    order = world.orders.get(event.key)
+    address = order.doc.get("recipient", {}).get("deliveryAddress", {}) if order else {}
+    if order is not None and "phone" in address:
+        del address["phone"]
+        order.revision += 1  # a suppression, not an update: lastUpdatedTime stays
+        order.cache.clear()
 
 
 def make_ready(world: World, order: SimOrder) -> None:
@@ -153,6 +164,9 @@ def confirm_shipment(world: World, order: SimOrder, package: dict[str, Any]) -> 
     _settle_shipment(world, order, shipped, "MFN")
     _update_shipped_status(order)
     world.touch(order)
+    latest = order.doc["fulfillment"].get("deliverByWindow", {}).get("latestDateTime")
+    if order.status == "SHIPPED" and latest:
+        world.schedule(max(parse_iso(latest), world.now), "hide_phone", order.order_id)
 
 
 def ship_by_amazon(world: World, order: SimOrder) -> None:

@@ -66,6 +66,8 @@ def v0_order(order: SimOrder, pii: frozenset[str]) -> Doc:
     shipped = sum(i["fulfillment"]["quantityFulfilled"] for i in items)
     unshipped = sum(i["fulfillment"]["quantityUnfulfilled"] for i in items)
     programs = doc.get("programs", [])
+    fulfilment = doc["fulfillment"]
+    level = V0_LEVEL.get(fulfilment.get("fulfillmentServiceLevel", ""), "Standard")
     out: Doc = {
         "AmazonOrderId": doc["orderId"],
         "PurchaseDate": doc["createdTime"],
@@ -78,12 +80,10 @@ def v0_order(order: SimOrder, pii: frozenset[str]) -> Doc:
         "PaymentMethod": "Other",
         "PaymentMethodDetails": ["Standard"],
         "MarketplaceId": mkt.marketplace_id,
-        "ShipmentServiceLevelCategory": V0_LEVEL.get(
-            doc["fulfillment"].get("fulfillmentServiceLevel", ""), "Standard"
-        ),
+        # v0 still names the level in free text (SPAPI.md §4.2 example "Std US D2D Dom").
+        "ShipServiceLevel": f"{'Std' if level == 'Standard' else 'Exp'} {mkt.country_code} D2D Dom",
+        "ShipmentServiceLevelCategory": level,
         "OrderType": "StandardOrder",
-        "EarliestShipDate": doc["fulfillment"]["shipByWindow"]["earliestDateTime"],
-        "LatestShipDate": doc["fulfillment"]["shipByWindow"]["latestDateTime"],
         "IsBusinessOrder": "AMAZON_BUSINESS" in programs,
         "IsPrime": "PRIME" in programs and order.fulfilled_by == "MERCHANT",
         "IsPremiumOrder": "PREMIUM" in programs,
@@ -94,6 +94,11 @@ def v0_order(order: SimOrder, pii: frozenset[str]) -> Doc:
         "IsISPU": False,
         "IsAccessPointOrder": False,
     }
+    windows = (("shipByWindow", "ShipDate"), ("deliverByWindow", "DeliveryDate"))
+    for window, suffix in windows:
+        if window in fulfilment and (suffix == "ShipDate" or order.fulfilled_by == "MERCHANT"):
+            out["Earliest" + suffix] = fulfilment[window]["earliestDateTime"]  # delivery dates: MFN only
+            out["Latest" + suffix] = fulfilment[window]["latestDateTime"]
     if doc.get("associatedOrders"):
         out["ReplacedOrderId"] = doc["associatedOrders"][0]["orderId"]
     for alias in doc.get("orderAliases", []):

@@ -244,6 +244,8 @@ async def get_report_document(ctx: Ctx) -> Response:
         raise not_found(f"Report document {document_id} was not found.")
     base = ctx.document_base()
     url = f"{base}/_sandbox/documents/{document_id}?expires={int(ctx.now + URL_LIFETIME)}"
+    if ctx.q("enableContentEncodingUrlHeader") == "true":
+        url += "&contentEncoding=gzip"  # SPAPI.md §7: S3 then answers with Content-Encoding: gzip
     out = {"reportDocumentId": document_id, "url": url}
     if document.gzipped:
         out["compressionAlgorithm"] = "GZIP"
@@ -263,7 +265,10 @@ async def download(ctx: Ctx) -> Response:
             media_type="application/xml",
         )
     data = ctx.sandbox.faults.damage_document(document.content)
-    return Response(data, media_type="text/plain; charset=UTF-8")
+    headers = (
+        {"Content-Encoding": "gzip"} if document.gzipped and ctx.q("contentEncoding") == "gzip" else None
+    )
+    return Response(data, media_type="text/plain; charset=UTF-8", headers=headers)
 
 
 def routes() -> list[Route]:
