@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from orderbridge.simulator import worldfile
@@ -183,3 +184,22 @@ def test_marketplaces_have_amazons_ids_and_currencies() -> None:
         "ES": ("A1RKKUPIHCS9HS", "EUR", "EU"),
     }
     assert marketplace("GB").country_code == "GB" and marketplace("A1PA6795UKMFR9").code == "DE"
+
+
+def test_world_file_rejects_a_field_amazon_does_not_have(base_world_data: dict) -> None:
+    from orderbridge.simulator.worldfile import WorldFileError
+
+    base_world_data["accounts"][0]["orders"][0]["orderStatus"] = "Shipped"  # a v0 habit, not a v2026 field
+    with pytest.raises(WorldFileError, match="orderStatus"):
+        worldfile.load(base_world_data)
+
+
+def test_world_file_keys_are_the_models_order_properties() -> None:
+    import json as _json
+
+    from orderbridge.simulator.worldfile import ITEM_KEYS, ORDER_KEYS
+    from tests.simulator.sandbox_helpers import TOOLS
+
+    model = _json.loads((TOOLS.parent / "spapi-models" / "orders_2026-01-01.json").read_text())
+    assert set(model["definitions"]["Order"]["properties"]) == ORDER_KEYS
+    assert set(model["definitions"]["OrderItem"]["properties"]) == ITEM_KEYS

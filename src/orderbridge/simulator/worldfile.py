@@ -27,6 +27,48 @@ from orderbridge.simulator.world import (
 )
 
 FORMAT = "orderbridge-sandbox-world"
+# Properties of the v2026 Order and OrderItem definitions (orders_2026-01-01.json): a world file may not
+# invent one, so the sandbox never serves a field Amazon does not have.
+ORDER_KEYS = frozenset(
+    {
+        "orderId",
+        "orderAliases",
+        "createdTime",
+        "lastUpdatedTime",
+        "programs",
+        "associatedOrders",
+        "salesChannel",
+        "buyer",
+        "recipient",
+        "proceeds",
+        "payment",
+        "tax",
+        "fulfillment",
+        "orderItems",
+        "packages",
+        "fulfillmentOrders",
+    }
+)
+ITEM_KEYS = frozenset(
+    {
+        "orderItemId",
+        "quantityOrdered",
+        "measurement",
+        "associatedOrderItems",
+        "programs",
+        "product",
+        "proceeds",
+        "expense",
+        "promotion",
+        "cancellation",
+        "fulfillment",
+        "tax",
+    }
+)
+
+
+class WorldFileError(ValueError):
+    """A world file that cannot be loaded; the message names the order and the bad property."""
 
 
 def _listing_out(listing: Listing) -> Doc:
@@ -123,7 +165,15 @@ def _shipment_out(shipment: InboundShipment) -> Doc:
 
 
 def _normalise(doc: Doc) -> Doc:
-    """Fill what a hand-written order may leave out so the life cycle can run on it."""
+    """Check a hand-written order against the model's property names, then fill what the life cycle needs."""
+    unknown = set(doc) - ORDER_KEYS
+    for item in doc.get("orderItems", []):
+        unknown |= {f"orderItems[].{key}" for key in set(item) - ITEM_KEYS}
+    missing = {"orderId", "createdTime", "salesChannel", "orderItems"} - set(doc)
+    if unknown or missing:
+        raise WorldFileError(
+            f"order {doc.get('orderId', '?')}: unknown {sorted(unknown)}, missing {sorted(missing)}"
+        )
     doc.setdefault("lastUpdatedTime", doc["createdTime"])
     doc.setdefault("fulfillment", {}).setdefault("fulfillmentStatus", "PENDING")
     doc["fulfillment"].setdefault("fulfilledBy", "MERCHANT")
