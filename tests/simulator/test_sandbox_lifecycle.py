@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from tests.simulator.sandbox_helpers import Api, assert_valid
 
 ORDERS = "/orders/2026-01-01/orders"
@@ -68,7 +70,13 @@ def test_O21_buyer_cancels_part_of_a_pending_order(na: Api) -> None:
     assert order["fulfillment"]["fulfillmentStatus"] == "PENDING"
     assert order["orderItems"][0]["quantityOrdered"] == 2
     na.sandbox.advance(1800)
-    assert _order(na, order_id)["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED"
+    ready = _order(na, order_id)
+    assert ready["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED"
+    # the money follows the units left: 2 x unit price, and the order total is the sum of its items
+    item = ready["orderItems"][0]
+    parts = {b["type"]: Decimal(b["subtotal"]["amount"]) for b in item["proceeds"]["breakdowns"]}
+    assert parts["ITEM"] == 2 * Decimal(item["product"]["price"]["unitPrice"]["amount"])
+    assert ready["proceeds"]["grandTotal"] == item["proceeds"]["proceedsTotal"]
 
 
 def test_O22_after_ready_a_buyer_cancel_is_only_a_request(na: Api) -> None:

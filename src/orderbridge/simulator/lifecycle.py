@@ -8,7 +8,7 @@ from typing import Any
 from orderbridge.simulator.clock import parse_iso
 from orderbridge.simulator.errors import invalid_input
 from orderbridge.simulator.marketplaces import BY_ID
-from orderbridge.simulator.order_builder import Cart, build_order
+from orderbridge.simulator.order_builder import Cart, build_order, reprice_item, resum_order
 from orderbridge.simulator.world import Doc, FinancialEvent, LedgerEvent, Scheduled, SimOrder, World
 
 READY_AFTER = 30 * 60.0  # Pending orders become Unshipped after about 30 minutes (issue 4 §2)
@@ -106,12 +106,16 @@ def cancel(
         units = min(wanted, open_units)
         if units <= 0:
             continue
+        before = item["quantityOrdered"]
         item["quantityOrdered"] -= units
         fulfilment["quantityUnfulfilled"] = open_units - units
+        ratio = Decimal(item["quantityOrdered"]) / Decimal(before) if before else Decimal(0)
+        reprice_item(item, ratio, tax_inclusive=BY_ID[order.marketplace_id].tax_inclusive)
         item.setdefault("cancellation", {})["cancellationExecution"] = {
             "cancelledBy": by,
             "cancelReason": reason or "Buyer cancelled",
         }
+    resum_order(order.doc)
     if all(i.get("fulfillment", {}).get("quantityUnfulfilled", 0) == 0 for i in order.doc["orderItems"]):
         shipped = any(i["fulfillment"].get("quantityFulfilled", 0) for i in order.doc["orderItems"])
         order.doc["fulfillment"]["fulfillmentStatus"] = "SHIPPED" if shipped else "CANCELLED"

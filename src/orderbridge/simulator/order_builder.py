@@ -228,3 +228,48 @@ def _recipient(cart: Cart) -> Doc:
     if cart.fulfilled_by == "AMAZON":  # model: phone suppressed for all FBA orders
         address.pop("phone", None)
     return {"deliveryAddress": address}
+
+
+def _scaled(value: Doc, ratio: Decimal) -> Doc:
+    return money(Decimal(value["amount"]) * ratio, value["currencyCode"])
+
+
+def reprice_item(item: Doc, ratio: Decimal, *, tax_inclusive: bool) -> None:
+    """Scale an item's proceeds after units were cancelled (ratio = units left / units before)."""
+    proceeds = item.get("proceeds")
+    if not proceeds:
+        return
+    for row in proceeds.get("breakdowns", []):
+        row["subtotal"] = _scaled(row["subtotal"], ratio)
+        for detail in row.get("detailedBreakdowns", []):
+            detail["value"] = _scaled(detail["value"], ratio)
+    total = sum(
+        (
+            Decimal(r["subtotal"]["amount"])
+            for r in proceeds["breakdowns"]
+            if not (tax_inclusive and r["type"] == "TAX")
+        ),
+        Decimal(0),
+    )
+    proceeds["proceedsTotal"] = money(total, proceeds["proceedsTotal"]["currencyCode"])
+
+
+def resum_order(doc: Doc) -> None:
+    """Order proceeds and payment as the sum of its items (after a partial cancellation)."""
+    proceeds = doc.get("proceeds")
+    if not proceeds:
+        return
+    currency = proceeds["grandTotal"]["currencyCode"]
+    sums: dict[str, Decimal] = {}
+    total = Decimal(0)
+    for item in doc["orderItems"]:
+        item_proceeds = item.get("proceeds", {})
+        total += Decimal(item_proceeds.get("proceedsTotal", {}).get("amount", "0"))
+        for row in item_proceeds.get("breakdowns", []):
+            sums[row["type"]] = sums.get(row["type"], Decimal(0)) + Decimal(row["subtotal"]["amount"])
+    proceeds["grandTotal"] = money(total, currency)
+    proceeds["breakdowns"] = [
+        {"type": kind, "subtotal": money(amount, currency)} for kind, amount in sums.items()
+    ]
+    for execution in doc.get("payment", {}).get("paymentExecutions", []):
+        execution["paymentAmount"] = money(total, currency)
