@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +30,7 @@ class LiveSandbox:
         self.sandbox = sandbox
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)  # connections wait in the backlog until uvicorn accepts: no start-up polling
         self.port = self.sock.getsockname()[1]
         tls = {"ssl_certfile": str(certificate[0]), "ssl_keyfile": str(certificate[1])} if certificate else {}
         config = uvicorn.Config(
@@ -46,8 +46,6 @@ class LiveSandbox:
 
     def __enter__(self) -> LiveSandbox:
         self.thread.start()
-        while not self.server.started:  # startup handshake, not timing logic
-            time.sleep(0.005)
         return self
 
     def __exit__(self, *exc: object) -> None:
