@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint, func, select, type_coerce
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, Session, mapped_column
 
 from orderbridge.book.credits import SalesCredit
 from orderbridge.book.errors import InvalidValueError
@@ -43,37 +43,22 @@ def pay_order(
     reference: str,
     paid_at: datetime,
 ) -> Payment:
-    """Record money received for an order; the same reference twice records it once."""
-    existing = session.scalar(
-        select(Payment).where(Payment.order_id == order.id, Payment.reference == reference)
-    )
-    if existing is not None:
-        return existing
-    if round_money(amount, order.currency) != amount:
-        raise InvalidValueError(
-            f"order {order.id}: payment {reference!r}: {amount} not rounded to {order.currency}"
-        )
-    payment = Payment(
-        order_id=order.id,
+    """Record money received for an order (O4); the same reference twice records it once."""
+    payment, created = _record(
+        session,
+        Payment.order_id,
+        order.id,
         contact_id=order.contact_id,
-        amount=amount,
         currency=order.currency,
+        amount=amount,
         method=method,
         reference=reference,
         paid_at=paid_at,
     )
-    session.add(payment)
-    order.amount_paid += amount
-    order.payment_status = payment_status(order.amount_paid, order.amount_owed)
+    if created:
+        order.amount_paid += amount
+        order.payment_status = payment_status(order.amount_paid, order.amount_owed)
     return payment
-
-
-def payment_status(paid: Decimal, owed: Decimal) -> PaymentStatus:
-    if paid <= 0 and owed > 0:
-        return PaymentStatus.UNPAID
-    if paid >= owed:
-        return PaymentStatus.PAID
-    return PaymentStatus.PART_PAID
 
 
 def refund_credit(
@@ -86,24 +71,61 @@ def refund_credit(
     paid_at: datetime,
 ) -> Payment:
     """Record money paid back for a credit; the same reference twice records it once."""
-    existing = session.scalar(
-        select(Payment).where(Payment.credit_id == credit.id, Payment.reference == reference)
-    )
-    if existing is not None:
-        return existing
-    payment = Payment(
-        credit_id=credit.id,
+    payment, created = _record(
+        session,
+        Payment.credit_id,
+        credit.id,
         contact_id=credit.contact_id,
-        amount=amount,
         currency=credit.currency,
+        amount=amount,
         method=method,
         reference=reference,
         paid_at=paid_at,
     )
-    session.add(payment)
-    session.flush()
-    paid = session.scalar(
-        select(type_coerce(func.sum(Payment.amount), Amount())).where(Payment.credit_id == credit.id)
-    ) or Decimal(0)
-    credit.payment_status = payment_status(Decimal(paid), credit.total_gross)
+    if created:
+        session.flush()
+        paid = session.scalar(
+            select(type_coerce(func.sum(Payment.amount), Amount())).where(Payment.credit_id == credit.id)
+        )
+        credit.payment_status = payment_status(Decimal(paid or 0), credit.total_gross)
     return payment
+
+
+def _record(
+    session: Session,
+    target: InstrumentedAttribute[int | None],
+    target_id: int,
+    *,
+    contact_id: int,
+    currency: str,
+    amount: Decimal,
+    method: str,
+    reference: str,
+    paid_at: datetime,
+) -> tuple[Payment, bool]:
+    existing = session.scalar(select(Payment).where(target == target_id, Payment.reference == reference))
+    if existing is not None:
+        return existing, False
+    if round_money(amount, currency) != amount:
+        raise InvalidValueError(
+            f"{target.key} {target_id}: payment {reference!r}: {amount} not rounded to {currency}"
+        )
+    payment = Payment(
+        contact_id=contact_id,
+        amount=amount,
+        currency=currency,
+        method=method,
+        reference=reference,
+        paid_at=paid_at,
+    )
+    setattr(payment, target.key, target_id)
+    session.add(payment)
+    return payment, True
+
+
+def payment_status(paid: Decimal, owed: Decimal) -> PaymentStatus:
+    if paid <= 0 and owed > 0:
+        return PaymentStatus.UNPAID
+    if paid >= owed:
+        return PaymentStatus.PAID
+    return PaymentStatus.PART_PAID
