@@ -131,3 +131,13 @@ def test_quotas_follow_the_virtual_clock_speed(na: Api) -> None:
     na.sandbox.advance(10 * 180)  # ten tokens' worth of virtual time
     statuses = [na.get(SEARCH, _search_params(na)).status_code for _ in range(11)]
     assert statuses.count(200) == 10
+
+
+def test_admin_can_grant_a_bigger_usage_plan(na: Api) -> None:
+    na.admin("PUT", "/quotas", {"plans": {"searchOrders": [1, 50]}})
+    statuses = [na.get(SEARCH, _search_params(na)).status_code for _ in range(51)]
+    assert statuses.count(200) == 50 and statuses[-1] == 429
+    assert na.get(SEARCH, _search_params(na)).status_code == 429
+    na.sandbox.advance(1)
+    ok = na.get(SEARCH, _search_params(na))
+    assert ok.status_code == 200 and ok.headers["x-amzn-RateLimit-Limit"] == "1"

@@ -119,3 +119,14 @@ def test_late_arriving_order_shows_up_with_an_old_last_updated_time(na: Api) -> 
 def test_unknown_fault_setting_is_rejected(na: Api) -> None:
     response = na.client.put("/_sandbox/faults", json={"error_rate": 1})
     assert response.status_code == 400
+
+
+def test_throttling_on_demand_even_with_tokens_left(na: Api) -> None:
+    na.admin("PUT", "/faults", {"throttle_rate": 1.0, "operations": ["getOrder"]})
+    order_id = next(
+        o.order_id for o in na.sandbox.world.orders.values() if o.seller_id == na.account.seller_id
+    )
+    response = na.get(f"{SEARCH}/{order_id}")
+    assert response.status_code == 429
+    assert response.json()["errors"][0]["code"] == "QuotaExceeded"
+    assert na.admin("GET", "/calls").json()["operations"]["getOrder"]["throttled"] == 1

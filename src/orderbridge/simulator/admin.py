@@ -304,6 +304,12 @@ async def quotas(ctx: Ctx) -> Response:
         ctx.sandbox.quotas.enabled = bool(body["enabled"])
     if body.get("reset"):
         ctx.sandbox.quotas.reset()
+    for operation, plan in (body.get("plans") or {}).items():
+        # Orders has dynamic usage plans: a big seller may get more than the default (SPAPI.md §3.3).
+        ctx.sandbox.quotas.plans[operation] = (float(plan[0]), int(plan[1]))
+        ctx.sandbox.quotas.buckets = {
+            k: v for k, v in ctx.sandbox.quotas.buckets.items() if k[1] != operation
+        }
     return json_response({"enabled": ctx.sandbox.quotas.enabled, "plans": ctx.sandbox.quotas.plans})
 
 

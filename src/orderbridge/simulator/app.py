@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from orderbridge.simulator import inbound, lifecycle
 from orderbridge.simulator.clock import VirtualClock
-from orderbridge.simulator.errors import SandboxError
+from orderbridge.simulator.errors import SandboxError, quota_exceeded
 from orderbridge.simulator.faults import ConnectionResetFault, Faults
 from orderbridge.simulator.quotas import CallLog, CallRecord, Quotas
 from orderbridge.simulator.routing import Ctx, Route, json_response
@@ -137,13 +137,7 @@ class SandboxApp:
             seller_id = ctx.principal.seller_id
             if not sandbox.quotas.take(seller_id, route.operation, now):
                 # SPAPI.md §3.2: 429 has Amazon's QuotaExceeded body and no x-amzn-RateLimit-Limit.
-                raise SandboxError(
-                    429,
-                    "QuotaExceeded",
-                    "You exceeded your quota for the requested resource.",
-                    "",
-                    "TooManyRequestsException",
-                )
+                raise quota_exceeded()
             latency, reset = sandbox.faults.before_handler(route.operation)
             if latency:
                 await sandbox.sleep(latency)

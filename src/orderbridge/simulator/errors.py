@@ -36,3 +36,9 @@ def not_found(what: str) -> SandboxError:
 def forbidden(details: str, error_type: str = "AccessDeniedException") -> SandboxError:
     """Amazon's 403 Unauthorized (SPAPI.md §3.1)."""
     return SandboxError(403, "Unauthorized", "Access to requested resource is denied.", details, error_type)
+
+
+def quota_exceeded() -> SandboxError:
+    """Amazon's 429 (SPAPI.md §3.2): QuotaExceeded body, TooManyRequestsException, no rate-limit header."""
+    message = "You exceeded your quota for the requested resource."
+    return SandboxError(429, "QuotaExceeded", message, "", "TooManyRequestsException")

@@ -6,7 +6,7 @@ import random
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from orderbridge.simulator.errors import SandboxError
+from orderbridge.simulator.errors import SandboxError, quota_exceeded
 
 
 class ConnectionResetFault(ConnectionResetError):
@@ -19,6 +19,7 @@ class FaultPlan:
 
     error_500_rate: float = 0.0
     error_503_rate: float = 0.0
+    throttle_rate: float = 0.0  # 429s even with tokens left: "no application can avoid being throttled"
     latency_seconds: float = 0.0
     reset_rate: float = 0.0
     duplicate_page_rate: float = 0.0
@@ -63,6 +64,8 @@ class Faults:
         if not self.applies(operation):
             return 0.0, False
         plan = self.plan
+        if self.hit(plan.throttle_rate):
+            raise quota_exceeded()
         if self.hit(plan.error_500_rate):
             raise SandboxError(500, "InternalFailure", "We encountered an internal error. Please try again.")
         if self.hit(plan.error_503_rate):
