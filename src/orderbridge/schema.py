@@ -1,5 +1,6 @@
 """Every table of orderbridge: importing this registers all models on `Base.metadata` (for Alembic)."""
 
+from orderbridge.amazon import accounts, calls, quotas
 from orderbridge.book import (
     alerts,
     catalog,
@@ -17,6 +18,9 @@ from orderbridge.db import Base
 from orderbridge.privacy import models as privacy_models
 
 MODULES = (
+    accounts,
+    calls,
+    quotas,
     alerts,
     catalog,
     channels,

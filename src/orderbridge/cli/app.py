@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from orderbridge.book.errors import BookError
-from orderbridge.cli import catalog, database, orders, stock
+from orderbridge.cli import accounts, catalog, database, orders, stock
 from orderbridge.cli.context import fail
 from orderbridge.simulator import cli as sandbox
 
@@ -17,6 +17,7 @@ app.add_typer(catalog.price_lists, name="price-lists")
 app.add_typer(stock.warehouses, name="warehouses")
 app.add_typer(stock.stock, name="stock")
 app.add_typer(orders.orders, name="orders")
+app.add_typer(accounts.accounts, name="accounts")
 app.add_typer(sandbox.app, name="sandbox")
 
 

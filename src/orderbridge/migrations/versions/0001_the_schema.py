@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:26:52.810236
+Create Date: 2026-11-23 15:35:59.926655
 """
 
 from collections.abc import Sequence
@@ -37,6 +37,64 @@ def upgrade() -> None:
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_alerts_cleared_at"), ["cleared_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_alerts_subject_id"), ["subject_id"], unique=False)
+
+    op.create_table(
+        "amazon_api_calls",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("selling_partner_id", sa.String(length=32), nullable=False),
+        sa.Column("region", sa.String(length=2), nullable=False),
+        sa.Column("operation", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("duration_ms", sa.Integer(), nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=False),
+        sa.Column("error_code", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_api_calls")),
+    )
+    with op.batch_alter_table("amazon_api_calls", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_amazon_api_calls_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_amazon_api_calls_operation"), ["operation"], unique=False)
+
+    op.create_table(
+        "amazon_quota_buckets",
+        sa.Column("selling_partner_id", sa.String(length=32), nullable=False),
+        sa.Column("region", sa.String(length=2), nullable=False),
+        sa.Column("operation", sa.String(length=64), nullable=False),
+        sa.Column("tokens", sa.Float(), nullable=False),
+        sa.Column("rate", sa.Float(), nullable=False),
+        sa.Column("burst", sa.Integer(), nullable=False),
+        sa.Column("stamp", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "selling_partner_id", "region", "operation", name=op.f("pk_amazon_quota_buckets")
+        ),
+    )
+    op.create_table(
+        "amazon_seller_accounts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("selling_partner_id", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("region", sa.String(length=2), nullable=False),
+        sa.Column("lwa_client_id", sa.String(length=200), nullable=False),
+        sa.Column("client_secret", sa.LargeBinary(), nullable=False),
+        sa.Column("refresh_token", sa.LargeBinary(), nullable=False),
+        sa.Column(
+            "marketplace_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("sp_api_endpoint", sa.String(length=300), nullable=True),
+        sa.Column("lwa_endpoint", sa.String(length=300), nullable=True),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_seller_accounts")),
+        sa.UniqueConstraint(
+            "selling_partner_id", "region", name=op.f("uq_amazon_seller_accounts_selling_partner_id_region")
+        ),
+    )
+    with op.batch_alter_table("amazon_seller_accounts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_amazon_seller_accounts_selling_partner_id"), ["selling_partner_id"], unique=False
+        )
 
     op.create_table(
         "channels",
@@ -776,6 +834,16 @@ def downgrade() -> None:
     op.drop_table("nominal_codes")
     op.drop_table("custom_field_definitions")
     op.drop_table("channels")
+    with op.batch_alter_table("amazon_seller_accounts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_amazon_seller_accounts_selling_partner_id"))
+
+    op.drop_table("amazon_seller_accounts")
+    op.drop_table("amazon_quota_buckets")
+    with op.batch_alter_table("amazon_api_calls", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_amazon_api_calls_operation"))
+        batch_op.drop_index(batch_op.f("ix_amazon_api_calls_at"))
+
+    op.drop_table("amazon_api_calls")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alerts_subject_id"))
         batch_op.drop_index(batch_op.f("ix_alerts_cleared_at"))

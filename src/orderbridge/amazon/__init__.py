@@ -1,0 +1,1 @@
+"""Everything that speaks Amazon SP-API: seller accounts, the client, quotas and the call log."""

@@ -1,0 +1,171 @@
+"""`orderbridge accounts ...`: add, list and remove Amazon seller accounts (secrets never printed)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy.engine import make_url
+
+from orderbridge.amazon.accounts import (
+    MARKETPLACES,
+    NewAccount,
+    add_account,
+    get_account,
+    list_accounts,
+    remove_account,
+)
+from orderbridge.cli.catalog import AsJson
+from orderbridge.cli.context import console, fail, settings, unit_of_work
+from orderbridge.cli.output import print_json, print_table
+from orderbridge.clock import utc_now
+from orderbridge.errors import OrderbridgeError
+from orderbridge.privacy.keystore import KeyStore, open_keystore
+
+KEYSTORE_ENV = "ORDERBRIDGE_KEYSTORE_DIR"
+KEK_FILE_ENV = "ORDERBRIDGE_KEK_FILE"
+
+accounts = typer.Typer(
+    help="Amazon seller accounts: selling partner, region, marketplaces.", no_args_is_help=True
+)
+_COUNTRY = {mid: code for code, (mid, _region) in MARKETPLACES.items()}
+
+
+def keystore() -> KeyStore:
+    """The key store the account secrets are encrypted with: outside the database directory (AC-18).
+
+    ORDERBRIDGE_KEYSTORE_DIR (default: `keystore` beside the data directory) and ORDERBRIDGE_KEK_FILE
+    (default: `orderbridge.kek` beside the key store), or the KEK itself in ORDERBRIDGE_KEK.
+    """
+    config = settings()
+    data_dir = config.data_dir.resolve()
+    root = Path(os.environ.get(KEYSTORE_ENV) or data_dir.parent / "keystore")
+    key_file = Path(os.environ.get(KEK_FILE_ENV) or root.parent / "orderbridge.kek")
+    database_dirs = [data_dir]
+    url = make_url(config.store_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        database_dirs.append(Path(str(url.database)).resolve().parent)
+    return open_keystore(root, key_file=key_file, database_dirs=database_dirs)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    try:
+        yield
+    except OrderbridgeError as error:
+        raise fail(str(error)) from None
+
+
+@accounts.command("add")
+def add_command(
+    selling_partner_id: Annotated[str, typer.Argument(help="The seller's selling partner (merchant) id.")],
+    *,
+    region: Annotated[str, typer.Option(help="NA, EU or FE.")],
+    marketplaces: Annotated[
+        str,
+        typer.Option(help="Comma-separated marketplace ids or country codes, e.g. UK,DE or A1F83G8C2ARO7P."),
+    ],
+    client_id: Annotated[
+        str,
+        typer.Option(help="The LWA client id of your app.", prompt=True, envvar="ORDERBRIDGE_LWA_CLIENT_ID"),
+    ],
+    client_secret: Annotated[
+        str,
+        typer.Option(
+            help="The LWA client secret (prompted hidden when not given).",
+            prompt=True,
+            hide_input=True,
+            envvar="ORDERBRIDGE_LWA_CLIENT_SECRET",
+            show_default=False,
+        ),
+    ],
+    refresh_token: Annotated[
+        str,
+        typer.Option(
+            help="The seller's LWA refresh token, Atzr|... (prompted hidden when not given).",
+            prompt=True,
+            hide_input=True,
+            envvar="ORDERBRIDGE_LWA_REFRESH_TOKEN",
+            show_default=False,
+        ),
+    ],
+    name: Annotated[str, typer.Option(help="A name to know the account by.")] = "",
+    endpoint: Annotated[
+        str | None, typer.Option(help="SP-API base URL instead of the region's (sandbox or proxy).")
+    ] = None,
+    lwa_endpoint: Annotated[
+        str | None, typer.Option(help="LWA token URL instead of https://api.amazon.com/auth/o2/token.")
+    ] = None,
+) -> None:
+    """Add a seller account; its client secret and refresh token are stored encrypted."""
+    new = NewAccount(
+        selling_partner_id=selling_partner_id,
+        name=name,
+        region=region,
+        lwa_client_id=client_id,
+        client_secret=client_secret,
+        refresh_token=refresh_token,
+        marketplaces=[m for m in marketplaces.split(",") if m.strip()],
+        sp_api_endpoint=endpoint,
+        lwa_endpoint=lwa_endpoint,
+    )
+    with _reported():
+        keys = keystore()
+        with unit_of_work() as session:
+            account = add_account(session, keys, new, clock=utc_now)
+            label, markets = account.label, _countries(account.marketplace_ids)
+    console.print(f"account {label} added ({markets})", highlight=False)
+
+
+@accounts.command("list")
+def list_command(as_json: AsJson = False) -> None:
+    """List seller accounts (never their secrets)."""
+    with _reported(), unit_of_work() as session:
+        rows = [
+            {
+                "id": a.id,
+                "selling_partner_id": a.selling_partner_id,
+                "name": a.name,
+                "region": a.region,
+                "marketplaces": _countries(a.marketplace_ids),
+                "endpoint": a.endpoint,
+                "lwa_endpoint": a.token_url,
+                "created_at": a.created_at,
+            }
+            for a in list_accounts(session)
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    columns = ["selling_partner_id", "name", "region", "marketplaces", "endpoint", "created_at"]
+    print_table(
+        "Seller accounts",
+        ["Selling partner", "Name", "Region", "Marketplaces", "SP-API endpoint", "Added"],
+        [[str(row[c]) for c in columns] for row in rows],
+    )
+
+
+@accounts.command("remove")
+def remove_command(
+    selling_partner_id: Annotated[str, typer.Argument(help="The selling partner id of the account.")],
+    region: Annotated[str | None, typer.Option(help="NA, EU or FE, when the seller has several.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Remove an account and crypto-shred its stored secrets."""
+    with _reported():
+        keys = keystore()
+        with unit_of_work() as session:
+            account = get_account(session, selling_partner_id, region)
+            label = account.label
+            if not yes and not typer.confirm(f"remove account {label} and destroy its secrets?"):
+                raise fail("nothing removed")
+            remove_account(session, keys, account, actor="cli", clock=utc_now)
+    console.print(f"account {label} removed; its secrets are destroyed", highlight=False)
+
+
+def _countries(marketplace_ids: list[str]) -> str:
+    return ",".join(_COUNTRY.get(m, m) for m in marketplace_ids)
