@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:35:59.926655
+Create Date: 2026-11-23 15:38:05.667427
 """
 
 from collections.abc import Sequence
