@@ -8,32 +8,21 @@ per-account cache nor expiry on an injected virtual clock is possible), builds t
 response headers such as `x-amzn-RateLimit-Limit` reach a limiter, and has no client-side quotas or
 jittered retries. About a dozen operations are needed; their shapes are checked against Amazon's models.
 
-Layering (as httpx: send -> auth -> ...): `call()` runs `_with_retries()` (tenacity, jittered exponential
-backoff on 429 / 5xx / no response, Retry-After respected), each attempt runs `_with_quota()` (wait for a
-token of the shared bucket; a 429 drains it; learns the rate header), then `_with_token()` (LWA access
-token cached per account, refreshed before expiry and once on ExpiredTokenException), then `_send()`.
-The quota sits inside the retries because every attempt spends a token at Amazon.
+The call path under every method lives in `client_layers.py`: call() -> retries (tenacity, jittered
+backoff, Retry-After) -> quota (the shared bucket in the store) -> LWA token (per account) -> send.
 """
 
 from __future__ import annotations
 
 import gzip
-import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
-import httpx
-from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_random_exponential
-
 from orderbridge.amazon import auth
-from orderbridge.amazon.accounts import Credentials
-from orderbridge.amazon.calls import CallEvent, CallLog
+from orderbridge.amazon.client_layers import TIMEOUT, USER_AGENT, CallLayers, Request, RetryPolicy
 from orderbridge.amazon.client_types import (
     Document,
     DocumentLink,
@@ -49,72 +38,22 @@ from orderbridge.amazon.client_types import (
     amazon_time,
     parse_amazon_time,
 )
-from orderbridge.amazon.errors import AmazonError, AmazonUnavailable, BadPayload, error_for_status
-from orderbridge.amazon.quotas import QuotaLimiter
-from orderbridge.clock import Clock, utc_now
+from orderbridge.amazon.errors import BadPayload
 
-USER_AGENT = "orderbridge/0.1 (Language=Python)"  # SPAPI.md §2.2: a user-agent is required
-TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+__all__ = ["TIMEOUT", "USER_AGENT", "Request", "RetryPolicy", "SpApiClient"]
 ORDERS = "/orders/2026-01-01/orders"
 ORDERS_V0 = "/orders/v0/orders"
 REPORTS = "/reports/2021-06-30"
 FEEDS = "/feeds/2021-06-30"
 INBOUND = "/fba/inbound/v0"
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Attempts per call and the jittered exponential backoff between them (seconds)."""
+class SpApiClient(CallLayers):
+    """SP-API for one seller account: one typed method per operation orderbridge uses.
 
-    attempts: int = 5
-    base: float = 1.0
-    cap: float = 60.0
-
-
-@dataclass(frozen=True)
-class Request:
-    operation: str
-    method: str
-    path: str
-    params: Mapping[str, str] | None = None
-    body: Any = None
-
-
-class SpApiClient:
-    """SP-API for one seller account. Inject `transport` (sandbox, mocks), `clock` and `sleep` in tests."""
-
-    def __init__(
-        self,
-        creds: Credentials,
-        *,
-        quotas: QuotaLimiter,
-        clock: Clock = utc_now,
-        sleep: Callable[[float], None] = time.sleep,
-        transport: httpx.BaseTransport | None = None,
-        calls: CallLog | None = None,
-        tokens: auth.TokenCache | None = None,
-        retry: RetryPolicy = RetryPolicy(),
-        timeout: httpx.Timeout = TIMEOUT,
-    ) -> None:
-        self.creds = creds
-        self.quotas = quotas
-        self.calls = calls or CallLog()
-        self.tokens = tokens or auth.TokenCache()
-        self.retry = retry
-        self._clock = clock
-        self._sleep = sleep
-        self._http = httpx.Client(transport=transport, timeout=timeout, headers={"user-agent": USER_AGENT})
-        self._attempt = 0
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> SpApiClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+    Build it with the account's `Credentials`, the shared `QuotaLimiter` and optionally a `CallLog`
+    (stored), a `TokenCache`, `RetryPolicy`, `transport` (sandbox, mocks), `clock` and `sleep`.
+    """
 
     # -- Orders v2026-01-01 and v0 confirmShipment --------------------------------------------------
 
@@ -317,178 +256,6 @@ class SpApiClient:
     def get_feed_document(self, document_id: str) -> FeedDocumentLink:
         path = f"{FEEDS}/documents/{_seg(document_id)}"
         return self._model(FeedDocumentLink, self.call(Request("getFeedDocument", "GET", path)))
-
-    # -- the layers ---------------------------------------------------------------------------------
-
-    def call(self, request: Request, *, token: str | None = None) -> httpx.Response:
-        """One SP-API operation with everything around it; `token` sends an RDT instead of LWA's."""
-        return self._with_retries(request, lambda r: self._with_quota(r, token))
-
-    def _with_retries(self, request: Request, attempt: Callable[[Request], httpx.Response]) -> httpx.Response:
-        retrying = Retrying(
-            stop=stop_after_attempt(self.retry.attempts),
-            wait=self._backoff,
-            retry=retry_if_exception(lambda e: isinstance(e, AmazonError) and e.retryable),
-            sleep=self._sleep,
-            reraise=True,
-        )
-        for state in retrying:
-            with state:
-                self._attempt = state.retry_state.attempt_number
-                return attempt(request)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
-
-    def _backoff(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, AmazonError) and error.retry_after is not None:
-            return min(error.retry_after, self.retry.cap)
-        return float(wait_random_exponential(multiplier=self.retry.base, max=self.retry.cap)(state))
-
-    def _with_quota(self, request: Request, token: str | None) -> httpx.Response:
-        partner, region = self.creds.selling_partner_id, self.creds.region
-        while (wait := self.quotas.acquire(partner, region, request.operation)) > 0:
-            self._sleep(wait)
-        response = self._with_token(request, token)
-        if response.status_code == 429:
-            self.quotas.drain(partner, region, request.operation)
-        else:
-            self.quotas.learn(
-                partner, region, request.operation, response.headers.get("x-amzn-RateLimit-Limit")
-            )
-        _raise_for_status(request.operation, response)
-        return response
-
-    def _with_token(self, request: Request, rdt: str | None) -> httpx.Response:
-        if rdt is not None:
-            return self._send(request, rdt)
-        response = self._send(request, self._access_token())
-        if (
-            response.status_code == 403
-            and response.headers.get("x-amzn-ErrorType") == "ExpiredTokenException"
-        ):
-            self.tokens.forget(self.creds)  # the hour ran out sooner than we counted: refresh once
-            response = self._send(request, self._access_token())
-        return response
-
-    def _access_token(self) -> str:
-        token = self.tokens.get(self.creds, self._now())
-        if token is None:
-            response = self._exchange(auth.token_request(self.creds))
-            token = auth.read_token(response, self._now())
-            self.tokens.put(self.creds, token)
-        return token.value
-
-    def _send(self, request: Request, token: str) -> httpx.Response:
-        headers = {"x-amz-access-token": token, "x-amz-date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())}
-        built = self._http.build_request(
-            request.method,
-            self.creds.endpoint + request.path,
-            params=request.params,
-            json=request.body,
-            headers=headers,
-            extensions={"operation": request.operation},
-        )
-        return self._exchange(built, request.operation)
-
-    def _send_plain(self, request: Request) -> httpx.Response:
-        content, kind = request.body if request.body is not None else (None, None)
-        headers = {"content-type": kind} if kind else None
-        built = self._http.build_request(
-            request.method,
-            request.path,
-            content=content,
-            headers=headers,
-            extensions={"operation": request.operation},
-        )
-        response = self._exchange(built, request.operation)
-        _raise_for_status(request.operation, response)
-        return response
-
-    def _exchange(self, built: httpx.Request, operation: str = auth.LWA) -> httpx.Response:
-        """Send, time, log and count one HTTP exchange; no response becomes AmazonUnavailable."""
-        started = time.perf_counter()
-        try:
-            response = self._http.send(built)
-            response.read()
-        except httpx.TransportError as error:
-            self._record(operation, 0, started, "", type(error).__name__)
-            raise AmazonUnavailable(operation, 0, f"no response ({type(error).__name__})") from error
-        code = response.headers.get("x-amzn-ErrorType", "") if response.status_code >= 400 else ""
-        self._record(
-            operation, response.status_code, started, response.headers.get("x-amzn-RequestId", ""), code
-        )
-        return response
-
-    def _record(self, operation: str, status: int, started: float, request_id: str, code: str) -> None:
-        elapsed = (time.perf_counter() - started) * 1000.0
-        self.calls.record(
-            CallEvent(
-                self._now(),
-                self.creds.selling_partner_id,
-                self.creds.region,
-                operation,
-                status,
-                elapsed,
-                self._attempt or 1,
-                request_id,
-                code,
-            )
-        )
-
-    def _now(self) -> datetime:
-        return self._clock()
-
-    def _json(self, response: httpx.Response) -> dict[str, Any]:
-        try:
-            body = response.json()
-        except ValueError:
-            raise BadPayload(_operation(response), response.status_code, "the answer is not JSON") from None
-        if not isinstance(body, dict):
-            raise BadPayload(_operation(response), response.status_code, "the answer is not a JSON object")
-        return body
-
-    def _model(self, model: type[ModelT], response: httpx.Response) -> ModelT:
-        body = self._json(response)
-        try:
-            return model.model_validate(body)
-        except ValidationError as error:
-            fields = sorted({".".join(map(str, e["loc"])) for e in error.errors()})
-            raise BadPayload(_operation(response), response.status_code, f"bad fields {fields}") from None
-
-
-def _operation(response: httpx.Response) -> str:
-    return str(response.request.extensions.get("operation", "sp-api"))
-
-
-def _raise_for_status(operation: str, response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
-    code, message = "", "Amazon refused the call"
-    try:
-        errors = response.json().get("errors")
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            code = str(errors[0].get("code", ""))
-            message = str(errors[0].get("message", message))[:200]
-    except (ValueError, AttributeError):
-        pass
-    raise error_for_status(
-        operation,
-        response.status_code,
-        message,
-        code=code,
-        request_id=response.headers.get("x-amzn-RequestId", ""),
-        retry_after=_retry_after(response.headers.get("Retry-After")),
-    )
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (Amazon does not send it on 429, SPAPI.md §3.2; proxies may)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _seg(value: str) -> str:
