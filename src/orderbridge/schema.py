@@ -1,6 +1,6 @@
 """Every table of orderbridge: importing this registers all models on `Base.metadata` (for Alembic)."""
 
-from orderbridge.amazon import accounts, calls, quotas
+from orderbridge.amazon import accounts, booking_records, calls, channel, listings, quotas
 from orderbridge.book import (
     alerts,
     catalog,
@@ -18,6 +18,9 @@ from orderbridge.db import Base
 from orderbridge.privacy import models as privacy_models
 
 MODULES = (
+    booking_records,
+    channel,
+    listings,
     accounts,
     calls,
     quotas,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from orderbridge.book.errors import BookError
-from orderbridge.cli import accounts, catalog, database, orders, stock
+from orderbridge.cli import accounts, catalog, channels, database, listings, orders, stock
 from orderbridge.cli.context import fail
 from orderbridge.simulator import cli as sandbox
 
@@ -18,6 +18,8 @@ app.add_typer(stock.warehouses, name="warehouses")
 app.add_typer(stock.stock, name="stock")
 app.add_typer(orders.orders, name="orders")
 app.add_typer(accounts.accounts, name="accounts")
+app.add_typer(channels.channels, name="channels")
+app.add_typer(listings.listings, name="listings")
 app.add_typer(sandbox.app, name="sandbox")
 
 

@@ -20,7 +20,7 @@ from orderbridge.book.address import Address
 from orderbridge.book.catalog import BundleComponent, Product
 from orderbridge.book.contacts import Contact
 from orderbridge.book.errors import InvalidValueError
-from orderbridge.book.inventory import StockLevel, allocate, stock_level
+from orderbridge.book.inventory import StockLevel, allocate, release, stock_level
 from orderbridge.book.money import round_money
 from orderbridge.book.orders.commands import NewOrder, NewRow
 from orderbridge.book.orders.model import OrderNote, OrderRow, OrderStatus, PaymentStatus, RowKind, SalesOrder
@@ -363,3 +363,43 @@ def recompute_totals(order: SalesOrder) -> None:
     order.total_net = sum((row.net for row in order.rows), Decimal(0))
     order.total_tax = sum((row.tax for row in order.rows), Decimal(0))
     order.total_gross = order.total_net + order.total_tax
+
+
+def replace_rows(session: Session, order: SalesOrder, rows: Sequence[NewRow], *, now: datetime) -> None:
+    """Book new rows in place of an unshipped order's rows (a pending order made Ready, O2).
+
+    The old rows' allocation is released, the new rows are planned as booking plans them (bundles
+    expanded, gift wrap under its product) and allocated from the order's warehouse again.
+    """
+    if any(row.shipped for row in order.rows):
+        raise InvalidValueError(f"order {order.external_ref}: has shipped rows; its rows cannot be replaced")
+    spec = NewOrder(
+        channel_id=order.channel_id,
+        external_ref=order.external_ref,
+        contact_id=order.contact_id,
+        status_id=order.status_id,
+        currency=order.currency,
+        placed_at=order.placed_at,
+        rows=tuple(rows),
+        warehouse_id=order.warehouse_id,
+    )
+    _check_amounts(spec)
+    for row in order.rows:
+        if row.allocated and row.warehouse_id is not None and row.product_id is not None:
+            release(stock_level(session, row.product_id, row.warehouse_id), row.allocated)
+    order.rows.clear()
+    session.flush()
+    page = _load_page(session, [spec])
+    planned = _plan_rows(page, spec)
+    status = session.get(OrderStatus, order.status_id)
+    if order.warehouse_id is not None and not (status is not None and status.is_cancelled):
+        for plan in planned:
+            _allocate(session, page, plan.values, order.warehouse_id)
+    objects = [OrderRow(**plan.values) for plan in planned]
+    for plan, made in zip(planned, objects, strict=True):
+        if plan.parent is not None:
+            made.parent = objects[plan.parent]
+    order.rows.extend(objects)
+    recompute_totals(order)
+    order.updated_at = now
+    session.flush()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:38:05.667427
+Create Date: 2026-11-23 15:38:49.057021
 """
 
 from collections.abc import Sequence
@@ -221,6 +221,22 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_warehouses_code")),
     )
     op.create_table(
+        "amazon_channel_settings",
+        sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column(
+            "document",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channels.id"],
+            name=op.f("fk_amazon_channel_settings_channel_id_channels"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("channel_id", name=op.f("pk_amazon_channel_settings")),
+    )
+    op.create_table(
         "company",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -350,6 +366,34 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_warehouse_transfers")),
         sa.UniqueConstraint("reference", name=op.f("uq_warehouse_transfers_reference")),
     )
+    op.create_table(
+        "amazon_listings",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("seller_sku", sa.String(length=100), nullable=False),
+        sa.Column("asin", sa.String(length=20), nullable=True),
+        sa.Column("title", sa.String(length=500), nullable=True),
+        sa.Column("fulfilment", sa.String(length=10), nullable=False),
+        sa.Column("product_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("first_seen_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channels.id"],
+            name=op.f("fk_amazon_listings_channel_id_channels"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name=op.f("fk_amazon_listings_product_id_products")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_listings")),
+        sa.UniqueConstraint(
+            "channel_id", "seller_sku", name=op.f("uq_amazon_listings_channel_id_seller_sku")
+        ),
+    )
+    with op.batch_alter_table("amazon_listings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_amazon_listings_product_id"), ["product_id"], unique=False)
+
     op.create_table(
         "bundle_components",
         sa.Column("bundle_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -542,6 +586,38 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("transfer_rows", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_transfer_rows_transfer_id"), ["transfer_id"], unique=False)
+
+    op.create_table(
+        "amazon_order_records",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("amazon_order_id", sa.String(length=60), nullable=False),
+        sa.Column("order_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("last_updated", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.Column("seller_fulfilled_prime", sa.Boolean(), nullable=False),
+        sa.Column("skip_shipment_confirmation", sa.Boolean(), nullable=False),
+        sa.Column("recorded_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channels.id"],
+            name=op.f("fk_amazon_order_records_channel_id_channels"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["sales_orders.id"],
+            name=op.f("fk_amazon_order_records_order_id_sales_orders"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_order_records")),
+        sa.UniqueConstraint(
+            "channel_id", "amazon_order_id", name=op.f("uq_amazon_order_records_channel_id_amazon_order_id")
+        ),
+    )
+    with op.batch_alter_table("amazon_order_records", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_amazon_order_records_order_id"), ["order_id"], unique=False)
 
     op.create_table(
         "order_notes",
@@ -787,6 +863,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_order_notes_order_id"))
 
     op.drop_table("order_notes")
+    with op.batch_alter_table("amazon_order_records", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_amazon_order_records_order_id"))
+
+    op.drop_table("amazon_order_records")
     with op.batch_alter_table("transfer_rows", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_transfer_rows_transfer_id"))
 
@@ -807,6 +887,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_bundle_components_component_id"))
 
     op.drop_table("bundle_components")
+    with op.batch_alter_table("amazon_listings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_amazon_listings_product_id"))
+
+    op.drop_table("amazon_listings")
     op.drop_table("warehouse_transfers")
     op.drop_table("tax_rules")
     op.drop_table("products")
@@ -816,6 +900,7 @@ def downgrade() -> None:
 
     op.drop_table("contacts")
     op.drop_table("company")
+    op.drop_table("amazon_channel_settings")
     op.drop_table("warehouses")
     op.drop_table("tax_codes")
     op.drop_table("shipping_methods")

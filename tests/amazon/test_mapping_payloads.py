@@ -1,0 +1,151 @@
+"""Order payloads for the mapping and booking tests: the sandbox's order builder, checked strictly."""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderbridge.simulator.marketplaces import MARKETPLACES
+from orderbridge.simulator.order_builder import Cart, CartLine, build_order
+from orderbridge.simulator.world import Buyer, Listing
+
+TOOLS = Path(__file__).resolve().parents[2].parent / "shared" / "tools"
+CREATED = 1_793_611_800.0  # 2026-11-02T08:50:00Z
+SELLER = "A1SELLER0000001"
+
+
+def strict_errors(doc: dict[str, Any]) -> list[str]:
+    """Every way `doc` departs from the official v2026-01-01 Order model (unknown fields included)."""
+    sys.path.insert(0, str(TOOLS))
+    try:
+        from spapi_strict import validator  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(TOOLS))
+    check = validator("orders_2026-01-01.json", "Order")
+    return [f"{'.'.join(map(str, e.path))}: {e.message}" for e in check.iter_errors(doc)]
+
+
+@dataclass
+class Line:
+    sku: str = "MUG-1"
+    quantity: int = 1
+    price: Decimal = Decimal("12.00")
+    gift_message: str = ""
+    gift_wrap: bool = False
+    promotion: str = ""
+
+
+@dataclass
+class Spec:
+    """What an order should be; `order()` turns it into a v2026 Order document."""
+
+    marketplace: str = "UK"
+    status: str = "UNSHIPPED"
+    lines: list[Line] = field(default_factory=lambda: [Line()])
+    fba: bool = False
+    prime: bool = False
+    business: bool = False
+    po_number: str = ""
+    buyer: str = "buyer-1"
+    name: str = "Ann Example"
+    company: str = ""
+    vat: str = ""
+    order_id: str = ""
+    created: float = CREATED
+    updated: float | None = None
+    replaces: str = ""
+
+
+def order(spec: Spec | None = None, **changes: Any) -> dict[str, Any]:
+    """A complete Order as getOrder returns it with every includedData (Pending: no money, no address)."""
+    spec = spec or Spec(**changes)
+    market = MARKETPLACES[spec.marketplace]
+    buyer = Buyer(
+        spec.buyer,
+        spec.name,
+        {code: f"{spec.buyer}-{code.lower()}@marketplace.amazon.example" for code in MARKETPLACES},
+        {
+            "addressLine1": "1 High Street",
+            "city": "Leeds",
+            "postalCode": "LS1 4AP",
+            "phone": "+44 113 000 0000",
+        },
+        spec.company,
+        spec.vat,
+    )
+    lines = [
+        CartLine(
+            Listing(
+                SELLER,
+                line.sku,
+                "B0TEST0001",
+                "X00TEST0001",
+                f"Title of {line.sku}",
+                {market.code: line.price},
+            ),
+            line.quantity,
+            gift_message=line.gift_message,
+            gift_wrap=line.gift_wrap,
+            promotion_id=line.promotion,
+        )
+        for line in spec.lines
+    ]
+    cart = Cart(
+        SELLER,
+        market,
+        buyer,
+        lines,
+        spec.created,
+        fulfilled_by="AMAZON" if spec.fba else "MERCHANT",
+        prime=spec.prime,
+        business=spec.business,
+        purchase_order_number=spec.po_number,
+        replaces_order_id=spec.replaces,
+    )
+    doc = build_order(cart, random.Random(spec.order_id or spec.buyer))
+    if spec.order_id:
+        doc["orderId"] = spec.order_id
+    doc["fulfillment"]["fulfillmentStatus"] = spec.status
+    if spec.updated is not None:
+        doc["lastUpdatedTime"] = _iso(spec.updated)
+    if spec.status in ("PENDING", "PENDING_AVAILABILITY"):
+        for key in ("proceeds", "payment", "recipient"):
+            doc.pop(key, None)
+        doc["buyer"].pop("buyerEmail", None)
+        for item in doc["orderItems"]:
+            item.pop("proceeds", None)
+    return doc
+
+
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        Spec(),
+        Spec(status="PENDING"),
+        Spec(marketplace="US", prime=True, lines=[Line(gift_message="Happy birthday", gift_wrap=True)]),
+        Spec(marketplace="DE", business=True, company="Acme GmbH", vat="DE123456789", po_number="PO-7"),
+        Spec(fba=True, prime=True, lines=[Line(), Line(sku="LAMP-2", quantity=2, promotion="PROMO")]),
+        Spec(replaces="202-0000000-0000000", fba=True),
+    ],
+    ids=["ready", "pending", "us-gift", "de-business", "fba-prime", "replacement"],
+)
+def test_payloads_follow_the_official_order_model_strictly(spec: Spec) -> None:
+    assert strict_errors(order(spec)) == []
+
+
+def test_a_misspelt_field_is_caught_by_the_strict_check() -> None:
+    doc = order(Spec())
+    doc["buyer"]["buyerMail"] = "x"
+
+    assert any("buyerMail" in error for error in strict_errors(doc))
