@@ -91,7 +91,7 @@ def test_O22_after_ready_a_buyer_cancel_is_only_a_request(na: Api) -> None:
     assert _order(na, order_id)["fulfillment"]["fulfillmentStatus"] == "CANCELLED"
 
 
-def test_O3_fba_order_is_shipped_by_amazon_and_leaves_the_ledger(na: Api) -> None:
+def test_O3_O19_F6_fba_order_is_shipped_by_amazon_and_leaves_the_ledger(na: Api) -> None:
     order_id = _place(na, "AMAZON", quantity=1)
     before = len(na.sandbox.world.ledger)
     na.sandbox.advance(1800 + 21 * 3600)
@@ -166,7 +166,7 @@ def test_O18_business_order_carries_po_number_and_eu_buyer_vat(eu: Api) -> None:
     assert order["orderItems"][0]["product"]["price"]["priceDesignation"] == "BUSINESS_PRICE"
 
 
-def test_O12_gift_message_and_prime(na: Api) -> None:
+def test_O10_O12_O20_gift_wrap_gift_message_and_seller_fulfilled_prime(na: Api) -> None:
     body = {
         "sellerId": na.account.seller_id,
         "marketplace": "US",
@@ -204,7 +204,7 @@ def test_phone_is_suppressed_on_shipped_fbm_orders_after_the_latest_delivery_dat
     assert later["lastUpdatedTime"] == shipped["lastUpdatedTime"]
 
 
-def test_v0_order_names_the_service_level_and_mfn_delivery_window(na: Api) -> None:
+def test_O8_v0_order_names_the_service_level_and_mfn_delivery_window(na: Api) -> None:
     order_id = _place(na, quantity=1)
     na.sandbox.advance(1800)
     order = na.get(f"/orders/v0/orders/{order_id}").json()

@@ -28,7 +28,7 @@ def _quantity_patch(quantity: object) -> list[dict]:
     ]
 
 
-def test_patch_listings_item_sets_fbm_quantity(na: Api) -> None:
+def test_I1_patch_listings_item_sets_fbm_quantity(na: Api) -> None:
     sku = _fbm_sku(na)
     response = na.client.patch(
         f"/listings/2021-08-01/items/{na.account.seller_id}/{sku}",
@@ -55,7 +55,7 @@ def test_patch_listings_item_reports_invalid_quantity(na: Api) -> None:
     assert response.json()["issues"][0]["severity"] == "ERROR"
 
 
-def test_json_listings_feed_updates_quantities_and_reports(na: Api) -> None:
+def test_I1_json_listings_feed_updates_quantities_and_reports(na: Api) -> None:
     na.sandbox.quotas.enabled = False
     sku = _fbm_sku(na)
     document = na.post(f"{F}/documents", {"contentType": "application/json; charset=UTF-8"})

@@ -149,7 +149,7 @@ def test_filters_by_status_fulfilment_and_marketplace(na: Api) -> None:
         }
 
 
-def test_na_prices_are_net_with_marketplace_facilitator_tax(na: Api) -> None:
+def test_O14_O16_na_prices_are_net_with_marketplace_facilitator_tax(na: Api) -> None:
     order = na.get(SEARCH, _params(na, fulfillmentStatuses="SHIPPED", includedData="PROCEEDS,TAX")).json()[
         "orders"
     ][0]
@@ -160,7 +160,7 @@ def test_na_prices_are_net_with_marketplace_facilitator_tax(na: Api) -> None:
     assert item["tax"]["taxCollections"][0]["model"] == "MARKETPLACE_FACILITATOR"
 
 
-def test_eu_prices_include_vat(eu: Api) -> None:
+def test_O15_eu_prices_include_vat(eu: Api) -> None:
     order = eu.get(SEARCH, _params(eu, fulfillmentStatuses="SHIPPED", includedData="PROCEEDS,TAX")).json()[
         "orders"
     ][0]
@@ -172,7 +172,7 @@ def test_eu_prices_include_vat(eu: Api) -> None:
     assert "tax" not in item or not item["tax"].get("taxCollections")
 
 
-def test_buyer_emails_are_unique_per_buyer_and_marketplace(na: Api) -> None:
+def test_C2_C6_buyer_emails_are_unique_per_buyer_and_marketplace(na: Api) -> None:
     world = na.sandbox.world
     pairs = [(b.buyer_id, m, e) for b in world.buyers.values() for m, e in b.emails.items()]
     assert len({e for _, _, e in pairs}) == len(pairs)

@@ -42,7 +42,7 @@ def _run(api: Api, report_type: str, start: str = "2026-01-01T00:00:00Z") -> dic
 
 
 @pytest.mark.parametrize("report_type", sorted(set(HEADERS) - {SETTLEMENT}))
-def test_requested_reports_have_amazons_exact_headers(na: Api, report_type: str) -> None:
+def test_F10_requested_reports_have_amazons_exact_headers(na: Api, report_type: str) -> None:
     na.sandbox.quotas.enabled = False
     world = na.sandbox.world
     order = next(
@@ -91,7 +91,7 @@ def test_settlement_cannot_be_requested(na: Api) -> None:
     assert_valid(MODEL, "ErrorList", response.json())
 
 
-def test_settlements_appear_every_14_days_through_get_reports_and_reconcile(na: Api) -> None:
+def test_R1_R2_settlements_appear_every_14_days_through_get_reports_and_reconcile(na: Api) -> None:
     # given: the world runs past the next settlement period end
     na.sandbox.quotas.enabled = False
     na.sandbox.advance(15 * 86400)
@@ -116,7 +116,7 @@ def test_settlements_appear_every_14_days_through_get_reports_and_reconcile(na: 
     assert amounts > 0
 
 
-def test_fba_reimbursements_and_returns_reconcile_with_ledger_and_settlement(na: Api) -> None:
+def test_F7_lost_units_and_their_reimbursement_reach_ledger_and_money(na: Api) -> None:
     world = na.sandbox.world
     sku = next(
         i.sku
@@ -165,7 +165,7 @@ def _rows_of(api: Api, report_type: str) -> list[dict[str, str]]:
     return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
-def test_fba_events_and_the_settlement_reconcile(na: Api) -> None:
+def test_F1_F7_F8_fba_events_and_the_settlement_reconcile(na: Api) -> None:
     # given: returns, a cash reimbursement and shipped orders inside one settlement period
     na.sandbox.quotas.enabled = False
     world = na.sandbox.world
