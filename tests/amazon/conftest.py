@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import socket
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import Credentials
@@ -116,6 +119,21 @@ def quota_sessions(fresh_store_url: str) -> Iterator[sessionmaker[Session]]:
     engine = make_engine(fresh_store_url)
     yield session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def live_sandbox_url(sandbox: Sandbox) -> Iterator[str]:
+    """The sandbox served by uvicorn on a real port of 127.0.0.1 (plain http), in a background thread."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)  # requests wait in the backlog until uvicorn accepts them: no start-up polling
+    config = uvicorn.Config(create_app(sandbox), log_level="warning", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(timeout=10)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,13 +23,18 @@ from orderbridge.amazon.accounts import (
     list_accounts,
     remove_account,
 )
+from orderbridge.amazon.client import SpApiClient
+from orderbridge.amazon.client_types import OrdersQuery
 from orderbridge.amazon.errors import AccountError
+from orderbridge.amazon.quotas import QuotaLimiter
+from orderbridge.cli import accounts as accounts_cli
 from orderbridge.cli import context
 from orderbridge.cli.app import app
 from orderbridge.db import make_engine, session_factory
 from orderbridge.privacy.keystore import KeyStore, open_keystore
 from orderbridge.privacy.models import AuditEntry
 from orderbridge.privacy.vault import REDACTED, FieldRef, Vault
+from orderbridge.simulator.app import Sandbox
 from tests.conftest import STORES
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -236,6 +241,39 @@ def test_cli_names_a_bad_region_or_marketplace(
 def test_cli_remove_of_an_unknown_account_fails(cli: CliRunner) -> None:
     result = cli.invoke(app, ["accounts", "remove", "A9NOBODY000", "--yes"])
     assert result.exit_code == 1 and "no seller account A9NOBODY000" in result.output
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+def test_sandbox_accounts_are_added_and_the_client_reaches_the_sandbox_on_a_real_port(
+    cli: CliRunner, live_sandbox_url: str, fresh_store_url: str, sandbox: Sandbox
+) -> None:
+    # given: `orderbridge sandbox serve` running, and no account yet
+    result = cli.invoke(app, ["accounts", "add-sandbox", "--url", live_sandbox_url])
+    assert result.exit_code == 0, result.output
+    assert f"{len(sandbox.world.accounts)} sandbox account(s) added" in result.output
+    again = cli.invoke(app, ["accounts", "add-sandbox", "--url", live_sandbox_url])
+    assert "0 sandbox account(s) added: none" in again.output
+    # when: a client is built from the stored, encrypted account (no injected transport)
+    seller = next(a for a in sandbox.world.accounts.values() if a.region == "NA")
+    engine = make_engine(fresh_store_url)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        creds = credentials(get_account(session, seller.seller_id), accounts_cli.keystore())
+    now = datetime.fromtimestamp(sandbox.clock.now(), UTC)
+    with SpApiClient(creds, quotas=QuotaLimiter(sessions, clock=lambda: now), clock=lambda: now) as client:
+        page = client.search_orders(
+            OrdersQuery(creds.marketplace_ids, created_after=now - timedelta(days=30))
+        )
+    engine.dispose()
+    # then
+    assert creds.endpoint == live_sandbox_url
+    assert {o["orderId"] for o in page.orders} <= set(sandbox.world.orders)
+    assert page.orders
+
+
+def test_cli_add_sandbox_names_an_unreachable_sandbox(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["accounts", "add-sandbox", "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 1 and "no sandbox answers at http://127.0.0.1:9" in result.output
 
 
 def test_seller_account_table_keeps_no_plain_secret_column() -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import LargeBinary, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -223,6 +224,28 @@ def add_account(session: Session, keys: KeyStore, new: NewAccount, *, clock: Clo
     session.add(account)
     session.flush()
     return account
+
+
+def sandbox_accounts(state: Mapping[str, Any], base_url: str) -> list[NewAccount]:
+    """The sellers of a running sandbox (its `GET /_sandbox/state`) as accounts pointed at it."""
+    base = base_url.rstrip("/")
+    sellers = state.get("sellers")
+    if not isinstance(sellers, list):
+        raise AccountError(f"{base} does not look like an orderbridge sandbox (no sellers in its state)")
+    return [
+        NewAccount(
+            selling_partner_id=str(seller["sellerId"]),
+            name=f"Sandbox {seller['sellerId']}",
+            region=str(seller["region"]),
+            lwa_client_id=str(seller["clientId"]),
+            client_secret=str(seller["clientSecret"]),
+            refresh_token=str(seller["refreshToken"]),
+            marketplaces=[str(m) for m in seller["marketplaceIds"]],
+            sp_api_endpoint=base,
+            lwa_endpoint=f"{base}/auth/o2/token",
+        )
+        for seller in sellers
+    ]
 
 
 def list_accounts(session: Session) -> list[SellerAccount]:

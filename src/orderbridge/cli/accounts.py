@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from sqlalchemy.engine import make_url
 
@@ -18,6 +19,7 @@ from orderbridge.amazon.accounts import (
     get_account,
     list_accounts,
     remove_account,
+    sandbox_accounts,
 )
 from orderbridge.cli.catalog import AsJson
 from orderbridge.cli.context import console, fail, settings, unit_of_work
@@ -119,6 +121,31 @@ def add_command(
             account = add_account(session, keys, new, clock=utc_now)
             label, markets = account.label, _countries(account.marketplace_ids)
     console.print(f"account {label} added ({markets})", highlight=False)
+
+
+@accounts.command("add-sandbox")
+def add_sandbox_command(
+    url: Annotated[
+        str, typer.Option(help="Where `orderbridge sandbox serve` listens.")
+    ] = "http://127.0.0.1:8600",
+) -> None:
+    """Add every seller of a running sandbox as an account pointed at it (those already added are kept)."""
+    try:
+        response = httpx.get(url.rstrip("/") + "/_sandbox/state", timeout=10.0)
+        response.raise_for_status()
+        state = response.json()
+    except (httpx.HTTPError, ValueError) as error:
+        raise fail(f"no sandbox answers at {url}: {type(error).__name__}") from None
+    with _reported():
+        keys = keystore()
+        with unit_of_work() as session:
+            known = {(a.selling_partner_id, a.region) for a in list_accounts(session)}
+            added = [
+                add_account(session, keys, new, clock=utc_now).label
+                for new in sandbox_accounts(state, url)
+                if (new.selling_partner_id, new.region) not in known
+            ]
+    console.print(f"{len(added)} sandbox account(s) added: {', '.join(added) or 'none'}", highlight=False)
 
 
 @accounts.command("list")
