@@ -141,3 +141,12 @@ def test_admin_can_grant_a_bigger_usage_plan(na: Api) -> None:
     na.sandbox.advance(1)
     ok = na.get(SEARCH, _search_params(na))
     assert ok.status_code == 200 and ok.headers["x-amzn-RateLimit-Limit"] == "1"
+
+
+def test_tokens_of_a_replaced_world_are_refused(na: Api) -> None:
+    na.auto_login = False
+    na.admin(
+        "POST", "/world", {"generate": {"seed": 99, "ordersPerDay": 2, "days": 1, "marketplaces": ["IT"]}}
+    )
+    response = na.get(SEARCH, _search_params(na))
+    assert response.status_code == 403

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -14,7 +15,7 @@ from starlette.responses import Response
 
 from orderbridge.simulator import inbound, lifecycle
 from orderbridge.simulator.clock import VirtualClock
-from orderbridge.simulator.errors import SandboxError, quota_exceeded
+from orderbridge.simulator.errors import SandboxError, forbidden, quota_exceeded
 from orderbridge.simulator.faults import ConnectionResetFault, Faults
 from orderbridge.simulator.quotas import CallLog, CallRecord, Quotas
 from orderbridge.simulator.routing import Ctx, Route, json_response
@@ -26,6 +27,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ADMIN_PREFIX = "/_sandbox"
+log = logging.getLogger(__name__)
 
 
 class Sandbox:
@@ -135,6 +137,8 @@ class SandboxApp:
                 ctx.request.headers.get("x-amz-access-token"), route.method, ctx.request.url.path, now
             )
             seller_id = ctx.principal.seller_id
+            if seller_id not in sandbox.world.accounts:  # a token from before another world was loaded
+                raise forbidden("The access token you provided is revoked, malformed or invalid.")
             if not sandbox.quotas.take(seller_id, route.operation, now):
                 # SPAPI.md §3.2: 429 has Amazon's QuotaExceeded body and no x-amzn-RateLimit-Limit.
                 raise quota_exceeded()
@@ -152,6 +156,12 @@ class SandboxApp:
                 headers["x-amzn-ErrorType"] = error.error_type
             if error.status in (400, 404):
                 headers["x-amzn-RateLimit-Limit"] = sandbox.quotas.rate_header(route.operation)
+        except Exception:  # a sandbox bug still answers like Amazon, and is logged with its traceback
+            log.exception("sandbox: %s failed", route.operation)
+            error = SandboxError(
+                500, "InternalFailure", "We encountered an internal error. Please try again."
+            )
+            response = json_response(error.body(), error.status)
         response.headers.update(headers)
         status = 0 if reset else response.status_code  # 0: the connection was reset
         sandbox.calls.record(CallRecord(now, route.operation, seller_id, status, request_id))
