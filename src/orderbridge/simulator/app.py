@@ -158,10 +158,10 @@ class SandboxApp:
                 headers["x-amzn-RateLimit-Limit"] = sandbox.quotas.rate_header(route.operation)
         except Exception:  # a sandbox bug still answers like Amazon, and is logged with its traceback
             log.exception("sandbox: %s failed", route.operation)
-            error = SandboxError(
+            failure = SandboxError(
                 500, "InternalFailure", "We encountered an internal error. Please try again."
             )
-            response = json_response(error.body(), error.status)
+            response = json_response(failure.body(), failure.status)
         response.headers.update(headers)
         status = 0 if reset else response.status_code  # 0: the connection was reset
         sandbox.calls.record(CallRecord(now, route.operation, seller_id, status, request_id))
