@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from orderbridge.simulator import fba, inbound, lifecycle
+from orderbridge.simulator import followups, inbound, lifecycle
 from orderbridge.simulator.marketplaces import MARKETPLACES, Marketplace, marketplace
 from orderbridge.simulator.order_builder import Cart, CartLine
 from orderbridge.simulator.world import (
@@ -16,7 +16,6 @@ from orderbridge.simulator.world import (
     InboundItem,
     InboundShipment,
     Listing,
-    Scheduled,
     SellerAccount,
     World,
 )
@@ -232,81 +231,6 @@ def _stock_up(
         world.schedule(at + 2 * DAY, "gen_inbound", later.shipment_id, shipment=later)
 
 
-def _register_story(world: World) -> None:
-    """Handlers for the generator's own follow-up events (cancellations, shipping, returns...)."""
-
-    def story(w: World, event: Scheduled) -> None:
-        if event.kind == "gen_inbound":
-            inbound.create(w, event.data["shipment"])
-            return
-        if event.kind == "gen_fba":
-            _fba_event(w, event)
-            return
-        order = w.orders[event.key]
-        action = event.data["action"]
-        if action == "cancel" and order.status == "PENDING":
-            lifecycle.cancel(w, order, by="BUYER", reason="Order created by mistake")
-        elif action == "request" and order.status == "UNSHIPPED":
-            lifecycle.request_cancellation(w, order, "No longer needed")
-        elif (
-            action == "ship"
-            and order.status in ("UNSHIPPED", "PARTIALLY_SHIPPED")
-            and order.fulfilled_by == "MERCHANT"
-        ):
-            lines = [
-                {"orderItemId": i["orderItemId"], "quantity": i["fulfillment"]["quantityUnfulfilled"]}
-                for i in order.doc["orderItems"]
-            ]
-            package = {
-                "packageReferenceId": "1",
-                "carrierCode": "UPS",
-                "trackingNumber": "1Z" + event.key[-7:],
-                "shipDate": order.doc["lastUpdatedTime"],
-                "orderItems": lines,
-            }
-            lifecycle.confirm_shipment(w, order, package)
-        elif action in ("return", "replacement", "lost") and order.status == "SHIPPED":
-            sku = order.doc["orderItems"][0]["product"]["sellerSku"]
-            if action == "return":
-                fba.customer_return(w, order, sku, 1, disposition=w.rng.choice(fba.RETURN_DISPOSITIONS))
-            elif action == "replacement" and order.fulfilled_by == "AMAZON":
-                fba.replace_order(w, order, sku, 1)
-            elif action == "lost":
-                fc = marketplace(order.marketplace_id).fulfillment_centers[0]
-                fba.adjust(w, order.seller_id, sku, "lost", quantity=1, fc=fc)
-                fba.reimburse(w, order.seller_id, sku, 1, reason="Lost_Warehouse")
-
-    for kind in ("gen_inbound", "gen_story", "gen_fba"):
-        world.handlers[kind] = story
-
-
-def _fba_event(world: World, event: Scheduled) -> None:
-    """A warehouse incident: damaged (reimbursed), found or disposed units (SPAPI.md §8.3 reason codes)."""
-    seller, sku, kind = event.data["seller"], event.key, event.data["what"]
-    stock = lifecycle.fba_stock(world, seller, sku)
-    fc = max(stock, key=lambda name: stock[name]) if stock else ""
-    if not fc or (kind != "found" and stock[fc] < 1):
-        return
-    fba.adjust(world, seller, sku, kind, quantity=1, fc=fc)
-    if kind == "damaged":
-        fba.reimburse(world, seller, sku, 1, reason="Damaged_Warehouse")
-
-
-def _schedule_incidents(
-    world: World, settings: Settings, sellers: list[tuple[SellerAccount, list[Listing]]]
-) -> None:
-    # A random source of its own, so incidents never shift the order stream of a given seed.
-    rng = random.Random(settings.seed * 7919 + 1)
-    start = settings.now - settings.days * DAY
-    for day in range(settings.days):
-        for account, listings in sellers:
-            fba_skus = [item.sku for item in listings if item.fulfilled_by == "AMAZON"]
-            for what in ("damaged", "found", "disposed"):
-                if fba_skus and rng.random() < 0.3:
-                    at = start + (day + rng.random()) * DAY
-                    world.schedule(at, "gen_fba", rng.choice(fba_skus), seller=account.seller_id, what=what)
-
-
 def generate(settings: Settings, progress: Callable[[int, int], None] | None = None) -> World:
     """Build a world whose history runs `days` days up to `settings.now`."""
     rng = random.Random(settings.seed)
@@ -314,7 +238,7 @@ def generate(settings: Settings, progress: Callable[[int, int], None] | None = N
     world = World(now=start - 3 * DAY, seed=settings.seed)
     lifecycle.register(world)
     inbound.register(world)
-    _register_story(world)
+    followups.register(world)
     markets = [marketplace(code) for code in settings.marketplaces]
     by_region: dict[str, list[Marketplace]] = {}
     for mkt in markets:
@@ -332,7 +256,10 @@ def generate(settings: Settings, progress: Callable[[int, int], None] | None = N
             world.add_listing(listing)
         _stock_up(world, rng, account, listings, world.now)
         sellers.append((account, listings, region_markets))
-    _schedule_incidents(world, settings, [(account, listings) for account, listings, _ in sellers])
+    incident_sellers = [(account, listings) for account, listings, _ in sellers]
+    followups.schedule_incidents(
+        world, seed=settings.seed, start=start, days=settings.days, sellers=incident_sellers
+    )
     mix = settings.mix
     total = settings.orders_per_day * settings.days
     times = sorted(rng.uniform(start, settings.now) for _ in range(total))
