@@ -95,7 +95,7 @@ def _described(listing: Listing) -> dict[str, str | None]:
         "channel": listing.channel.code,
         "seller_sku": listing.seller_sku,
         "asin": listing.asin,
-        "fulfilment": listing.fulfilment.value if listing.fulfilment else None,
+        "fulfilment": str(listing.fulfilment) if listing.fulfilment else None,
         "product": listing.product.sku if listing.product else None,
         "title": listing.title,
     }
