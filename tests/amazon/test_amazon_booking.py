@@ -12,19 +12,20 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from orderbridge.amazon.booking import Action, Applied, book_amazon_order
+from orderbridge.amazon.booking import Action, Applied, book_amazon_order, book_amazon_orders
 from orderbridge.amazon.booking_facts import EmailKey, blind_email_key
 from orderbridge.amazon.booking_records import BookedState, order_record, skipped_orders
 from orderbridge.amazon.channel import change_settings
 from orderbridge.amazon.listings import channel_listings, connect_listing
+from orderbridge.amazon.mapping import MappingError
 from orderbridge.book.alerts import open_alerts
 from orderbridge.book.catalog import add_price_list, price_list
 from orderbridge.book.channels import Channel, ChannelKind, save_channel
-from orderbridge.book.contacts import Contact, NewContact, change_email, create_contact
+from orderbridge.book.contacts import Contact, NewContact, change_email, create_contact, merge_contacts
 from orderbridge.book.custom_fields import FieldKind, RecordKind, define_field, field_definition, field_value
 from orderbridge.book.inventory import stock_level
 from orderbridge.book.orders.cancel import cancel_order
-from orderbridge.book.orders.model import OrderRow, RowKind, SalesOrder, ShippingMethod
+from orderbridge.book.orders.model import OrderRow, PaymentStatus, RowKind, SalesOrder, ShippingMethod
 from orderbridge.book.tax import add_tax_rule
 from orderbridge.privacy.blind_index import BlindIndexer
 from orderbridge.privacy.keystore import open_keystore
@@ -347,3 +348,31 @@ def test_rows_of_a_book_order_carry_the_amazon_item_ids(shop: Shop) -> None:
 
     refs = shop.session.scalars(select(OrderRow.external_ref).where(OrderRow.order_id == booked.id)).all()
     assert doc["orderItems"][0]["orderItemId"] in refs and "shipping" in refs
+
+
+def test_o4_amazon_orders_are_booked_unpaid(shop: Shop) -> None:
+    booked = shop.order(shop.apply(order()))
+
+    assert booked.payment_status == PaymentStatus.UNPAID and booked.amount_paid == Decimal(0)
+
+
+def test_c7_merging_an_amazon_contact_warns_that_its_data_will_still_be_redacted(shop: Shop) -> None:
+    amazon = shop.order(shop.apply(order())).contact
+
+    result = merge_contacts(shop.session, shop.book.contact, amazon)
+
+    assert any("Amazon contact" in warning and "redacted" in warning for warning in result.warnings)
+
+
+def test_a_page_books_every_good_order_and_returns_the_error_of_a_malformed_one(shop: Shop) -> None:
+    bad = order(order_id="202-0000000-0000009", buyer="b9")
+    del bad["orderItems"][0]["quantityOrdered"]
+    docs = [order(order_id="202-0000000-0000001"), bad, order(order_id="202-0000000-0000002", buyer="b2")]
+
+    results = book_amazon_orders(shop.session, docs, shop.book.channel, email_key=shop.email_key, now=NOW)
+
+    assert [type(result).__name__ for result in results] == ["Applied", "MappingError", "Applied"]
+    error = results[1]
+    assert isinstance(error, MappingError) and error.order_id == "202-0000000-0000009"
+    assert error.path == "orderItems.0.quantityOrdered"
+    assert shop.session.scalar(select(func.count()).select_from(SalesOrder)) == 2

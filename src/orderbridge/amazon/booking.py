@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from orderbridge.amazon.booking_facts import EmailKey, order_facts
+from orderbridge.amazon.booking_facts import EmailKey, TaxCache, order_facts
 from orderbridge.amazon.booking_records import AmazonOrderRecord, BookedState, order_record
 from orderbridge.amazon.channel import resolve
 from orderbridge.amazon.listings import record_seen
-from orderbridge.amazon.mapping import AmazonState, MappedOrder, Outcome, map_order
+from orderbridge.amazon.mapping import AmazonState, MappedOrder, MappingError, Outcome, map_order
 from orderbridge.book.address import write_address
 from orderbridge.book.alerts import Subject, raise_alert
 from orderbridge.book.channels import Channel
@@ -51,6 +52,28 @@ def book_amazon_order(
     book = resolve(session, channel)
     mapped = map_order(doc, book, order_facts(session, doc, book, email_key=email_key))
     return apply_order(session, mapped, now=now)
+
+
+def book_amazon_orders(
+    session: Session, docs: Sequence[object], channel: Channel, *, email_key: EmailKey | None, now: datetime
+) -> list[Applied | MappingError]:
+    """A page of orders of one channel, in order: settings resolved once, tax choices cached.
+
+    A malformed order's MappingError stands in its place (quarantine it) and the rest flow on;
+    mapping writes nothing, so a MappingError leaves the session as it was.
+    """
+    book = resolve(session, channel)
+    cache: TaxCache = {}
+    results: list[Applied | MappingError] = []
+    for doc in docs:
+        try:
+            facts = order_facts(session, doc, book, email_key=email_key, tax_cache=cache)
+            mapped = map_order(doc, book, facts)
+        except MappingError as error:
+            results.append(error)
+            continue
+        results.append(apply_order(session, mapped, now=now))
+    return results
 
 
 def apply_order(session: Session, mapped: MappedOrder, *, now: datetime) -> Applied:

@@ -34,8 +34,17 @@ def blind_email_key(indexer: BlindIndexer, seller: str) -> EmailKey:
     return key
 
 
+TaxCache = dict[tuple[str | None, str | None], TaxChoice | None]
+"""Tax choices by (ship-to country, tax class), kept for one page of orders of one channel."""
+
+
 def order_facts(
-    session: Session, doc: object, book: ChannelBook, *, email_key: EmailKey | None
+    session: Session,
+    doc: object,
+    book: ChannelBook,
+    *,
+    email_key: EmailKey | None,
+    tax_cache: TaxCache | None = None,
 ) -> OrderFacts:
     """Look up what `map_order` needs for this order: a few queries, no writes."""
     r = Reader(doc)
@@ -56,13 +65,14 @@ def order_facts(
         if listing.product is not None
     }
     country = r.text(r.doc, "recipient.deliveryAddress.countryCode", "recipient.deliveryAddress.countryCode")
+    cache = tax_cache if tax_cache is not None else {}
     tax: dict[str | None, TaxChoice] = {}
     for tax_class in {fact.tax_class for fact in listings.values()} | {None}:
-        code = pick_tax_code(
-            session, marketplace=book.marketplace_id, ship_to_country=country, tax_class=tax_class
-        )
-        if code is not None:
-            tax[tax_class] = TaxChoice(code, tax_code(session, code).rate)
+        if (country, tax_class) not in cache:
+            cache[country, tax_class] = _tax_choice(session, book.marketplace_id, country, tax_class)
+        choice = cache[country, tax_class]
+        if choice is not None:
+            tax[tax_class] = choice
     email = buyer_email(r)
     key = email_key(email, book.marketplace_id) if email and email_key is not None else None
     match = None
@@ -70,6 +80,14 @@ def order_facts(
         placed = r.timestamp(r.doc, "createdTime", "createdTime")
         match = match_contact(session, book.marketplace_id, key, at=placed)
     return OrderFacts(listings=listings, tax=tax, contact=match, email_key=key)
+
+
+def _tax_choice(
+    session: Session, marketplace_id: str, country: str | None, tax_class: str | None
+) -> TaxChoice | None:
+    """O13: the tax code the tax rules pick for this marketplace, ship-to country and tax class."""
+    code = pick_tax_code(session, marketplace=marketplace_id, ship_to_country=country, tax_class=tax_class)
+    return TaxChoice(code, tax_code(session, code).rate) if code is not None else None
 
 
 def match_contact(
