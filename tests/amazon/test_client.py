@@ -23,6 +23,7 @@ from orderbridge.amazon.errors import (
     Throttled,
 )
 from orderbridge.amazon.quotas import QuotaLimiter
+from orderbridge.db import make_engine, session_factory
 from orderbridge.simulator.app import Sandbox
 from orderbridge.simulator.quotas import Bucket
 from orderbridge.simulator.world import SellerAccount as SandboxSeller
@@ -398,3 +399,50 @@ def test_feed_is_uploaded_created_and_its_result_read(make_client: Make, sandbox
     assert feed.processing_status == "DONE" and feed.result_feed_document_id
     result = client.get_feed_document(feed.result_feed_document_id)
     assert b'"summary"' in client.download(result.url).data
+
+
+def test_a_dynamic_usage_plan_is_learned_from_the_rate_header(
+    make_client: Make, vtime: VirtualTime, sandbox: Sandbox, transport: httpx.BaseTransport
+) -> None:
+    # given: Amazon grants this seller 0.05 searchOrders a second instead of 0.0056 (SPAPI.md §3.3)
+    _admin(transport, "PUT", "/quotas", {"plans": {"searchOrders": [0.05, 20]}})
+    client = make_client()
+    started = vtime.now()
+    # when: the burst and two more
+    for _ in range(22):
+        client.search_orders(_query(client, vtime, created_after=started - timedelta(days=30)))
+    # then: the limiter waited 1 / 0.05 s per call, not 1 / 0.0056 s, and met no 429
+    waited = (vtime.now() - started).total_seconds()
+    assert 2 / 0.05 <= waited < 2 / 0.05 + 1
+    assert sandbox.calls.summary()["searchOrders"]["throttled"] == 0
+    assert client.quotas.state(client.creds.selling_partner_id, "NA", "searchOrders").rate == 0.05
+
+
+def test_throttling_amazon_does_anyway_never_stops_the_work(
+    make_client: Make, transport: httpx.BaseTransport, sandbox: Sandbox, na_seller: SandboxSeller
+) -> None:
+    # given: "no application can completely avoid being throttled": 30 % of calls get a 429 regardless
+    _admin(transport, "PUT", "/faults", {"throttle_rate": 0.3, "seed": 3, "operations": ["getOrder"]})
+    client = make_client(retry=RetryPolicy(attempts=8))
+    order_ids = sorted(_truth(sandbox, na_seller))[:20]
+    # when
+    orders = [client.get_order(order_id) for order_id in order_ids]
+    # then: every order arrived; the 429s were absorbed by drain, wait and retry
+    assert [o["orderId"] for o in orders] == order_ids
+    assert sandbox.calls.summary()["getOrder"]["throttled"] == client.calls.counts()["getOrder"].throttled > 0
+
+
+def test_two_clients_on_one_store_share_the_bucket(
+    make_client: Make, vtime: VirtualTime, sandbox: Sandbox, fresh_store_url: str
+) -> None:
+    # given: two clients of one seller with their own engines on the same store (two runners)
+    engines = [make_engine(fresh_store_url), make_engine(fresh_store_url)]
+    first, second = (make_client(quotas=QuotaLimiter(session_factory(e), clock=vtime.now)) for e in engines)
+    started = vtime.now()
+    # when: they take turns, 24 searchOrders calls in all
+    for client in [first, second] * 12:
+        client.search_orders(_query(client, vtime, created_after=started - timedelta(days=30)))
+    for engine in engines:
+        engine.dispose()
+    # then: together they kept within Amazon's one bucket
+    assert sandbox.calls.summary()["searchOrders"] == {"calls": 24, "throttled": 0, "errors": 0}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -186,7 +186,6 @@ class Document:
 
     data: bytes
     charset: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     def text(self, fallback: str = "cp1252") -> str:
         """Decoded by the named charset, else UTF-8, else `fallback` (cp1252 EU/NA, cp932 JP; §7)."""
