@@ -446,3 +446,22 @@ def test_two_clients_on_one_store_share_the_bucket(
         engine.dispose()
     # then: together they kept within Amazon's one bucket
     assert sandbox.calls.summary()["searchOrders"] == {"calls": 24, "throttled": 0, "errors": 0}
+
+
+def test_orders_updated_since_pages_every_change_and_marks_the_high_water(
+    make_client: Make, vtime: VirtualTime, sandbox: Sandbox, na_seller: SandboxSeller
+) -> None:
+    client = make_client()
+    pages = list(client.orders_updated_since(vtime.now() - timedelta(days=30)))
+    assert sorted(o["orderId"] for p in pages for o in p.orders) == sorted(_truth(sandbox, na_seller))
+    # Amazon's upper bound when none is given: two minutes before the request
+    assert pages[0].high_water_mark == vtime.now() - timedelta(minutes=2)
+    assert all(p.last_updated_before == pages[0].last_updated_before for p in pages)
+
+
+def test_wait_for_report_polls_on_the_injected_clock(make_client: Make, vtime: VirtualTime) -> None:
+    client = make_client()
+    report_id = client.create_report(ALL_ORDERS, ["ATVPDKIKX0DER"], start=vtime.now() - timedelta(days=5))
+    report = client.wait_for_report(report_id, poll=20.0)
+    assert report.processing_status == "DONE"
+    assert vtime.slept == [20.0, 20.0, 20.0]  # the sandbox takes 30 s in the queue and 30 s to build it

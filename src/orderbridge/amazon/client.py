@@ -38,7 +38,7 @@ from orderbridge.amazon.client_types import (
     amazon_time,
     parse_amazon_time,
 )
-from orderbridge.amazon.errors import BadPayload
+from orderbridge.amazon.errors import AmazonUnavailable, BadPayload
 
 __all__ = ["TIMEOUT", "USER_AGENT", "Request", "RetryPolicy", "SpApiClient"]
 ORDERS = "/orders/2026-01-01/orders"
@@ -82,6 +82,24 @@ class SpApiClient(CallLayers):
         while page.next_token:
             page = self.search_orders(query, pagination_token=page.next_token)
             yield page
+
+    def orders_updated_since(
+        self,
+        after: datetime,
+        *,
+        until: datetime | None = None,
+        marketplace_ids: Sequence[str] | None = None,
+        included_data: Sequence[str] = OrdersQuery.included_data,
+    ) -> Iterator[OrdersPage]:
+        """Pages of every order changed after `after` (and, if given, before `until`, which Amazon wants
+        at least two minutes in the past). Each page's `high_water_mark` is where the next run can start."""
+        query = OrdersQuery(
+            marketplace_ids=self.creds.marketplace_ids if marketplace_ids is None else marketplace_ids,
+            last_updated_after=after,
+            last_updated_before=until,
+            included_data=included_data,
+        )
+        return self.search_orders_pages(query)
 
     def get_order(
         self, order_id: str, *, included_data: Sequence[str] = OrdersQuery.included_data
@@ -180,6 +198,20 @@ class SpApiClient(CallLayers):
             except (OSError, EOFError, zlib.error):
                 raise BadPayload("download", response.status_code, "the document is not valid gzip") from None
         return Document(data, response.charset_encoding)
+
+    def wait_for_report(self, report_id: str, *, poll: float = 30.0, limit: float = 4 * 3600.0) -> Report:
+        """Poll getReport (2 rps, so cheap) until DONE / CANCELLED / FATAL; sleeps on the injected clock."""
+        waited = 0.0
+        report = self.get_report(report_id)
+        while not report.finished:
+            if waited >= limit:
+                raise AmazonUnavailable(
+                    "getReport", 0, f"report {report_id} not finished after {limit:.0f} s"
+                )
+            self._sleep(poll)
+            waited += poll
+            report = self.get_report(report_id)
+        return report
 
     def download_report(self, document_id: str) -> Document:
         """getReportDocument, then its download (the URL lives 5 minutes, so fetched right away)."""

@@ -45,6 +45,8 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Request:
+    """One SP-API request: the operation (quota and log name), method, path, query and JSON body."""
+
     operation: str
     method: str
     path: str
@@ -148,7 +150,8 @@ class CallLayers:
         return token.value
 
     def _send(self, request: Request, token: str) -> httpx.Response:
-        headers = {"x-amz-access-token": token, "x-amz-date": time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())}
+        # SPAPI.md §2.2: x-amz-date is only needed for SigV4 (dropped) but harmless; the token is what counts.
+        headers = {"x-amz-access-token": token, "x-amz-date": self._now().strftime("%Y%m%dT%H%M%SZ")}
         built = self._http.build_request(
             request.method,
             self.creds.endpoint + request.path,

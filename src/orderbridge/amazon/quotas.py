@@ -129,6 +129,7 @@ class QuotaLimiter:
         # Waits end this much after the token is due, so that rounding (ours or Amazon's) never makes
         # the call arrive a hair early and meet a 429.
         self._margin = margin
+        self._rates: dict[tuple[str, str, str], float] = {}  # rates this process last saw in the store
 
     def plan(self, operation: str) -> Plan:
         try:
@@ -150,16 +151,16 @@ class QuotaLimiter:
 
     def learn(self, selling_partner_id: str, region: str, operation: str, header: str | None) -> None:
         """Adopt the rate Amazon reports in `x-amzn-RateLimit-Limit` (dynamic usage plans)."""
-        rate = parse_rate(header)
-        if rate is None:
-            return
+        rate, key = parse_rate(header), (selling_partner_id, region, operation)
+        if rate is None or self._rates.get(key) == rate:
+            return  # nothing new: no write transaction for the header every answer carries
         with self._sessions.begin() as session:
             bucket, now = self._locked(session, selling_partner_id, region, operation)
-            if abs(bucket.rate - rate) <= 1e-9:
-                return
-            bucket.tokens = self._refilled(bucket, now)
-            bucket.stamp = max(as_utc(bucket.stamp), now)
-            bucket.rate = rate
+            if abs(bucket.rate - rate) > 1e-9:
+                bucket.tokens = self._refilled(bucket, now)
+                bucket.stamp = max(as_utc(bucket.stamp), now)
+                bucket.rate = rate
+        self._rates[key] = rate
 
     def drain(self, selling_partner_id: str, region: str, operation: str) -> None:
         """Amazon answered 429: its bucket is empty, so ours is too from now on."""
