@@ -203,3 +203,9 @@ def test_world_file_keys_are_the_models_order_properties() -> None:
     model = _json.loads((TOOLS.parent / "spapi-models" / "orders_2026-01-01.json").read_text())
     assert set(model["definitions"]["Order"]["properties"]) == ORDER_KEYS
     assert set(model["definitions"]["OrderItem"]["properties"]) == ITEM_KEYS
+
+
+def test_F4_F6_F8_generated_fba_stock_never_goes_negative() -> None:
+    world = small_world(days=10, orders_per_day=60)
+    assert min(world.stock.values()) >= 0
+    assert len(world.inbound) >= 3  # opening stock, replenishments and the over/short/unexpected restock

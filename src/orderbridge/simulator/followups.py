@@ -50,8 +50,9 @@ def register(world: World) -> None:
                 fba.customer_return(w, order, sku, 1, disposition=w.rng.choice(fba.RETURN_DISPOSITIONS))
             elif action == "replacement" and order.fulfilled_by == "AMAZON":
                 fba.replace_order(w, order, sku, 1)
-            elif action == "lost":
-                fc = marketplace(order.marketplace_id).fulfillment_centers[0]
+            elif action == "lost" and order.fulfilled_by == "AMAZON":
+                centers = marketplace(order.marketplace_id).fulfillment_centers
+                fc = lifecycle.pick_fulfillment_center(w, order.seller_id, sku, centers)
                 fba.adjust(w, order.seller_id, sku, "lost", quantity=1, fc=fc)
                 fba.reimburse(w, order.seller_id, sku, 1, reason="Lost_Warehouse")
 

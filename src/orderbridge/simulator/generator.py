@@ -183,13 +183,39 @@ def _buyer(rng: random.Random, number: int, used_emails: set[str]) -> Buyer:
     )
 
 
-def _stock_up(
-    world: World, rng: random.Random, account: SellerAccount, listings: list[Listing], at: float
+def _daily_units(settings: Settings, sellers: int, fba_skus: int) -> float:
+    """Generous FBA units a SKU sells per day: orders x FBA share x ~1.9 units per order, with margin."""
+    return settings.orders_per_day / sellers * settings.mix["fba"] * 2.5 / max(fba_skus, 1)
+
+
+def _restocks(
+    world: World, settings: Settings, account: SellerAccount, listings: list[Listing], sellers: int
 ) -> None:
+    """Inbound shipments every 10 days so FBA stock lasts the whole history (ids from their own random)."""
+    rng = random.Random(f"{settings.seed}-{account.seller_id}")
+    fba_listings = [item for item in listings if item.fulfilled_by == "AMAZON"]
+    units = int(_daily_units(settings, sellers, len(fba_listings)) * 12) + 1
     mkt = marketplace(account.marketplace_ids[0])
-    fc = mkt.fulfillment_centers[0]
-    items = [InboundItem(item.sku, item.fnsku, 400) for item in listings if item.fulfilled_by == "AMAZON"]
-    ship_from = {
+    at = settings.now - settings.days * DAY - 3 * DAY
+    while fba_listings and at < settings.now - 5 * DAY:
+        lines = [InboundItem(item.sku, item.fnsku, units) for item in fba_listings]
+        shipment = InboundShipment(
+            account.seller_id,
+            "FBA" + _code(rng, UPPER, 9),
+            "Replenishment",
+            mkt.marketplace_id,
+            mkt.fulfillment_centers[0],
+            "WORKING",
+            at,
+            lines,
+            _ship_from(account, mkt),
+        )
+        world.schedule(at, "gen_inbound", shipment.shipment_id, shipment=shipment)
+        at += 10 * DAY
+
+
+def _ship_from(account: SellerAccount, mkt: Marketplace) -> dict[str, str]:
+    return {
         "Name": account.name,
         "AddressLine1": "1 Warehouse Way",
         "City": "Springfield",
@@ -197,6 +223,21 @@ def _stock_up(
         "CountryCode": mkt.country_code,
         "PostalCode": "98101",
     }
+
+
+def _stock_up(
+    world: World,
+    rng: random.Random,
+    account: SellerAccount,
+    listings: list[Listing],
+    *,
+    at: float,
+    opening: int,
+) -> None:
+    mkt = marketplace(account.marketplace_ids[0])
+    fc = mkt.fulfillment_centers[0]
+    items = [InboundItem(item.sku, item.fnsku, opening) for item in listings if item.fulfilled_by == "AMAZON"]
+    ship_from = _ship_from(account, mkt)
     first = InboundShipment(
         account.seller_id,
         "FBA" + _code(rng, UPPER, 9),
@@ -235,7 +276,8 @@ def generate(settings: Settings, progress: Callable[[int, int], None] | None = N
     """Build a world whose history runs `days` days up to `settings.now`."""
     rng = random.Random(settings.seed)
     start = settings.now - settings.days * DAY
-    world = World(now=start - 3 * DAY, seed=settings.seed)
+    # Start a week early so the opening FBA stock is received before the first order (about 4.6 days).
+    world = World(now=start - 7 * DAY, seed=settings.seed)
     lifecycle.register(world)
     inbound.register(world)
     followups.register(world)
@@ -254,7 +296,10 @@ def generate(settings: Settings, progress: Callable[[int, int], None] | None = N
         listings = _listings(rng, account, region_markets, settings.skus_per_seller)
         for listing in listings:
             world.add_listing(listing)
-        _stock_up(world, rng, account, listings, world.now)
+        fba_count = sum(1 for item in listings if item.fulfilled_by == "AMAZON")
+        opening = max(400, int(_daily_units(settings, len(by_region), fba_count) * 14))
+        _stock_up(world, rng, account, listings, at=world.now, opening=opening)
+        _restocks(world, settings, account, listings, len(by_region))
         sellers.append((account, listings, region_markets))
     incident_sellers = [(account, listings) for account, listings, _ in sellers]
     followups.schedule_incidents(

@@ -186,7 +186,7 @@ def ship_by_amazon(world: World, order: SimOrder) -> None:
         fulfilment["quantityUnfulfilled"] = 0
         shipped[item["orderItemId"]] = units
         sku = item["product"]["sellerSku"]
-        fc = pick_fulfillment_center(world, order.seller_id, sku, mkt.fulfillment_centers)
+        fc = pick_fulfillment_center(world, order.seller_id, sku, mkt.fulfillment_centers, units)
         world.record_ledger(
             LedgerEvent(
                 order.seller_id,
@@ -204,11 +204,17 @@ def ship_by_amazon(world: World, order: SimOrder) -> None:
     world.touch(order)
 
 
-def pick_fulfillment_center(world: World, seller_id: str, sku: str, centers: tuple[str, ...]) -> str:
-    """The FC holding most sellable units of a SKU (first FC of the marketplace if none)."""
+def pick_fulfillment_center(
+    world: World, seller_id: str, sku: str, centers: tuple[str, ...], units: int = 1
+) -> str:
+    """Where Amazon ships from: a marketplace FC holding the units, else the region FC holding most."""
     stock = fba_stock(world, seller_id, sku)
-    candidates = [fc for fc in centers if stock.get(fc, 0) > 0]
-    return max(candidates, key=lambda fc: stock[fc]) if candidates else centers[0]
+    local = [fc for fc in centers if stock.get(fc, 0) >= units]
+    if local:
+        return max(local, key=lambda fc: stock[fc])
+    # EU stock travels between countries (Pan-European FBA), so any FC of the seller's region may ship.
+    anywhere = [fc for fc, n in stock.items() if n > 0]
+    return max(anywhere, key=lambda fc: stock[fc]) if anywhere else centers[0]
 
 
 def fba_stock(world: World, seller_id: str, sku: str) -> dict[str, int]:
