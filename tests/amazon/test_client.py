@@ -465,3 +465,94 @@ def test_wait_for_report_polls_on_the_injected_clock(make_client: Make, vtime: V
     report = client.wait_for_report(report_id, poll=20.0)
     assert report.processing_status == "DONE"
     assert vtime.slept == [20.0, 20.0, 20.0]  # the sandbox takes 30 s in the queue and 30 s to build it
+
+
+MODELS = {
+    "searchOrders": ("orders_2026-01-01.json", "SearchOrdersResponse"),
+    "getOrder": ("orders_2026-01-01.json", "GetOrderResponse"),
+    "createRestrictedDataToken": ("tokens_2021-03-01.json", "CreateRestrictedDataTokenResponse"),
+    "createReport": ("reports_2021-06-30.json", "CreateReportResponse"),
+    "getReport": ("reports_2021-06-30.json", "Report"),
+    "getReports": ("reports_2021-06-30.json", "GetReportsResponse"),
+    "getReportDocument": ("reports_2021-06-30.json", "ReportDocument"),
+    "createFeedDocument": ("feeds_2021-06-30.json", "CreateFeedDocumentResponse"),
+    "createFeed": ("feeds_2021-06-30.json", "CreateFeedResponse"),
+    "getFeed": ("feeds_2021-06-30.json", "Feed"),
+    "getFeedDocument": ("feeds_2021-06-30.json", "FeedDocument"),
+    "getShipments": ("fulfillmentInboundV0.json", "GetShipmentsResponse"),
+    "getShipmentItemsByShipmentId": ("fulfillmentInboundV0.json", "GetShipmentItemsResponse"),
+}
+
+
+class Recording(httpx.BaseTransport):
+    """Keeps every SP-API answer with its operation, to check them against Amazon's models afterwards."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.answers: list[tuple[str, int, Any]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        operation = str(request.extensions.get("operation", ""))
+        if operation in MODELS and response.content:
+            self.answers.append(
+                (operation, response.status_code, httpx.Response(200, content=response.content).json())
+            )
+        return response
+
+
+def test_every_answer_the_client_parses_is_amazons_model_strictly(
+    make_client: Make,
+    transport: httpx.BaseTransport,
+    vtime: VirtualTime,
+    sandbox: Sandbox,
+    na_seller: SandboxSeller,
+) -> None:
+    # given: a client whose every answer is kept
+    recording = Recording(transport)
+    client = make_client(transport=recording)
+    market = na_seller.marketplace_ids[0]
+    sku = next(
+        item.sku
+        for (seller, _), item in sandbox.world.listings.items()
+        if seller == na_seller.seller_id and item.fulfilled_by == "AMAZON"
+    )
+    _admin(
+        transport,
+        "POST",
+        "/inbound",
+        {
+            "sellerId": na_seller.seller_id,
+            "shipmentId": "FBA1MODEL01",
+            "items": [{"sku": sku, "quantityShipped": 2}],
+        },
+    )
+    # when: every operation once (and an error)
+    list(client.search_orders_pages(_query(client, vtime, max_results_per_page=20)))
+    client.get_order(sorted(_truth(sandbox, na_seller))[0])
+    with pytest.raises(NotFound):
+        client.get_order("111-0000000-0000000")
+    client.create_restricted_data_token(
+        [{"method": "GET", "path": "/orders/v0/orders", "dataElements": ["buyerInfo"]}]
+    )
+    report = client.wait_for_report(
+        client.create_report(ALL_ORDERS, [market], start=vtime.now() - timedelta(days=5))
+    )
+    client.get_reports([ALL_ORDERS])
+    assert report.report_document_id
+    client.download_report(report.report_document_id)
+    link = client.create_feed_document("application/json")
+    client.upload_feed_document(link, b'{"messages": []}', "application/json")
+    feed_id = client.create_feed("JSON_LISTINGS_FEED", [market], link.document_id)
+    sandbox.advance(61)
+    client.get_feed_document(link.document_id)
+    client.get_feed(feed_id)
+    client.get_shipments(market, params={"QueryType": "SHIPMENT", "ShipmentStatusList": "WORKING,SHIPPED"})
+    client.get_shipment_items("FBA1MODEL01", market)
+    # then: every body validates strictly (no field Amazon's model does not define)
+    seen = set()
+    for operation, status, body in recording.answers:
+        model, definition = MODELS[operation]
+        assert_valid(model, definition if status < 400 else "ErrorList", body)
+        seen.add(operation)
+    assert seen == set(MODELS)
