@@ -22,6 +22,7 @@ from orderbridge.amazon.accounts import (
     get_account,
     list_accounts,
     remove_account,
+    replace_secrets,
 )
 from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.client_types import OrdersQuery
@@ -83,7 +84,7 @@ def test_endpoints_can_be_overridden_for_the_sandbox(session: Session, keys: Key
     assert creds.token_url == "http://127.0.0.1:8100/auth/o2/token"
 
 
-def test_secrets_never_show_in_repr(session: Session, keys: KeyStore) -> None:
+def test_R5_secrets_never_show_in_repr(session: Session, keys: KeyStore) -> None:
     account = add_account(session, keys, _new(), clock=_clock)
     shown = " ".join(
         [repr(account), repr(credentials(account, keys)), repr(_new()), str(vars(_new()).keys())]
@@ -126,7 +127,7 @@ def test_an_account_is_added_once_and_a_seller_in_two_regions_needs_the_region(
         get_account(session, "A9NOBODY000")
 
 
-def test_remove_shreds_the_secrets_key_and_audits_it(session: Session, keys: KeyStore) -> None:
+def test_R5_remove_shreds_the_secrets_key_and_audits_it(session: Session, keys: KeyStore) -> None:
     account = add_account(session, keys, _new(), clock=_clock)
     copied = bytes(account.refresh_token)  # as a backup of the database would hold it
     remove_account(session, keys, account, actor="test", clock=_clock)
@@ -140,8 +141,21 @@ def test_remove_shreds_the_secrets_key_and_audits_it(session: Session, keys: Key
     assert credentials(again, keys).refresh_token == REFRESH
 
 
+def test_R5_rotating_secrets_shreds_the_old_ones(session: Session, keys: KeyStore) -> None:
+    account = add_account(session, keys, _new(), clock=_clock)
+    old_secret, old_token = bytes(account.client_secret), bytes(account.refresh_token)
+    replace_secrets(session, keys, account, client_secret="amzn1.oa2-cs.v1.NEW", actor="test", clock=_clock)
+    creds = credentials(get_account(session, "A3TH9S8BH6GOGM"), keys)
+    assert (creds.client_secret, creds.refresh_token) == ("amzn1.oa2-cs.v1.NEW", REFRESH)
+    vault, ref = Vault(keys), "A3TH9S8BH6GOGM/EU"
+    assert vault.read(old_secret, at=FieldRef("amazon_seller_accounts", ref, "client_secret")) == REDACTED
+    assert vault.read(old_token, at=FieldRef("amazon_seller_accounts", ref, "refresh_token")) == REDACTED
+    with pytest.raises(AccountError, match="a new secret cannot be empty"):
+        replace_secrets(session, keys, account, refresh_token=" ", actor="test", clock=_clock)
+
+
 @pytest.mark.parametrize("fresh_store_url", STORES, indirect=True)
-def test_secrets_are_not_in_plaintext_in_the_database(fresh_store_url: str, keys: KeyStore) -> None:
+def test_R5_R7_secrets_are_not_in_plaintext_in_the_database(fresh_store_url: str, keys: KeyStore) -> None:
     engine = make_engine(fresh_store_url)
     with session_factory(engine).begin() as session:
         add_account(session, keys, _new(), clock=_clock)
@@ -216,6 +230,10 @@ def test_cli_add_prompts_for_secrets_hidden_lists_and_removes(cli: CliRunner) ->
     assert SECRET not in listed.output and REFRESH not in listed.output
     table = cli.invoke(app, ["accounts", "list"])
     assert "A3TH9S8BH6GOGM" in table.output and "sellingpartnerapi-eu.amazon.com" in table.output
+    # and: rotated
+    rotated = cli.invoke(app, ["accounts", "rotate-secrets", "A3TH9S8BH6GOGM"], input="new-secret\n\n")
+    assert rotated.exit_code == 0, rotated.output
+    assert "secrets replaced" in rotated.output and "new-secret" not in rotated.output
     # then: removed
     removed = cli.invoke(app, ["accounts", "remove", "A3TH9S8BH6GOGM", "--yes"])
     assert removed.exit_code == 0, removed.output

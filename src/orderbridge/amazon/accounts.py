@@ -17,7 +17,7 @@ from orderbridge.book.types import UtcDateTime
 from orderbridge.clock import Clock
 from orderbridge.db import Base, BigId, Json
 from orderbridge.privacy import key_lifecycle
-from orderbridge.privacy.keystore import DataKey, KeyId, KeyStore
+from orderbridge.privacy.keystore import DataKey, KeyId, KeyKind, KeyStore
 from orderbridge.privacy.vault import REDACTED, FieldRef, Vault
 
 TABLE = "amazon_seller_accounts"
@@ -287,15 +287,45 @@ def credentials(account: SellerAccount, keys: KeyStore) -> Credentials:
     )
 
 
+def _account_keys(keys: KeyStore, account: SellerAccount) -> list[KeyId]:
+    slot = f"lwa-{account.region}"
+    return [k for k in keys.live_keys(account.selling_partner_id, slot) if k.kind is KeyKind.OPEN]
+
+
+def replace_secrets(
+    session: Session,
+    keys: KeyStore,
+    account: SellerAccount,
+    *,
+    client_secret: str | None = None,
+    refresh_token: str | None = None,
+    actor: str,
+    clock: Clock,
+) -> None:
+    """Rotate the LWA secrets (DPP R5): both are sealed under a fresh key and the old key is shredded,
+    so copies of the old secrets in backups become unreadable."""
+    current = credentials(account, keys)
+    secret = current.client_secret if client_secret is None else client_secret.strip()
+    token = current.refresh_token if refresh_token is None else refresh_token.strip()
+    if not secret or not token:
+        raise AccountError(f"account {account.label}: a new secret cannot be empty")
+    old = _account_keys(keys, account)
+    partner, region = account.selling_partner_id, account.region
+    key = keys.roll_open_key(partner, f"lwa-{region}")
+    vault = Vault(keys)
+    account.client_secret = vault.encrypt(secret, at=_ref(partner, region, "client_secret"), key=key)
+    account.refresh_token = vault.encrypt(token, at=_ref(partner, region, "refresh_token"), key=key)
+    session.flush()
+    for key_id in old:
+        key_lifecycle.destroy_key(keys, session, key_id, actor=actor, clock=clock, reason="secrets rotated")
+
+
 def remove_account(
     session: Session, keys: KeyStore, account: SellerAccount, *, actor: str, clock: Clock
 ) -> None:
     """Delete the account and crypto-shred its secrets' key (audited as `key_destroyed`)."""
-    key_id = KeyId.for_open(account.selling_partner_id, f"lwa-{account.region}", 1)
-    live = [
-        k for k in keys.live_keys(account.selling_partner_id, key_id.marketplace) if k.kind is key_id.kind
-    ]
+    live = _account_keys(keys, account)
     session.delete(account)
     session.flush()
-    for key in live:
-        key_lifecycle.destroy_key(keys, session, key, actor=actor, clock=clock, reason="account removed")
+    for key_id in live:
+        key_lifecycle.destroy_key(keys, session, key_id, actor=actor, clock=clock, reason="account removed")

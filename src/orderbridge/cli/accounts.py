@@ -19,6 +19,7 @@ from orderbridge.amazon.accounts import (
     get_account,
     list_accounts,
     remove_account,
+    replace_secrets,
     sandbox_accounts,
 )
 from orderbridge.cli.catalog import AsJson
@@ -174,6 +175,40 @@ def list_command(as_json: AsJson = False) -> None:
         ["Selling partner", "Name", "Region", "Marketplaces", "SP-API endpoint", "Added"],
         [[str(row[c]) for c in columns] for row in rows],
     )
+
+
+@accounts.command("rotate-secrets")
+def rotate_command(
+    selling_partner_id: Annotated[str, typer.Argument(help="The selling partner id of the account.")],
+    *,
+    region: Annotated[str | None, typer.Option(help="NA, EU or FE, when the seller has several.")] = None,
+    client_secret: Annotated[
+        str | None, typer.Option(help="The new LWA client secret.", envvar="ORDERBRIDGE_LWA_CLIENT_SECRET")
+    ] = None,
+    refresh_token: Annotated[
+        str | None, typer.Option(help="The new refresh token.", envvar="ORDERBRIDGE_LWA_REFRESH_TOKEN")
+    ] = None,
+) -> None:
+    """Replace the client secret and/or refresh token (prompted hidden when neither is given); the old
+    ones are crypto-shredded."""
+    if client_secret is None and refresh_token is None:
+        client_secret = typer.prompt("New client secret", hide_input=True)
+        refresh_token = typer.prompt("New refresh token (empty: keep)", hide_input=True, default="") or None
+    with _reported():
+        keys = keystore()
+        with unit_of_work() as session:
+            account = get_account(session, selling_partner_id, region)
+            label = account.label
+            replace_secrets(
+                session,
+                keys,
+                account,
+                client_secret=client_secret,
+                refresh_token=refresh_token,
+                actor="cli",
+                clock=utc_now,
+            )
+    console.print(f"account {label}: secrets replaced; the old ones are destroyed", highlight=False)
 
 
 @accounts.command("remove")
