@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from orderbridge.simulator.marketplaces import BY_ID
 from orderbridge.simulator.orders_v0 import V0_STATUS
@@ -25,12 +26,22 @@ class Scope:
     end: float
 
 
+@lru_cache(maxsize=8192)
+def _day_text(day: int, fmt: str) -> str:
+    return datetime.fromtimestamp(day * 86400, UTC).strftime(fmt)
+
+
 def _day(ts: float, fmt: str = "%Y-%m-%d") -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime(fmt)
+    # Formatting per day, not per row: a 100,000-row report formats a few dozen distinct days.
+    return _day_text(int(ts // 86400), fmt)
 
 
 def _offset(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+    """ISO 8601 with the UTC offset, as `datetime.isoformat(timespec="seconds")` writes it."""
+    day, second = divmod(int(ts), 86400)
+    return (
+        f"{_day_text(day, '%Y-%m-%d')}T{second // 3600:02d}:{second % 3600 // 60:02d}:{second % 60:02d}+00:00"
+    )
 
 
 def _product(world: World, seller_id: str, sku: str) -> tuple[str, str, str]:
@@ -41,9 +52,13 @@ def _product(world: World, seller_id: str, sku: str) -> tuple[str, str, str]:
 def ledger(world: World, scope: Scope) -> Rows:
     rows = []
     countries = {BY_ID[m].country_code for m in scope.marketplace_ids}
+    products: dict[str, tuple[str, str, str]] = {}
     for e in world.ledger:
         if e.seller_id == scope.seller_id and scope.start <= e.ts <= scope.end and e.country in countries:
-            asin, fnsku, title = _product(world, e.seller_id, e.sku)
+            product = products.get(e.sku)
+            if product is None:
+                product = products[e.sku] = _product(world, e.seller_id, e.sku)
+            asin, fnsku, title = product
             reconciled = str(abs(e.quantity)) if e.event_type == "Adjustments" else "0"
             rows.append(
                 [
