@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from orderbridge.amazon.booking import Action, Applied, book_amazon_order, book_amazon_orders
+from orderbridge.amazon.booking import Action, Applied, book_amazon_order
 from orderbridge.amazon.booking_facts import EmailKey, blind_email_key
+from orderbridge.amazon.booking_page import book_amazon_orders
 from orderbridge.amazon.booking_records import BookedState, order_record, skipped_orders
 from orderbridge.amazon.channel import change_settings
 from orderbridge.amazon.listings import channel_listings, connect_listing
@@ -376,3 +377,23 @@ def test_a_page_books_every_good_order_and_returns_the_error_of_a_malformed_one(
     assert isinstance(error, MappingError) and error.order_id == "202-0000000-0000009"
     assert error.path == "orderItems.0.quantityOrdered"
     assert shop.session.scalar(select(func.count()).select_from(SalesOrder)) == 2
+
+
+def test_c4_a_buyers_two_orders_in_one_page_share_one_new_contact(shop: Shop) -> None:
+    docs = [order(order_id="202-0000000-0000001"), order(order_id="202-0000000-0000002")]
+
+    results = book_amazon_orders(shop.session, docs, shop.book.channel, email_key=shop.email_key, now=NOW)
+
+    first, second = (shop.order(result) for result in results if isinstance(result, Applied))
+    assert first.contact_id == second.contact_id and contacts_count(shop.session) == 3
+
+
+def test_two_versions_of_an_order_in_one_page_book_it_once_then_update_it(shop: Shop) -> None:
+    change_settings(shop.session, shop.book.channel, {"download_pending": "yes"})
+    docs = [order(status="PENDING"), order(updated=CREATED + 1800)]
+
+    results = book_amazon_orders(shop.session, docs, shop.book.channel, email_key=shop.email_key, now=NOW)
+
+    actions = [result.action for result in results if isinstance(result, Applied)]
+    assert actions == [Action.BOOKED, Action.MADE_READY]
+    assert shop.session.scalar(select(func.count()).select_from(SalesOrder)) == 1

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from orderbridge.amazon.booking_facts import EmailKey, TaxCache, order_facts
+from orderbridge.amazon.booking_facts import EmailKey, order_facts
 from orderbridge.amazon.booking_records import AmazonOrderRecord, BookedState, order_record
 from orderbridge.amazon.channel import resolve
 from orderbridge.amazon.listings import record_seen
-from orderbridge.amazon.mapping import AmazonState, MappedOrder, MappingError, Outcome, map_order
+from orderbridge.amazon.mapping import AmazonState, MappedOrder, Outcome, map_order
 from orderbridge.book.address import write_address
-from orderbridge.book.alerts import Subject, raise_alert
+from orderbridge.book.alerts import Alert, Subject, raise_alert
 from orderbridge.book.channels import Channel
 from orderbridge.book.contacts import create_contact
 from orderbridge.book.custom_fields import RecordKind, field_definition, set_field
@@ -54,30 +53,14 @@ def book_amazon_order(
     return apply_order(session, mapped, now=now)
 
 
-def book_amazon_orders(
-    session: Session, docs: Sequence[object], channel: Channel, *, email_key: EmailKey | None, now: datetime
-) -> list[Applied | MappingError]:
-    """A page of orders of one channel, in order: settings resolved once, tax choices cached.
-
-    A malformed order's MappingError stands in its place (quarantine it) and the rest flow on;
-    mapping writes nothing, so a MappingError leaves the session as it was.
-    """
-    book = resolve(session, channel)
-    cache: TaxCache = {}
-    results: list[Applied | MappingError] = []
-    for doc in docs:
-        try:
-            facts = order_facts(session, doc, book, email_key=email_key, tax_cache=cache)
-            mapped = map_order(doc, book, facts)
-        except MappingError as error:
-            results.append(error)
-            continue
-        results.append(apply_order(session, mapped, now=now))
-    return results
-
-
 def apply_order(session: Session, mapped: MappedOrder, *, now: datetime) -> Applied:
     """Apply one mapped order. The same or an older `lastUpdatedTime` again changes nothing."""
+    applied = _apply(session, mapped, now=now)
+    session.flush()
+    return applied
+
+
+def _apply(session: Session, mapped: MappedOrder, *, now: datetime) -> Applied:
     record = order_record(session, mapped.channel_id, mapped.amazon_order_id)
     if record is not None and record.last_updated >= mapped.last_updated:
         return Applied(mapped.amazon_order_id, Action.UNCHANGED, record.order_id)
@@ -85,7 +68,7 @@ def apply_order(session: Session, mapped: MappedOrder, *, now: datetime) -> Appl
         return Applied(mapped.amazon_order_id, Action.WAITING)
     order = _booked_order(session, mapped, record)
     if mapped.outcome == Outcome.SKIP:
-        record = _save_record(session, mapped, record, BookedState.SKIPPED, now=now)
+        record = save_record(session, mapped, record, BookedState.SKIPPED, now=now)
         return Applied(mapped.amazon_order_id, Action.SKIPPED, record.order_id)
     if order is None:
         if mapped.outcome == Outcome.CANCEL:
@@ -102,7 +85,7 @@ def apply_order(session: Session, mapped: MappedOrder, *, now: datetime) -> Appl
         Action.MADE_READY: BookedState.READY,
         Action.CANCELLED: BookedState.CANCELLED,
     }.get(action, state)
-    _save_record(session, mapped, record, new_state, now=now, order_id=order.id)
+    save_record(session, mapped, record, new_state, now=now, order_id=order.id)
     return Applied(mapped.amazon_order_id, action, order.id)
 
 
@@ -114,7 +97,7 @@ def _booked_order(
     return find_order(session, mapped.channel_id, mapped.amazon_order_id)
 
 
-def _save_record(
+def save_record(
     session: Session,
     mapped: MappedOrder,
     record: AmazonOrderRecord | None,
@@ -135,7 +118,6 @@ def _save_record(
     if mapped.outcome == Outcome.BOOK:
         record.seller_fulfilled_prime = mapped.seller_fulfilled_prime
         record.skip_shipment_confirmation = mapped.skip_shipment_confirmation
-    session.flush()
     return record
 
 
@@ -154,20 +136,36 @@ def _book_new(
     new = _prepared(session, mapped, now=now)
     contact = create_contact(session, mapped.new_contact, now=now) if mapped.new_contact else None
     booked = book_orders(session, [(new, contact)], now=now)[0]
-    _finish(session, booked.order_id, mapped, now=now)
+    finish_order(session, booked.order_id, mapped, now=now, new=True)
     state = BookedState.PENDING if mapped.state == AmazonState.PENDING else BookedState.READY
-    _save_record(session, mapped, record, state, now=now, order_id=booked.order_id)
+    save_record(session, mapped, record, state, now=now, order_id=booked.order_id)
     return Applied(mapped.amazon_order_id, Action.BOOKED, booked.order_id)
 
 
-def _finish(session: Session, order_id: int, mapped: MappedOrder, *, now: datetime) -> None:
-    """Custom field values (O12, O18, O20) and alerts (O6, O22) of a booked or updated order."""
-    for value in mapped.field_values:
-        definition = field_definition(session, RecordKind.SALES_ORDER, value.code)
-        set_field(session, definition, order_id, value.value)
-    for alert in mapped.alerts:
-        raise_alert(session, Subject.ORDER, order_id, alert.kind, alert.message, now=now)
-    session.flush()
+def finish_order(
+    session: Session, order_id: int, mapped: MappedOrder, *, now: datetime, new: bool = False
+) -> None:
+    """Custom field values (O12, O18, O20) and alerts (O6, O22) of a booked or updated order.
+
+    A `new` order has no open alert to refresh yet, so its alerts are added without a look-up.
+    """
+    with session.no_autoflush:
+        for value in mapped.field_values:
+            definition = field_definition(session, RecordKind.SALES_ORDER, value.code)
+            set_field(session, definition, order_id, value.value)
+        for alert in mapped.alerts:
+            if new:
+                session.add(
+                    Alert(
+                        subject=Subject.ORDER,
+                        subject_id=order_id,
+                        kind=alert.kind,
+                        message=alert.message,
+                        raised_at=now,
+                    )
+                )
+            else:
+                raise_alert(session, Subject.ORDER, order_id, alert.kind, alert.message, now=now)
 
 
 def _update_pending(session: Session, order: SalesOrder, mapped: MappedOrder, *, now: datetime) -> Action:
@@ -202,7 +200,7 @@ def _make_ready(session: Session, order: SalesOrder, mapped: MappedOrder, *, now
     for body in new.notes:
         if body not in existing:
             order.notes.append(OrderNote(body=body, source=new.note_source, added_at=now))
-    _finish(session, order.id, mapped, now=now)
+    finish_order(session, order.id, mapped, now=now)
 
 
 def _cancel_rows(session: Session, order: SalesOrder, mapped: MappedOrder, *, now: datetime) -> bool:
@@ -241,7 +239,6 @@ def _alert_after_ready(session: Session, order: SalesOrder, mapped: MappedOrder,
     else:
         return Action.UNCHANGED
     raise_alert(session, Subject.ORDER, order.id, "cancelled_after_ready", message[:1000], now=now)
-    session.flush()
     return Action.ALERTED
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.channel import ChannelBook, CustomerMode
-from orderbridge.amazon.listings import listings_by_sku
+from orderbridge.amazon.listings import Listing, listings_by_sku
 from orderbridge.amazon.mapping.commands import ContactMatch, ListingFact, OrderFacts, TaxChoice
 from orderbridge.amazon.mapping.customer import buyer_email
-from orderbridge.amazon.mapping.fields import Reader
+from orderbridge.amazon.mapping.fields import MappingError, Reader
 from orderbridge.book.contacts import Contact
 from orderbridge.book.orders.model import OrderStatus, SalesOrder
 from orderbridge.book.tax import pick_tax_code, tax_code
@@ -38,6 +39,21 @@ TaxCache = dict[tuple[str | None, str | None], TaxChoice | None]
 """Tax choices by (ship-to country, tax class), kept for one page of orders of one channel."""
 
 
+@dataclass
+class Lookup:
+    """What a page of one channel's orders needs from the book, loaded with one query per kind."""
+
+    book: ChannelBook
+    email_key: EmailKey | None
+    listings: dict[str, Listing] = field(default_factory=dict)
+    candidates: dict[str, list[tuple[Contact, datetime | None]]] = field(default_factory=dict)
+    tax_cache: TaxCache = field(default_factory=dict)
+
+    def key_of(self, r: Reader) -> str | None:
+        email = buyer_email(r)
+        return self.email_key(email, self.book.marketplace_id) if email and self.email_key else None
+
+
 def order_facts(
     session: Session,
     doc: object,
@@ -47,12 +63,46 @@ def order_facts(
     tax_cache: TaxCache | None = None,
 ) -> OrderFacts:
     """Look up what `map_order` needs for this order: a few queries, no writes."""
-    r = Reader(doc)
-    skus = [
-        sku
-        for n, item in enumerate(r.items(r.doc, "orderItems", "orderItems"))
-        if (sku := r.text(item, "product.sellerSku", f"orderItems.{n}.product.sellerSku"))
+    found = lookup(session, [doc], book, email_key=email_key)
+    if tax_cache is not None:
+        found.tax_cache = tax_cache
+    return facts_for(session, found, doc)
+
+
+def lookup(
+    session: Session, docs: Sequence[object], book: ChannelBook, *, email_key: EmailKey | None
+) -> Lookup:
+    """Listings and candidate contacts of a page; a malformed order is left for `map_order` to name."""
+    found = Lookup(book, email_key)
+    skus: set[str] = set()
+    keys: set[str] = set()
+    for doc in docs:
+        try:
+            r = Reader(doc)
+            skus.update(_skus(r))
+            key = found.key_of(r)
+        except MappingError:
+            continue
+        if key is not None:
+            keys.add(key)
+    found.listings = listings_by_sku(session, book.channel_id, skus)
+    if keys and book.settings.customer_mode == CustomerMode.CREATE_CONTACTS:
+        found.candidates = _candidates(session, book.marketplace_id, keys)
+    return found
+
+
+def _skus(r: Reader) -> list[str]:
+    items = r.items(r.doc, "orderItems", "orderItems")
+    found = [
+        r.text(item, "product.sellerSku", f"orderItems.{n}.product.sellerSku") for n, item in enumerate(items)
     ]
+    return [sku for sku in found if sku]
+
+
+def facts_for(session: Session, found: Lookup, doc: object) -> OrderFacts:
+    """One order's facts from the page's look-ups (tax codes picked once per country and class)."""
+    r = Reader(doc)
+    book = found.book
     listings = {
         sku: ListingFact(
             product_id=listing.product.id,
@@ -61,24 +111,23 @@ def order_facts(
             tax_class=listing.product.tax_class,
             sales_nominal_code=listing.product.sales_nominal_code,
         )
-        for sku, listing in listings_by_sku(session, book.channel_id, skus).items()
-        if listing.product is not None
+        for sku in _skus(r)
+        if (listing := found.listings.get(sku)) is not None and listing.product is not None
     }
     country = r.text(r.doc, "recipient.deliveryAddress.countryCode", "recipient.deliveryAddress.countryCode")
-    cache = tax_cache if tax_cache is not None else {}
     tax: dict[str | None, TaxChoice] = {}
     for tax_class in {fact.tax_class for fact in listings.values()} | {None}:
-        if (country, tax_class) not in cache:
-            cache[country, tax_class] = _tax_choice(session, book.marketplace_id, country, tax_class)
-        choice = cache[country, tax_class]
+        if (country, tax_class) not in found.tax_cache:
+            found.tax_cache[country, tax_class] = _tax_choice(
+                session, book.marketplace_id, country, tax_class
+            )
+        choice = found.tax_cache[country, tax_class]
         if choice is not None:
             tax[tax_class] = choice
-    email = buyer_email(r)
-    key = email_key(email, book.marketplace_id) if email and email_key is not None else None
+    key = found.key_of(r)
     match = None
-    if key is not None and book.settings.customer_mode == CustomerMode.CREATE_CONTACTS:
-        placed = r.timestamp(r.doc, "createdTime", "createdTime")
-        match = match_contact(session, book.marketplace_id, key, at=placed)
+    if key is not None and key in found.candidates:
+        match = _pick(found.candidates[key], at=r.timestamp(r.doc, "createdTime", "createdTime"))
     return OrderFacts(listings=listings, tax=tax, contact=match, email_key=key)
 
 
@@ -95,32 +144,50 @@ def match_contact(
 ) -> ContactMatch | None:
     """C4/C8: the contact of this marketplace whose stored e-mail key matches and whose last Amazon sale
     is within 30 days (an order still open counts as now). C11: a changed e-mail has no key."""
-    candidates = session.scalars(
-        select(Contact)
-        .where(
-            Contact.email_key == email_key,
-            Contact.marketplace_id == marketplace_id,
-            Contact.merged_into_id.is_(None),
-        )
-        .order_by(Contact.id.desc())
-    ).all()
-    for contact in candidates:
-        last = _last_sale(session, contact)
+    return _pick(_candidates(session, marketplace_id, {email_key}).get(email_key, []), at=at)
+
+
+def _pick(candidates: list[tuple[Contact, datetime | None]], *, at: datetime) -> ContactMatch | None:
+    for contact, last in candidates:
         if last is None or at - last <= MATCH_WINDOW:
             return ContactMatch(contact.id, contact.billing_address)
     return None
 
 
-def _last_sale(session: Session, contact: Contact) -> datetime | None:
-    """When the contact's last Amazon sale ended (shipped or cancelled); None while one is still open."""
+def _candidates(
+    session: Session, marketplace_id: str, keys: set[str]
+) -> dict[str, list[tuple[Contact, datetime | None]]]:
+    """Contacts by e-mail key, newest first, each with when its last Amazon sale ended (None: still open)."""
+    contacts = session.scalars(
+        select(Contact)
+        .where(
+            Contact.email_key.in_(sorted(keys)),
+            Contact.marketplace_id == marketplace_id,
+            Contact.merged_into_id.is_(None),
+        )
+        .order_by(Contact.id.desc())
+    ).all()
+    if not contacts:
+        return {}
+    last: dict[int, datetime | None] = {contact.id: contact.created_at for contact in contacts}
     query = (
-        select(SalesOrder.placed_at, SalesOrder.shipped_at, SalesOrder.cancelled_at, OrderStatus.is_cancelled)
+        select(
+            SalesOrder.contact_id,
+            SalesOrder.placed_at,
+            SalesOrder.shipped_at,
+            SalesOrder.cancelled_at,
+            OrderStatus.is_cancelled,
+        )
         .join(OrderStatus, OrderStatus.id == SalesOrder.status_id)
-        .where(SalesOrder.contact_id == contact.id)
+        .where(SalesOrder.contact_id.in_(list(last)))
     )
-    last = contact.created_at
-    for placed, shipped, cancelled_at, is_cancelled in session.execute(query):
+    for contact_id, placed, shipped, cancelled_at, is_cancelled in session.execute(query):
         if shipped is None and cancelled_at is None and not is_cancelled:
-            return None
-        last = max(last, shipped or cancelled_at or placed)
-    return last
+            last[contact_id] = None  # an order still open: the buyer's data is still needed
+        elif (current := last[contact_id]) is not None:
+            last[contact_id] = max(current, shipped or cancelled_at or placed)
+    found: dict[str, list[tuple[Contact, datetime | None]]] = {}
+    for contact in contacts:
+        assert contact.email_key is not None
+        found.setdefault(contact.email_key, []).append((contact, last[contact.id]))
+    return found
