@@ -1,6 +1,16 @@
 """Every table of orderbridge: importing this registers all models on `Base.metadata` (for Alembic)."""
 
-from orderbridge.amazon import accounts, booking_records, calls, channel, listings, quotas
+from orderbridge.amazon import (
+    accounts,
+    booking_records,
+    calls,
+    channel,
+    cursors,
+    inbox,
+    leases,
+    listings,
+    quotas,
+)
 from orderbridge.book import (
     alerts,
     catalog,
@@ -18,6 +28,9 @@ from orderbridge.db import Base
 from orderbridge.privacy import models as privacy_models
 
 MODULES = (
+    inbox,
+    cursors,
+    leases,
     booking_records,
     channel,
     listings,

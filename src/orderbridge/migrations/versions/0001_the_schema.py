@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:38:49.057021
+Create Date: 2026-11-23 15:47:24.184639
 """
 
 from collections.abc import Sequence
@@ -122,6 +122,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("record_kind", "code", name=op.f("uq_custom_field_definitions_record_kind_code")),
     )
     op.create_table(
+        "job_leases",
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("holder", sa.String(length=120), nullable=False),
+        sa.Column("expires_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("acquired_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_job_leases")),
+    )
+    op.create_table(
         "nominal_codes",
         sa.Column("code", sa.String(length=20), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -173,6 +181,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_privacy_audit_log_action"), ["action"], unique=False)
         batch_op.create_index(batch_op.f("ix_privacy_audit_log_actor"), ["actor"], unique=False)
         batch_op.create_index(batch_op.f("ix_privacy_audit_log_at"), ["at"], unique=False)
+
+    op.create_table(
+        "privacy_redaction_ledger",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("record_kind", sa.String(length=40), nullable=False),
+        sa.Column("record_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("pii_ref", sa.String(length=32), nullable=False),
+        sa.Column("field_classes", sa.String(length=200), nullable=False),
+        sa.Column("rule", sa.String(length=100), nullable=False),
+        sa.Column("key_id", sa.String(length=120), nullable=True),
+        sa.Column("redacted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("archive_file", sa.String(length=200), nullable=True),
+        sa.Column("archive_entry", sa.Integer(), nullable=True),
+        sa.Column("archive_head", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_redaction_ledger")),
+        sa.UniqueConstraint(
+            "record_kind", "pii_ref", name=op.f("uq_privacy_redaction_ledger_record_kind_pii_ref")
+        ),
+    )
+    with op.batch_alter_table("privacy_redaction_ledger", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_privacy_redaction_ledger_redacted_at"), ["redacted_at"], unique=False
+        )
 
     op.create_table(
         "security_incidents",
@@ -237,6 +268,69 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("channel_id", name=op.f("pk_amazon_channel_settings")),
     )
     op.create_table(
+        "amazon_inbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("marketplace_id", sa.String(length=20), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("natural_id", sa.String(length=60), nullable=False),
+        sa.Column("version_time", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("payload", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("received_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("pii_ref", sa.String(length=32), nullable=False),
+        sa.Column("pii_key", sa.String(length=120), nullable=True),
+        sa.Column("pii_redacted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_inbox_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_inbox")),
+        sa.UniqueConstraint(
+            "account_id",
+            "kind",
+            "natural_id",
+            "version_time",
+            name=op.f("uq_amazon_inbox_account_id_kind_natural_id_version_time"),
+        ),
+    )
+    with op.batch_alter_table("amazon_inbox", schema=None) as batch_op:
+        batch_op.create_index("ix_amazon_inbox_account_id_status", ["account_id", "status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_amazon_inbox_natural_id"), ["natural_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_amazon_inbox_pii_key"), ["pii_key"], unique=False)
+
+    op.create_table(
+        "amazon_sync_cursors",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("marketplaces", sa.String(length=500), nullable=False),
+        sa.Column("position", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("search_after", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("search_before", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("next_token", sa.Text(), nullable=True),
+        sa.Column("pages", sa.Integer(), nullable=False),
+        sa.Column("updated_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_sync_cursors_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_sync_cursors")),
+        sa.UniqueConstraint(
+            "account_id",
+            "kind",
+            "marketplaces",
+            name=op.f("uq_amazon_sync_cursors_account_id_kind_marketplaces"),
+        ),
+    )
+    op.create_table(
         "company",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -273,6 +367,9 @@ def upgrade() -> None:
         sa.Column("marketplace_id", sa.String(length=40), nullable=True),
         sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("merged_into_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("pii_ref", sa.String(length=32), nullable=False),
+        sa.Column("pii_key", sa.String(length=120), nullable=True),
+        sa.Column("pii_redacted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("billing_name", orderbridge.book.pii.PIIText(), nullable=True),
         sa.Column("billing_company", orderbridge.book.pii.PIIText(), nullable=True),
         sa.Column("billing_line1", orderbridge.book.pii.PIIText(), nullable=True),
@@ -296,12 +393,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contacts_email_key"), ["email_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contacts_pii_key"), ["pii_key"], unique=False)
 
     op.create_table(
         "custom_field_values",
         sa.Column("definition_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("record_id", sa.Integer(), nullable=False),
         sa.Column("value", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("pii_ref", sa.String(length=32), nullable=False),
+        sa.Column("pii_key", sa.String(length=120), nullable=True),
+        sa.Column("pii_redacted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["definition_id"],
             ["custom_field_definitions.id"],
@@ -310,6 +411,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("definition_id", "record_id", name=op.f("pk_custom_field_values")),
     )
+    with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_custom_field_values_pii_key"), ["pii_key"], unique=False)
+
     op.create_table(
         "products",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -466,6 +570,9 @@ def upgrade() -> None:
         sa.Column("total_gross", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("withheld_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("amount_paid", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("pii_ref", sa.String(length=32), nullable=False),
+        sa.Column("pii_key", sa.String(length=120), nullable=True),
+        sa.Column("pii_redacted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("billing_name", orderbridge.book.pii.PIIText(), nullable=True),
         sa.Column("billing_company", orderbridge.book.pii.PIIText(), nullable=True),
         sa.Column("billing_line1", orderbridge.book.pii.PIIText(), nullable=True),
@@ -513,6 +620,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("sales_orders", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sales_orders_contact_id"), ["contact_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_sales_orders_pii_key"), ["pii_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_sales_orders_placed_at"), ["placed_at"], unique=False)
 
     op.create_table(
@@ -626,6 +734,9 @@ def upgrade() -> None:
         sa.Column("body", orderbridge.book.pii.PIIText(), nullable=True),
         sa.Column("source", sa.String(length=40), nullable=False),
         sa.Column("added_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("pii_ref", sa.String(length=32), nullable=False),
+        sa.Column("pii_key", sa.String(length=120), nullable=True),
+        sa.Column("pii_redacted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["order_id"],
             ["sales_orders.id"],
@@ -636,6 +747,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("order_notes", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_order_notes_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_order_notes_pii_key"), ["pii_key"], unique=False)
 
     op.create_table(
         "order_rows",
@@ -860,6 +972,7 @@ def downgrade() -> None:
 
     op.drop_table("order_rows")
     with op.batch_alter_table("order_notes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_order_notes_pii_key"))
         batch_op.drop_index(batch_op.f("ix_order_notes_order_id"))
 
     op.drop_table("order_notes")
@@ -878,6 +991,7 @@ def downgrade() -> None:
     op.drop_table("stock_levels")
     with op.batch_alter_table("sales_orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sales_orders_placed_at"))
+        batch_op.drop_index(batch_op.f("ix_sales_orders_pii_key"))
         batch_op.drop_index(batch_op.f("ix_sales_orders_contact_id"))
 
     op.drop_table("sales_orders")
@@ -894,12 +1008,23 @@ def downgrade() -> None:
     op.drop_table("warehouse_transfers")
     op.drop_table("tax_rules")
     op.drop_table("products")
+    with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_custom_field_values_pii_key"))
+
     op.drop_table("custom_field_values")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contacts_pii_key"))
         batch_op.drop_index(batch_op.f("ix_contacts_email_key"))
 
     op.drop_table("contacts")
     op.drop_table("company")
+    op.drop_table("amazon_sync_cursors")
+    with op.batch_alter_table("amazon_inbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_amazon_inbox_pii_key"))
+        batch_op.drop_index(batch_op.f("ix_amazon_inbox_natural_id"))
+        batch_op.drop_index("ix_amazon_inbox_account_id_status")
+
+    op.drop_table("amazon_inbox")
     op.drop_table("amazon_channel_settings")
     op.drop_table("warehouses")
     op.drop_table("tax_codes")
@@ -908,6 +1033,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_security_incidents_status"))
 
     op.drop_table("security_incidents")
+    with op.batch_alter_table("privacy_redaction_ledger", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_privacy_redaction_ledger_redacted_at"))
+
+    op.drop_table("privacy_redaction_ledger")
     with op.batch_alter_table("privacy_audit_log", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_privacy_audit_log_at"))
         batch_op.drop_index(batch_op.f("ix_privacy_audit_log_actor"))
@@ -917,6 +1046,7 @@ def downgrade() -> None:
     op.drop_table("price_lists")
     op.drop_table("order_statuses")
     op.drop_table("nominal_codes")
+    op.drop_table("job_leases")
     op.drop_table("custom_field_definitions")
     op.drop_table("channels")
     with op.batch_alter_table("amazon_seller_accounts", schema=None) as batch_op:
