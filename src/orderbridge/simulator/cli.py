@@ -18,7 +18,7 @@ from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock, parse_iso
 
 app = typer.Typer(help="The SP-API sandbox: a local stand-in for Amazon.", no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)  # credentials stay on one line, ready to copy
 
 
 def self_signed_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
