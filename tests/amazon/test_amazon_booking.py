@@ -30,7 +30,7 @@ from orderbridge.book.orders.model import OrderRow, PaymentStatus, RowKind, Sale
 from orderbridge.book.tax import add_tax_rule
 from orderbridge.privacy.blind_index import BlindIndexer
 from orderbridge.privacy.keystore import open_keystore
-from tests.amazon.test_mapping_payloads import CREATED, Line, order
+from tests.amazon.test_mapping_payloads import CREATED, Line, order, strict_errors
 from tests.book.builders import NOW, Book, make_book, make_bundle
 
 DAY = 86400.0
@@ -158,6 +158,7 @@ def test_o12_o18_custom_fields_are_set_on_the_booked_order(shop: Shop) -> None:
             {"entityType": "BUYER", "taxRegistrationType": "VAT", "taxRegistrationNumber": "GB1"}
         ]
     }
+    assert strict_errors(doc) == []
 
     booked = shop.order(shop.apply(doc))
 
@@ -245,6 +246,7 @@ def test_o21_partial_cancellation_while_pending_sets_the_row_to_zero_and_frees_i
     doc["orderItems"][1]["cancellation"] = {
         "cancellationExecution": {"cancelledBy": "BUYER", "cancelReason": "x"}
     }
+    assert strict_errors(doc) == []
 
     applied = shop.apply(doc)
 
@@ -263,6 +265,7 @@ def test_o22_cancellation_after_ready_raises_an_alert_and_changes_nothing(shop: 
     request["orderItems"][0]["cancellation"] = {
         "cancellationRequest": {"requester": "BUYER", "cancelReason": "x"}
     }
+    assert strict_errors(request) == []
 
     asked = shop.apply(request)
     cancelled = shop.apply(order(status="CANCELLED", lines=[Line(quantity=2)], updated=CREATED + 7200))
