@@ -48,41 +48,24 @@ def test_json_and_yaml_world_files_round_trip(tmp_path: Path, base_world_data: d
         assert worldfile.dump(again)["accounts"] == base_world_data["accounts"]
 
 
-def test_hand_written_yaml_order_is_served_and_lives(tmp_path: Path) -> None:
-    (tmp_path / "case.yaml").write_text("""
-now: 2026-05-01T10:00:00Z
-accounts:
-  - sellerId: A1HANDWRITTEN
-    marketplaceIds: [A1PA6795UKMFR9]
-    clientId: amzn1.application-oa2-client.test
-    clientSecret: secret
-    refreshToken: Atzr|test
-    orders:
-      - orderId: 302-1234567-7654321
-        createdTime: 2026-05-01T09:45:00Z
-        lastUpdatedTime: 2026-05-01T09:45:00Z
-        salesChannel: {channelName: AMAZON, marketplaceId: A1PA6795UKMFR9, marketplaceName: Amazon.de}
-        fulfillment: {fulfillmentStatus: PENDING, fulfilledBy: MERCHANT}
-        orderItems:
-          - orderItemId: "11111111111111"
-            quantityOrdered: 2
-            product: {asin: B000HAND01, sellerSku: HAND-1, title: Handmade}
-""")
-    world = worldfile.read(tmp_path / "case.yaml")
+def test_hand_written_yaml_world_is_served_strictly_and_lives() -> None:
+    world = worldfile.read(Path(__file__).parent / "worlds" / "hand_written.yaml")
     sandbox = Sandbox(world, clock=VirtualClock(world.now))
     from starlette.testclient import TestClient
 
     with TestClient(create_app(sandbox)) as client:
         api = Api(client, sandbox, world.accounts["A1HANDWRITTEN"])
-        order = api.get(
-            "/orders/2026-01-01/orders/302-1234567-7654321", {"includedData": "FULFILLMENT"}
-        ).json()
-        assert order["order"]["fulfillment"]["fulfillmentStatus"] == "PENDING"
+        everything = {"includedData": "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,TAX,CANCELLATION"}
+        for order_id in ("302-1234567-7654321", "302-7654321-1234567", "302-5555555-5555555"):
+            body = api.get(f"/orders/2026-01-01/orders/{order_id}", everything).json()
+            assert_valid("orders_2026-01-01.json", "GetOrderResponse", body)
+        pending = api.get("/orders/2026-01-01/orders/302-1234567-7654321", everything).json()["order"]
+        assert pending["fulfillment"]["fulfillmentStatus"] == "PENDING" and "proceeds" not in pending
         sandbox.advance(15 * 60)
-        order = api.get(
-            "/orders/2026-01-01/orders/302-1234567-7654321", {"includedData": "FULFILLMENT"}
-        ).json()
-        assert order["order"]["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED"
+        ready = api.get("/orders/2026-01-01/orders/302-1234567-7654321", everything).json()["order"]
+        assert ready["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED"
+        assert ready["proceeds"]["grandTotal"] == {"amount": "23.80", "currencyCode": "EUR"}
+        assert ready["orderItems"][0]["fulfillment"]["packing"]["giftOption"]["giftMessage"] == "Alles Gute!"
 
 
 def test_cli_generate_writes_a_loadable_world(tmp_path: Path) -> None:
