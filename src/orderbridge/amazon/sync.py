@@ -1,0 +1,287 @@
+"""Order download: searchOrders pages -> inbox + cursor (one transaction a page) -> book the inbox.
+
+`sync_orders` is the incremental pass a scheduler runs per account; `fetch_order` re-imports one order
+by id (getOrder); `check_completeness` compares the inbox with Amazon's all-orders report for the past
+days and fetches whatever never arrived. Each holds the account's lease, so two runners never download
+the same account at once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from orderbridge.amazon import leases
+from orderbridge.amazon.accounts import SellerAccount
+from orderbridge.amazon.booking_facts import EmailKey, blind_email_key
+from orderbridge.amazon.client import SpApiClient
+from orderbridge.amazon.client_types import OrdersQuery
+from orderbridge.amazon.cursors import Window, abandon_search, advance, cursor_for, next_window
+from orderbridge.amazon.errors import AccountError, BadRequest
+from orderbridge.amazon.inbox import ORDER, known_order_ids, store_orders
+from orderbridge.amazon.sync_booking import (
+    BookHook,
+    BookingTally,
+    alert_long_pending,
+    book_pending,
+    channel_for,
+    requeue_quarantined,
+)
+from orderbridge.clock import Clock
+from orderbridge.privacy.blind_index import BlindIndexer
+from orderbridge.privacy.keystore import KeyStore
+
+ALL_ORDERS_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"  # SPAPI.md §8.7
+ClientFactory = Callable[[SellerAccount], SpApiClient]
+StoreHook = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """How a sync runs. `overlap` re-reads the end of the last window (late-arriving orders)."""
+
+    overlap: timedelta = timedelta(minutes=10)
+    first_lookback: timedelta = timedelta(days=30)
+    pending_alert_days: int = 3
+    booking_batch: int = 500
+    lease_ttl: timedelta = leases.DEFAULT_TTL
+    report_poll_seconds: float = 30.0
+    # Test hooks, called inside the transaction that stores a page / books a batch (kill-mid-page tests).
+    on_stored: StoreHook | None = None
+    on_booked: BookHook | None = None
+
+
+@dataclass
+class SyncReport:
+    """What one pass did for one account (counts only: nothing here is buyer data)."""
+
+    account: str
+    pages: int = 0
+    fetched: int = 0
+    stored: int = 0
+    booked: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    quarantined: int = 0
+    alerts: int = 0
+    missing: int = 0
+    resumed: bool = False
+    actions: dict[str, int] = field(default_factory=dict)
+
+    def add(self, tally: BookingTally) -> None:
+        self.booked += tally.booked
+        self.unchanged += tally.unchanged
+        self.skipped += tally.skipped
+        self.quarantined += tally.quarantined
+        for action, n in tally.actions.items():
+            self.actions[action] = self.actions.get(action, 0) + n
+
+    def line(self) -> str:
+        return (
+            f"{self.account}: {self.pages} page(s), {self.fetched} fetched, {self.stored} new in the inbox, "
+            f"{self.booked} booked, {self.unchanged} unchanged, {self.skipped} skipped, "
+            f"{self.quarantined} quarantined, {self.alerts} alert(s)"
+        )
+
+
+@dataclass(frozen=True)
+class SyncDeps:
+    """What every pass needs besides the account: the store, a client maker, the clock and the keys."""
+
+    sessions: sessionmaker[Session]
+    client_factory: ClientFactory
+    clock: Clock
+    keys: KeyStore | None = None
+    options: SyncOptions = SyncOptions()
+
+
+def lease_name(account_id: int) -> str:
+    return f"amazon-orders:{account_id}"
+
+
+def _account(session: Session, account_id: int) -> SellerAccount:
+    account = session.get(SellerAccount, account_id)
+    if account is None:
+        raise AccountError(f"no seller account with id {account_id}")
+    return account
+
+
+def _email_key(deps: SyncDeps, account: SellerAccount) -> EmailKey | None:
+    if deps.keys is None:
+        return None
+    return blind_email_key(BlindIndexer(deps.keys), account.selling_partner_id)
+
+
+def sync_orders(
+    account_id: int,
+    *,
+    sessions: sessionmaker[Session],
+    client_factory: ClientFactory,
+    clock: Clock,
+    keys: KeyStore | None = None,
+    options: SyncOptions = SyncOptions(),
+) -> SyncReport:
+    """Fetch orders changed since the cursor into the inbox, then book what the inbox holds."""
+    deps = SyncDeps(sessions, client_factory, clock, keys, options)
+    with leases.held(sessions, lease_name(account_id), clock=clock, ttl=options.lease_ttl) as holder:
+        with sessions.begin() as session:
+            account = _account(session, account_id)
+            report = SyncReport(account.label)
+            for marketplace_id in account.marketplace_ids:
+                channel_for(session, marketplace_id)
+        with client_factory(account) as client:
+            _download(deps, account, client, report, holder)
+        _book(deps, account, report)
+    return report
+
+
+def _download(
+    deps: SyncDeps, account: SellerAccount, client: SpApiClient, report: SyncReport, holder: str
+) -> None:
+    options, markets = deps.options, list(account.marketplace_ids)
+    with deps.sessions.begin() as session:
+        window = next_window(
+            cursor_for(session, account.id, markets, ORDER),
+            now=deps.clock(),
+            overlap=options.overlap,
+            first_lookback=options.first_lookback,
+        )
+    if window is None:
+        return
+    report.resumed = window.resumed
+    token = window.token
+    while True:
+        query = OrdersQuery(
+            marketplace_ids=markets, last_updated_after=window.after, last_updated_before=window.before
+        )
+        try:
+            page = client.search_orders(query, pagination_token=token)
+        except BadRequest:
+            if token is None:
+                raise
+            window, token = _restart(deps, account, markets), None  # the token expired (24 h) or is foreign
+            if window is None:
+                return
+            continue
+        with deps.sessions.begin() as session:
+            stored = store_orders(session, account.id, page.orders, now=deps.clock())
+            if options.on_stored is not None:
+                options.on_stored(report.stored + stored)
+            mark = page.high_water_mark
+            advance(
+                cursor_for(session, account.id, markets, ORDER),
+                window,
+                next_token=page.next_token,
+                high_water_mark=min(mark, window.before) if mark is not None else None,
+                now=deps.clock(),
+            )
+        report.pages += 1
+        report.fetched += len(page.orders)
+        report.stored += stored
+        leases.renew(deps.sessions, lease_name(account.id), holder, clock=deps.clock, ttl=options.lease_ttl)
+        if not page.next_token:
+            return
+        token = page.next_token
+
+
+def _restart(deps: SyncDeps, account: SellerAccount, markets: list[str]) -> Window | None:
+    with deps.sessions.begin() as session:
+        cursor = cursor_for(session, account.id, markets, ORDER)
+        abandon_search(cursor)
+        return next_window(
+            cursor, now=deps.clock(), overlap=deps.options.overlap, first_lookback=deps.options.first_lookback
+        )
+
+
+def _book(deps: SyncDeps, account: SellerAccount, report: SyncReport) -> None:
+    tally = book_pending(
+        deps.sessions,
+        account.id,
+        clock=deps.clock,
+        email_key=_email_key(deps, account),
+        batch=deps.options.booking_batch,
+        on_batch=deps.options.on_booked,
+    )
+    report.add(tally)
+    with deps.sessions.begin() as session:
+        channels = [channel_for(session, m).id for m in account.marketplace_ids]
+        report.alerts += alert_long_pending(
+            session, channels, days=deps.options.pending_alert_days, now=deps.clock()
+        )
+
+
+def book_inbox(account_id: int, deps: SyncDeps) -> SyncReport:
+    """Book what the inbox holds for an account, without calling Amazon (`orders retry`, benchmarks)."""
+    with leases.held(deps.sessions, lease_name(account_id), clock=deps.clock, ttl=deps.options.lease_ttl):
+        with deps.sessions.begin() as session:
+            account = _account(session, account_id)
+            report = SyncReport(account.label)
+        _book(deps, account, report)
+    return report
+
+
+def retry_quarantined(account_id: int, deps: SyncDeps) -> SyncReport:
+    """Map and book the account's quarantined orders again (after settings or listings were fixed)."""
+    requeue_quarantined(deps.sessions, account_id)
+    return book_inbox(account_id, deps)
+
+
+def fetch_order(account_id: int, order_id: str, deps: SyncDeps) -> SyncReport:
+    """Re-import one order by id (getOrder) into the inbox and book it."""
+    with leases.held(deps.sessions, lease_name(account_id), clock=deps.clock, ttl=deps.options.lease_ttl):
+        with deps.sessions.begin() as session:
+            account = _account(session, account_id)
+            report = SyncReport(account.label)
+        with deps.client_factory(account) as client:
+            doc = client.get_order(order_id)
+        with deps.sessions.begin() as session:
+            report.stored += store_orders(session, account.id, [doc], now=deps.clock())
+        report.fetched += 1
+        _book(deps, account, report)
+    return report
+
+
+def check_completeness(account_id: int, deps: SyncDeps, *, days: int = 3) -> SyncReport:
+    """Compare the inbox with the all-orders report of the past `days` and fetch what is missing."""
+    with leases.held(deps.sessions, lease_name(account_id), clock=deps.clock, ttl=deps.options.lease_ttl):
+        with deps.sessions.begin() as session:
+            account = _account(session, account_id)
+            report = SyncReport(account.label)
+        now = deps.clock()
+        with deps.client_factory(account) as client:
+            ids = _report_order_ids(
+                client, list(account.marketplace_ids), now - timedelta(days=days), now, deps
+            )
+            with deps.sessions.begin() as session:
+                missing = sorted(set(ids) - known_order_ids(session, account.id, ids))
+            report.missing = len(missing)
+            for order_id in missing:
+                doc = client.get_order(order_id)
+                with deps.sessions.begin() as session:
+                    report.stored += store_orders(session, account.id, [doc], now=deps.clock())
+                report.fetched += 1
+        _book(deps, account, report)
+    return report
+
+
+def _report_order_ids(
+    client: SpApiClient, markets: list[str], start: datetime, end: datetime, deps: SyncDeps
+) -> list[str]:
+    report_id = client.create_report(ALL_ORDERS_REPORT, markets, start=start, end=end)
+    done = client.wait_for_report(report_id, poll=deps.options.report_poll_seconds)
+    if done.processing_status != "DONE" or not done.report_document_id:
+        return []  # CANCELLED: Amazon had no data for the window (SPAPI.md §7)
+    text = client.download_report(done.report_document_id).text()
+    rows = csv.DictReader(io.StringIO(text), delimiter="\t")
+    return sorted({row["amazon-order-id"] for row in rows if row.get("amazon-order-id")})
+
+
+def account_ids(sessions: sessionmaker[Session]) -> list[int]:
+    with sessions.begin() as session:
+        return list(session.scalars(select(SellerAccount.id).order_by(SellerAccount.id)))
