@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from orderbridge.simulator.marketplaces import BY_ID
-from orderbridge.simulator.orders_v0 import V0_STATUS
+from orderbridge.simulator.orders_v0 import V0_LEVEL, V0_STATUS
 from orderbridge.simulator.report_headers import HEADERS, LEDGER_DISPOSITION
 from orderbridge.simulator.world import FinancialEvent, World
 
@@ -241,7 +241,7 @@ def all_orders(world: World, scope: Scope) -> Rows:
                     "Amazon" if order.fulfilled_by == "AMAZON" else "Merchant",
                     mkt.name,
                     "",
-                    doc["fulfillment"].get("fulfillmentServiceLevel", "Standard").title(),
+                    V0_LEVEL.get(doc["fulfillment"].get("fulfillmentServiceLevel", ""), "Standard"),
                     item["product"]["title"],
                     item["product"]["sellerSku"],
                     item["product"]["asin"],
