@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from orderbridge.amazon.booking import Action, Applied, book_amazon_order
+from orderbridge.amazon.booking import Action, Applied, book_amazon_order, preview_order
 from orderbridge.amazon.booking_facts import EmailKey, blind_email_key
 from orderbridge.amazon.booking_page import book_amazon_orders
 from orderbridge.amazon.booking_records import BookedState, order_record, skipped_orders
@@ -174,6 +174,7 @@ def test_o19_unsupported_orders_are_recorded_as_skipped_with_the_reason(shop: Sh
     applied = shop.apply(order(replaces="202-9999999-9999999", fba=True))
 
     assert applied.action == Action.SKIPPED and applied.order_id is None
+    assert applied.reason is not None and "replacement FBA order" in applied.reason
     (skipped,) = skipped_orders(shop.session, shop.book.channel.id)
     assert skipped.reason is not None and "replacement FBA order for 202-9999999-9999999" in skipped.reason
     assert shop.session.scalar(select(func.count()).select_from(SalesOrder)) == 0
@@ -400,3 +401,15 @@ def test_two_versions_of_an_order_in_one_page_book_it_once_then_update_it(shop: 
     actions = [result.action for result in results if isinstance(result, Applied)]
     assert actions == [Action.BOOKED, Action.MADE_READY]
     assert shop.session.scalar(select(func.count()).select_from(SalesOrder)) == 1
+
+
+def test_preview_shows_how_an_order_would_book_without_booking_it(shop: Shop) -> None:
+    change_settings(shop.session, shop.book.channel, {"status_new_prime": "New Prime order"})
+    before = contacts_count(shop.session)
+
+    preview = preview_order(shop.session, order(prime=True), shop.book.channel, email_key=shop.email_key)
+
+    assert preview.order is not None and preview.new_contact is not None
+    assert [row.nominal_code for row in preview.order.rows] == ["4000"]
+    assert shop.session.scalar(select(func.count()).select_from(SalesOrder)) == 0
+    assert contacts_count(shop.session) == before and shop.allocated("MUG") == 0

@@ -39,9 +39,12 @@ class Action(StrEnum):
 
 @dataclass(frozen=True)
 class Applied:
+    """What became of one order; `reason` says why when it was not booked (O1, O19, O21)."""
+
     amazon_order_id: str
     action: Action
     order_id: int | None = None
+    reason: str | None = None
 
 
 def book_amazon_order(
@@ -51,6 +54,15 @@ def book_amazon_order(
     book = resolve(session, channel)
     mapped = map_order(doc, book, order_facts(session, doc, book, email_key=email_key))
     return apply_order(session, mapped, now=now)
+
+
+def preview_order(
+    session: Session, doc: object, channel: Channel, *, email_key: EmailKey | None
+) -> MappedOrder:
+    """How an order would book under the channel's current settings, without writing anything:
+    status, contact match, rows, tax and nominal codes (MappingError if it is malformed)."""
+    book = resolve(session, channel)
+    return map_order(doc, book, order_facts(session, doc, book, email_key=email_key))
 
 
 def apply_order(session: Session, mapped: MappedOrder, *, now: datetime) -> Applied:
@@ -65,14 +77,15 @@ def _apply(session: Session, mapped: MappedOrder, *, now: datetime) -> Applied:
     if record is not None and record.last_updated >= mapped.last_updated:
         return Applied(mapped.amazon_order_id, Action.UNCHANGED, record.order_id)
     if mapped.outcome == Outcome.WAIT:
-        return Applied(mapped.amazon_order_id, Action.WAITING)
+        return Applied(mapped.amazon_order_id, Action.WAITING, reason=mapped.reason)
     order = _booked_order(session, mapped, record)
     if mapped.outcome == Outcome.SKIP:
         record = save_record(session, mapped, record, BookedState.SKIPPED, now=now)
-        return Applied(mapped.amazon_order_id, Action.SKIPPED, record.order_id)
+        return Applied(mapped.amazon_order_id, Action.SKIPPED, record.order_id, mapped.reason)
     if order is None:
         if mapped.outcome == Outcome.CANCEL:
-            return Applied(mapped.amazon_order_id, Action.NOT_BOOKED)
+            reason = "cancelled at Amazon before it was booked (O1, O21)"
+            return Applied(mapped.amazon_order_id, Action.NOT_BOOKED, reason=reason)
         return _book_new(session, mapped, record, now=now)
     state = record.state if record is not None else BookedState.READY
     if state == BookedState.PENDING:
