@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderbridge.amazon.calls import CallLog, stored_counts
+from orderbridge.amazon.calls import CallLog, prune_calls, stored_counts
 from orderbridge.amazon.client import Request, RetryPolicy, SpApiClient
 from orderbridge.amazon.client_types import OrdersQuery, PackageDetail, PackageItem
 from orderbridge.amazon.errors import (
@@ -313,6 +313,9 @@ def test_every_call_is_logged_and_stored_without_pii(
     with quota_sessions() as session:
         stored = stored_counts(session)
     assert {op: c.calls for op, c in stored.items()} == {"lwa.token": 1, "searchOrders": 1}
+    with quota_sessions.begin() as session:
+        assert prune_calls(session, before=vtime.now() + timedelta(seconds=1)) == 2
+        assert stored_counts(session) == {}
 
 
 # -- shipments, reports, inbound, listings and feeds -------------------------------------------------

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, String, case, func, select
+from sqlalchemy import Integer, String, case, delete, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from orderbridge.book.types import UtcDateTime
@@ -143,3 +143,9 @@ def stored_counts(session: Session, *, since: datetime | None = None) -> dict[st
         limited = int(throttled or 0)
         out[operation] = OperationCounts(calls, limited, int(failed or 0) - limited, float(duration or 0))
     return dict(sorted(out.items()))
+
+
+def prune_calls(session: Session, *, before: datetime) -> int:
+    """Delete stored calls older than `before` (the log holds no PII; this only bounds its size)."""
+    result = session.execute(delete(ApiCall).where(ApiCall.at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
