@@ -33,7 +33,7 @@ def not_found(what: str) -> SandboxError:
     return SandboxError(404, "NotFound", "Resource not found", what)
 
 
-def forbidden(details: str, error_type: str = "AccessDeniedException") -> SandboxError:
+def forbidden(details: str, error_type: str = "") -> SandboxError:
     """Amazon's 403 Unauthorized (SPAPI.md §3.1)."""
     return SandboxError(403, "Unauthorized", "Access to requested resource is denied.", details, error_type)
 

@@ -89,9 +89,7 @@ class Tokens:
     def authenticate(self, token: str | None, method: str, path: str, now: float) -> Principal:
         """Check `x-amz-access-token`; raise Amazon's 403 when it is missing, unknown or expired."""
         if not token:
-            raise forbidden(
-                "Access token is missing in the request header.", "MissingAuthenticationTokenException"
-            )
+            raise forbidden("Access token is missing in the request header.")
         grant = self.grants.get(token)
         if grant is None or not grant.seller_id:
             raise forbidden("The access token you provided is revoked, malformed or invalid.")
