@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     web_host: str = Field(default="127.0.0.1")
     web_port: int = Field(default=8000, ge=1, le=65535)
     company_currency: str = Field(default="GBP", min_length=3, max_length=3)
+    # Privacy (DPP §3.4, §3.6): keys and archives live outside the data directory and its backups.
+    key_store_dir: Path = Field(default=Path("keys"), description="Epoch data keys (never inside data_dir).")
+    kek_file: Path = Field(default=Path("secrets/kek"), description="Key-encryption key file (0600).")
+    archive_dir: Path = Field(default=Path("archive"), description="Sealed cold archive files (P6).")
+    archive_public_key_file: Path = Field(
+        default=Path("archive.pub"), description="The archive's public key; the private key stays offline."
+    )
+    retention_days: int = Field(
+        default=30, description="Days PII is kept after an Amazon order ships or is cancelled (P1): 1 to 30."
+    )
+    non_pii_legal_basis: str = Field(
+        default="", description="Why non-PII Amazon data is kept past 18 months (AC-29); empty: flagged."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -66,6 +79,13 @@ class Settings(BaseSettings):
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
 
+    @field_validator("retention_days")
+    @classmethod
+    def _within_amazon_limit(cls, value: int) -> int:
+        if not 1 <= value <= 30:
+            raise ValueError("must be 1 to 30 (Amazon allows no more than 30 days after shipment, P1)")
+        return value
+
     @field_validator("company_currency")
     @classmethod
     def _iso_currency(cls, value: str) -> str:
@@ -74,6 +94,17 @@ class Settings(BaseSettings):
         if not is_currency(value.upper()):
             raise ValueError(f"unknown ISO 4217 currency {value!r}")
         return value.upper()
+
+    @model_validator(mode="after")
+    def _keys_outside_data(self) -> Settings:
+        data = self.data_dir.resolve()
+        for name in ("key_store_dir", "kek_file"):
+            path = getattr(self, name).resolve()
+            if path == data or data in path.parents:
+                raise ValueError(
+                    f"{name} {getattr(self, name)} is inside data_dir: database backups would copy it"
+                )
+        return self
 
     @property
     def store_url(self) -> str:

@@ -10,12 +10,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from orderbridge.book.address import Address, BillingAddressColumns, read_address, write_address
 from orderbridge.book.errors import InvalidValueError, NotFoundError
-from orderbridge.book.pii import pii_column
+from orderbridge.book.pii import PIIRecordColumns, new_pii_ref, pii_column
 from orderbridge.book.types import UtcDateTime
 from orderbridge.db import Base, BigId
 
 
-class Contact(BillingAddressColumns, Base):
+class Contact(PIIRecordColumns, BillingAddressColumns, Base):
     __tablename__ = "contacts"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     first_name: Mapped[str | None] = pii_column()
@@ -65,6 +65,7 @@ class NewContact:
 
 def create_contact(session: Session, new: NewContact, *, now: datetime) -> Contact:
     contact = Contact(
+        pii_ref=new_pii_ref(),
         first_name=new.first_name,
         last_name=new.last_name,
         company_name=new.company_name,

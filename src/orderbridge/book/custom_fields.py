@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Integer, Select, String, UniqueConstraint, se
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.book.errors import DuplicateError, InvalidValueError, NotFoundError
-from orderbridge.book.pii import pii_column
+from orderbridge.book.pii import PIIRecordColumns, new_pii_ref, pii_column
 from orderbridge.db import Base, BigId, Json
 
 TEXT_LIMIT = 255
@@ -38,7 +38,7 @@ class CustomFieldDefinition(Base):
     options: Mapped[list[str] | None] = mapped_column(Json)
 
 
-class CustomFieldValue(Base):
+class CustomFieldValue(PIIRecordColumns, Base):
     """A value; it may hold buyer data (a gift message, O12), so it is a PII column."""
 
     __tablename__ = "custom_field_values"
@@ -90,7 +90,11 @@ def set_field(session: Session, definition: CustomFieldDefinition, record_id: in
     stored = _checked(definition, value)
     row = session.get(CustomFieldValue, (definition.id, record_id))
     if row is None:
-        session.add(CustomFieldValue(definition_id=definition.id, record_id=record_id, value=stored))
+        session.add(
+            CustomFieldValue(
+                definition_id=definition.id, record_id=record_id, value=stored, pii_ref=new_pii_ref()
+            )
+        )
     else:
         row.value = stored
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from orderbridge.book.errors import BookError
-from orderbridge.cli import accounts, catalog, channels, database, listings, orders, stock
+from orderbridge.cli import accounts, catalog, channels, database, listings, orders, privacy, stock
 from orderbridge.cli.context import fail
 from orderbridge.simulator import cli as sandbox
 
@@ -21,6 +21,11 @@ app.add_typer(accounts.accounts, name="accounts")
 app.add_typer(channels.channels, name="channels")
 app.add_typer(listings.listings, name="listings")
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(privacy.privacy, name="privacy")
+app.add_typer(privacy.archive, name="archive")
+app.add_typer(privacy.incidents_app, name="incidents")
+app.add_typer(privacy.keys, name="keys")
+app.add_typer(privacy.seller, name="seller")
 
 
 @app.command()

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import String, Text
+from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orderbridge.book.types import UtcDateTime
@@ -68,3 +68,25 @@ class SecurityIncident(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     closed_by: Mapped[str | None] = mapped_column(String(100))
     resolution: Mapped[str | None] = mapped_column(String(1000))
+
+
+class RedactionLedger(Base):
+    """One record's redaction: what kind of fields, when, under which rule, where it was archived (P3, AC-13).
+
+    Never the values. `pii_ref` names the record as its sealed values did; `archive_*` point to the
+    sealed archive entry written before the redaction (empty for records with nothing to archive).
+    """
+
+    __tablename__ = "privacy_redaction_ledger"
+    __table_args__ = (UniqueConstraint("record_kind", "pii_ref"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_kind: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    pii_ref: Mapped[str] = mapped_column(String(32))
+    field_classes: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(100))
+    key_id: Mapped[str | None] = mapped_column(String(120))
+    redacted_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    archive_file: Mapped[str | None] = mapped_column(String(200))
+    archive_entry: Mapped[int | None] = mapped_column(Integer)
+    archive_head: Mapped[str | None] = mapped_column(String(64))

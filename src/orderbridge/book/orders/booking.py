@@ -24,6 +24,7 @@ from orderbridge.book.inventory import StockLevel, allocate, release, stock_leve
 from orderbridge.book.money import round_money
 from orderbridge.book.orders.commands import NewOrder, NewRow
 from orderbridge.book.orders.model import OrderNote, OrderRow, OrderStatus, PaymentStatus, RowKind, SalesOrder
+from orderbridge.book.pii import new_pii_ref, seal_rows
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,10 @@ def _plan(
     order.values["total_net"] = sum((row.values["net"] for row in order.rows), Decimal(0))
     order.values["total_tax"] = sum((row.values["tax"] for row in order.rows), Decimal(0))
     order.values["total_gross"] = order.values["total_net"] + order.values["total_tax"]
-    order.notes = [{"body": body, "source": new.note_source, "added_at": now} for body in new.notes]
+    order.notes = [
+        {"body": body, "source": new.note_source, "added_at": now, "pii_ref": new_pii_ref()}
+        for body in new.notes
+    ]
     return order
 
 
@@ -188,6 +192,7 @@ def _order_values(new: NewOrder, *, contact: Contact | None, now: datetime) -> d
         "updated_at": now,
         "withheld_tax": new.withheld_tax,
         "amount_paid": Decimal(0),
+        "pii_ref": new_pii_ref(),
     }
     for prefix, address in (("billing", new.billing), ("delivery", new.delivery)):
         values.update(_address_values(prefix, address))
@@ -281,6 +286,7 @@ def _insert(session: Session, planned: list[_PlannedOrder]) -> list[int]:
     if not planned:
         return []
     orders, rows_table = cast(Table, SalesOrder.__table__), cast(Table, OrderRow.__table__)
+    seal_rows(session, orders, [order.values for order in planned])  # P2: privacy seals the PII first
     session.execute(insert(orders), [order.values for order in planned])
     order_ids = _ids_by_reference(session, planned)
     parents: list[dict[str, Any]] = []
@@ -317,6 +323,7 @@ def _insert(session: Session, planned: list[_PlannedOrder]) -> list[int]:
         for note in order.notes
     ]
     if notes:
+        seal_rows(session, cast(Table, OrderNote.__table__), notes)
         session.execute(insert(cast(Table, OrderNote.__table__)), notes)
     return order_ids
 

@@ -16,7 +16,7 @@ from orderbridge.book.address import (
     read_address,
 )
 from orderbridge.book.contacts import Contact
-from orderbridge.book.pii import pii_column
+from orderbridge.book.pii import PIIRecordColumns, pii_column
 from orderbridge.book.types import Amount, UtcDateTime
 from orderbridge.db import Base, BigId
 
@@ -61,7 +61,7 @@ class ShippingMethod(Base):
     carrier: Mapped[str | None] = mapped_column(String(100))
 
 
-class SalesOrder(BillingAddressColumns, DeliveryAddressColumns, Base):
+class SalesOrder(PIIRecordColumns, BillingAddressColumns, DeliveryAddressColumns, Base):
     __tablename__ = "sales_orders"
     __table_args__ = (UniqueConstraint("channel_id", "external_ref"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -155,7 +155,7 @@ class OrderRow(Base):
         return self.net / self.quantity if self.quantity else Decimal(0)
 
 
-class OrderNote(Base):
+class OrderNote(PIIRecordColumns, Base):
     __tablename__ = "order_notes"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("sales_orders.id", ondelete="CASCADE"), index=True)

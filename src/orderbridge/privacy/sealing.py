@@ -1,0 +1,475 @@
+"""Privacy wired into the book: every PII value is sealed before it reaches the store (P2, R7, AC-3, AC-16).
+
+`enable(sessions, privacy)` turns it on for a session or session factory. From then on:
+- an ORM ``before_flush`` listener seals the plaintext PII attributes of new and changed records, and
+  re-seals a record whose retention epoch moved (an order shipped or cancelled; its notes, custom field
+  values and contact follow);
+- the book's bulk INSERT path (`book.pii.seal_rows`) seals the value dicts before the INSERT.
+
+A PII column then holds ``ob1:`` + base64 of a vault ciphertext bound to (table, `pii_ref`, field, key id),
+or ``[Redacted]``. Keys are per (seller scope, marketplace, retention epoch): the seller scope is the
+channel's code, the marketplace the channel's marketplace id; records with no due date yet (and every
+record of a non-Amazon channel, P8) use the rolling open key. Reading a value back is `reveal`, which
+writes an audit entry (R4, R15, AC-21).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, event, inspect, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from orderbridge.book import pii
+from orderbridge.book.channels import Channel, ChannelKind
+from orderbridge.book.contacts import Contact
+from orderbridge.book.custom_fields import CustomFieldDefinition, CustomFieldValue, RecordKind
+from orderbridge.book.orders.model import OrderNote, SalesOrder
+from orderbridge.clock import Clock, as_utc
+from orderbridge.privacy import audit
+from orderbridge.privacy.blind_index import BlindIndexer, IndexKind
+from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError, NothingToIndexError
+from orderbridge.privacy.keystore import DataKey, KeyId, KeyStore
+from orderbridge.privacy.models import AuditAction
+from orderbridge.privacy.retention_clock import FulfilmentFacts, retention_due, retention_period
+from orderbridge.privacy.vault import FieldRef, Vault
+
+SEALED_PREFIX = "ob1:"
+LOCAL_SCOPE = "book"
+LOCAL_MARKETPLACE = "local"
+_INFO_KEY = "orderbridge.privacy"
+_BAD_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+@dataclass
+class Privacy:
+    """What sealing needs: the key store (and its vault and blind indexer) and the retention period."""
+
+    keys: KeyStore
+    retention_days: int = 30
+    vault: Vault = field(init=False)
+    indexer: BlindIndexer = field(init=False)
+    period: timedelta = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.vault = Vault(self.keys)
+        self.indexer = BlindIndexer(self.keys)
+        self.period = retention_period(self.retention_days)
+
+
+@dataclass(frozen=True)
+class KeyChoice:
+    """Which key a record is sealed under: its scope and its due time (None: the open key)."""
+
+    seller: str
+    marketplace: str
+    due: datetime | None
+
+
+# -- turning it on -------------------------------------------------------------------------------
+
+
+def enable(target: Session | sessionmaker[Session], privacy: Privacy) -> None:
+    """Seal every PII value written through `target` (a session or a session factory)."""
+    _install_listeners()
+    if isinstance(target, sessionmaker):
+        info = dict(target.kw.get("info") or {})
+        info[_INFO_KEY] = privacy
+        target.configure(info=info)
+    else:
+        target.info[_INFO_KEY] = privacy
+
+
+def privacy_of(session: Session) -> Privacy | None:
+    found = session.info.get(_INFO_KEY)
+    return found if isinstance(found, Privacy) else None
+
+
+def _install_listeners() -> None:
+    if not event.contains(Session, "before_flush", _before_flush):
+        event.listen(Session, "before_flush", _before_flush)
+    pii.register_sealer(_seal_bulk)
+
+
+# -- the sealed text -----------------------------------------------------------------------------
+
+
+def is_sealed(value: str | None) -> bool:
+    return value is not None and value.startswith(SEALED_PREFIX)
+
+
+def is_plaintext(value: str | None) -> bool:
+    """A value that still needs sealing: neither empty, sealed nor redacted."""
+    return value is not None and value != pii.REDACTED and not value.startswith(SEALED_PREFIX)
+
+
+def seal(privacy: Privacy, value: str, *, table: str, ref: str, name: str, key: DataKey) -> str:
+    blob = privacy.vault.encrypt(value, at=FieldRef(table, ref, name), key=key)
+    return SEALED_PREFIX + base64.b64encode(blob).decode("ascii")
+
+
+def open_sealed(privacy: Privacy, value: str | None, *, table: str, ref: str, name: str) -> str | None:
+    """The plaintext of a stored value; `[Redacted]` once redacted or its key destroyed.
+
+    Raises DecryptionError for a value moved from another row or field or altered (AC-16).
+    """
+    if value is None or not value.startswith(SEALED_PREFIX):
+        return value
+    try:
+        blob = base64.b64decode(value[len(SEALED_PREFIX) :], validate=True)
+    except binascii.Error:
+        raise DecryptionError(f"vault: {table} {ref} {name}: sealed text is damaged") from None
+    try:
+        return privacy.vault.decrypt(blob, at=FieldRef(table, ref, name))
+    except KeyDestroyedError:
+        return pii.REDACTED
+
+
+# -- which key -----------------------------------------------------------------------------------
+
+
+def scope_name(code: str) -> str:
+    """A channel code as a key-store name (letters, digits, _ . -; at most 64)."""
+    name = _BAD_NAME.sub("_", code)[:64]
+    return name if name[:1].isalnum() else ("c" + name)[:64]
+
+
+def order_due(
+    shipped_at: datetime | None, cancelled_at: datetime | None, period: timedelta
+) -> datetime | None:
+    """P1: shipped (fully) or cancelled + the retention period; None while neither."""
+    facts = FulfilmentFacts(
+        shipped_at=(as_utc(shipped_at),) if shipped_at is not None else (),
+        cancelled_at=as_utc(cancelled_at) if cancelled_at is not None else None,
+        fully_shipped=shipped_at is not None,
+    )
+    return retention_due(facts, period)
+
+
+def _channel(session: Session, channel_id: int | None) -> Channel | None:
+    if channel_id is None:
+        return None
+    with session.no_autoflush:
+        return session.get(Channel, channel_id)
+
+
+def _channel_scope(channel: Channel | None) -> tuple[str, str, bool]:
+    if channel is None:
+        return LOCAL_SCOPE, LOCAL_MARKETPLACE, False
+    amazon = channel.kind == ChannelKind.AMAZON and bool(channel.marketplace_id)
+    marketplace = (
+        scope_name(channel.marketplace_id) if amazon and channel.marketplace_id else LOCAL_MARKETPLACE
+    )
+    return scope_name(channel.code), marketplace, amazon
+
+
+def order_choice(
+    privacy: Privacy,
+    session: Session,
+    channel_id: int | None,
+    shipped_at: datetime | None,
+    cancelled_at: datetime | None,
+) -> KeyChoice:
+    seller, marketplace, amazon = _channel_scope(_channel(session, channel_id))
+    due = order_due(shipped_at, cancelled_at, privacy.period) if amazon else None  # P8
+    return KeyChoice(seller, marketplace, due)
+
+
+def contact_choice(privacy: Privacy, session: Session, contact: Contact) -> KeyChoice:
+    """A contact follows its Amazon orders: due with the last one, open while any is open (P1)."""
+    if contact.marketplace_id is None:
+        return KeyChoice(LOCAL_SCOPE, LOCAL_MARKETPLACE, None)
+    channel = _channel(session, contact.origin_channel_id)
+    seller = scope_name(channel.code) if channel is not None else "amazon"
+    marketplace = scope_name(contact.marketplace_id)
+    if contact.id is None:
+        return KeyChoice(seller, marketplace, None)
+    pending = {
+        order.id: order
+        for order in (*session.new, *session.dirty)
+        if isinstance(order, SalesOrder) and order.contact_id == contact.id and order.id is not None
+    }
+    with session.no_autoflush:
+        stored = session.execute(
+            select(SalesOrder.id, SalesOrder.shipped_at, SalesOrder.cancelled_at)
+            .join(Channel, Channel.id == SalesOrder.channel_id)
+            .where(SalesOrder.contact_id == contact.id, Channel.kind == ChannelKind.AMAZON)
+        ).all()
+    dues = []
+    for order_id, stored_shipped, stored_cancelled in stored:
+        held = pending.get(order_id)
+        shipped_at, cancelled_at = (
+            (held.shipped_at, held.cancelled_at) if held is not None else (stored_shipped, stored_cancelled)
+        )
+        dues.append(order_due(shipped_at, cancelled_at, privacy.period))
+    if not dues or any(due is None for due in dues):
+        return KeyChoice(seller, marketplace, None)
+    return KeyChoice(seller, marketplace, max(due for due in dues if due is not None))
+
+
+def key_for(privacy: Privacy, choice: KeyChoice) -> DataKey:
+    """The data key of a choice; an epoch already swept falls back to the open key (the sweep redacts)."""
+    try:
+        return privacy.keys.key_for(choice.seller, choice.marketplace, choice.due)
+    except KeyDestroyedError:
+        return privacy.keys.open_key(choice.seller, choice.marketplace)
+
+
+def _record_key(privacy: Privacy, session: Session, record: Any) -> DataKey:
+    if isinstance(record, SalesOrder):
+        return key_for(
+            privacy, order_choice(privacy, session, record.channel_id, record.shipped_at, record.cancelled_at)
+        )
+    if isinstance(record, Contact):
+        return key_for(privacy, contact_choice(privacy, session, record))
+    if isinstance(record, OrderNote):
+        return _owner_key(privacy, session, _note_order(session, record))
+    if isinstance(record, CustomFieldValue):
+        return _owner_key(privacy, session, _value_owner(session, record))
+    return privacy.keys.open_key(LOCAL_SCOPE, LOCAL_MARKETPLACE)
+
+
+def _owner_key(privacy: Privacy, session: Session, owner: SalesOrder | Contact | None) -> DataKey:
+    if owner is None:
+        return privacy.keys.open_key(LOCAL_SCOPE, LOCAL_MARKETPLACE)
+    if owner.pii_key is not None:
+        try:
+            return privacy.keys.get(KeyId.parse(owner.pii_key))
+        except KeyDestroyedError:
+            pass
+    return _record_key(privacy, session, owner)
+
+
+def _note_order(session: Session, note: OrderNote) -> SalesOrder | None:
+    if note.order_id is not None:
+        with session.no_autoflush:
+            return session.get(SalesOrder, note.order_id)
+    for candidate in (*session.new, *session.dirty):  # appended to an order's notes, not flushed yet
+        if (
+            isinstance(candidate, SalesOrder)
+            and "notes" in inspect(candidate).dict
+            and note in candidate.notes
+        ):
+            return candidate
+    return None
+
+
+def _value_owner(session: Session, value: CustomFieldValue) -> SalesOrder | Contact | None:
+    with session.no_autoflush:
+        definition = session.get(CustomFieldDefinition, value.definition_id)
+        if definition is None:
+            return None
+        if definition.record_kind == RecordKind.SALES_ORDER:
+            return session.get(SalesOrder, value.record_id)
+        if definition.record_kind == RecordKind.CONTACT:
+            return session.get(Contact, value.record_id)
+    return None
+
+
+# -- sealing records -----------------------------------------------------------------------------
+
+
+def _table(record: Any) -> Table:
+    table: Table = type(record).__table__
+    return table
+
+
+def seal_record(privacy: Privacy, session: Session, record: Any, *, rekey: bool = False) -> bool:
+    """Seal a record's plaintext PII; with `rekey`, move it under the key it should be under now.
+
+    Returns whether anything changed.
+    """
+    table = _table(record)
+    names = pii.pii_fields(table)
+    if record.pii_redacted_at is not None:
+        return False
+    if record.pii_ref is None:
+        record.pii_ref = pii.new_pii_ref()
+    values = {name: getattr(record, name) for name in names}
+    plaintext = any(is_plaintext(value) for value in values.values())
+    if record.pii_key is not None and not rekey and not plaintext:
+        return False
+    key = _record_key(privacy, session, record) if (rekey or record.pii_key is None) else None
+    if key is None:
+        try:
+            key = privacy.keys.get(KeyId.parse(record.pii_key))
+        except KeyDestroyedError:
+            key = _record_key(privacy, session, record)
+    if str(key.key_id) == record.pii_key and not plaintext:
+        return False
+    for name, value in values.items():
+        if value is None or value == pii.REDACTED or (is_sealed(value) and str(key.key_id) == record.pii_key):
+            continue
+        plain = open_sealed(privacy, value, table=table.name, ref=record.pii_ref, name=name)
+        if plain is None or plain == pii.REDACTED:
+            setattr(record, name, plain)
+            continue
+        setattr(record, name, seal(privacy, plain, table=table.name, ref=record.pii_ref, name=name, key=key))
+    record.pii_key = str(key.key_id)
+    return True
+
+
+def _fill_email_key(privacy: Privacy, session: Session, contact: Contact) -> None:
+    """C4/C8: a new Amazon contact's e-mail gets its keyed blind index (never a plain hash, AC-19)."""
+    if contact.email_key is not None or contact.marketplace_id is None or not is_plaintext(contact.email):
+        return
+    assert contact.email is not None
+    choice = contact_choice(privacy, session, contact)
+    try:
+        contact.email_key = email_key(
+            privacy, contact.email, seller=choice.seller, marketplace=choice.marketplace
+        )
+    except NothingToIndexError:
+        contact.email_key = None
+
+
+def email_key(privacy: Privacy, email: str, *, seller: str, marketplace: str) -> str:
+    """The matching key of an e-mail, as stored in `Contact.email_key`."""
+    return privacy.indexer.index(IndexKind.EMAIL, email, seller=seller, marketplace=marketplace).hex()
+
+
+def _anchor_moved(order: SalesOrder) -> bool:
+    state = inspect(order)
+    return any(
+        state.attrs[name].history.has_changes() for name in ("shipped_at", "cancelled_at", "channel_id")
+    )
+
+
+def _before_flush(session: Session, _context: object, _instances: object) -> None:
+    privacy = privacy_of(session)
+    if privacy is None:
+        return
+    with session.no_autoflush:
+        _seal_pending(privacy, session)
+
+
+def _seal_pending(privacy: Privacy, session: Session) -> None:
+    new = [record for record in session.new if isinstance(record, pii.PIIRecordColumns)]
+    dirty = [record for record in session.dirty if isinstance(record, pii.PIIRecordColumns)]
+    for record in new:
+        if isinstance(record, Contact):
+            _fill_email_key(privacy, session, record)
+    # Orders first: their notes and values take the order's key.
+    ordered = sorted((*new, *dirty), key=lambda r: 0 if isinstance(r, SalesOrder | Contact) else 1)
+    moved: list[SalesOrder] = []
+    for record in ordered:
+        anchored = isinstance(record, SalesOrder) and record.id is not None and _anchor_moved(record)
+        seal_record(privacy, session, record, rekey=anchored)
+        if anchored:
+            assert isinstance(record, SalesOrder)
+            moved.append(record)
+    for order in moved:
+        follow_order(privacy, session, order)
+
+
+def follow_order(privacy: Privacy, session: Session, order: SalesOrder) -> None:
+    """An order's notes, custom field values and contact follow its key (§3.4: re-key on anchor)."""
+    for note in order.notes:
+        seal_record(privacy, session, note, rekey=True)
+    for value in _order_values(session, [order.id]):
+        seal_record(privacy, session, value, rekey=True)
+    contact = session.get(Contact, order.contact_id)
+    if contact is not None and contact.pii_redacted_at is None:
+        seal_record(privacy, session, contact, rekey=True)
+
+
+def _order_values(session: Session, order_ids: Iterable[int]) -> list[CustomFieldValue]:
+    return list(
+        session.scalars(
+            select(CustomFieldValue)
+            .join(CustomFieldDefinition, CustomFieldDefinition.id == CustomFieldValue.definition_id)
+            .where(
+                CustomFieldDefinition.record_kind == RecordKind.SALES_ORDER,
+                CustomFieldValue.record_id.in_(list(order_ids)),
+            )
+        )
+    )
+
+
+# -- the bulk path -------------------------------------------------------------------------------
+
+
+def _seal_bulk(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    privacy = privacy_of(session)
+    if privacy is None or not rows:
+        return
+    names = pii.pii_fields(table)
+    keys: dict[Any, DataKey] = {}
+    owner_keys: dict[int, str | None] = {}
+    if table.name == OrderNote.__tablename__:
+        order_ids = {row["order_id"] for row in rows}
+        query = select(SalesOrder.id, SalesOrder.pii_key).where(SalesOrder.id.in_(order_ids))
+        owner_keys = {order_id: key_id for order_id, key_id in session.execute(query)}
+    for row in rows:
+        if table.name == SalesOrder.__tablename__:
+            choice = order_choice(
+                privacy, session, row.get("channel_id"), row.get("shipped_at"), row.get("cancelled_at")
+            )
+            cache_key: Any = choice
+            if choice not in keys:
+                keys[choice] = key_for(privacy, choice)
+        else:
+            owner = owner_keys.get(row.get("order_id", -1))
+            cache_key = owner
+            if owner not in keys:
+                keys[owner] = _key_by_id(privacy, owner)
+        key = keys[cache_key]
+        for name in names:
+            value = row.get(name)
+            if value is not None and is_plaintext(value):
+                row[name] = seal(privacy, value, table=table.name, ref=row["pii_ref"], name=name, key=key)
+        row["pii_key"] = str(key.key_id)
+
+
+def _key_by_id(privacy: Privacy, key_id: str | None) -> DataKey:
+    if key_id is not None:
+        try:
+            return privacy.keys.get(KeyId.parse(key_id))
+        except KeyDestroyedError:
+            pass
+    return privacy.keys.open_key(LOCAL_SCOPE, LOCAL_MARKETPLACE)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def reveal(
+    session: Session,
+    record: Any,
+    fields: Sequence[str],
+    *,
+    actor: str,
+    purpose: str,
+    clock: Clock,
+    channel: str = "cli",
+) -> dict[str, str | None]:
+    """The plaintext of a record's PII fields, for a caller allowed to see PII; audited (R4, R15, AC-21)."""
+    privacy = privacy_of(session)
+    table = _table(record)
+    allowed = set(pii.pii_fields(table))
+    unknown = [name for name in fields if name not in allowed]
+    if unknown:
+        raise DecryptionError(f"reveal: {table.name} has no PII field {', '.join(unknown)}")
+    found: dict[str, str | None] = {}
+    for name in fields:
+        value = getattr(record, name)
+        if privacy is None or not is_sealed(value):
+            found[name] = value if not is_sealed(value) else pii.REDACTED
+        else:
+            found[name] = open_sealed(privacy, value, table=table.name, ref=record.pii_ref, name=name)
+    kind = "order" if isinstance(record, SalesOrder) else table.name.rstrip("s")
+    audit.append(
+        session,
+        actor=actor,
+        action=AuditAction.PII_READ,
+        subjects=[f"{kind}:{record.id if hasattr(record, 'id') else record.pii_ref}"],
+        detail={"fields": ",".join(fields), "purpose": purpose, "channel": channel, "outcome": "ok"},
+        clock=clock,
+    )
+    return found
