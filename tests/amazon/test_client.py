@@ -559,3 +559,37 @@ def test_every_answer_the_client_parses_is_amazons_model_strictly(
         assert_valid(model, definition if status < 400 else "ErrorList", body)
         seen.add(operation)
     assert seen == set(MODELS)
+
+
+def test_a_403_that_says_expired_without_the_error_type_also_refreshes(
+    quota_sessions: sessionmaker[Session], na_seller: SandboxSeller
+) -> None:
+    issued: list[str] = []
+    expired = {
+        "errors": [
+            {
+                "code": "Unauthorized",
+                "message": "Access to requested resource is denied.",
+                "details": "The access token you provided has expired.",
+            }
+        ]
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/auth/o2/token":
+            issued.append(f"Atza|{len(issued)}")
+            return httpx.Response(200, json={"access_token": issued[-1], "expires_in": 3600})
+        if request.headers["x-amz-access-token"] == "Atza|0":
+            return httpx.Response(403, json=expired)
+        return httpx.Response(202, json={"reportId": "R2"})
+
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    client = SpApiClient(
+        sandbox_credentials(na_seller),
+        quotas=QuotaLimiter(quota_sessions, clock=lambda: now),
+        clock=lambda: now,
+        sleep=lambda _s: None,
+        transport=httpx.MockTransport(handler),
+    )
+    assert client.create_report(ALL_ORDERS, ["ATVPDKIKX0DER"]) == "R2"
+    assert issued == ["Atza|0", "Atza|1"]

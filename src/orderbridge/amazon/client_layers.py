@@ -133,10 +133,7 @@ class CallLayers:
         if rdt is not None:
             return self._send(request, rdt)
         response = self._send(request, self._access_token())
-        if (
-            response.status_code == 403
-            and response.headers.get("x-amzn-ErrorType") == "ExpiredTokenException"
-        ):
+        if _expired(response):
             self.tokens.forget(self.creds)  # the hour ran out sooner than we counted: refresh once
             response = self._send(request, self._access_token())
         return response
@@ -230,6 +227,16 @@ class CallLayers:
 
 def _operation(response: httpx.Response) -> str:
     return str(response.request.extensions.get("operation", "sp-api"))
+
+
+def _expired(response: httpx.Response) -> bool:
+    """Amazon's 403 for an access token past its hour: ExpiredTokenException, or "expired" in its text."""
+    if response.status_code != 403:
+        return False
+    return (
+        response.headers.get("x-amzn-ErrorType") == "ExpiredTokenException"
+        or "expired" in response.text.lower()
+    )
 
 
 def _raise_for_status(operation: str, response: httpx.Response) -> None:
