@@ -279,6 +279,12 @@ def test_o22_cancellation_after_ready_raises_an_alert_and_changes_nothing(shop: 
     ]
 
 
+def test_c12_amazon_contacts_are_tagged_so_nothing_mails_their_relay_address(shop: Shop) -> None:
+    contact = shop.order(shop.apply(order())).contact
+
+    assert "amazon" in contact.tag_names  # C12: the tag a mailer must honour; the book sends no e-mail itself
+
+
 def test_c2_c3_new_buyer_becomes_a_contact_with_the_channel_price_list(shop: Shop) -> None:
     booked = shop.order(shop.apply(order(name="Ann Example")))
 
@@ -413,3 +419,25 @@ def test_preview_shows_how_an_order_would_book_without_booking_it(shop: Shop) ->
     assert [row.nominal_code for row in preview.order.rows] == ["4000"]
     assert shop.session.scalar(select(func.count()).select_from(SalesOrder)) == 0
     assert contacts_count(shop.session) == before and shop.allocated("MUG") == 0
+
+
+def test_o21_o7_partial_cancellation_of_a_bundle_while_pending_shrinks_its_components(shop: Shop) -> None:
+    change_settings(shop.session, shop.book.channel, {"download_pending": "yes"})
+    make_bundle(shop.book, "SET", {"SPOON": 4})
+    connect_listing(shop.session, shop.book.channel, "SET-1", "SET", now=NOW)
+    pending = shop.apply(order(status="PENDING", lines=[Line(sku="SET-1", quantity=2, gift_wrap=True)]))
+    assert shop.allocated("SPOON") == 8
+    doc = order(
+        status="PENDING", lines=[Line(sku="SET-1", quantity=2, gift_wrap=True)], updated=CREATED + 600
+    )
+    doc["orderItems"][0]["quantityOrdered"] = 1
+
+    shop.apply(doc)
+
+    rows = shop.order(pending).rows
+    assert [(row.kind, row.quantity) for row in rows] == [
+        (RowKind.BUNDLE, 1),
+        (RowKind.PRODUCT, 4),
+        (RowKind.GIFT_WRAP, 1),
+    ]
+    assert shop.allocated("SPOON") == 4

@@ -225,8 +225,12 @@ def _cancel_rows(session: Session, order: SalesOrder, mapped: MappedOrder, *, no
             continue
         cancelled = row.quantity - wanted
         for child in [c for c in order.rows if c.parent_row_id == row.id]:
-            share = child.quantity if wanted == 0 or child.kind == RowKind.GIFT_WRAP else None
-            units = share if share is not None else child.quantity * cancelled // max(row.quantity, 1)
+            if wanted == 0:  # the whole item: its gift wrap and bundle components go with it
+                units = child.quantity - child.shipped
+            elif child.kind == RowKind.GIFT_WRAP:
+                continue  # some units remain: so does their gift wrap
+            else:  # O7: a bundle's components shrink with it
+                units = child.quantity * cancelled // row.quantity
             if 0 < units <= child.quantity - child.shipped:
                 cancel_row_quantity(session, order, child, units, now=now)
         cancel_row_quantity(session, order, row, cancelled, now=now)
