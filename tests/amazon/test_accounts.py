@@ -197,7 +197,7 @@ def cli(
     monkeypatch.setenv("ORDERBRIDGE_DATABASE_URL", fresh_store_url)
     monkeypatch.setenv("ORDERBRIDGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ORDERBRIDGE_CONFIG", str(tmp_path / "none.toml"))
-    monkeypatch.setenv("ORDERBRIDGE_KEYSTORE_DIR", str(secure / "keystore"))
+    monkeypatch.setenv("ORDERBRIDGE_KEY_STORE_DIR", str(secure / "keystore"))
     monkeypatch.setenv("ORDERBRIDGE_KEK_FILE", str(secure / "kek" / "orderbridge.kek"))
     monkeypatch.delenv("ORDERBRIDGE_KEK", raising=False)
     monkeypatch.setenv("COLUMNS", "200")

@@ -6,13 +6,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock
-from tests.simulator.sandbox_helpers import Api, small_world
+from tests.simulator.sandbox_helpers import Api, in_process_client, small_world
 
 
 @pytest.fixture(scope="session")
@@ -32,18 +32,18 @@ def sandbox(base_world_json: str) -> Sandbox:
 
 
 @pytest.fixture
-def client(sandbox: Sandbox) -> Iterator[TestClient]:
-    with TestClient(create_app(sandbox), base_url="http://sandbox.local") as test_client:
+def client(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    with in_process_client(create_app(sandbox)) as test_client:
         yield test_client
 
 
 @pytest.fixture
-def na(client: TestClient, sandbox: Sandbox) -> Api:
+def na(client: httpx.Client, sandbox: Sandbox) -> Api:
     account = next(a for a in sandbox.world.accounts.values() if a.region == "NA")
     return Api(client, sandbox, account)
 
 
 @pytest.fixture
-def eu(client: TestClient, sandbox: Sandbox) -> Api:
+def eu(client: httpx.Client, sandbox: Sandbox) -> Api:
     account = next(a for a in sandbox.world.accounts.values() if a.region == "EU")
     return Api(client, sandbox, account)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import httpx
-from starlette.testclient import TestClient
 
 from orderbridge.simulator.app import Sandbox
 from orderbridge.simulator.clock import parse_iso
@@ -43,10 +43,31 @@ def small_world(seed: int = 7, **overrides: Any) -> World:
     return generate(settings)
 
 
+class InProcessTransport(httpx.BaseTransport):
+    """A synchronous httpx transport into an ASGI app in this process (app exceptions propagate)."""
+
+    def __init__(self, app: Any) -> None:
+        self._asgi = httpx.ASGITransport(app=app)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return asyncio.run(self._send(request, request.read()))
+
+    async def _send(self, request: httpx.Request, body: bytes) -> httpx.Response:
+        forwarded = httpx.Request(request.method, request.url, headers=request.headers, content=body)
+        response = await self._asgi.handle_async_request(forwarded)
+        raw = b"".join([chunk async for chunk in response.aiter_raw()])  # still encoded, as on the wire
+        return httpx.Response(response.status_code, headers=response.headers, content=raw)
+
+
+def in_process_client(app: Any, base_url: str = "http://sandbox.local") -> httpx.Client:
+    """An httpx client whose requests go straight into the sandbox app."""
+    return httpx.Client(transport=InProcessTransport(app), base_url=base_url)
+
+
 class Api:
     """An SP-API caller for one seller against the in-process sandbox."""
 
-    def __init__(self, client: TestClient, sandbox: Sandbox, account: SellerAccount) -> None:
+    def __init__(self, client: httpx.Client, sandbox: Sandbox, account: SellerAccount) -> None:
         self.client = client
         self.sandbox = sandbox
         self.account = account

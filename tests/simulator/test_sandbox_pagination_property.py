@@ -6,12 +6,11 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.testclient import TestClient
 
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock
-from tests.simulator.sandbox_helpers import Api
+from tests.simulator.sandbox_helpers import Api, in_process_client
 
 SEARCH = "/orders/2026-01-01/orders"
 
@@ -29,7 +28,7 @@ def test_paging_with_any_sizes_and_page_faults_returns_every_order(
     world = worldfile.load(json.loads(base_world_json))
     sandbox = Sandbox(world, clock=VirtualClock(world.now))
     sandbox.quotas.enabled = False
-    with TestClient(create_app(sandbox)) as client:
+    with in_process_client(create_app(sandbox)) as client:
         api = Api(client, sandbox, next(a for a in world.accounts.values() if a.region == "NA"))
         api.admin(
             "PUT", "/faults", {"duplicate_page_rate": duplicate, "reorder_page_rate": reorder, "seed": seed}

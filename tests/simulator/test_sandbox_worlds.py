@@ -13,7 +13,7 @@ from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.cli import app as cli
 from orderbridge.simulator.clock import VirtualClock
 from orderbridge.simulator.generator import DEFAULT_MIX
-from tests.simulator.sandbox_helpers import Api, assert_valid, small_world
+from tests.simulator.sandbox_helpers import Api, assert_valid, in_process_client, small_world
 
 
 def test_same_seed_same_world_and_another_seed_another() -> None:
@@ -51,9 +51,8 @@ def test_json_and_yaml_world_files_round_trip(tmp_path: Path, base_world_data: d
 def test_hand_written_yaml_world_is_served_strictly_and_lives() -> None:
     world = worldfile.read(Path(__file__).parent / "worlds" / "hand_written.yaml")
     sandbox = Sandbox(world, clock=VirtualClock(world.now))
-    from starlette.testclient import TestClient
 
-    with TestClient(create_app(sandbox)) as client:
+    with in_process_client(create_app(sandbox)) as client:
         api = Api(client, sandbox, world.accounts["A1HANDWRITTEN"])
         everything = {"includedData": "BUYER,RECIPIENT,PROCEEDS,FULFILLMENT,TAX,CANCELLATION"}
         for order_id in ("302-1234567-7654321", "302-7654321-1234567", "302-5555555-5555555"):

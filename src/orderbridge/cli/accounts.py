@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,9 +28,6 @@ from orderbridge.clock import utc_now
 from orderbridge.errors import OrderbridgeError
 from orderbridge.privacy.keystore import KeyStore, open_keystore
 
-KEYSTORE_ENV = "ORDERBRIDGE_KEYSTORE_DIR"
-KEK_FILE_ENV = "ORDERBRIDGE_KEK_FILE"
-
 accounts = typer.Typer(
     help="Amazon seller accounts: selling partner, region, marketplaces.", no_args_is_help=True
 )
@@ -39,20 +35,14 @@ _COUNTRY = {mid: code for code, (mid, _region) in MARKETPLACES.items()}
 
 
 def keystore() -> KeyStore:
-    """The key store the account secrets are encrypted with: outside the database directory (AC-18).
-
-    ORDERBRIDGE_KEYSTORE_DIR (default: `keystore` beside the data directory) and ORDERBRIDGE_KEK_FILE
-    (default: `orderbridge.kek` beside the key store), or the KEK itself in ORDERBRIDGE_KEK.
-    """
+    """The installation's key store (settings key_store_dir, kek_file; the KEK may be ORDERBRIDGE_KEK),
+    the same one the book's PII keys are in, refused inside the database directory (AC-18)."""
     config = settings()
-    data_dir = config.data_dir.resolve()
-    root = Path(os.environ.get(KEYSTORE_ENV) or data_dir.parent / "keystore")
-    key_file = Path(os.environ.get(KEK_FILE_ENV) or root.parent / "orderbridge.kek")
-    database_dirs = [data_dir]
+    database_dirs = [config.data_dir]
     url = make_url(config.store_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        database_dirs.append(Path(str(url.database)).resolve().parent)
-    return open_keystore(root, key_file=key_file, database_dirs=database_dirs)
+        database_dirs.append(Path(str(url.database)).parent)
+    return open_keystore(config.key_store_dir, key_file=config.kek_file, database_dirs=database_dirs)
 
 
 @contextmanager
