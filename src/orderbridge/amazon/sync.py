@@ -48,6 +48,7 @@ class SyncOptions:
 
     overlap: timedelta = timedelta(minutes=10)
     first_lookback: timedelta = timedelta(days=30)
+    page_size: int = 100  # searchOrders maxResultsPerPage (1-100)
     pending_alert_days: int = 3
     booking_batch: int = 500
     lease_ttl: timedelta = leases.DEFAULT_TTL
@@ -158,7 +159,10 @@ def _download(
     token = window.token
     while True:
         query = OrdersQuery(
-            marketplace_ids=markets, last_updated_after=window.after, last_updated_before=window.before
+            marketplace_ids=markets,
+            last_updated_after=window.after,
+            last_updated_before=window.before,
+            max_results_per_page=options.page_size,
         )
         try:
             page = client.search_orders(query, pagination_token=token)

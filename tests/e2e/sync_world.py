@@ -1,0 +1,134 @@
+"""A generated sandbox world with orderbridge synced against it: the store, accounts, book and clock."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from orderbridge.amazon.accounts import NewAccount, SellerAccount, add_account, credentials
+from orderbridge.amazon.calls import CallLog
+from orderbridge.amazon.channel import change_settings
+from orderbridge.amazon.client import SpApiClient
+from orderbridge.amazon.quotas import QuotaLimiter
+from orderbridge.amazon.sync import SyncDeps, SyncOptions, SyncReport, sync_orders
+from orderbridge.amazon.sync_booking import channel_for
+from orderbridge.book.inventory import WarehouseKind, add_warehouse
+from orderbridge.book.orders.statuses import ensure_default_statuses
+from orderbridge.book.tax import add_tax_code, add_tax_rule
+from orderbridge.privacy.keystore import KeyStore, open_keystore
+from orderbridge.simulator import worldfile
+from orderbridge.simulator.app import Sandbox, create_app
+from orderbridge.simulator.clock import VirtualClock
+from orderbridge.simulator.world import SellerAccount as SandboxSeller
+from orderbridge.simulator.world import SimOrder
+from tests.amazon.conftest import BASE, SandboxTransport, VirtualTime
+
+
+def make_sandbox(world_data: dict[str, Any]) -> Sandbox:
+    world = worldfile.load(copy.deepcopy(world_data))
+    return Sandbox(world, clock=VirtualClock(world.now, speed=0.0))
+
+
+def setup_book(session: Session, marketplace_ids: list[str]) -> None:
+    """Statuses, an own warehouse and an FBA one per region, every marketplace's channel pointed at them."""
+    ensure_default_statuses(session)
+    add_warehouse(session, "MAIN", "Main warehouse")
+    add_warehouse(session, "FBA", "Amazon FBA", WarehouseKind.FBA, region="EU")
+    add_tax_code(session, "T20", "Standard 20 %", Decimal("0.20"))
+    add_tax_code(session, "T19", "DE 19 %", Decimal("0.19"))
+    session.flush()
+    add_tax_rule(session, "T20")
+    add_tax_rule(session, "T19", ship_to_country="DE")
+    for marketplace_id in marketplace_ids:
+        channel = channel_for(session, marketplace_id)
+        change_settings(session, channel, {"fbm_warehouse": "MAIN", "fba_warehouse": "FBA"})
+
+
+@dataclass
+class SyncWorld:
+    """orderbridge's store and the sandbox it syncs from, on the sandbox's virtual clock."""
+
+    sandbox: Sandbox
+    sessions: sessionmaker[Session]
+    keys: KeyStore
+    accounts: dict[str, int] = field(default_factory=dict)  # sandbox seller id -> account id
+    options: SyncOptions = field(default_factory=SyncOptions)
+
+    def __post_init__(self) -> None:
+        self.vtime = VirtualTime(self.sandbox)
+        self.transport = SandboxTransport(create_app(self.sandbox))
+        self.calls = CallLog()
+
+    def client(self, account: SellerAccount) -> SpApiClient:
+        return SpApiClient(
+            credentials(account, self.keys),
+            quotas=QuotaLimiter(self.sessions, clock=self.vtime.now),
+            clock=self.vtime.now,
+            sleep=self.vtime.sleep,
+            transport=self.transport,
+            calls=self.calls,
+        )
+
+    def deps(self, **changes: Any) -> SyncDeps:
+        options = SyncOptions(**{**self.options.__dict__, **changes})
+        return SyncDeps(self.sessions, self.client, self.vtime.now, self.keys, options)
+
+    def sync(self, seller_id: str, **changes: Any) -> SyncReport:
+        deps = self.deps(**changes)
+        return sync_orders(
+            self.accounts[seller_id],
+            sessions=self.sessions,
+            client_factory=deps.client_factory,
+            clock=deps.clock,
+            keys=deps.keys,
+            options=deps.options,
+        )
+
+    def seller(self, region: str) -> SandboxSeller:
+        return next(s for s in self.sandbox.world.accounts.values() if s.region == region)
+
+    def visible_orders(self, seller_id: str) -> list[SimOrder]:
+        """The sandbox's truth: the seller's orders Amazon shows now (late ones only once visible)."""
+        now = self.sandbox.clock.now()
+        return [
+            o
+            for o in self.sandbox.world.orders.values()
+            if o.seller_id == seller_id and o.visible_ts <= now and o.updated_ts <= now - 120
+        ]
+
+
+def open_world(store_url_sessions: sessionmaker[Session], sandbox: Sandbox, tmp: Path) -> SyncWorld:
+    """Accounts for every sandbox seller and a book ready to take their orders."""
+    keys = open_keystore(tmp / "keys", key_file=tmp / "kek", environ={})
+    world = SyncWorld(sandbox, store_url_sessions, keys)
+    markets: list[str] = []
+    with store_url_sessions.begin() as session:
+        for seller in sandbox.world.accounts.values():
+            new = NewAccount(
+                selling_partner_id=seller.seller_id,
+                name=seller.name,
+                region=seller.region,
+                lwa_client_id=seller.client_id,
+                client_secret=seller.client_secret,
+                refresh_token=seller.refresh_token,
+                marketplaces=list(seller.marketplace_ids),
+                sp_api_endpoint=BASE,
+                lwa_endpoint=f"{BASE}/auth/o2/token",
+            )
+            account = add_account(session, keys, new, clock=world.vtime.now)
+            world.accounts[seller.seller_id] = account.id
+            markets += [m for m in seller.marketplace_ids if m not in markets]
+        setup_book(session, markets)
+    return world
+
+
+def account_of(world: SyncWorld, session: Session, seller_id: str) -> SellerAccount:
+    found = session.scalar(select(SellerAccount).where(SellerAccount.id == world.accounts[seller_id]))
+    assert found is not None
+    return found
