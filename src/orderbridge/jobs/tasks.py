@@ -1,0 +1,141 @@
+"""Task functions: plain calls with serialisable arguments (ids, strings, numbers), returning plain dicts.
+
+The same functions serve the embedded scheduler, the CLI and, later, a distributed worker: what they need
+besides their arguments (the store, the key store, clocks, how to reach Amazon) is the process's
+`Runtime`, configured once at start-up with `configure()`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from orderbridge.amazon.accounts import SellerAccount, credentials
+from orderbridge.amazon.calls import CallLog
+from orderbridge.amazon.client import SpApiClient
+from orderbridge.amazon.quotas import QuotaLimiter
+from orderbridge.amazon.sync import (
+    SyncDeps,
+    SyncOptions,
+    SyncReport,
+    account_ids,
+    book_inbox,
+    check_completeness,
+    fetch_order,
+    retry_quarantined,
+    sync_orders,
+)
+from orderbridge.clock import Clock, utc_now
+from orderbridge.errors import OrderbridgeError
+from orderbridge.privacy.keystore import KeyStore
+
+
+class RuntimeMissing(OrderbridgeError):
+    """A task ran before the process configured its runtime."""
+
+
+@dataclass
+class Endpoint:
+    """How to reach the SP-API host of some accounts: its clock (a sandbox has its own), sleep, transport."""
+
+    clock: Clock = utc_now
+    sleep: Callable[[float], None] = time.sleep
+    transport: httpx.BaseTransport | None = None
+
+
+@dataclass
+class Runtime:
+    """What tasks need besides their arguments. `endpoints` maps an SP-API base URL to its Endpoint."""
+
+    sessions: sessionmaker[Session]
+    keys: KeyStore
+    options: SyncOptions = field(default_factory=SyncOptions)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    calls: CallLog = field(default_factory=CallLog)
+
+    def endpoint(self, account: SellerAccount) -> Endpoint:
+        return self.endpoints.get(account.endpoint.rstrip("/"), Endpoint())
+
+    def clock_of(self, account_id: int) -> Clock:
+        with self.sessions() as session:
+            account = session.get(SellerAccount, account_id)
+            return self.endpoint(account).clock if account is not None else utc_now
+
+    def client(self, account: SellerAccount) -> SpApiClient:
+        where = self.endpoint(account)
+        return SpApiClient(
+            credentials(account, self.keys),
+            quotas=QuotaLimiter(self.sessions, clock=where.clock),
+            clock=where.clock,
+            sleep=where.sleep,
+            transport=where.transport,
+            calls=self.calls,
+        )
+
+    def deps(self, account_id: int) -> SyncDeps:
+        return SyncDeps(self.sessions, self.client, self.clock_of(account_id), self.keys, self.options)
+
+
+_configured: list[Runtime] = []
+
+
+def configure(runtime: Runtime | None) -> None:
+    """Set (or, with None, clear) the runtime the tasks of this process use."""
+    _configured.clear()
+    if runtime is not None:
+        _configured.append(runtime)
+
+
+def runtime() -> Runtime:
+    if not _configured:
+        raise RuntimeMissing("jobs: no runtime configured; call orderbridge.jobs.tasks.configure() first")
+    return _configured[0]
+
+
+def _result(report: SyncReport) -> dict[str, Any]:
+    return asdict(report)
+
+
+def sync_account_orders(account_id: int) -> dict[str, Any]:
+    """One incremental order download and booking pass for an account."""
+    deps = runtime().deps(account_id)
+    report = sync_orders(
+        account_id,
+        sessions=deps.sessions,
+        client_factory=deps.client_factory,
+        clock=deps.clock,
+        keys=deps.keys,
+        options=deps.options,
+    )
+    return _result(report)
+
+
+def book_account_inbox(account_id: int) -> dict[str, Any]:
+    return _result(book_inbox(account_id, runtime().deps(account_id)))
+
+
+def retry_account_quarantine(account_id: int) -> dict[str, Any]:
+    return _result(retry_quarantined(account_id, runtime().deps(account_id)))
+
+
+def fetch_account_order(account_id: int, order_id: str) -> dict[str, Any]:
+    return _result(fetch_order(account_id, order_id, runtime().deps(account_id)))
+
+
+def check_account_completeness(account_id: int, days: int = 3) -> dict[str, Any]:
+    return _result(check_completeness(account_id, runtime().deps(account_id), days=days))
+
+
+def all_account_ids() -> list[int]:
+    return account_ids(runtime().sessions)
+
+
+def now_of(account_id: int) -> datetime:
+    """The time as the account's SP-API host sees it (the sandbox's virtual clock, or UTC now)."""
+    return runtime().clock_of(account_id)()
