@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:48:17.874871
+Create Date: 2026-11-23 15:52:41.123604
 """
 
 from collections.abc import Sequence

@@ -1,0 +1,243 @@
+"""Benchmark: the retention sweep over N due Amazon orders (default 1,000,000) on SQLite and PostgreSQL.
+
+Each order carries a billing and a delivery address sealed under its retention epoch key (as the book
+writes them with privacy on) and a note. The sweep archives each order's tax fields (sealed box,
+fsynced per batch), redacts the order and its note in one transaction per batch, writes the ledger,
+shreds the epoch keys and makes the store forget. The ceiling is a bare batched ``UPDATE`` setting the
+same rows' PII columns to ``[Redacted]`` on a copy of the same store. Prints orders/s, the ratio and
+the resident memory at the first batch and at the end (flat = the sweep streams).
+
+Run: ``.venv/bin/python bench/privacy.py [--orders N] [--stores sqlite,postgresql] [--batch 5000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, cast
+
+import psycopg
+from rich.console import Console
+from rich.table import Table as RichTable
+from sqlalchemy import Engine, Table, insert, update
+from sqlalchemy.orm import Session
+
+from orderbridge import db_admin
+from orderbridge.book.channels import ChannelKind, save_channel
+from orderbridge.book.contacts import NewContact, create_contact
+from orderbridge.book.orders.model import OrderNote, SalesOrder
+from orderbridge.book.orders.statuses import ensure_default_statuses, status_by_name
+from orderbridge.book.pii import REDACTED, new_pii_ref, pii_fields, seal_rows
+from orderbridge.db import make_engine, session_factory
+from orderbridge.privacy.archive import ArchiveWriter, keygen, load_public_key
+from orderbridge.privacy.keystore import open_keystore
+from orderbridge.privacy.retention import Sweep
+from orderbridge.privacy.sealing import Privacy, enable
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+LOAD_PAGE = 10_000
+EPOCH_DAYS = 10  # due orders spread over ten epochs (ten keys to shred)
+
+
+@dataclass
+class Result:
+    store: str
+    orders: int
+    sweep_s: float
+    update_s: float
+    rss_first_mb: float
+    rss_end_mb: float
+
+
+def rss_mb() -> float:
+    """The current resident set size (VmRSS), in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def fresh_store(kind: str, workdir: Path, name: str) -> Engine:
+    if kind == "sqlite":
+        url = f"sqlite:///{workdir / name}.db"
+    else:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    engine = make_engine(url)
+    db_admin.upgrade(engine)
+    return engine
+
+
+def copy_store(kind: str, engine: Engine, workdir: Path, name: str) -> Engine:
+    """A copy of the loaded store, for the bare UPDATE ceiling on the same rows."""
+    if kind == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+        source = Path(str(engine.url.database))
+        shutil.copy(source, workdir / f"{name}.db")
+        return make_engine(f"sqlite:///{workdir / name}.db")
+    source_name = engine.url.database
+    engine.dispose()
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source_name}"')
+    return make_engine(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+
+
+def load(engine: Engine, privacy: Privacy, orders: int) -> None:
+    """N Amazon orders shipped 31-40 days ago, sealed through the book's bulk hook, each with a note."""
+    sessions = session_factory(engine)
+    enable(sessions, privacy)
+    with sessions.begin() as session:
+        ensure_default_statuses(session)
+        channel = save_channel(session, "amazon-uk", "Amazon UK", ChannelKind.AMAZON, "A1F83G8C2ARO7P")
+        generic = create_contact(session, NewContact(company_name="Amazon customers"), now=NOW)
+        session.flush()
+        ids = (channel.id, generic.id, status_by_name(session, "Shipped").id)
+    orders_table = cast(Table, SalesOrder.__table__)
+    notes_table = cast(Table, OrderNote.__table__)
+    for start in range(0, orders, LOAD_PAGE):
+        with sessions.begin() as session:
+            rows = [_order(n, *ids) for n in range(start, min(start + LOAD_PAGE, orders))]
+            seal_rows(session, orders_table, rows)
+            session.execute(insert(orders_table), rows)
+            first = session.execute(
+                orders_table.select()
+                .with_only_columns(orders_table.c.id)
+                .order_by(orders_table.c.id.desc())
+                .limit(1)
+            ).scalar_one()
+            notes = [
+                {"order_id": first - len(rows) + 1 + i, "body": f"Leave with neighbour {start + i}"}
+                for i in range(len(rows))
+            ]
+            for note in notes:
+                note.update(source="channel", added_at=NOW, pii_ref=new_pii_ref())
+            seal_rows(session, notes_table, notes)
+            session.execute(insert(notes_table), notes)
+
+
+def _order(n: int, channel_id: int, contact_id: int, status_id: int) -> dict[str, Any]:
+    shipped = NOW - timedelta(days=31 + n % EPOCH_DAYS, hours=1)
+    values: dict[str, Any] = {
+        "channel_id": channel_id,
+        "external_ref": f"202-{n:07d}-{n % 9973:07d}",
+        "contact_id": contact_id,
+        "status_id": status_id,
+        "currency": "GBP",
+        "placed_at": shipped - timedelta(days=1),
+        "created_at": shipped,
+        "updated_at": shipped,
+        "shipped_at": shipped,
+        "total_net": Decimal("10.00"),
+        "total_tax": Decimal("2.00"),
+        "total_gross": Decimal("12.00"),
+        "pii_ref": new_pii_ref(),
+    }
+    for prefix in ("billing", "delivery"):
+        values.update(
+            {
+                f"{prefix}_name": f"Buyer {n}",
+                f"{prefix}_company": None,
+                f"{prefix}_line1": f"{n % 200 + 1} High Street",
+                f"{prefix}_line2": f"Flat {n % 40}",
+                f"{prefix}_city": "Leeds",
+                f"{prefix}_region": "West Yorkshire",
+                f"{prefix}_postcode": "LS1 4AP",
+                f"{prefix}_country": "GB",
+                f"{prefix}_phone": f"+44 7700 {n % 1_000_000:06d}",
+                f"{prefix}_postcode_district": "LS1",
+            }
+        )
+    return values
+
+
+def bare_update(engine: Engine, orders: int, batch: int) -> float:
+    """The ceiling: the same rows' PII columns set to [Redacted], one transaction per batch."""
+    table = cast(Table, SalesOrder.__table__)
+    values = dict.fromkeys(pii_fields(table), REDACTED)
+    started = time.perf_counter()
+    with Session(engine) as session:
+        ids = [
+            row[0]
+            for row in session.execute(table.select().with_only_columns(table.c.id).order_by(table.c.id))
+        ]
+    for start in range(0, len(ids), batch):
+        with Session(engine) as session, session.begin():
+            session.execute(update(table).where(table.c.id.in_(ids[start : start + batch])).values(**values))
+    return time.perf_counter() - started
+
+
+def run(kind: str, orders: int, batch: int, workdir: Path) -> Result:
+    home = workdir / kind
+    home.mkdir()
+    keys = open_keystore(home / "keys", key_file=home / "secrets" / "kek", environ={})
+    privacy = Privacy(keys)
+    keygen(home / "offline.key", home / "archive.pub")
+    engine = fresh_store(kind, home, "ob_bench_privacy")
+    load(engine, privacy, orders)
+    ceiling_engine = copy_store(kind, engine, home, "ob_bench_privacy_update")
+    update_s = bare_update(ceiling_engine, orders, batch)
+    ceiling_engine.dispose()
+    engine = make_engine(str(engine.url.render_as_string(hide_password=False)))
+    sessions = session_factory(engine)
+    enable(sessions, privacy)
+    writer = ArchiveWriter(home / "archive", load_public_key(home / "archive.pub"), clock=lambda: NOW)
+    first_rss: list[float] = []
+
+    def progress(_phase: str, _done: int, _total: int) -> None:
+        if not first_rss:
+            first_rss.append(rss_mb())
+
+    sweep = Sweep(sessions, privacy, writer, clock=lambda: NOW, batch_size=batch, progress=progress)
+    started = time.perf_counter()
+    report = sweep.run()
+    sweep_s = time.perf_counter() - started
+    assert report.orders == orders, report
+    engine.dispose()
+    if kind == "postgresql":
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            for name in ("ob_bench_privacy", "ob_bench_privacy_update"):
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return Result(kind, orders, sweep_s, update_s, first_rss[0] if first_rss else 0.0, rss_mb())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    args = parser.parse_args()
+    console = Console()
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for kind in args.stores.split(","):
+            console.print(f"{kind}: loading {args.orders:,} sealed due orders ...")
+            results.append(run(kind, args.orders, args.batch, Path(scratch)))
+    table = RichTable(title=f"Retention sweep of {args.orders:,} due orders (batch {args.batch:,})")
+    for column in ("store", "sweep orders/s", "bare UPDATE orders/s", "ratio", "RSS first batch", "RSS end"):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(
+            r.store,
+            f"{r.orders / r.sweep_s:,.0f}",
+            f"{r.orders / r.update_s:,.0f}",
+            f"{r.update_s / r.sweep_s:.2f}",
+            f"{r.rss_first_mb:,.0f} MiB",
+            f"{r.rss_end_mb:,.0f} MiB",
+        )
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
