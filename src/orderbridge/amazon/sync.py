@@ -33,6 +33,7 @@ from orderbridge.amazon.sync_booking import (
     channel_for,
     requeue_quarantined,
 )
+from orderbridge.book.orders.statuses import ensure_default_statuses
 from orderbridge.clock import Clock
 from orderbridge.privacy.blind_index import BlindIndexer
 from orderbridge.privacy.keystore import KeyStore
@@ -134,6 +135,7 @@ def sync_orders(
         with sessions.begin() as session:
             account = _account(session, account_id)
             report = SyncReport(account.label)
+            ensure_default_statuses(session)  # mapping names statuses; a seller's edits are kept
             for marketplace_id in account.marketplace_ids:
                 channel_for(session, marketplace_id)
         with client_factory(account) as client:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from orderbridge.book.errors import BookError
 from orderbridge.cli import accounts, catalog, channels, database, listings, orders, privacy, stock
+from orderbridge.cli import sync as sync_cli
 from orderbridge.cli.context import fail
 from orderbridge.simulator import cli as sandbox
 
@@ -21,6 +24,7 @@ app.add_typer(accounts.accounts, name="accounts")
 app.add_typer(channels.channels, name="channels")
 app.add_typer(listings.listings, name="listings")
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(sync_cli.sync, name="sync")
 app.add_typer(privacy.privacy, name="privacy")
 app.add_typer(privacy.archive, name="archive")
 app.add_typer(privacy.incidents_app, name="incidents")
@@ -29,10 +33,18 @@ app.add_typer(privacy.seller, name="seller")
 
 
 @app.command()
-def run() -> None:
-    """Start orderbridge: apply migrations and show what the book holds (grows into the full product)."""
-    database.upgrade()
-    database.summary()
+def run(
+    once: Annotated[bool, typer.Option(help="Run every due job once, then stop (for tests).")] = False,
+    for_seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    sandbox_port: Annotated[
+        int, typer.Option(help="Port of the sandbox run starts without accounts.")
+    ] = 8600,
+    sandbox_speed: Annotated[
+        float, typer.Option(help="Sandbox clock speed (Amazon seconds a second).")
+    ] = 60.0,
+) -> None:
+    """Start orderbridge: migrations, the sandbox when no Amazon account exists, and the order sync jobs."""
+    sync_cli.run_orderbridge(once=once, for_seconds=for_seconds, port=sandbox_port, speed=sandbox_speed)
 
 
 def main() -> None:

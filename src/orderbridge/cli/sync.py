@@ -1,0 +1,229 @@
+"""`orderbridge sync orders`, `orders retry|fetch|preview` and the body of `orderbridge run`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session
+
+from orderbridge.amazon.accounts import SellerAccount, get_account, list_accounts
+from orderbridge.amazon.booking_facts import order_facts
+from orderbridge.amazon.channel import resolve
+from orderbridge.amazon.errors import AmazonError
+from orderbridge.amazon.mapping import MappingError, map_order
+from orderbridge.amazon.sync_booking import channel_for
+from orderbridge.book.orders.model import OrderStatus
+from orderbridge.cli import database
+from orderbridge.cli.accounts import keystore
+from orderbridge.cli.context import console, fail, sessions, unit_of_work
+from orderbridge.cli.orders import orders
+from orderbridge.cli.output import print_json, print_table
+from orderbridge.errors import OrderbridgeError
+from orderbridge.jobs import tasks
+from orderbridge.jobs.runner import (
+    add_sandbox_accounts,
+    describe,
+    is_real,
+    plan_jobs,
+    remote_sandbox_endpoint,
+    sandbox_endpoint,
+    start_sandbox,
+)
+from orderbridge.jobs.schedule import Job, Scheduler
+
+sync = typer.Typer(help="Download from Amazon into the book.", no_args_is_help=True)
+AccountOption = Annotated[
+    str | None, typer.Option("--account", help="Account id or selling partner id (default: every account).")
+]
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    try:
+        yield
+    except OrderbridgeError as error:
+        raise fail(str(error)) from None
+
+
+def cli_runtime() -> tasks.Runtime:
+    """The runtime for CLI commands: sandbox accounts run on the clock of the sandbox they point at."""
+    runtime = tasks.Runtime(sessions(), keystore())
+    with unit_of_work() as session:
+        urls = {a.endpoint.rstrip("/") for a in list_accounts(session) if not is_real(a)}
+    for url in urls:
+        endpoint = remote_sandbox_endpoint(url)
+        if endpoint is not None:
+            runtime.endpoints[url] = endpoint
+    return runtime
+
+
+def _accounts(session: Session, wanted: str | None) -> list[SellerAccount]:
+    if wanted is None:
+        return list_accounts(session)
+    if wanted.isdigit():
+        found = session.get(SellerAccount, int(wanted))
+        if found is None:
+            raise fail(f"no seller account with id {wanted}")
+        return [found]
+    return [get_account(session, wanted)]
+
+
+def _account_ids(wanted: str | None) -> list[int]:
+    with _reported(), unit_of_work() as session:
+        ids = [account.id for account in _accounts(session, wanted)]
+    if not ids:
+        raise fail("no seller account: add one with `orderbridge accounts add` (or add-sandbox)")
+    return ids
+
+
+def _print_reports(reports: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        print_json(reports)
+        return
+    columns = ["account", "pages", "fetched", "stored", "booked", "unchanged", "skipped", "quarantined"]
+    rows = [[r[c] for c in columns] for r in reports]
+    print_table("Order download", columns, rows, right=frozenset(columns[1:]))
+
+
+@sync.command("orders")
+def sync_orders_command(
+    account: AccountOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """One download and booking pass for each account (or the one named), with a progress display."""
+    ids = _account_ids(account)
+    with _reported():
+        runtime = cli_runtime()
+        tasks.configure(runtime)
+        reports = []
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+        ) as progress:
+            for account_id in ids:
+                task = progress.add_task(f"account {account_id}: downloading", total=None)
+
+                def stored(n: int, task: Any = task, account_id: int = account_id) -> None:
+                    progress.update(task, description=f"account {account_id}: {n} order version(s) stored")
+
+                def booked(n: int, task: Any = task, account_id: int = account_id) -> None:
+                    progress.update(task, description=f"account {account_id}: booking ({n} in this batch)")
+
+                runtime.options = replace(runtime.options, on_stored=stored, on_booked=booked)
+                reports.append(tasks.sync_account_orders(account_id))
+                progress.update(task, description=f"account {account_id}: done", completed=1, total=1)
+    _print_reports(reports, as_json)
+
+
+@orders.command("retry")
+def retry_command(account: AccountOption = None) -> None:
+    """Map and book quarantined Amazon orders again (after fixing settings, listings or tax rules)."""
+    with _reported():
+        tasks.configure(cli_runtime())
+        reports = [tasks.retry_account_quarantine(account_id) for account_id in _account_ids(account)]
+    _print_reports(reports, False)
+
+
+@orders.command("fetch")
+def fetch_command(
+    order_id: Annotated[str, typer.Argument(help="The Amazon order id, e.g. 123-1234567-1234567.")],
+    account: AccountOption = None,
+) -> None:
+    """Re-import one Amazon order by id (getOrder) and book it."""
+    ids = _account_ids(account)
+    if len(ids) > 1:
+        raise fail("several accounts: name one with --account")
+    with _reported():
+        tasks.configure(cli_runtime())
+        report = tasks.fetch_account_order(ids[0], order_id.strip())
+    _print_reports([report], False)
+
+
+@orders.command("preview")
+def preview_command(
+    file: Annotated[Path, typer.Argument(help="An order as official v2026-01-01 JSON.", exists=True)],
+) -> None:
+    """Show how an order would book under the current channel settings, without booking it."""
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise fail(f"{file}: not a JSON order ({type(error).__name__})") from None
+    doc = doc.get("order", doc) if isinstance(doc, dict) else doc
+    marketplace = (doc.get("salesChannel") or {}).get("marketplaceId") if isinstance(doc, dict) else None
+    if not marketplace:
+        raise fail(f"{file}: salesChannel.marketplaceId is missing")
+    session = sessions()()
+    try:
+        book = resolve(session, channel_for(session, str(marketplace)))
+        mapped = map_order(doc, book, order_facts(session, doc, book, email_key=None))
+        statuses = {status.id: status.name for status in session.query(OrderStatus)}
+    except MappingError as error:
+        raise fail(f"would be quarantined: {error}") from None
+    finally:
+        session.rollback()
+        session.close()
+    console.print(f"order {mapped.amazon_order_id}: {mapped.outcome} ({mapped.state})", highlight=False)
+    if mapped.reason:
+        console.print(f"reason: {mapped.reason}", highlight=False)
+    if mapped.order is None:
+        return
+    new = mapped.order
+    who = f"contact {new.contact_id}" if new.contact_id else "a new contact" if mapped.new_contact else "none"
+    console.print(f"status: {statuses.get(new.status_id, new.status_id)}; customer: {who}", highlight=False)
+    rows = [
+        [row.kind, row.sku, row.name, row.quantity, row.net, row.tax, row.tax_code, row.nominal_code]
+        for row in new.rows
+    ]
+    columns = ["kind", "sku", "name", "qty", "net", "tax", "tax code", "nominal"]
+    print_table(f"Rows ({new.currency})", columns, rows, right=frozenset({"qty", "net", "tax"}))
+    for alert in mapped.alerts:
+        console.print(f"alert: {alert.message}", highlight=False)
+
+
+def run_orderbridge(*, once: bool, for_seconds: float | None, port: int, speed: float) -> None:
+    """Start the scheduler (and the sandbox when no real account exists) and run until Ctrl-C."""
+    database.upgrade()
+    runtime = tasks.Runtime(sessions(), keystore())
+    running = None
+    with unit_of_work() as session:
+        real = any(is_real(account) for account in list_accounts(session))
+    if not real:
+        running = start_sandbox(port=port, speed=speed)
+        console.print(f"sandbox: SP-API at {running.url} (speed x{speed:g}; admin at /_sandbox)")
+        added = add_sandbox_accounts(sessions(), runtime.keys, running)
+        console.print(f"sandbox accounts: {', '.join(added) or 'already there'}", highlight=False)
+        runtime.endpoints[running.url] = sandbox_endpoint(running.sandbox)
+    tasks.configure(runtime)
+
+    def done(job: Job, result: Any) -> None:
+        console.print(f"{job.name}: {describe(result)}", highlight=False)
+        database.summary()
+
+    def failed(job: Job, error: BaseException) -> None:
+        kind = "Amazon" if isinstance(error, AmazonError) else type(error).__name__
+        console.print(f"[red]{job.name} failed[/red] ({kind}): {error}", highlight=False)
+
+    scheduler = Scheduler(on_done=done, on_error=failed)
+    planned = plan_jobs(scheduler, runtime)
+    console.print(f"scheduler: {len(planned)} account(s), order sync every 180 s of Amazon time")
+    started = time.monotonic()
+    try:
+        if once:
+            scheduler.run_pending()
+        else:
+            limit = for_seconds
+            scheduler.run(tick=0.2, until=lambda: limit is not None and time.monotonic() - started >= limit)
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        scheduler.stop()
+        if running is not None:
+            running.stop()
+        tasks.configure(None)

@@ -1,0 +1,204 @@
+"""What `orderbridge run` starts: the sandbox in a thread when no real account exists, and the jobs.
+
+With no Amazon account configured, run starts the bundled sandbox on a local port (uvicorn in a daemon
+thread, its virtual clock sped up), adds its sellers as accounts pointed at it and gives the book what
+the sandbox's orders need (statuses, an own and an FBA warehouse, tax rules, channel settings). Sandbox
+accounts run on the sandbox's clock; real accounts on UTC.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from orderbridge.amazon.accounts import ENDPOINTS, SellerAccount, add_account, list_accounts, sandbox_accounts
+from orderbridge.amazon.channel import change_settings
+from orderbridge.amazon.sync_booking import channel_for
+from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse
+from orderbridge.book.orders.statuses import ensure_default_statuses
+from orderbridge.book.tax import TaxRule, add_tax_code, add_tax_rule
+from orderbridge.clock import utc_now
+from orderbridge.jobs.schedule import Scheduler, orders_interval
+from orderbridge.jobs.tasks import Endpoint, Runtime, check_account_completeness, sync_account_orders
+from orderbridge.privacy.keystore import KeyStore
+from orderbridge.simulator import generator
+from orderbridge.simulator.app import Sandbox, create_app
+from orderbridge.simulator.clock import VirtualClock
+
+# Standard VAT of the sandbox's EU marketplaces' countries (for the sandbox book only).
+SANDBOX_VAT = {"GB": "0.20", "DE": "0.19", "FR": "0.20", "IT": "0.22", "ES": "0.21"}
+
+
+@dataclass
+class RunningSandbox:
+    sandbox: Sandbox
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def start_sandbox(
+    *, port: int = 0, speed: float = 60.0, orders_per_day: int = 200, days: int = 3, seed: int = 7
+) -> RunningSandbox:
+    """Generate a world ending now, serve it on 127.0.0.1:`port` (0: any free port) in a daemon thread."""
+    now = float(int(time.time()))
+    world = generator.generate(
+        generator.Settings(
+            seed=seed, orders_per_day=orders_per_day, days=days, marketplaces=["US", "UK", "DE"], now=now
+        )
+    )
+    sandbox = Sandbox(world, clock=VirtualClock(world.now, speed=speed))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(64)
+    config = uvicorn.Config(create_app(sandbox), log_level="warning", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="sandbox")
+    thread.start()
+    return RunningSandbox(sandbox, f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread)
+
+
+def sandbox_endpoint(sandbox: Sandbox) -> Endpoint:
+    """The in-process sandbox's virtual clock; a client's waits pass at the sandbox's speed."""
+    speed = sandbox.clock.speed
+
+    def clock() -> datetime:
+        return datetime.fromtimestamp(sandbox.clock.now(), UTC)
+
+    def sleep(seconds: float) -> None:
+        if speed > 0:
+            time.sleep(seconds / speed)
+        else:
+            sandbox.advance(seconds)
+
+    return Endpoint(clock=clock, sleep=sleep)
+
+
+def remote_sandbox_endpoint(url: str) -> Endpoint | None:
+    """A sandbox served elsewhere (`orderbridge sandbox serve`): its clock read once, then run on at its
+    speed. None if no sandbox answers at `url`."""
+    try:
+        state = httpx.get(url.rstrip("/") + "/_sandbox/state", timeout=5.0).json()
+        start = datetime.fromisoformat(str(state["now"]).replace("Z", "+00:00"))
+        speed = float(state.get("speed", 1.0))
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return None
+    began = time.monotonic()
+
+    def clock() -> datetime:
+        return start + timedelta(seconds=(time.monotonic() - began) * speed)
+
+    def sleep(seconds: float) -> None:
+        if speed > 0:
+            time.sleep(seconds / speed)
+        else:
+            httpx.post(url.rstrip("/") + "/_sandbox/clock", json={"advance": seconds}, timeout=5.0)
+
+    return Endpoint(clock=clock, sleep=sleep)
+
+
+def is_real(account: SellerAccount) -> bool:
+    return account.endpoint in ENDPOINTS.values()
+
+
+def add_sandbox_accounts(
+    sessions: sessionmaker[Session], keys: KeyStore, running: RunningSandbox
+) -> list[str]:
+    """Every sandbox seller as an account pointed at the running sandbox, and a book ready for them."""
+    response = httpx.get(running.url + "/_sandbox/state", timeout=10.0)
+    response.raise_for_status()
+    added: list[str] = []
+    with sessions.begin() as session:
+        known = {(a.selling_partner_id, a.region): a for a in list_accounts(session)}
+        for new in sandbox_accounts(response.json(), running.url):
+            old = known.get((new.selling_partner_id, new.region))
+            if old is not None:  # the same seller from an earlier run: point it at today's port
+                old.sp_api_endpoint, old.lwa_endpoint = new.sp_api_endpoint, new.lwa_endpoint
+                continue
+            added.append(add_account(session, keys, new, clock=utc_now).label)
+        prepare_sandbox_book(session, [m for a in list_accounts(session) for m in a.marketplace_ids])
+    return added
+
+
+def prepare_sandbox_book(session: Session, marketplace_ids: list[str]) -> None:
+    """What the sandbox's orders need in a fresh book; whatever the seller set already is kept."""
+    ensure_default_statuses(session)
+    for code, name, kind in (
+        ("MAIN", "Main warehouse", WarehouseKind.OWN),
+        ("FBA", "Amazon FBA", WarehouseKind.FBA),
+    ):
+        if session.scalar(select(Warehouse).where(Warehouse.code == code)) is None:
+            add_warehouse(session, code, name, kind)
+    if session.scalar(select(TaxRule.id).limit(1)) is None:
+        for country, rate in SANDBOX_VAT.items():
+            add_tax_code(session, f"VAT-{country}", f"VAT {country}", Decimal(rate))
+            session.flush()
+            add_tax_rule(session, f"VAT-{country}", ship_to_country=country)
+        add_tax_code(session, "ZERO", "No tax", Decimal(0))
+        session.flush()
+        add_tax_rule(session, "ZERO")
+    for marketplace_id in dict.fromkeys(marketplace_ids):
+        channel = channel_for(session, marketplace_id)
+        change_settings(session, channel, {"fbm_warehouse": "MAIN", "fba_warehouse": "FBA"})
+
+
+def plan_jobs(
+    scheduler: Scheduler,
+    runtime: Runtime,
+    *,
+    completeness_days: int = 3,
+    first_sync: timedelta = timedelta(0),
+) -> list[tuple[int, str]]:
+    """Per account: an order sync every searchOrders refill and a daily completeness check."""
+    planned: list[tuple[int, str]] = []
+    with runtime.sessions() as session:
+        accounts = list_accounts(session)
+        for account in accounts:
+            clock = runtime.endpoint(account).clock
+            scheduler.every(
+                orders_interval(),
+                f"sync {account.label}",
+                sync_account_orders,
+                account.id,
+                clock=clock,
+                first=first_sync,
+            )
+            scheduler.every(
+                timedelta(days=1),
+                f"completeness {account.label}",
+                check_account_completeness,
+                account.id,
+                completeness_days,
+                clock=clock,
+                first=timedelta(hours=1),
+            )
+            planned.append((account.id, account.label))
+    return planned
+
+
+Printer = Callable[[str], None]
+
+
+def describe(result: Any) -> str:
+    if isinstance(result, dict) and "account" in result:
+        return (
+            f"{result['account']}: {result['fetched']} fetched, {result['booked']} booked, "
+            f"{result['skipped']} skipped, {result['quarantined']} quarantined"
+        )
+    return str(result)
