@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -10,22 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from orderbridge.amazon.booking_records import AmazonOrderRecord, BookedState
-from orderbridge.amazon.channel import settings_for
 from orderbridge.amazon.inbox import InboxItem, InboxStatus
 from orderbridge.amazon.leases import LeaseHeld, try_acquire
-from orderbridge.amazon.mapping import status_name
 from orderbridge.amazon.sync import check_completeness, fetch_order, lease_name, retry_quarantined
-from orderbridge.amazon.sync_booking import channel_for
-from orderbridge.book.orders.model import OrderRow, RowKind, SalesOrder
+from orderbridge.book.orders.model import OrderRow, SalesOrder
 from orderbridge.book.tax import TaxRule, add_tax_rule
 from orderbridge.db import make_engine, session_factory
 from orderbridge.simulator import worldfile
-from orderbridge.simulator.world import SimOrder
 from tests.amazon.conftest import BASE
-from tests.e2e.sync_world import SyncWorld, make_sandbox, open_world
+from tests.e2e.sync_world import SyncWorld, assert_book_matches, make_sandbox, open_world
 from tests.simulator.sandbox_helpers import small_world
 
 STORES = ["sqlite", "postgresql"]
@@ -38,63 +31,6 @@ def world(fresh_store_url: str, tmp_path: Path) -> Iterator[SyncWorld]:
     engine = make_engine(fresh_store_url)
     yield open_world(session_factory(engine), make_sandbox(_WORLD), tmp_path)
     engine.dispose()
-
-
-def booked_orders(session: Session, marketplace_id: str) -> dict[str, SalesOrder]:
-    channel = channel_for(session, marketplace_id)
-    query = select(SalesOrder).where(SalesOrder.channel_id == channel.id)
-    return {order.external_ref: order for order in session.scalars(query)}
-
-
-def assert_book_matches(world: SyncWorld, seller_id: str) -> int:
-    """Order by order: every order Amazon shows Ready is booked once with its items and its status."""
-    truth = world.visible_orders(seller_id)
-    checked = 0
-    with world.sessions() as session:
-        markets = {order.marketplace_id for order in truth}
-        booked = {mid: booked_orders(session, mid) for mid in markets}
-        skipped = set(
-            session.scalars(
-                select(AmazonOrderRecord.amazon_order_id).where(
-                    AmazonOrderRecord.state == BookedState.SKIPPED
-                )
-            )
-        )
-        for order in truth:
-            found = booked[order.marketplace_id].get(order.order_id)
-            if order.status not in BOOKED_STATUSES or order.order_id in skipped:
-                assert found is None or order.status == "CANCELLED", order.order_id
-                continue
-            assert found is not None, f"{order.order_id} ({order.status}) is not in the book"
-            assert_rows(order, found)
-            assert found.status.name == expected_status(session, order), order.order_id
-            checked += 1
-        total = sum(len(orders) for orders in booked.values())
-        assert total == checked + sum(1 for o in truth if o.status == "CANCELLED" and _in(booked, o))
-    return checked
-
-
-def _in(booked: dict[str, dict[str, SalesOrder]], order: SimOrder) -> bool:
-    return order.order_id in booked[order.marketplace_id]
-
-
-def assert_rows(order: SimOrder, found: SalesOrder) -> None:
-    wanted = Counter(
-        (item["product"]["sellerSku"], int(item["quantityOrdered"])) for item in order.doc["orderItems"]
-    )
-    goods = Counter(
-        (row.sku, row.quantity + row.cancelled_quantity)
-        for row in found.rows
-        if row.parent_row_id is None and row.kind in (RowKind.PRODUCT, RowKind.FREE_TEXT, RowKind.BUNDLE)
-    )
-    assert goods == wanted, order.order_id
-
-
-def expected_status(session: Session, order: SimOrder) -> str:
-    settings = settings_for(session, channel_for(session, order.marketplace_id))
-    programs = set(order.doc.get("programs") or [])
-    fba = order.fulfilled_by == "AMAZON"
-    return status_name(settings, pending=False, prime="PRIME" in programs, fba=fba)
 
 
 def counts(world: SyncWorld) -> tuple[int, int]:

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import copy
+import socket
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import NewAccount, SellerAccount, add_account, credentials
+from orderbridge.amazon.booking_records import AmazonOrderRecord, BookedState
 from orderbridge.amazon.calls import CallLog
-from orderbridge.amazon.channel import change_settings
+from orderbridge.amazon.channel import change_settings, settings_for
 from orderbridge.amazon.client import SpApiClient
+from orderbridge.amazon.mapping import status_name
 from orderbridge.amazon.quotas import QuotaLimiter
 from orderbridge.amazon.sync import SyncDeps, SyncOptions, SyncReport, sync_orders
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.inventory import WarehouseKind, add_warehouse
+from orderbridge.book.orders.model import RowKind, SalesOrder
 from orderbridge.book.orders.statuses import ensure_default_statuses
 from orderbridge.book.tax import add_tax_code, add_tax_rule
 from orderbridge.privacy.keystore import KeyStore, open_keystore
@@ -103,7 +112,9 @@ class SyncWorld:
         ]
 
 
-def open_world(store_url_sessions: sessionmaker[Session], sandbox: Sandbox, tmp: Path) -> SyncWorld:
+def open_world(
+    store_url_sessions: sessionmaker[Session], sandbox: Sandbox, tmp: Path, *, base: str = BASE
+) -> SyncWorld:
     """Accounts for every sandbox seller and a book ready to take their orders."""
     keys = open_keystore(tmp / "keys", key_file=tmp / "kek", environ={})
     world = SyncWorld(sandbox, store_url_sessions, keys)
@@ -118,8 +129,8 @@ def open_world(store_url_sessions: sessionmaker[Session], sandbox: Sandbox, tmp:
                 client_secret=seller.client_secret,
                 refresh_token=seller.refresh_token,
                 marketplaces=list(seller.marketplace_ids),
-                sp_api_endpoint=BASE,
-                lwa_endpoint=f"{BASE}/auth/o2/token",
+                sp_api_endpoint=base,
+                lwa_endpoint=f"{base}/auth/o2/token",
             )
             account = add_account(session, keys, new, clock=world.vtime.now)
             world.accounts[seller.seller_id] = account.id
@@ -132,3 +143,81 @@ def account_of(world: SyncWorld, session: Session, seller_id: str) -> SellerAcco
     found = session.scalar(select(SellerAccount).where(SellerAccount.id == world.accounts[seller_id]))
     assert found is not None
     return found
+
+
+BOOKED_STATUSES = ("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED")
+
+
+def booked_orders(session: Session, marketplace_id: str) -> dict[str, SalesOrder]:
+    channel = channel_for(session, marketplace_id)
+    query = select(SalesOrder).where(SalesOrder.channel_id == channel.id)
+    return {order.external_ref: order for order in session.scalars(query)}
+
+
+def assert_book_matches(world: SyncWorld, seller_id: str) -> int:
+    """Order by order: every order Amazon shows Ready is booked once with its items and its status."""
+    truth = world.visible_orders(seller_id)
+    checked = 0
+    with world.sessions() as session:
+        markets = {order.marketplace_id for order in truth}
+        booked = {mid: booked_orders(session, mid) for mid in markets}
+        skipped = set(
+            session.scalars(
+                select(AmazonOrderRecord.amazon_order_id).where(
+                    AmazonOrderRecord.state == BookedState.SKIPPED
+                )
+            )
+        )
+        for order in truth:
+            found = booked[order.marketplace_id].get(order.order_id)
+            if order.status not in BOOKED_STATUSES or order.order_id in skipped:
+                assert found is None or order.status == "CANCELLED", order.order_id
+                continue
+            assert found is not None, f"{order.order_id} ({order.status}) is not in the book"
+            assert_rows(order, found)
+            assert found.status.name == expected_status(session, order), order.order_id
+            checked += 1
+        total = sum(len(orders) for orders in booked.values())
+        assert total == checked + sum(1 for o in truth if o.status == "CANCELLED" and _in(booked, o))
+    return checked
+
+
+def _in(booked: dict[str, dict[str, SalesOrder]], order: SimOrder) -> bool:
+    return order.order_id in booked[order.marketplace_id]
+
+
+def assert_rows(order: SimOrder, found: SalesOrder) -> None:
+    wanted = Counter(
+        (item["product"]["sellerSku"], int(item["quantityOrdered"])) for item in order.doc["orderItems"]
+    )
+    goods = Counter(
+        (row.sku, row.quantity + row.cancelled_quantity)
+        for row in found.rows
+        if row.parent_row_id is None and row.kind in (RowKind.PRODUCT, RowKind.FREE_TEXT, RowKind.BUNDLE)
+    )
+    assert goods == wanted, order.order_id
+
+
+def expected_status(session: Session, order: SimOrder) -> str:
+    settings = settings_for(session, channel_for(session, order.marketplace_id))
+    programs = set(order.doc.get("programs") or [])
+    fba = order.fulfilled_by == "AMAZON"
+    return status_name(settings, pending=False, prime="PRIME" in programs, fba=fba)
+
+
+@contextmanager
+def served(sandbox: Sandbox) -> Iterator[str]:
+    """The sandbox on a real port of 127.0.0.1 (uvicorn in a thread), for other processes to call."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(sandbox), log_level="warning", timeout_graceful_shutdown=1)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
