@@ -23,6 +23,7 @@ from orderbridge.amazon.accounts import (
     list_accounts,
     remove_account,
     replace_secrets,
+    sandbox_accounts,
 )
 from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.client_types import OrdersQuery
@@ -287,6 +288,13 @@ def test_sandbox_accounts_are_added_and_the_client_reaches_the_sandbox_on_a_real
     assert creds.endpoint == live_sandbox_url
     assert {o["orderId"] for o in page.orders} <= set(sandbox.world.orders)
     assert page.orders
+
+
+def test_a_state_that_is_not_a_sandbox_is_refused() -> None:
+    with pytest.raises(AccountError, match="does not look like an orderbridge sandbox"):
+        sandbox_accounts({"orders": 3}, "http://127.0.0.1:8600")
+    with pytest.raises(AccountError, match="a sandbox seller lacks 'clientId'"):
+        sandbox_accounts({"sellers": [{"sellerId": "A1", "region": "NA"}]}, "http://127.0.0.1:8600/")
 
 
 def test_cli_add_sandbox_names_an_unreachable_sandbox(cli: CliRunner) -> None:

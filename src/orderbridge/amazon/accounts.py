@@ -232,20 +232,24 @@ def sandbox_accounts(state: Mapping[str, Any], base_url: str) -> list[NewAccount
     sellers = state.get("sellers")
     if not isinstance(sellers, list):
         raise AccountError(f"{base} does not look like an orderbridge sandbox (no sellers in its state)")
-    return [
-        NewAccount(
-            selling_partner_id=str(seller["sellerId"]),
-            name=f"Sandbox {seller['sellerId']}",
-            region=str(seller["region"]),
-            lwa_client_id=str(seller["clientId"]),
-            client_secret=str(seller["clientSecret"]),
-            refresh_token=str(seller["refreshToken"]),
-            marketplaces=[str(m) for m in seller["marketplaceIds"]],
-            sp_api_endpoint=base,
-            lwa_endpoint=f"{base}/auth/o2/token",
-        )
-        for seller in sellers
-    ]
+    try:
+        return [_sandbox_account(seller, base) for seller in sellers]
+    except (KeyError, TypeError) as error:
+        raise AccountError(f"{base}: a sandbox seller lacks {error}") from None
+
+
+def _sandbox_account(seller: Mapping[str, Any], base: str) -> NewAccount:
+    return NewAccount(
+        selling_partner_id=str(seller["sellerId"]),
+        name=f"Sandbox {seller['sellerId']}",
+        region=str(seller["region"]),
+        lwa_client_id=str(seller["clientId"]),
+        client_secret=str(seller["clientSecret"]),
+        refresh_token=str(seller["refreshToken"]),
+        marketplaces=[str(m) for m in seller["marketplaceIds"]],
+        sp_api_endpoint=base,
+        lwa_endpoint=f"{base}/auth/o2/token",
+    )
 
 
 def list_accounts(session: Session) -> list[SellerAccount]:
