@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderbridge.amazon.auth import TokenCache
 from orderbridge.amazon.calls import CallLog, prune_calls, stored_counts
 from orderbridge.amazon.client import Request, RetryPolicy, SpApiClient
 from orderbridge.amazon.client_types import OrdersQuery, PackageDetail, PackageItem
@@ -24,10 +26,12 @@ from orderbridge.amazon.errors import (
 )
 from orderbridge.amazon.quotas import QuotaLimiter
 from orderbridge.db import make_engine, session_factory
-from orderbridge.simulator.app import Sandbox
+from orderbridge.simulator import worldfile
+from orderbridge.simulator.app import Sandbox, create_app
+from orderbridge.simulator.clock import VirtualClock
 from orderbridge.simulator.quotas import Bucket
 from orderbridge.simulator.world import SellerAccount as SandboxSeller
-from tests.amazon.conftest import BASE, VirtualTime, sandbox_credentials
+from tests.amazon.conftest import BASE, SandboxTransport, VirtualTime, sandbox_credentials
 from tests.simulator.sandbox_helpers import assert_valid
 
 Make = Callable[..., SpApiClient]
@@ -593,3 +597,22 @@ def test_a_403_that_says_expired_without_the_error_type_also_refreshes(
     )
     assert client.create_report(ALL_ORDERS, ["ATVPDKIKX0DER"]) == "R2"
     assert issued == ["Atza|0", "Atza|1"]
+
+
+def test_a_shared_token_cache_heals_after_the_sandbox_restarts(
+    make_client: Make, vtime: VirtualTime, world_data: dict[str, Any]
+) -> None:
+    # given: clients of one account sharing a token cache (one per pass, as the scheduler makes them)
+    tokens = TokenCache()
+    first = make_client(tokens=tokens)
+    first.search_orders(_query(first, vtime))
+    # when: the sandbox restarts and forgets every token it issued
+    restarted = Sandbox(
+        worldfile.load(copy.deepcopy(world_data)), clock=VirtualClock(vtime.sandbox.clock.now())
+    )
+    client = make_client(tokens=tokens, transport=SandboxTransport(create_app(restarted)))
+    page = client.search_orders(_query(client, vtime))
+    # then: the cached token's 403 led to one refresh, not to a failed sync
+    assert page.orders
+    assert client.calls.counts()["lwa.token"].calls == 1
+    assert client.calls.counts()["searchOrders"].errors == 1

@@ -132,19 +132,24 @@ class CallLayers:
     def _with_token(self, request: Request, rdt: str | None) -> httpx.Response:
         if rdt is not None:
             return self._send(request, rdt)
-        response = self._send(request, self._access_token())
-        if _expired(response):
-            self.tokens.forget(self.creds)  # the hour ran out sooner than we counted: refresh once
-            response = self._send(request, self._access_token())
+        token, cached = self._access_token()
+        response = self._send(request, token)
+        if response.status_code == 403 and (cached or _expired(response)):
+            # The hour ran out sooner than we counted, or the token is no longer known (the app's
+            # authorisation was renewed, a sandbox restarted): refresh once; a second 403 is real.
+            self.tokens.forget(self.creds)
+            response = self._send(request, self._access_token()[0])
         return response
 
-    def _access_token(self) -> str:
+    def _access_token(self) -> tuple[str, bool]:
+        """The account's access token and whether it came from the cache."""
         token = self.tokens.get(self.creds, self._now())
-        if token is None:
-            response = self._exchange(auth.token_request(self.creds))
-            token = auth.read_token(response, self._now())
-            self.tokens.put(self.creds, token)
-        return token.value
+        if token is not None:
+            return token.value, True
+        response = self._exchange(auth.token_request(self.creds))
+        token = auth.read_token(response, self._now())
+        self.tokens.put(self.creds, token)
+        return token.value, False
 
     def _send(self, request: Request, token: str) -> httpx.Response:
         # SPAPI.md §2.2: x-amz-date is only needed for SigV4 (dropped) but harmless; the token is what counts.
