@@ -47,7 +47,7 @@ from orderbridge.book.custom_fields import CustomFieldDefinition, CustomFieldVal
 from orderbridge.book.orders.model import OrderNote, SalesOrder
 from orderbridge.clock import Clock, as_utc
 from orderbridge.privacy import audit
-from orderbridge.privacy.archive import ArchiveRecord, ArchiveWriter
+from orderbridge.privacy.archive import GROUP_SIZE, ArchiveRecord, ArchiveWriter
 from orderbridge.privacy.errors import DecryptionError
 from orderbridge.privacy.key_lifecycle import destroy_key
 from orderbridge.privacy.keystore import KeyId
@@ -60,6 +60,7 @@ from orderbridge.privacy.sealing import (
     scope_name,
     seal_record,
 )
+from orderbridge.privacy.vault import FieldRef
 
 Progress = Callable[[str, int, int], None]
 """(phase, done, total): called after each batch."""
@@ -283,8 +284,9 @@ class Sweep:
     def _redact_order_batch(self, rows: Sequence[Any], now: datetime, report: SweepReport) -> None:
         records: list[ArchiveRecord] = []
         archived_ids: list[int] = []
+        opener = self.privacy.vault.opener()
         for row in rows:
-            fields = self._tax_fields(row, report)
+            fields = self._tax_fields(row, report, opener)
             if fields and self.archive is not None:
                 records.append(
                     ArchiveRecord(
@@ -299,11 +301,12 @@ class Sweep:
         where: dict[int, tuple[str, int, str]] = {}
         if records:
             assert self.archive is not None
-            batch = self.archive.append(records)  # durable before anything is redacted (P6, AC-13)
+            # Durable before anything is redacted (P6, AC-13); one sealed box per group of records.
+            batch = self.archive.append_grouped(records, per_entry=GROUP_SIZE)
             report.archive_files.add(batch.file)
             report.archived += len(records)
             for offset, order_id in enumerate(archived_ids):
-                where[order_id] = (batch.file, batch.first_entry + offset, batch.head)
+                where[order_id] = (batch.file, batch.first_entry + offset // GROUP_SIZE, batch.head)
         ids = [row.id for row in rows]
         with self._transaction() as session:
             orders = _table(SalesOrder)
@@ -336,7 +339,9 @@ class Sweep:
             ]
             self._write_ledger(session, ledger)
 
-    def _tax_fields(self, row: Any, report: SweepReport) -> dict[str, str]:
+    def _tax_fields(
+        self, row: Any, report: SweepReport, opener: Callable[[bytes, FieldRef], str]
+    ) -> dict[str, str]:
         """The invoice address (billing, else delivery) in clear, for the archive (AC-15: tax fields only)."""
         for prefix in ("billing", "delivery"):
             fields: dict[str, str] = {}
@@ -344,7 +349,12 @@ class Sweep:
                 name = f"{prefix}_{part}"
                 try:
                     value = open_sealed(
-                        self.privacy, getattr(row, name), table="sales_orders", ref=row.pii_ref, name=name
+                        self.privacy,
+                        getattr(row, name),
+                        table="sales_orders",
+                        ref=row.pii_ref,
+                        name=name,
+                        opener=opener,
                     )
                 except DecryptionError:
                     report.problems.append(f"order {row.id}: {name} does not decrypt; redacted unarchived")

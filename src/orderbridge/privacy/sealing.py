@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -114,7 +114,15 @@ def seal(privacy: Privacy, value: str, *, table: str, ref: str, name: str, key: 
     return SEALED_PREFIX + base64.b64encode(blob).decode("ascii")
 
 
-def open_sealed(privacy: Privacy, value: str | None, *, table: str, ref: str, name: str) -> str | None:
+def open_sealed(
+    privacy: Privacy,
+    value: str | None,
+    *,
+    table: str,
+    ref: str,
+    name: str,
+    opener: Callable[[bytes, FieldRef], str] | None = None,
+) -> str | None:
     """The plaintext of a stored value; `[Redacted]` once redacted or its key destroyed.
 
     Raises DecryptionError for a value moved from another row or field or altered (AC-16).
@@ -126,6 +134,8 @@ def open_sealed(privacy: Privacy, value: str | None, *, table: str, ref: str, na
     except binascii.Error:
         raise DecryptionError(f"vault: {table} {ref} {name}: sealed text is damaged") from None
     try:
+        if opener is not None:
+            return opener(blob, FieldRef(table, ref, name))
         return privacy.vault.decrypt(blob, at=FieldRef(table, ref, name))
     except KeyDestroyedError:
         return pii.REDACTED

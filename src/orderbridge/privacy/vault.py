@@ -12,6 +12,7 @@ retention epoch whose destruction redacts the value for good.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -99,6 +100,35 @@ class Vault:
                 "(moved from another row or field, or altered)"
             ) from None
         return plain.decode("utf-8")
+
+    def opener(self) -> Callable[[bytes, FieldRef], str]:
+        """`decrypt` for a burst of values (a sweep batch): each key is fetched and set up once.
+
+        For short bursts only: a key another process destroys meanwhile is noticed by the next opener.
+        """
+        ciphers: dict[str, AESGCM] = {}
+
+        def decrypt(blob: bytes, at: FieldRef) -> str:
+            version, key_id, nonce, sealed = _split(blob)
+            cipher = ciphers.get(key_id)
+            if cipher is None:
+                try:
+                    key = self.keys.get(KeyId.parse(key_id))
+                except KeyDestroyedError:
+                    raise
+                except KeyStoreError as error:
+                    raise DecryptionError(f"vault: {at} cannot be decrypted: {error}") from None
+                cipher = ciphers[key_id] = AESGCM(key.secret)
+            try:
+                plain = cipher.decrypt(nonce, sealed, _associated_data(version, at, key_id))
+            except InvalidTag:
+                raise DecryptionError(
+                    f"vault: {at} does not decrypt under key {key_id} "
+                    "(moved from another row or field, or altered)"
+                ) from None
+            return plain.decode("utf-8")
+
+        return decrypt
 
     def read(self, blob: bytes | None, *, at: FieldRef) -> str | None:
         """What a reader sees: the plaintext, ``[Redacted]`` once its key is destroyed, None if no value."""
