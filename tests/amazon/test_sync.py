@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -17,7 +16,6 @@ from orderbridge.book.orders.model import OrderRow, SalesOrder
 from orderbridge.book.tax import TaxRule, add_tax_rule
 from orderbridge.db import make_engine, session_factory
 from orderbridge.simulator import worldfile
-from tests.amazon.conftest import BASE
 from tests.e2e.sync_world import SyncWorld, assert_book_matches, make_sandbox, open_world
 from tests.simulator.sandbox_helpers import small_world
 
@@ -71,7 +69,7 @@ def test_late_arriving_order_is_caught_by_the_overlap(world: SyncWorld) -> None:
     world.sandbox.faults.configure({"late_order_rate": 1.0, "late_order_delay_seconds": 480})
     # given: an order placed now turns up at Amazon eight minutes after its lastUpdatedTime
     world.sandbox.advance(600)
-    late = place_order(world, seller.seller_id)
+    late = world.place_order(seller.seller_id)
     world.sandbox.advance(150)
     first = world.sync(seller.seller_id)
     assert late not in {o.order_id for o in world.visible_orders(seller.seller_id)}
@@ -84,19 +82,6 @@ def test_late_arriving_order_is_caught_by_the_overlap(world: SyncWorld) -> None:
         stored = session.scalars(select(InboxItem.natural_id).where(InboxItem.natural_id == late)).all()
     assert first.stored >= 0 and stored, "the late order was missed"
     assert_book_matches(world, seller.seller_id)
-
-
-def place_order(world: SyncWorld, seller_id: str) -> str:
-    seller = world.sandbox.world.accounts[seller_id]
-    sku = next(sku for (sid, sku) in world.sandbox.world.listings if sid == seller_id)
-    body = {
-        "sellerId": seller_id,
-        "marketplace": seller.marketplace_ids[0],
-        "items": [{"sku": sku, "quantity": 1}],
-    }
-    response = world.transport.handle_request(httpx.Request("POST", f"{BASE}/_sandbox/orders", json=body))
-    assert response.status_code in (200, 201), response.read()
-    return str(response.json()["orderId"])
 
 
 @pytest.mark.parametrize("fresh_store_url", STORES, indirect=True)
@@ -134,7 +119,7 @@ def test_completeness_check_fetches_what_the_search_missed_and_fetch_reimports_o
     world.sync(seller.seller_id)
     # given: a late order that an overlap of zero misses for good
     world.sandbox.faults.configure({"late_order_rate": 1.0, "late_order_delay_seconds": 480})
-    late = place_order(world, seller.seller_id)
+    late = world.place_order(seller.seller_id)
     for _ in range(4):  # while it is still Pending (30 minutes)
         world.sandbox.advance(180)
         world.sync(seller.seller_id, overlap=timedelta(0))

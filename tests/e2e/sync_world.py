@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -98,6 +99,19 @@ class SyncWorld:
             keys=deps.keys,
             options=deps.options,
         )
+
+    def place_order(self, seller_id: str) -> str:
+        """A new order of one unit of the seller's first listing, through the sandbox's admin API."""
+        seller = self.sandbox.world.accounts[seller_id]
+        sku = next(sku for (sid, sku) in self.sandbox.world.listings if sid == seller_id)
+        body = {
+            "sellerId": seller_id,
+            "marketplace": seller.marketplace_ids[0],
+            "items": [{"sku": sku, "quantity": 1}],
+        }
+        response = self.transport.handle_request(httpx.Request("POST", f"{BASE}/_sandbox/orders", json=body))
+        assert response.status_code in (200, 201), response.read()
+        return str(response.json()["orderId"])
 
     def seller(self, region: str) -> SandboxSeller:
         return next(s for s in self.sandbox.world.accounts.values() if s.region == region)

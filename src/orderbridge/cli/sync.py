@@ -23,7 +23,7 @@ from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.orders.model import OrderStatus
 from orderbridge.cli import database
 from orderbridge.cli.accounts import keystore
-from orderbridge.cli.context import console, fail, sessions, unit_of_work
+from orderbridge.cli.context import console, errors, fail, sessions, unit_of_work
 from orderbridge.cli.orders import orders
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.errors import OrderbridgeError
@@ -105,7 +105,11 @@ def sync_orders_command(
         tasks.configure(runtime)
         reports = []
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=errors,
+            disable=as_json,
         ) as progress:
             for account_id in ids:
                 task = progress.add_task(f"account {account_id}: downloading", total=None)
