@@ -616,3 +616,48 @@ def test_a_shared_token_cache_heals_after_the_sandbox_restarts(
     assert page.orders
     assert client.calls.counts()["lwa.token"].calls == 1
     assert client.calls.counts()["searchOrders"].errors == 1
+
+
+def test_R1_settlement_reports_are_found_over_every_getreports_page(
+    make_client: Make, sandbox: Sandbox, na_seller: SandboxSeller
+) -> None:
+    settlement = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
+    truth = {
+        r.report_id
+        for r in sandbox.reports.reports.values()
+        if r.seller_id == na_seller.seller_id and r.report_type == settlement
+    }
+    pages = list(make_client().reports_pages([settlement], statuses=["DONE"], page_size=3))
+    assert len(truth) > 3 and len(pages) > 1
+    assert sorted(r.report_id for p in pages for r in p.reports) == sorted(truth)
+
+
+def test_inbound_shipments_over_every_page(
+    make_client: Make, transport: httpx.BaseTransport, sandbox: Sandbox, na_seller: SandboxSeller
+) -> None:
+    sku = next(
+        listing.sku
+        for (seller, _), listing in sandbox.world.listings.items()
+        if seller == na_seller.seller_id and listing.fulfilled_by == "AMAZON"
+    )
+    ids = [f"FBA1PAGE{n:04d}" for n in range(53)]
+    for shipment_id in ids:
+        _admin(
+            transport,
+            "POST",
+            "/inbound",
+            {
+                "sellerId": na_seller.seller_id,
+                "shipmentId": shipment_id,
+                "items": [{"sku": sku, "quantityShipped": 1}],
+            },
+        )
+    pages = list(
+        make_client().shipments_pages(
+            na_seller.marketplace_ids[0], params={"QueryType": "SHIPMENT", "ShipmentStatusList": "WORKING"}
+        )
+    )
+    # then: both pages read (the sandbox's NEXT_TOKEN pages offset into the unfiltered list, so they may
+    # repeat or add shipments outside the filter; Amazon's token keeps the query)
+    assert len(pages) == 2
+    assert set(ids) <= {row["ShipmentId"] for p in pages for row in p.rows}

@@ -184,6 +184,23 @@ class SpApiClient(CallLayers):
         response = self.call(Request("getReports", "GET", f"{REPORTS}/reports", params))
         return self._model(ReportsPage, response)
 
+    def reports_pages(
+        self,
+        report_types: Sequence[str],
+        *,
+        statuses: Sequence[str] = (),
+        created_since: datetime | None = None,
+        page_size: int = 100,
+    ) -> Iterator[ReportsPage]:
+        """Every getReports page (settlements are found this way; SPAPI.md §7)."""
+        page = self.get_reports(
+            report_types, statuses=statuses, created_since=created_since, page_size=page_size
+        )
+        yield page
+        while page.next_token:
+            page = self.get_reports(next_token=page.next_token)
+            yield page
+
     def get_report_document(self, document_id: str) -> DocumentLink:
         path = f"{REPORTS}/documents/{_seg(document_id)}"
         return self._model(DocumentLink, self.call(Request("getReportDocument", "GET", path)))
@@ -229,6 +246,14 @@ class SpApiClient(CallLayers):
             query = {"MarketplaceId": marketplace_id, "QueryType": "NEXT_TOKEN", "NextToken": next_token}
         response = self.call(Request("getShipments", "GET", f"{INBOUND}/shipments", query))
         return _v0_page(self._json(response), "ShipmentData", "getShipments")
+
+    def shipments_pages(self, marketplace_id: str, *, params: Mapping[str, str]) -> Iterator[ShipmentsPage]:
+        """Every getShipments page of one query."""
+        page = self.get_shipments(marketplace_id, params=params)
+        yield page
+        while page.next_token:
+            page = self.get_shipments(marketplace_id, params=params, next_token=page.next_token)
+            yield page
 
     def get_shipment_items(self, shipment_id: str, marketplace_id: str) -> list[dict[str, Any]]:
         """getShipmentItemsByShipmentId: the shipment's ItemData rows (QuantityShipped / Received)."""
