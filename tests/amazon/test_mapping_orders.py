@@ -288,3 +288,11 @@ def test_missing_required_field_raises_mapping_error() -> None:
 def test_order_of_another_marketplace_is_refused() -> None:
     with pytest.raises(MappingError, match=r"salesChannel\.marketplaceId"):
         mapped(order(marketplace="DE"), channel_book("UK"))
+
+
+def test_ready_order_without_its_money_is_a_mapping_error_not_a_free_order() -> None:
+    doc = order()
+    del doc["orderItems"][0]["proceeds"]
+
+    with pytest.raises(MappingError, match=r"orderItems\.0\.proceeds: missing on a Ready order"):
+        mapped(doc)

@@ -114,7 +114,7 @@ def _book(
     by_amazon = r.text(r.doc, "fulfillment.fulfilledBy", "fulfillment.fulfilledBy") == "AMAZON"
     prime = "PRIME" in programs
     sfp = prime and not by_amazon  # Seller Fulfilled Prime (O20)
-    plan = RowPlan(currency=_currency(r, book))
+    plan = RowPlan(currency=_currency(r, book), pending=pending)
     for index, item in enumerate(r.items(r.doc, "orderItems", "orderItems")):
         add_item(r, plan, item, index=index, book=book, facts=facts)
     method = shipping_method_name(r)

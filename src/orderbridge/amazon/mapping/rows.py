@@ -23,6 +23,7 @@ class RowPlan:
     """Rows of an order as they are built item by item; shipping is one row at the end (O9)."""
 
     currency: str
+    pending: bool = False
     rows: list[NewRow] = field(default_factory=list)
     shipping_net: Decimal = ZERO
     shipping_tax: Decimal = ZERO
@@ -122,6 +123,9 @@ def add_item(
             )
         )
         return
+    if not plan.pending and r.get(item, "proceeds") is None:
+        # A Ready order carries its money (includedData PROCEEDS); booking it at 0 would be wrong.
+        raise r.fail(f"{where}.proceeds", "missing on a Ready order (ask for includedData PROCEEDS)")
     money = item_money(r, item, where, plan.currency, quantity)
     goods_net, goods_tax = _net_and_tax(
         book, choice, plan.currency, money.part(*GOODS_PARTS), money.tax(*GOODS_PARTS)
