@@ -360,3 +360,56 @@ def test_p4_ac9_history_stored_before_privacy_is_sealed_and_swept_retroactively(
     assert scan(world.byte_stores(tmp_path), old) == []
     assert scan(world.byte_stores(tmp_path), live) == []
     world.engine.dispose()
+
+
+@STORES
+def test_p1_a_contact_keeps_its_pii_while_any_of_its_amazon_orders_is_open(world: World) -> None:
+    # given a buyer with one order long shipped and a second one still open
+    buyer = make_canary_buyer()
+    first = world.book("202-0000030-0000030", buyer)
+    world.ship(first, days_ago=45)
+    with world.sessions() as session:
+        contact_id = world.contact_of(session, first).id
+    second = world.book("202-0000031-0000030", buyer, contact_id=contact_id)
+    with world.sessions() as session:
+        contact = session.get(Contact, contact_id)
+        assert contact is not None and KeyId.parse(str(contact.pii_key)).slot.startswith("open-")
+
+    # when the sweep runs, then the shipped order is redacted and the contact kept
+    first_sweep = world.sweep()
+    assert (first_sweep.orders, first_sweep.contacts) == (1, 0)
+    # when the second order ships and falls due, then the contact goes with it
+    world.ship(second, days_ago=31)
+    with world.sessions() as session:
+        contact = session.get(Contact, contact_id)
+        assert contact is not None and KeyId.parse(str(contact.pii_key)).day is not None
+    report = world.sweep()
+    assert (report.orders, report.contacts) == (1, 1)
+
+
+@STORES
+def test_ac1_ac22_ac29_the_report_shows_overdue_then_zero_and_flags_old_amazon_data(world: World) -> None:
+    from orderbridge.privacy.report import retention_report
+
+    # given an order due since yesterday, placed 19 months ago (non-PII Amazon data past 18 months)
+    order_id = world.book("202-0000040-0000040", make_canary_buyer())
+    world.ship(order_id, days_ago=31)
+    with world.sessions.begin() as session:
+        world.order(session, order_id).placed_at = world.clock() - timedelta(days=580)
+    world.book("202-0000041-0000040", make_canary_buyer())
+    with world.sessions() as session:
+        before = retention_report(session, world.privacy, world.archive_dir, clock=world.clock)
+    assert (before.overdue_orders, before.overdue_contacts, before.amazon_orders_holding_pii) == (1, 1, 2)
+    assert before.last_sweep_at is None and before.amazon_orders_older_than_18_months == 1
+
+    # when the sweep runs, then nothing is overdue (AC-1) and the audit chain verifies (AC-22)
+    world.sweep()
+    with world.sessions() as session:
+        after = retention_report(
+            session, world.privacy, world.archive_dir, clock=world.clock, legal_basis="HMRC: 6 years"
+        )
+        assert audit.verify_chain(session) == after.audit_head_seq
+    assert (after.overdue, after.amazon_orders_holding_pii, after.amazon_contacts_holding_pii) == (0, 1, 1)
+    assert after.last_sweep_at == world.clock() and after.last_sweep["orders"] == 1
+    assert (after.archive_files, after.archive_entries, after.archive_ok) == (1, 1, True)
+    assert after.amazon_orders_older_than_18_months == 1 and after.non_pii_legal_basis == "HMRC: 6 years"

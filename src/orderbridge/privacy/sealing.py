@@ -290,8 +290,10 @@ def _table(record: Any) -> Table:
     return table
 
 
-def seal_record(privacy: Privacy, session: Session, record: Any, *, rekey: bool = False) -> bool:
-    """Seal a record's plaintext PII; with `rekey`, move it under the key it should be under now.
+def seal_record(
+    privacy: Privacy, session: Session, record: Any, *, rekey: bool = False, key: DataKey | None = None
+) -> bool:
+    """Seal a record's plaintext PII; with `rekey`, move it under the key it should be under now (or `key`).
 
     Returns whether anything changed.
     """
@@ -305,7 +307,8 @@ def seal_record(privacy: Privacy, session: Session, record: Any, *, rekey: bool 
     plaintext = any(is_plaintext(value) for value in values.values())
     if record.pii_key is not None and not rekey and not plaintext:
         return False
-    key = _record_key(privacy, session, record) if (rekey or record.pii_key is None) else None
+    if key is None and (rekey or record.pii_key is None):
+        key = _record_key(privacy, session, record)
     if key is None:
         try:
             key = privacy.keys.get(KeyId.parse(record.pii_key))
@@ -416,6 +419,10 @@ def _seal_bulk(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
         order_ids = {row["order_id"] for row in rows}
         query = select(SalesOrder.id, SalesOrder.pii_key).where(SalesOrder.id.in_(order_ids))
         owner_keys = {order_id: key_id for order_id, key_id in session.execute(query)}
+    if table.name == SalesOrder.__tablename__:
+        _reopen_contacts(
+            privacy, session, [row for row in rows if not (row.get("shipped_at") or row.get("cancelled_at"))]
+        )
     for row in rows:
         if table.name == SalesOrder.__tablename__:
             choice = order_choice(
@@ -435,6 +442,34 @@ def _seal_bulk(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
             if value is not None and is_plaintext(value):
                 row[name] = seal(privacy, value, table=table.name, ref=row["pii_ref"], name=name, key=key)
         row["pii_key"] = str(key.key_id)
+
+
+def _reopen_contacts(privacy: Privacy, session: Session, open_orders: Sequence[dict[str, Any]]) -> None:
+    """A new open Amazon order puts its contact back under the open key (due again only with it, P1)."""
+    contact_ids = {row["contact_id"] for row in open_orders if row.get("contact_id")}
+    if not contact_ids:
+        return
+    amazon = {
+        row["contact_id"]
+        for row in open_orders
+        if _channel_scope(_channel(session, row.get("channel_id")))[2]
+    }
+    query = select(Contact).where(
+        Contact.id.in_(contact_ids & amazon),
+        Contact.marketplace_id.is_not(None),
+        Contact.pii_redacted_at.is_(None),
+        Contact.pii_key.is_not(None),
+        Contact.pii_key.not_like("%/open-%"),
+    )
+    for contact in session.scalars(query):
+        choice = contact_choice(privacy, session, contact)
+        seal_record(
+            privacy,
+            session,
+            contact,
+            rekey=True,
+            key=privacy.keys.open_key(choice.seller, choice.marketplace),
+        )
 
 
 def _key_by_id(privacy: Privacy, key_id: str | None) -> DataKey:
