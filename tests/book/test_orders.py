@@ -211,3 +211,37 @@ def test_rows_are_read_back_in_position_order(book: Book) -> None:
         select(OrderRow.sku).where(OrderRow.order_id == order.id).order_by(OrderRow.position)
     )
     assert list(stored) == ["C", "A", "B"]
+
+
+def test_o10_gift_wrap_on_a_bundle_sits_directly_under_the_bundle_row(book: Book) -> None:
+    make_bundle(book, "KIT", {"A": 1, "B": 2})
+    rows = (
+        NewRow(
+            kind=RowKind.PRODUCT, name="Kit", product_id=book.product("KIT").id, quantity=1, net=Decimal("20")
+        ),
+        NewRow(kind=RowKind.GIFT_WRAP, name="Gift wrap", quantity=1, net=Decimal("2.50")),
+        NewRow(kind=RowKind.SHIPPING, name="Standard", quantity=1, net=Decimal("3.99")),
+    )
+    order = book_order(
+        book.session,
+        NewOrder(
+            channel_id=book.channel.id,
+            external_ref="o-kit-gift",
+            contact_id=book.contact.id,
+            status_id=status_by_name(book.session, "New order").id,
+            currency="GBP",
+            placed_at=NOW,
+            rows=rows,
+        ),
+        now=NOW,
+    )
+    kinds = [(row.kind, row.sku) for row in order.rows]
+    assert kinds == [
+        (RowKind.BUNDLE, "KIT"),
+        (RowKind.GIFT_WRAP, None),
+        (RowKind.PRODUCT, "A"),
+        (RowKind.PRODUCT, "B"),
+        (RowKind.SHIPPING, None),
+    ]
+    assert order.rows[1].parent is order.rows[0]
+    assert order.rows[2].parent is order.rows[0] and order.rows[3].parent is order.rows[0]

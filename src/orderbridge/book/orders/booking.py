@@ -208,21 +208,34 @@ def _address_values(prefix: str, address: Address) -> dict[str, Any]:
 def _plan_rows(page: _Page, new: NewOrder) -> list[_PlannedRow]:
     rows: list[_PlannedRow] = []
     goods_row: int | None = None
+    components: list[tuple[BundleComponent, NewRow]] = []  # a bundle's parts, placed after its gift wrap
+
+    def place_components() -> None:
+        for part, bundle_spec in components:
+            rows.append(
+                _PlannedRow(_component_values(part, bundle_spec, position=len(rows)), parent=goods_row)
+            )
+        components.clear()
+
     for number, spec in enumerate(new.rows, start=1):
         where = f"order {new.external_ref}: row {number}"
         if spec.kind == RowKind.GIFT_WRAP:
             if goods_row is None:
                 raise InvalidValueError(f"{where}: gift wrap with no product row above it")
+            # O10: the wrap sits directly under its product (or bundle) row.
             rows.append(_PlannedRow(_row_values(spec, position=len(rows)), parent=goods_row))
-        elif spec.kind in (RowKind.PRODUCT, RowKind.BUNDLE):
+            place_components()
+            continue
+        place_components()
+        if spec.kind in (RowKind.PRODUCT, RowKind.BUNDLE):
             product = page.products.get(spec.product_id) if spec.product_id is not None else None
             if product is None:
                 raise InvalidValueError(f"{where}: product row without a known product ({spec.product_id})")
             kind = RowKind.BUNDLE if product.is_bundle else RowKind.PRODUCT
             goods_row = len(rows)
             rows.append(_PlannedRow(_row_values(spec, position=len(rows), kind=kind, sku=product.sku)))
-            for part in page.components.get(product.id, []) if product.is_bundle else []:
-                rows.append(_PlannedRow(_component_values(part, spec, position=len(rows)), parent=goods_row))
+            if product.is_bundle:
+                components.extend((part, spec) for part in page.components.get(product.id, []))
         elif spec.kind == RowKind.FREE_TEXT:
             if spec.product_id is not None:
                 raise InvalidValueError(f"{where}: a free-text row cannot have a product")
@@ -230,6 +243,7 @@ def _plan_rows(page: _Page, new: NewOrder) -> list[_PlannedRow]:
             rows.append(_PlannedRow(_row_values(spec, position=len(rows))))
         else:
             rows.append(_PlannedRow(_row_values(spec, position=len(rows))))
+    place_components()
     return rows
 
 
