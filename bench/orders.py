@@ -187,6 +187,8 @@ def backlog(orders: int, tmp: Path) -> list[list[str]]:
             elapsed = sandbox.clock.now() - begin
             calls = sandbox.calls.summary()
             n_calls = sum(c["calls"] for c in calls.values() if c)
+            searches = calls.get("searchOrders", {}).get("calls", 0)
+            by_pages = report.fetched - report.by_get_order
             throttled = sum(c["throttled"] for c in calls.values())
             reachable, _ = quota_max_per_hour(elapsed)
             per_hour = report.booked / (elapsed / 3600) if elapsed else float("inf")
@@ -198,7 +200,8 @@ def backlog(orders: int, tmp: Path) -> list[list[str]]:
                     f"{elapsed / 3600:.2f} h",
                     f"{per_hour:,.0f}",
                     f"{report.booked / reachable:.2f}",
-                    f"{n_calls / max(report.booked, 1):.4f}",
+                    f"{n_calls / max(report.booked, 1):.3f}",
+                    f"{searches / max(by_pages, 1):.4f} ({by_pages})",
                     str(throttled),
                     f"{time.perf_counter() - wall:.1f} s",
                 ]
@@ -341,6 +344,7 @@ def main() -> None:
                 "orders/h",
                 "of quota max",
                 "calls/order",
+                "searchOrders calls/order in pages",
                 "429s",
                 "wall",
                 title=f"Backlog: {args.orders:,} orders over US/UK/DE (quota max sustained "

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from orderbridge.amazon.cursors import SyncCursor
 from orderbridge.amazon.inbox import InboxItem, InboxStatus
 from orderbridge.amazon.leases import LeaseHeld, try_acquire
 from orderbridge.amazon.sync import check_completeness, fetch_order, lease_name, retry_quarantined
@@ -147,3 +148,20 @@ def test_two_runners_never_sync_one_account_at_once(world: SyncWorld) -> None:
     # a runner that died lets its lease expire
     world.sandbox.advance(11 * 60)
     assert world.sync(seller.seller_id).booked > 0
+
+
+@pytest.mark.parametrize("fresh_store_url", STORES, indirect=True)
+def test_backlog_fills_searchorders_waits_with_getorder_and_ends_when_the_report_is_covered(
+    world: SyncWorld,
+) -> None:
+    # given: a new account whose backlog takes more searchOrders pages (of 2) than the burst of 20
+    seller = world.seller("NA")
+    # when
+    report = world.sync(seller.seller_id, page_size=2, report_poll_seconds=60.0)
+    # then: getOrder fetched part of it while searchOrders waited, and the book is complete
+    assert report.by_get_order > 0 and report.pages < len(world.visible_orders(seller.seller_id)) / 2
+    assert report.quarantined == 0
+    assert_book_matches(world, seller.seller_id)
+    with world.sessions() as session:
+        cursor = session.scalars(select(SyncCursor)).one()
+        assert cursor.next_token is None and cursor.position is not None

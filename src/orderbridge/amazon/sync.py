@@ -8,11 +8,9 @@ the same account at once.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +23,7 @@ from orderbridge.amazon.client_types import OrdersQuery
 from orderbridge.amazon.cursors import Window, abandon_search, advance, cursor_for, next_window
 from orderbridge.amazon.errors import AccountError, BadRequest
 from orderbridge.amazon.inbox import ORDER, known_order_ids, store_orders
+from orderbridge.amazon.sync_backfill import Backfill, report_orders, search_wait, spend, start_backfill
 from orderbridge.amazon.sync_booking import (
     BookHook,
     BookingTally,
@@ -38,7 +37,7 @@ from orderbridge.clock import Clock
 from orderbridge.privacy.blind_index import BlindIndexer
 from orderbridge.privacy.keystore import KeyStore
 
-ALL_ORDERS_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"  # SPAPI.md §8.7
+MIN_SPEND = 5.0  # seconds of searchOrders wait worth filling with getOrder calls
 ClientFactory = Callable[[SellerAccount], SpApiClient]
 StoreHook = Callable[[int], None]
 
@@ -50,6 +49,9 @@ class SyncOptions:
     overlap: timedelta = timedelta(minutes=10)
     first_lookback: timedelta = timedelta(days=30)
     page_size: int = 100  # searchOrders maxResultsPerPage (1-100)
+    # A search over at least `backfill_after` is a backlog: getOrder fills the searchOrders waits.
+    backfill: bool = True
+    backfill_after: timedelta = timedelta(hours=6)
     pending_alert_days: int = 3
     booking_batch: int = 500
     lease_ttl: timedelta = leases.DEFAULT_TTL
@@ -73,6 +75,7 @@ class SyncReport:
     quarantined: int = 0
     alerts: int = 0
     missing: int = 0
+    by_get_order: int = 0  # fetched one by one (getOrder) rather than in searchOrders pages
     resumed: bool = False
     actions: dict[str, int] = field(default_factory=dict)
 
@@ -159,6 +162,10 @@ def _download(
         return
     report.resumed = window.resumed
     token = window.token
+    backlog = (
+        options.backfill and not window.resumed and window.before - window.after >= options.backfill_after
+    )
+    backfill: Backfill | None = None
     while True:
         query = OrdersQuery(
             marketplace_ids=markets,
@@ -194,6 +201,43 @@ def _download(
         if not page.next_token:
             return
         token = page.next_token
+        if backlog and search_wait(client) > MIN_SPEND:
+            backfill = backfill or _start_backfill(deps, account, client, window)
+            _fill(deps, client, backfill, report)
+            if backfill.done:  # every order the report named is in the inbox: the window is complete
+                _finish(deps, account, markets, window)
+                return
+
+
+def _start_backfill(deps: SyncDeps, account: SellerAccount, client: SpApiClient, window: Window) -> Backfill:
+    markets = list(account.marketplace_ids)
+    span = (window.after, window.before)
+    return start_backfill(
+        deps.sessions, client, account.id, markets, span, poll=deps.options.report_poll_seconds
+    )
+
+
+def _fill(deps: SyncDeps, client: SpApiClient, backfill: Backfill, report: SyncReport) -> None:
+    """Spend the wait for the next searchOrders token on getOrder calls."""
+    fetched, stored = backfill.fetched, backfill.stored
+    hook = deps.options.on_stored
+    spend(
+        backfill,
+        client,
+        deps.sessions,
+        seconds=search_wait(client),
+        clock=deps.clock,
+        stored=(lambda n: hook(report.stored + n - stored)) if hook is not None else None,
+    )
+    report.fetched += backfill.fetched - fetched
+    report.by_get_order += backfill.fetched - fetched
+    report.stored += backfill.stored - stored
+
+
+def _finish(deps: SyncDeps, account: SellerAccount, markets: list[str], window: Window) -> None:
+    with deps.sessions.begin() as session:
+        cursor = cursor_for(session, account.id, markets, ORDER)
+        advance(cursor, window, next_token=None, high_water_mark=window.before, now=deps.clock())
 
 
 def _restart(deps: SyncDeps, account: SellerAccount, markets: list[str]) -> Window | None:
@@ -261,9 +305,8 @@ def check_completeness(account_id: int, deps: SyncDeps, *, days: int = 3) -> Syn
             report = SyncReport(account.label)
         now = deps.clock()
         with deps.client_factory(account) as client:
-            ids = _report_order_ids(
-                client, list(account.marketplace_ids), now - timedelta(days=days), now, deps
-            )
+            markets, start = list(account.marketplace_ids), now - timedelta(days=days)
+            ids = report_orders(client, markets, start, now, poll=deps.options.report_poll_seconds)
             with deps.sessions.begin() as session:
                 missing = sorted(set(ids) - known_order_ids(session, account.id, ids))
             report.missing = len(missing)
@@ -274,18 +317,6 @@ def check_completeness(account_id: int, deps: SyncDeps, *, days: int = 3) -> Syn
                 report.fetched += 1
         _book(deps, account, report)
     return report
-
-
-def _report_order_ids(
-    client: SpApiClient, markets: list[str], start: datetime, end: datetime, deps: SyncDeps
-) -> list[str]:
-    report_id = client.create_report(ALL_ORDERS_REPORT, markets, start=start, end=end)
-    done = client.wait_for_report(report_id, poll=deps.options.report_poll_seconds)
-    if done.processing_status != "DONE" or not done.report_document_id:
-        return []  # CANCELLED: Amazon had no data for the window (SPAPI.md §7)
-    text = client.download_report(done.report_document_id).text()
-    rows = csv.DictReader(io.StringIO(text), delimiter="\t")
-    return sorted({row["amazon-order-id"] for row in rows if row.get("amazon-order-id")})
 
 
 def account_ids(sessions: sessionmaker[Session]) -> list[int]:
