@@ -165,3 +165,24 @@ def test_backlog_fills_searchorders_waits_with_getorder_and_ends_when_the_report
     with world.sessions() as session:
         cursor = session.scalars(select(SyncCursor)).one()
         assert cursor.next_token is None and cursor.position is not None
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+def test_an_order_turning_ready_is_booked_by_the_pending_watch_before_search_can_see_it(
+    world: SyncWorld,
+) -> None:
+    seller = world.seller("NA")
+    world.sync(seller.seller_id)
+    placed = world.place_order(seller.seller_id)
+    world.sandbox.advance(150)
+    assert world.sync(seller.seller_id).actions.get("waiting") == 1  # Pending: held back (O1)
+    # when: it turned Ready 30 s ago, which searchOrders may not ask about yet (two-minute rule)
+    world.sandbox.advance(1800 - 150 + 30)
+    report = world.sync(seller.seller_id)
+    # then
+    assert report.by_get_order >= 1 and report.actions.get("booked", 0) >= 1
+    with world.sessions() as session:
+        booked = session.scalars(
+            select(InboxItem.status).where(InboxItem.natural_id == placed).order_by(InboxItem.version_time)
+        ).all()
+    assert booked == [InboxStatus.SKIPPED, InboxStatus.BOOKED]

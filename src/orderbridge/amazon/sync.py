@@ -23,8 +23,17 @@ from orderbridge.amazon.client_types import OrdersQuery
 from orderbridge.amazon.cursors import Window, abandon_search, advance, cursor_for, next_window
 from orderbridge.amazon.errors import AccountError, BadRequest
 from orderbridge.amazon.inbox import ORDER, known_order_ids, store_orders
-from orderbridge.amazon.sync_backfill import Backfill, report_orders, search_wait, spend, start_backfill
+from orderbridge.amazon.sync_backfill import (
+    Backfill,
+    pending_order_ids,
+    report_orders,
+    search_wait,
+    spend,
+    start_backfill,
+    watch_pending,
+)
 from orderbridge.amazon.sync_booking import (
+    WAITING_REASON,
     BookHook,
     BookingTally,
     alert_long_pending,
@@ -52,6 +61,8 @@ class SyncOptions:
     # A search over at least `backfill_after` is a backlog: getOrder fills the searchOrders waits.
     backfill: bool = True
     backfill_after: timedelta = timedelta(hours=6)
+    # getOrder for orders last seen Pending (at most this many a pass; 0: off), seen in the last 2 days.
+    pending_watch: int = 60
     pending_alert_days: int = 3
     booking_batch: int = 500
     lease_ttl: timedelta = leases.DEFAULT_TTL
@@ -143,8 +154,23 @@ def sync_orders(
                 channel_for(session, marketplace_id)
         with client_factory(account) as client:
             _download(deps, account, client, report, holder)
+            if options.pending_watch:
+                _watch(deps, account, client, report)
         _book(deps, account, report)
     return report
+
+
+def _watch(deps: SyncDeps, account: SellerAccount, client: SpApiClient, report: SyncReport) -> None:
+    since = deps.clock() - timedelta(days=2)
+    with deps.sessions.begin() as session:
+        channels = [channel_for(session, m).id for m in account.marketplace_ids]
+        ids = pending_order_ids(session, account.id, channels, since=since, reason=WAITING_REASON)
+    fetched, stored = watch_pending(
+        client, deps.sessions, account.id, ids[: deps.options.pending_watch], clock=deps.clock
+    )
+    report.fetched += fetched
+    report.by_get_order += fetched
+    report.stored += stored
 
 
 def _download(

@@ -1,4 +1,4 @@
-"""Backlog catch-up: while searchOrders waits for its bucket, getOrder fetches orders the report named.
+"""getOrder beside searchOrders: the backlog catch-up and the watch on orders still Pending.
 
 With default usage plans searchOrders refills one call every ~179 s (100 orders a page) and getOrder
 0.5 calls a second, each in its own bucket (SPAPI.md §3.3). A new account with a backlog therefore
@@ -6,6 +6,10 @@ learns its order ids from the all-orders report (cheap, no PII; SPAPI.md §8.7),
 oldest end, and spends every wait for the next searchOrders token on getOrder calls from the newest end.
 When every order the report named is in the inbox, the search ends early: the report covered the
 search's whole window, and the overlap of the next pass re-reads its end as always.
+
+searchOrders cannot see changes younger than two minutes (lastUpdatedBefore, SPAPI.md §5); getOrder
+can. Each pass therefore asks getOrder about the orders last seen Pending, so that an order turning Ready
+reaches the book within one sync interval instead of two minutes plus one.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderbridge.amazon.booking_records import AmazonOrderRecord, BookedState
 from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.client_types import parse_amazon_time
 from orderbridge.amazon.errors import NotFound
-from orderbridge.amazon.inbox import known_order_ids, store_orders
+from orderbridge.amazon.inbox import ORDER, InboxItem, InboxStatus, known_order_ids, store_orders
 from orderbridge.clock import Clock
 
 ALL_ORDERS_REPORT = "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL"  # SPAPI.md §8.7
@@ -133,3 +139,59 @@ def search_wait(client: SpApiClient) -> float:
     creds = client.creds
     state = client.quotas.state(creds.selling_partner_id, creds.region, "searchOrders")
     return 0.0 if state.tokens >= 1.0 else (1.0 - state.tokens) / state.rate
+
+
+def pending_order_ids(
+    session: Session, account_id: int, channel_ids: Sequence[int], *, since: datetime, reason: str
+) -> list[str]:
+    """Orders whose newest version in the inbox is Pending: held back (`reason`) or booked Pending."""
+    held = select(InboxItem.natural_id).where(
+        InboxItem.account_id == account_id,
+        InboxItem.kind == ORDER,
+        InboxItem.status == InboxStatus.SKIPPED,
+        InboxItem.reason == reason,
+        InboxItem.version_time >= since,
+    )
+    booked = select(AmazonOrderRecord.amazon_order_id).where(
+        AmazonOrderRecord.channel_id.in_(list(channel_ids)),
+        AmazonOrderRecord.state == BookedState.PENDING,
+        AmazonOrderRecord.last_updated >= since,
+    )
+    held_ids = set(session.scalars(held))
+    booked_pending = set(session.scalars(booked))  # booked while Pending (download_pending, O2)
+    if not held_ids:
+        return sorted(booked_pending)
+    newest: dict[str, tuple[datetime, str, str | None]] = {}
+    versions = select(InboxItem.natural_id, InboxItem.version_time, InboxItem.status, InboxItem.reason).where(
+        InboxItem.account_id == account_id, InboxItem.natural_id.in_(sorted(held_ids))
+    )
+    for order_id, version, status, why in session.execute(versions):
+        if order_id not in newest or version > newest[order_id][0]:
+            newest[order_id] = (version, status, why)
+    still = {
+        order_id
+        for order_id, (_, status, why) in newest.items()
+        if status == InboxStatus.SKIPPED and why == reason
+    }
+    return sorted(still | booked_pending)
+
+
+def watch_pending(
+    client: SpApiClient,
+    sessions: sessionmaker[Session],
+    account_id: int,
+    order_ids: Sequence[str],
+    *,
+    clock: Clock,
+) -> tuple[int, int]:
+    """getOrder for each order last seen Pending; new versions go to the inbox. (fetched, stored)."""
+    watch = Backfill(account_id, list(reversed(order_ids)), named=len(order_ids))
+    while watch.ids:
+        order_id = watch.ids.pop()
+        try:
+            watch.docs.append(client.get_order(order_id))
+        except NotFound:
+            continue
+        watch.fetched += 1
+    flush(watch, sessions, clock=clock)
+    return watch.fetched, watch.stored

@@ -40,8 +40,9 @@ from orderbridge.clock import Clock, as_utc
 from orderbridge.errors import OrderbridgeError
 
 _COUNTRY = {mid: code for code, (mid, _region) in MARKETPLACES.items()}
+WAITING_REASON = "pending at Amazon; pending orders are not downloaded (O1)"
 _NOT_BOOKED = {
-    Action.WAITING: "pending at Amazon; pending orders are not downloaded (O1)",
+    Action.WAITING: WAITING_REASON,
     Action.NOT_BOOKED: "cancelled at Amazon before it was booked (O21)",
 }
 BookHook = Callable[[int], None]
