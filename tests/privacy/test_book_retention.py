@@ -149,8 +149,12 @@ def test_ac2_ac4_ac13_ac17_p5_p6_a_due_order_is_archived_redacted_and_shredded(
     assert {
         open_sealed(world.privacy, v, table="sales_orders", ref=ref, name=n) for n, v in before.items() if v
     } == {REDACTED}
-    # and no byte store holds the buyer: store, journal, dump, logs, archive, key store (AC-2, AC-3, P5)
-    assert scan(world.byte_stores(tmp_path), buyer) == []
+    # and no byte store holds the buyer: store, journal, dump, logs, archive, key store (AC-2, AC-3, P5),
+    # nor PostgreSQL's heap files and WAL (recycled segments included) where this process can read them
+    stores = world.byte_stores(tmp_path) + ([] if world.is_sqlite else world.pg_data_files())
+    assert scan(stores, buyer) == []
+    assert KeyId.parse(epoch_key) in world.privacy.keys.destroyed_keys()
+    assert KeyId.parse(epoch_key) not in world.privacy.keys.live_keys()
     # while the operator's offline key restores exactly the tax fields (P6, AC-14, AC-15)
     assert verify(world.archive_dir).ok
     (restored,) = restore(world.archive_dir, world.private_key, order_id="202-0000002-0000002")

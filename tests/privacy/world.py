@@ -7,6 +7,7 @@ non-Amazon channel, products, and a way to book a canary buyer's order through t
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -164,6 +165,18 @@ class World:
             subprocess.run(["pg_dump", "--no-owner", "-f", str(dump), plain_url], check=True)
             paths.append(dump)
         return paths
+
+    def pg_data_files(self) -> list[Path]:
+        """The database's heap files and the cluster's WAL, where this process may read them (AC-3)."""
+        with self.engine.connect() as connection:
+            data = Path(str(connection.exec_driver_sql("SHOW data_directory").scalar()))
+            oid = connection.exec_driver_sql(
+                "SELECT oid FROM pg_database WHERE datname = current_database()"
+            ).scalar()
+        roots = [data / "base" / str(oid), data / "pg_wal"]
+        if not all(os.access(root, os.R_OK | os.X_OK) for root in roots):
+            return []
+        return list(files_under(*roots))
 
 
 def _address(buyer: CanaryBuyer | None) -> Address:
