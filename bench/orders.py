@@ -166,7 +166,7 @@ def quota_max_per_hour(elapsed: float) -> tuple[float, float]:
     return total, (search.rate * 100 + get.rate) * 3600
 
 
-def backlog(orders: int, tmp: Path) -> list[list[str]]:
+def backlog(orders: int, tmp: Path, baseline_orders: int = 500) -> list[list[str]]:
     days = 10
     started = time.perf_counter()
     sandbox = world(orders, days)
@@ -206,7 +206,35 @@ def backlog(orders: int, tmp: Path) -> list[list[str]]:
                     f"{time.perf_counter() - wall:.1f} s",
                 ]
             )
+    rows.append(baseline_row(sandbox, baseline_orders))
     return rows
+
+
+def baseline_row(sandbox: Sandbox, limit: int) -> list[str]:
+    """The v0 baseline (python-amazon-sp-api as its docs show) on the same world, NA seller."""
+    try:
+        import sp_api  # noqa: F401
+    except ImportError:
+        return ["v0 baseline", "python-amazon-sp-api not installed"]
+    from orders_v0 import run_baseline, served
+
+    seller = next(s for s in sandbox.world.accounts.values() if s.region == "NA")
+    with served(sandbox) as url:
+        result = run_baseline(sandbox, url, seller, limit=limit)
+    elapsed, done = result["seconds"], result["orders"]
+    reachable, _ = quota_max_per_hour(elapsed)
+    return [
+        "v0 baseline NA",
+        str(done),
+        str(done),
+        f"{elapsed / 3600:.2f} h",
+        f"{done / (elapsed / 3600):,.0f}" if elapsed else "inf",
+        f"{done / reachable:.2f}",
+        f"{result['calls'] / max(done, 1):.3f}",
+        "-",
+        str(result["throttled"]),
+        f"{result['wall']:.1f} s",
+    ]
 
 
 def steady(tmp: Path, hours: float = 6.0, per_day: int = 1000) -> list[str]:
@@ -331,6 +359,9 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--only", default="backlog,steady,booking")
     parser.add_argument("--steady-hours", type=float, default=6.0)
+    parser.add_argument(
+        "--baseline-orders", type=int, default=2000, help="complete orders the v0 baseline fetches"
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     with tempfile.TemporaryDirectory() as scratch:
@@ -350,7 +381,7 @@ def main() -> None:
                 title=f"Backlog: {args.orders:,} orders over US/UK/DE (quota max sustained "
                 f"{quota_max_per_hour(0)[1]:,.0f} orders/h)",
             )
-            for row in backlog(args.orders, tmp):
+            for row in backlog(args.orders, tmp, args.baseline_orders):
                 table.add_row(*row)
             console.print(table)
         if "steady" in only:
