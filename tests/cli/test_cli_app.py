@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from orderbridge.cli import context
 from tests.cli.conftest import Run
 from tests.conftest import STORES
 
 
 @pytest.mark.parametrize("fresh_store_url", STORES, indirect=True)
-def test_run_migrates_and_shows_what_the_book_holds(run: Run) -> None:
-    result = run("run")
+def test_run_migrates_and_shows_what_the_book_holds(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    keys = tmp_path_factory.mktemp("keys")  # run adds sandbox accounts: their secrets need the key store
+    monkeypatch.setenv("ORDERBRIDGE_KEY_STORE_DIR", str(keys / "store"))
+    monkeypatch.setenv("ORDERBRIDGE_KEK_FILE", str(keys / "kek"))
+    context.settings.cache_clear()
+    result = run("run", "--once", "--sandbox-port", "0")
     assert result.exit_code == 0, result.output
     assert "store is up to date" in result.output
     assert "sales orders" in result.output
