@@ -186,3 +186,39 @@ def test_an_order_turning_ready_is_booked_by_the_pending_watch_before_search_can
             select(InboxItem.status).where(InboxItem.natural_id == placed).order_by(InboxItem.version_time)
         ).all()
     assert booked == [InboxStatus.SKIPPED, InboxStatus.BOOKED]
+
+
+FAULTS = {
+    "seed": 4,
+    "error_500_rate": 0.1,
+    "error_503_rate": 0.1,
+    "throttle_rate": 0.1,
+    "reset_rate": 0.05,
+    "duplicate_page_rate": 0.2,
+    "reorder_page_rate": 0.2,
+    "expired_token_rate": 0.05,
+    "late_order_rate": 0.1,
+    "late_order_delay_seconds": 300.0,
+}
+
+
+@pytest.mark.parametrize("fresh_store_url", STORES, indirect=True)
+def test_with_faults_switched_on_the_book_still_matches_the_sandbox(world: SyncWorld) -> None:
+    world.sandbox.faults.configure(FAULTS)
+    # when: the sellers sync every 3 minutes for half an hour (pages of 10) while orders come and change
+    for step in range(10):
+        for seller_id in world.accounts:
+            if step % 3 == 0:
+                world.place_order(seller_id)
+            world.sync(seller_id, page_size=10)
+        world.sandbox.advance(180)
+    world.sandbox.faults.configure({})
+    for seller_id in world.accounts:
+        world.sync(seller_id)
+    # then
+    for seller_id in world.accounts:
+        assert assert_book_matches(world, seller_id) > 10
+    with world.sessions() as session:
+        keys = session.execute(select(InboxItem.natural_id, InboxItem.version_time)).all()
+        held = session.scalars(select(InboxItem).where(InboxItem.status == InboxStatus.QUARANTINED)).all()
+    assert len(keys) == len(set(keys)) and not held
