@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import ENDPOINTS, SellerAccount, add_account, list_accounts, sandbox_accounts
 from orderbridge.amazon.channel import change_settings
+from orderbridge.amazon.quotas import QuotaLimiter
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse
 from orderbridge.book.orders.statuses import ensure_default_statuses
@@ -171,8 +172,11 @@ def plan_jobs(
         accounts = list_accounts(session)
         for account in accounts:
             clock = runtime.endpoint(account).clock
+            # The rate in the store may have been learned from Amazon (dynamic usage plans).
+            limiter = QuotaLimiter(runtime.sessions, clock=clock)
+            rate = limiter.state(account.selling_partner_id, account.region, "searchOrders").rate
             scheduler.every(
-                orders_interval(),
+                orders_interval(rate),
                 f"sync {account.label}",
                 sync_account_orders,
                 account.id,
