@@ -79,6 +79,12 @@ def run_baseline(
     # sp_api.util re-exports functions named like its modules, so the modules are taken from sys.modules.
     for name in ("sp_api.util.retry", "sp_api.util.load_all_pages"):
         sys.modules[name].time = VirtualTime  # type: ignore[attr-defined]
+    # Its module-global LWA token cache expires on the wall clock (SPAPI.md §13); here Amazon's clock
+    # is the sandbox's, so the cache is given that clock, as the wall clock would be in production.
+    from cachetools import TTLCache
+
+    tokens = sys.modules["sp_api.auth.access_token_client"]
+    tokens.cache = TTLCache(maxsize=10, ttl=3200, timer=sandbox.clock.now)  # type: ignore[attr-defined]
     orders_api = _clients(sandbox, url, seller)
 
     @load_all_pages()
