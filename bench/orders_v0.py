@@ -10,6 +10,7 @@ inside. PII would additionally need a createRestrictedDataToken call per order (
 
 from __future__ import annotations
 
+import importlib
 import socket
 import sys
 import threading
@@ -83,7 +84,7 @@ def run_baseline(
     # is the sandbox's, so the cache is given that clock, as the wall clock would be in production.
     from cachetools import TTLCache
 
-    tokens = sys.modules["sp_api.auth.access_token_client"]
+    tokens = importlib.import_module("sp_api.auth.access_token_client")
     tokens.cache = TTLCache(maxsize=10, ttl=3200, timer=sandbox.clock.now)  # type: ignore[attr-defined]
     orders_api = _clients(sandbox, url, seller)
 
