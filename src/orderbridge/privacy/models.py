@@ -78,7 +78,8 @@ class RedactionLedger(Base):
     """
 
     __tablename__ = "privacy_redaction_ledger"
-    __table_args__ = (UniqueConstraint("record_kind", "pii_ref"),)
+    # By record id, not pii_ref: ids grow as the sweep goes, so the index appends instead of seeking.
+    __table_args__ = (UniqueConstraint("record_kind", "record_id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     record_kind: Mapped[str] = mapped_column(String(40))
     record_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))

@@ -387,15 +387,15 @@ class Sweep:
         if not ledger:
             return
         kind = ledger[0]["record_kind"]
-        refs = [entry["pii_ref"] for entry in ledger]
+        ids = [entry["record_id"] for entry in ledger]
         known = set(
             session.scalars(
-                select(RedactionLedger.pii_ref).where(
-                    RedactionLedger.record_kind == kind, RedactionLedger.pii_ref.in_(refs)
+                select(RedactionLedger.record_id).where(
+                    RedactionLedger.record_kind == kind, RedactionLedger.record_id.in_(ids)
                 )
             )
         )
-        fresh = [entry for entry in ledger if entry["pii_ref"] not in known]  # AC-10: no duplicates
+        fresh = [entry for entry in ledger if entry["record_id"] not in known]  # AC-10: no duplicates
         if fresh:
             session.execute(insert(_table(RedactionLedger)), fresh)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 15:52:41.123604
+Create Date: 2026-11-23 16:24:26.413635
 """
 
 from collections.abc import Sequence
@@ -197,7 +197,7 @@ def upgrade() -> None:
         sa.Column("archive_head", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_redaction_ledger")),
         sa.UniqueConstraint(
-            "record_kind", "pii_ref", name=op.f("uq_privacy_redaction_ledger_record_kind_pii_ref")
+            "record_kind", "record_id", name=op.f("uq_privacy_redaction_ledger_record_kind_record_id")
         ),
     )
     with op.batch_alter_table("privacy_redaction_ledger", schema=None) as batch_op:
