@@ -360,7 +360,7 @@ def main() -> None:
     parser.add_argument("--only", default="backlog,steady,booking")
     parser.add_argument("--steady-hours", type=float, default=6.0)
     parser.add_argument(
-        "--baseline-orders", type=int, default=2000, help="complete orders the v0 baseline fetches"
+        "--baseline-orders", type=int, default=500, help="complete orders the v0 baseline fetches"
     )
     args = parser.parse_args()
     only = set(args.only.split(","))
