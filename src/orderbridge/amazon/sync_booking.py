@@ -42,8 +42,8 @@ from orderbridge.errors import OrderbridgeError
 _COUNTRY = {mid: code for code, (mid, _region) in MARKETPLACES.items()}
 WAITING_REASON = "pending at Amazon; pending orders are not downloaded (O1)"
 _NOT_BOOKED = {
-    Action.WAITING: WAITING_REASON,
     Action.NOT_BOOKED: "cancelled at Amazon before it was booked (O21)",
+    Action.SKIPPED: "not a sale the book takes (O19)",
 }
 BookHook = Callable[[int], None]
 
@@ -120,11 +120,11 @@ def _settle(item: InboxItem, result: Applied | MappingError, *, now: datetime, t
         tally.quarantined += 1
         return
     tally.count(result.action.value)
-    if result.action in _NOT_BOOKED:
-        mark_skipped(item, _NOT_BOOKED[result.action], now=now)
+    if result.action == Action.WAITING:  # the fixed text marks it for the pending watch
+        mark_skipped(item, WAITING_REASON, now=now)
         tally.skipped += 1
-    elif result.action == Action.SKIPPED:
-        mark_skipped(item, "not a sale the book takes (O19)", now=now)
+    elif result.action in (Action.NOT_BOOKED, Action.SKIPPED):
+        mark_skipped(item, result.reason or _NOT_BOOKED[result.action], now=now)
         tally.skipped += 1
     else:
         mark_booked(item, now=now)

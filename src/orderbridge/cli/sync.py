@@ -15,10 +15,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.accounts import SellerAccount, get_account, list_accounts
-from orderbridge.amazon.booking_facts import order_facts
-from orderbridge.amazon.channel import resolve
+from orderbridge.amazon.booking import preview_order
 from orderbridge.amazon.errors import AmazonError
-from orderbridge.amazon.mapping import MappingError, map_order
+from orderbridge.amazon.mapping import MappingError
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.orders.model import OrderStatus
 from orderbridge.cli import database
@@ -165,8 +164,7 @@ def preview_command(
         raise fail(f"{file}: salesChannel.marketplaceId is missing")
     session = sessions()()
     try:
-        book = resolve(session, channel_for(session, str(marketplace)))
-        mapped = map_order(doc, book, order_facts(session, doc, book, email_key=None))
+        mapped = preview_order(session, doc, channel_for(session, str(marketplace)), email_key=None)
         statuses = {status.id: status.name for status in session.query(OrderStatus)}
     except MappingError as error:
         raise fail(f"would be quarantined: {error}") from None
