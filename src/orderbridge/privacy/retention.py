@@ -264,18 +264,26 @@ class Sweep:
         columns += [_table(Channel).c.code, _table(Channel).c.marketplace_id]
         columns += [orders.c[name] for name in names]
         done, last = 0, 0
-        while True:
+        with self.sessions() as reader:
+            highest = reader.scalar(select(func.max(orders.c.id))) or 0
+        # Walk the ids in bounded windows: whatever plan the store picks (stale statistics after a
+        # bulk load made PostgreSQL scan every later row for each batch), a batch reads one window.
+        window = self.batch_size * 4
+        while last < highest:
             with self.sessions() as reader:
                 rows = reader.execute(
                     select(*columns)
                     .join(_table(Channel), _table(Channel).c.id == orders.c.channel_id)
-                    .where(due_orders(amazon, cutoff), orders.c.id > last)
+                    .where(due_orders(amazon, cutoff), orders.c.id > last, orders.c.id <= last + window)
                     .order_by(orders.c.id)
                     .limit(self.batch_size)
                 ).all()
+            if len(rows) < self.batch_size:
+                last += window
+            else:
+                last = rows[-1].id
             if not rows:
-                return
-            last = rows[-1].id
+                continue
             self._redact_order_batch(rows, now, report)
             done += len(rows)
             report.orders += len(rows)
