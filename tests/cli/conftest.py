@@ -21,16 +21,24 @@ def _forget_store() -> None:
     # settings(), engine() and sessions() are cached per process; each test has its own store.
     if context.engine.cache_info().currsize:
         context.engine().dispose()
-    for cached in (context.settings, context.engine, context.sessions):
+    for cached in (context.settings, context.engine, context.sessions, context.keystore, context.privacy):
         cached.cache_clear()
 
 
 @pytest.fixture
-def store_url(fresh_store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+def store_url(
+    fresh_store_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
     """The fresh store as the CLI's configured store, with statuses created by `db upgrade`."""
     monkeypatch.setenv("ORDERBRIDGE_DATABASE_URL", fresh_store_url)
     monkeypatch.setenv("ORDERBRIDGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ORDERBRIDGE_CONFIG", str(tmp_path / "none.toml"))
+    keys = tmp_path_factory.mktemp("keys")  # outside the store's directory, as the key store demands
+    monkeypatch.setenv("ORDERBRIDGE_KEY_STORE_DIR", str(keys / "store"))
+    monkeypatch.setenv("ORDERBRIDGE_KEK_FILE", str(keys / "kek"))
     monkeypatch.setenv("COLUMNS", "200")
     _forget_store()
     yield fresh_store_url

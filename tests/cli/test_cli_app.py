@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from orderbridge.cli import context
@@ -44,3 +46,30 @@ def test_a_wrong_setting_stops_the_command_and_names_it(monkeypatch: pytest.Monk
         context.settings.cache_clear()
     assert result.exit_code == 2
     assert "ORDERBRIDGE_DATABASE_URL" in result.output
+
+
+@pytest.mark.parametrize("fresh_store_url", STORES, indirect=True)
+def test_p2_buyer_data_written_through_the_cli_is_sealed_and_not_shown(run: Run, store_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from orderbridge.book.orders.model import OrderNote
+    from tests.book.builders import NOW, make_book
+
+    # given an order with a delivery name and a buyer's note, written through the CLI's sessions
+    with context.unit_of_work() as session:
+        book = make_book(session)
+        order = book.order("o-note", [("A", 1)])
+        order.notes.append(OrderNote(body="Leave it with Zebedee Quux", source="channel", added_at=NOW))
+    # when the order is shown
+    result = run("orders", "show", "o-note", "--json")
+    # then neither the screen nor the store holds the plaintext
+    assert result.exit_code == 0, result.output
+    assert "Zebedee" not in result.output
+    assert [note["body"] for note in json.loads(result.output)["notes"]] == ["[protected]"]
+    raw = create_engine(store_url)
+    with raw.connect() as connection:
+        bodies = connection.execute(text("SELECT body FROM order_notes")).scalars().all()
+        names = connection.execute(text("SELECT delivery_name FROM sales_orders")).scalars().all()
+    raw.dispose()
+    assert bodies and all(body.startswith("ob1:") for body in bodies)
+    assert names and all(name.startswith("ob1:") for name in names)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
-from sqlalchemy.engine import make_url
 
 from orderbridge.amazon.accounts import (
     MARKETPLACES,
@@ -21,12 +19,13 @@ from orderbridge.amazon.accounts import (
     replace_secrets,
     sandbox_accounts,
 )
+from orderbridge.cli import context
 from orderbridge.cli.catalog import AsJson
-from orderbridge.cli.context import console, fail, settings, unit_of_work
+from orderbridge.cli.context import console, fail, unit_of_work
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.clock import utc_now
 from orderbridge.errors import OrderbridgeError
-from orderbridge.privacy.keystore import KeyStore, open_keystore
+from orderbridge.privacy.keystore import KeyStore
 
 accounts = typer.Typer(
     help="Amazon seller accounts: selling partner, region, marketplaces.", no_args_is_help=True
@@ -35,14 +34,8 @@ _COUNTRY = {mid: code for code, (mid, _region) in MARKETPLACES.items()}
 
 
 def keystore() -> KeyStore:
-    """The installation's key store (settings key_store_dir, kek_file; the KEK may be ORDERBRIDGE_KEK),
-    the same one the book's PII keys are in, refused inside the database directory (AC-18)."""
-    config = settings()
-    database_dirs = [config.data_dir]
-    url = make_url(config.store_url)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        database_dirs.append(Path(str(url.database)).parent)
-    return open_keystore(config.key_store_dir, key_file=config.kek_file, database_dirs=database_dirs)
+    """The installation's key store: the account secrets' keys live beside the book's PII keys."""
+    return context.keystore()
 
 
 @contextmanager

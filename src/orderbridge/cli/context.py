@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.config import Settings, SettingsError, load_settings
 from orderbridge.db import make_engine, session_factory
+from orderbridge.privacy.errors import PrivacyError
+from orderbridge.privacy.keystore import KeyStore, open_keystore
+from orderbridge.privacy.sealing import Privacy, enable
 
 console = Console()
 errors = Console(stderr=True)
@@ -33,8 +37,31 @@ def engine() -> Engine:
 
 
 @cache
+def keystore() -> KeyStore:
+    """The installation's key store (key_store_dir, kek_file or ORDERBRIDGE_KEK), refused inside the
+    database's directory (AC-18): the book's PII keys and the accounts' secrets keys live there."""
+    config = settings()
+    database_dirs = [config.data_dir]
+    url = make_url(config.store_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        database_dirs.append(Path(str(url.database)).parent)
+    try:
+        return open_keystore(config.key_store_dir, key_file=config.kek_file, database_dirs=database_dirs)
+    except PrivacyError as error:
+        raise fail(str(error), code=2) from None
+
+
+@cache
+def privacy() -> Privacy:
+    return Privacy(keystore(), retention_days=settings().retention_days)
+
+
+@cache
 def sessions() -> sessionmaker[Session]:
-    return session_factory(engine())
+    """Sessions on the configured store that seal every piece of buyer data they write (P2, R1)."""
+    factory = session_factory(engine())
+    enable(factory, privacy())
+    return factory
 
 
 @contextmanager

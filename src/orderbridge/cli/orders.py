@@ -19,6 +19,7 @@ from orderbridge.book.orders.model import OrderRow, OrderStatus, SalesOrder
 from orderbridge.cli.catalog import AsJson
 from orderbridge.cli.context import console, unit_of_work
 from orderbridge.cli.output import money, print_json, print_table
+from orderbridge.privacy.sealing import is_sealed
 
 orders = typer.Typer(help="Sales orders: list them and show one.", no_args_is_help=True)
 
@@ -242,7 +243,7 @@ def order_detail(session: Session, order: SalesOrder) -> OrderDetail:
             )
             for s in order.shipments
         ],
-        notes=[NoteView(note.added_at, note.source, note.body) for note in order.notes],
+        notes=[NoteView(note.added_at, note.source, masked(note.body)) for note in order.notes],
         alerts=[alert.message for alert in open_alerts(session, Subject.ORDER, order.id)],
         totals=Totals(
             *(
@@ -349,3 +350,9 @@ def _channel_id(session: Session, code: str) -> int:
     if found is None:
         raise typer.BadParameter(f"no channel has the code {code!r}", param_hint="--channel")
     return found
+
+
+def masked(value: str | None) -> str | None:
+    """Buyer data as a list shows it: sealed values are never decrypted here (`privacy reveal` is
+    the audited way to read them); redacted ones read [Redacted] (P3)."""
+    return "[protected]" if is_sealed(value) else value
