@@ -23,6 +23,7 @@ def test_run_migrates_and_shows_what_the_book_holds(
     assert result.exit_code == 0, result.output
     assert "store is up to date" in result.output
     assert "sales orders" in result.output
+    assert "privacy sweep" in result.output  # P4: the retention sweep runs inside `run`
 
 
 @pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)

@@ -10,6 +10,7 @@ from orderbridge.book.errors import BookError
 from orderbridge.cli import accounts, catalog, channels, database, listings, orders, privacy, stock
 from orderbridge.cli import sync as sync_cli
 from orderbridge.cli.context import fail
+from orderbridge.privacy.log_filter import install_pii_filter
 from orderbridge.simulator import cli as sandbox
 
 app = typer.Typer(help="orderbridge: the order and inventory book for Amazon sellers.", no_args_is_help=True)
@@ -48,6 +49,7 @@ def run(
 
 
 def main() -> None:
+    install_pii_filter()  # nothing a command logs carries buyer data (DPP: logs are in scope)
     try:
         app()
     except BookError as error:

@@ -31,7 +31,13 @@ from orderbridge.book.orders.statuses import ensure_default_statuses
 from orderbridge.book.tax import TaxRule, add_tax_code, add_tax_rule
 from orderbridge.clock import utc_now
 from orderbridge.jobs.schedule import Scheduler, orders_interval
-from orderbridge.jobs.tasks import Endpoint, Runtime, check_account_completeness, sync_account_orders
+from orderbridge.jobs.tasks import (
+    Endpoint,
+    Runtime,
+    check_account_completeness,
+    sweep_personal_data,
+    sync_account_orders,
+)
 from orderbridge.privacy.keystore import KeyStore
 from orderbridge.simulator import generator
 from orderbridge.simulator.app import Sandbox, create_app
@@ -193,6 +199,9 @@ def plan_jobs(
                 first=timedelta(hours=1),
             )
             planned.append((account.id, account.label))
+    # P4: the retention sweep runs at start and then daily, on the real clock: Amazon's DPP counts
+    # real days, whatever speed a sandbox runs at.
+    scheduler.every(timedelta(days=1), "privacy sweep", sweep_personal_data, clock=utc_now)
     return planned
 
 

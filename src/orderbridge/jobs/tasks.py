@@ -139,3 +139,29 @@ def all_account_ids() -> list[int]:
 def now_of(account_id: int) -> datetime:
     """The time as the account's SP-API host sees it (the sandbox's virtual clock, or UTC now)."""
     return runtime().clock_of(account_id)()
+
+
+def sweep_personal_data() -> dict[str, Any]:
+    """P1, P4: the retention sweep over everything stored — archive (when an archive key is set up),
+    redact, shred emptied epoch keys. Run daily by `orderbridge run`; idempotent."""
+    from orderbridge.config import load_settings
+    from orderbridge.privacy import archive, retention
+    from orderbridge.privacy.sealing import privacy_of
+
+    sessions = runtime().sessions
+    with sessions() as session:
+        privacy = privacy_of(session)
+    if privacy is None:
+        return {"sweep": "skipped: these sessions do not seal buyer data"}
+    config = load_settings()
+    writer = None
+    if config.archive_public_key_file.exists():
+        writer = archive.ArchiveWriter(
+            config.archive_dir, archive.load_public_key(config.archive_public_key_file)
+        )
+    report = retention.sweep(sessions, privacy, writer, clock=utc_now)
+    return {
+        "sweep": f"{report.orders} orders and {report.contacts} contacts redacted, "
+        f"{report.archived} archived, {len(report.keys_destroyed)} keys destroyed"
+        + ("" if writer is not None else " (no archive key: run `orderbridge archive keygen`)")
+    }
