@@ -181,10 +181,7 @@ def test_R5_R7_secrets_are_not_in_plaintext_in_the_database(fresh_store_url: str
 
 
 def _forget_store() -> None:
-    if context.engine.cache_info().currsize:
-        context.engine().dispose()
-    for cached in (context.settings, context.engine, context.sessions):
-        cached.cache_clear()
+    context.forget()  # each test has its own store and key store
 
 
 @pytest.fixture

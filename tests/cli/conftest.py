@@ -18,11 +18,7 @@ Run = Callable[..., Result]
 
 
 def _forget_store() -> None:
-    # settings(), engine() and sessions() are cached per process; each test has its own store.
-    if context.engine.cache_info().currsize:
-        context.engine().dispose()
-    for cached in (context.settings, context.engine, context.sessions, context.keystore, context.privacy):
-        cached.cache_clear()
+    context.forget()  # each test has its own store and key store
 
 
 @pytest.fixture

@@ -26,10 +26,7 @@ Run = Callable[..., Result]
 
 
 def _forget_store() -> None:
-    if context.engine.cache_info().currsize:
-        context.engine().dispose()
-    for cached in (context.settings, context.engine, context.sessions):
-        cached.cache_clear()
+    context.forget()  # each test has its own store and key store
 
 
 @pytest.fixture

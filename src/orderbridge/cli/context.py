@@ -64,6 +64,14 @@ def sessions() -> sessionmaker[Session]:
     return factory
 
 
+def forget() -> None:
+    """Drop the cached settings, engine, key store and sessions (tests run one store after another)."""
+    if engine.cache_info().currsize:
+        engine().dispose()
+    for cached in (settings, engine, keystore, privacy, sessions):
+        cached.cache_clear()
+
+
 @contextmanager
 def unit_of_work() -> Iterator[Session]:
     """One transaction for one command: committed when the command succeeds, rolled back otherwise."""

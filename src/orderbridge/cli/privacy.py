@@ -15,23 +15,22 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.pii import pii_fields
-from orderbridge.cli.context import console, engine, errors, fail, settings
+from orderbridge.cli import context
+from orderbridge.cli.context import console, errors, fail, settings
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.clock import utc_now
-from orderbridge.db import session_factory
 from orderbridge.privacy import archive as sealed_archive
 from orderbridge.privacy import audit, incidents, key_lifecycle
 from orderbridge.privacy.errors import PrivacyError
-from orderbridge.privacy.keystore import KEK_ENV, KeyStore, open_keystore
+from orderbridge.privacy.keystore import KEK_ENV
 from orderbridge.privacy.models import AuditAction
 from orderbridge.privacy.report import retention_report
 from orderbridge.privacy.retention import Sweep
-from orderbridge.privacy.sealing import Privacy, enable, reveal
+from orderbridge.privacy.sealing import Privacy, reveal
 
 privacy = typer.Typer(help="Buyer data under Amazon's DPP: sweep, report, reveal.", no_args_is_help=True)
 archive = typer.Typer(help="The sealed cold archive (P6): keys, integrity, restore.", no_args_is_help=True)
@@ -47,28 +46,18 @@ def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _keystore() -> KeyStore:
-    config = settings()
-    database_dirs = []
-    url = make_url(config.store_url)
-    if url.get_backend_name() == "sqlite" and url.database:
-        database_dirs.append(Path(url.database).parent)
-    return open_keystore(config.key_store_dir, key_file=config.kek_file, database_dirs=database_dirs)
-
-
 def open_privacy() -> Privacy:
     """Privacy as configured: the key store outside the data directory, the retention period."""
     try:
-        return Privacy(_keystore(), retention_days=settings().retention_days)
+        return context.privacy()
     except PrivacyError as error:
         raise fail(str(error)) from None
 
 
 def privacy_sessions(wired: Privacy) -> sessionmaker[Session]:
-    """Sessions on the configured store that seal every PII value they write."""
-    sessions = session_factory(engine())
-    enable(sessions, wired)
-    return sessions
+    """Sessions on the configured store that seal every PII value they write (`wired`'s keys)."""
+    del wired  # context.sessions() seals with context.privacy(), the same cached Privacy
+    return context.sessions()
 
 
 def _writer() -> sealed_archive.ArchiveWriter | None:
