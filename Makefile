@@ -24,8 +24,12 @@ lint: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Benchmarks print figures and never run inside `make test`; the whole set takes tens of minutes.
 bench: $(STAMP)
 	$(BIN)/python bench/book.py
+	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/orders.py
+	$(BIN)/python bench/privacy.py --orders 100000
 
 # Until the first release the schema is one migration, rewritten from the models.
 migration: $(STAMP)
