@@ -209,9 +209,12 @@ Printer = Callable[[str], None]
 
 
 def describe(result: Any) -> str:
-    if isinstance(result, dict) and "account" in result:
+    """One line for what a job did (the job's name, which names the account, is printed before it)."""
+    if isinstance(result, dict) and "fetched" in result:
         return (
-            f"{result['account']}: {result['fetched']} fetched, {result['booked']} booked, "
+            f"{result['fetched']} fetched, {result['booked']} booked, "
             f"{result['skipped']} skipped, {result['quarantined']} quarantined"
         )
+    if isinstance(result, dict) and len(result) == 1:
+        return str(next(iter(result.values())))
     return str(result)
