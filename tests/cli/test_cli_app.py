@@ -24,6 +24,17 @@ def test_run_migrates_and_shows_what_the_book_holds(
     assert "store is up to date" in result.output
     assert "sales orders" in result.output
     assert "privacy sweep" in result.output  # P4: the retention sweep runs inside `run`
+    # O5: the sandbox's listings are connected to stocked products, so its orders allocate stock
+    from sqlalchemy import func, select
+
+    from orderbridge.amazon.listings import Listing
+    from orderbridge.book.orders.model import OrderRow
+
+    with context.unit_of_work() as session:
+        connected = session.scalar(select(func.count()).where(Listing.product_id.is_not(None)))
+        allocated = session.scalar(select(func.coalesce(func.sum(OrderRow.allocated), 0)))
+    assert connected and connected > 0
+    assert allocated and allocated > 0
 
 
 @pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)

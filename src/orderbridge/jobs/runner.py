@@ -24,9 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import ENDPOINTS, SellerAccount, add_account, list_accounts, sandbox_accounts
 from orderbridge.amazon.channel import change_settings
+from orderbridge.amazon.listings import ListingFulfilment, connect_listing, find_listing
 from orderbridge.amazon.quotas import QuotaLimiter
 from orderbridge.amazon.sync_booking import channel_for
-from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse
+from orderbridge.book.catalog import Product, save_product
+from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse, count_stock, warehouse_by_code
 from orderbridge.book.orders.statuses import ensure_default_statuses
 from orderbridge.book.tax import TaxRule, add_tax_code, add_tax_rule
 from orderbridge.clock import utc_now
@@ -140,6 +142,9 @@ def add_sandbox_accounts(
                 continue
             added.append(add_account(session, keys, new, clock=utc_now).label)
         prepare_sandbox_book(session, [m for a in list_accounts(session) for m in a.marketplace_ids])
+        listings = httpx.get(running.url + "/_sandbox/listings", timeout=10.0)
+        listings.raise_for_status()
+        stock_sandbox_catalog(session, listings.json()["listings"])
     return added
 
 
@@ -163,6 +168,45 @@ def prepare_sandbox_book(session: Session, marketplace_ids: list[str]) -> None:
     for marketplace_id in dict.fromkeys(marketplace_ids):
         channel = channel_for(session, marketplace_id)
         change_settings(session, channel, {"fbm_warehouse": "MAIN", "fba_warehouse": "FBA"})
+
+
+SANDBOX_OPENING_STOCK = 200
+
+
+def stock_sandbox_catalog(session: Session, listings: list[dict[str, Any]]) -> None:
+    """A product per sandbox listing, with opening stock, connected on every marketplace it sells in,
+    so that a demo books product rows that allocate stock (O5) instead of free text. A product or
+    connection the seller already has is left as it is; the opening stock is counted once."""
+    warehouses = {code: warehouse_by_code(session, code) for code in ("MAIN", "FBA")}
+    for listing in listings:
+        sku = str(listing["sku"])
+        fba = listing.get("fulfilledBy") == "AMAZON"
+        product = session.scalar(select(Product).where(Product.sku == sku))
+        if product is None:
+            product = save_product(session, sku, str(listing.get("title") or sku))
+            session.flush()
+        if product.stock_tracked and not product.is_bundle:
+            count_stock(
+                session,
+                product,
+                warehouses["FBA" if fba else "MAIN"],
+                SANDBOX_OPENING_STOCK,
+                reference=f"sandbox-opening:{sku}",
+                now=utc_now(),
+            )
+        for marketplace_id in listing.get("marketplaceIds", []):
+            channel = channel_for(session, str(marketplace_id))
+            existing = find_listing(session, channel, sku)
+            if existing is None or existing.product_id is None:
+                connect_listing(
+                    session,
+                    channel,
+                    sku,
+                    sku,
+                    now=utc_now(),
+                    asin=listing.get("asin"),
+                    fulfilment=ListingFulfilment.FBA if fba else ListingFulfilment.FBM,
+                )
 
 
 def plan_jobs(

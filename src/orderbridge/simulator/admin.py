@@ -49,6 +49,23 @@ async def state(ctx: Ctx) -> Response:
     )
 
 
+async def listings(ctx: Ctx) -> Response:
+    """Every seller's listings, so that a connector can set up a catalog to match (not an Amazon path)."""
+    found = [
+        {
+            "sellerId": listing.seller_id,
+            "sku": listing.sku,
+            "asin": listing.asin,
+            "title": listing.title,
+            "fulfilledBy": listing.fulfilled_by,
+            "quantity": listing.quantity,
+            "marketplaceIds": sorted(marketplace(code).marketplace_id for code in listing.prices),
+        }
+        for listing in ctx.sandbox.world.listings.values()
+    ]
+    return json_response({"listings": found})
+
+
 async def load_world(ctx: Ctx) -> Response:
     body = await ctx.json_body()
     try:
@@ -340,6 +357,7 @@ def routes() -> list[Route]:
     table = [
         ("GET", "/state", state),
         ("GET", "/world", dump_world),
+        ("GET", "/listings", listings),
         ("POST", "/world", load_world),
         ("POST", "/clock", clock),
         ("POST", "/orders", place_order),
