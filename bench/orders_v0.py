@@ -11,17 +11,14 @@ inside. PII would additionally need a createRestrictedDataToken call per order (
 from __future__ import annotations
 
 import importlib
-import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import uvicorn
-
-from orderbridge.simulator.app import Sandbox, create_app
+from orderbridge.simulator.app import Sandbox
+from orderbridge.simulator.serving import ServedSandbox
 from orderbridge.simulator.world import SellerAccount
 
 BASELINE_ORDERS = 500
@@ -30,19 +27,8 @@ BASELINE_ORDERS = 500
 @contextmanager
 def served(sandbox: Sandbox) -> Iterator[str]:
     """The sandbox on a free port of 127.0.0.1 (uvicorn in a daemon thread)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(sandbox), log_level="warning", timeout_graceful_shutdown=1)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with ServedSandbox(sandbox) as running:
+        yield running.url
 
 
 def _clients(sandbox: Sandbox, url: str, seller: SellerAccount) -> Any:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import Credentials
@@ -24,6 +21,7 @@ from orderbridge.db import make_engine, session_factory
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock
+from orderbridge.simulator.serving import ServedSandbox
 from orderbridge.simulator.world import SellerAccount as SandboxSeller
 from tests.simulator.sandbox_helpers import small_world
 
@@ -124,16 +122,8 @@ def quota_sessions(fresh_store_url: str) -> Iterator[sessionmaker[Session]]:
 @pytest.fixture
 def live_sandbox_url(sandbox: Sandbox) -> Iterator[str]:
     """The sandbox served by uvicorn on a real port of 127.0.0.1 (plain http), in a background thread."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)  # requests wait in the backlog until uvicorn accepts them: no start-up polling
-    config = uvicorn.Config(create_app(sandbox), log_level="warning", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with ServedSandbox(sandbox) as served:
+        yield served.url
 
 
 @pytest.fixture

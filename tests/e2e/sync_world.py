@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import socket
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +32,7 @@ from orderbridge.privacy.keystore import KeyStore, open_keystore
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock
+from orderbridge.simulator.serving import ServedSandbox
 from orderbridge.simulator.world import SellerAccount as SandboxSeller
 from orderbridge.simulator.world import SimOrder
 from tests.amazon.conftest import BASE, SandboxTransport, VirtualTime
@@ -222,16 +220,5 @@ def expected_status(session: Session, order: SimOrder) -> str:
 @contextmanager
 def served(sandbox: Sandbox) -> Iterator[str]:
     """The sandbox on a real port of 127.0.0.1 (uvicorn in a thread), for other processes to call."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(sandbox), log_level="warning", timeout_graceful_shutdown=1)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with ServedSandbox(sandbox) as running:
+        yield running.url

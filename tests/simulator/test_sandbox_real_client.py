@@ -3,57 +3,25 @@ inbound shipments (SPAPI.md §13: endpoint override, process-global token cache,
 
 from __future__ import annotations
 
-import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sp_api.api import FulfillmentInbound, Orders, Reports
 from sp_api.auth import AccessTokenClient, access_token_client
 from sp_api.base import Marketplaces
 
 from orderbridge.simulator import worldfile
-from orderbridge.simulator.app import Sandbox, create_app
+from orderbridge.simulator.app import Sandbox
 from orderbridge.simulator.cli import self_signed_certificate
 from orderbridge.simulator.clock import VirtualClock
+from orderbridge.simulator.serving import ServedSandbox
 from tests.simulator.sandbox_helpers import small_world
 
 
-class LiveSandbox:
-    """uvicorn serving a sandbox on 127.0.0.1 in a background thread."""
-
-    def __init__(self, sandbox: Sandbox, certificate: tuple[Path, Path] | None = None) -> None:
-        self.sandbox = sandbox
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)  # connections wait in the backlog until uvicorn accepts: no start-up polling
-        self.port = self.sock.getsockname()[1]
-        tls = {"ssl_certfile": str(certificate[0]), "ssl_keyfile": str(certificate[1])} if certificate else {}
-        config = uvicorn.Config(
-            create_app(sandbox), log_level="warning", lifespan="on", timeout_graceful_shutdown=1, **tls
-        )  # type: ignore[arg-type]
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-        self.scheme = "https" if certificate else "http"
-
-    @property
-    def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LiveSandbox:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def _token_client(live: LiveSandbox) -> type[AccessTokenClient]:
+def _token_client(live: ServedSandbox) -> type[AccessTokenClient]:
     class SandboxTokenClient(AccessTokenClient):
         scheme = f"{live.scheme}://"
         host = f"127.0.0.1:{live.port}"
@@ -81,7 +49,7 @@ def _credentials(sandbox: Sandbox) -> dict[str, str]:
 
 def test_python_amazon_sp_api_reads_orders_reports_and_inbound_over_http(live_sandbox: Sandbox) -> None:
     sandbox = live_sandbox
-    with LiveSandbox(sandbox) as live:
+    with ServedSandbox(sandbox) as live:
         options = {"credentials": _credentials(sandbox), "auth_token_client_class": _token_client(live)}
         # orders, every page, with pagination tokens that repeat the original parameters
         orders = Orders(Marketplaces.US, version="2026-01-01", **options)
@@ -134,7 +102,7 @@ def test_python_amazon_sp_api_reads_orders_reports_and_inbound_over_http(live_sa
 def test_https_with_the_generated_certificate(live_sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox = live_sandbox
     certificate = self_signed_certificate(tmp_path)
-    with LiveSandbox(sandbox, certificate) as live:
+    with ServedSandbox(sandbox, certificate=certificate) as live:
         context = ssl.create_default_context(cafile=str(certificate[0]))
         assert httpx.get(f"{live.url}/_sandbox/state", verify=context).json()["orders"] > 0
         options = {
@@ -152,7 +120,7 @@ def test_https_with_the_generated_certificate(live_sandbox: Sandbox, tmp_path: P
 def test_connection_reset_fault_drops_the_tcp_connection(live_sandbox: Sandbox) -> None:
     sandbox = live_sandbox
     account = next(iter(sandbox.world.accounts.values()))
-    with LiveSandbox(sandbox) as live, httpx.Client(base_url=live.url) as client:
+    with ServedSandbox(sandbox) as live, httpx.Client(base_url=live.url) as client:
         form = {
             "grant_type": "refresh_token",
             "refresh_token": account.refresh_token,

@@ -8,17 +8,13 @@ accounts run on the sandbox's clock; real accounts on UTC.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,28 +38,17 @@ from orderbridge.jobs.tasks import (
 )
 from orderbridge.privacy.keystore import KeyStore
 from orderbridge.simulator import generator
-from orderbridge.simulator.app import Sandbox, create_app
+from orderbridge.simulator.app import Sandbox
 from orderbridge.simulator.clock import VirtualClock
+from orderbridge.simulator.serving import ServedSandbox
 
 # Standard VAT of the sandbox's EU marketplaces' countries (for the sandbox book only).
 SANDBOX_VAT = {"GB": "0.20", "DE": "0.19", "FR": "0.20", "IT": "0.22", "ES": "0.21"}
 
 
-@dataclass
-class RunningSandbox:
-    sandbox: Sandbox
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 def start_sandbox(
     *, port: int = 0, speed: float = 60.0, orders_per_day: int = 200, days: int = 3, seed: int = 7
-) -> RunningSandbox:
+) -> ServedSandbox:
     """Generate a world ending now, serve it on 127.0.0.1:`port` (0: any free port) in a daemon thread."""
     now = float(int(time.time()))
     world = generator.generate(
@@ -72,15 +57,7 @@ def start_sandbox(
         )
     )
     sandbox = Sandbox(world, clock=VirtualClock(world.now, speed=speed))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(64)
-    config = uvicorn.Config(create_app(sandbox), log_level="warning", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="sandbox")
-    thread.start()
-    return RunningSandbox(sandbox, f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread)
+    return ServedSandbox(sandbox, port=port).start()
 
 
 def sandbox_endpoint(sandbox: Sandbox) -> Endpoint:
@@ -127,7 +104,7 @@ def is_real(account: SellerAccount) -> bool:
 
 
 def add_sandbox_accounts(
-    sessions: sessionmaker[Session], keys: KeyStore, running: RunningSandbox
+    sessions: sessionmaker[Session], keys: KeyStore, running: ServedSandbox
 ) -> list[str]:
     """Every sandbox seller as an account pointed at the running sandbox, and a book ready for them."""
     response = httpx.get(running.url + "/_sandbox/state", timeout=10.0)
