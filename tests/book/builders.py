@@ -46,6 +46,18 @@ class Book:
         )
         self.session.flush()
 
+    def new_order(self, ref: str, rows: tuple[NewRow, ...]) -> NewOrder:
+        """An order of these rows as a channel sends it, in the "New order" status."""
+        return NewOrder(
+            channel_id=self.channel.id,
+            external_ref=ref,
+            contact_id=self.contact.id,
+            status_id=status_by_name(self.session, "New order").id,
+            currency="GBP",
+            placed_at=NOW,
+            rows=rows,
+        )
+
     def order(
         self,
         ref: str,

@@ -11,10 +11,10 @@ from orderbridge.book.errors import InvalidValueError
 from orderbridge.book.inventory import StockLevel, available_quantity
 from orderbridge.book.orders.booking import book_order
 from orderbridge.book.orders.cancel import cancel_order, cancel_row_quantity
-from orderbridge.book.orders.commands import NewOrder, NewRow
+from orderbridge.book.orders.commands import NewRow
 from orderbridge.book.orders.model import OrderRow, RowKind
 from orderbridge.book.orders.shipping import ship_order
-from orderbridge.book.orders.statuses import set_carrier, shipping_method, status_by_name
+from orderbridge.book.orders.statuses import set_carrier, shipping_method
 from tests.book.builders import NOW, Book, make_bundle
 
 
@@ -85,15 +85,7 @@ def test_o10_gift_wrap_sits_directly_under_its_product_row(book: Book) -> None:
     )
     order = book_order(
         book.session,
-        NewOrder(
-            channel_id=book.channel.id,
-            external_ref="o-gift",
-            contact_id=book.contact.id,
-            status_id=status_by_name(book.session, "New order").id,
-            currency="GBP",
-            placed_at=NOW,
-            rows=rows,
-        ),
+        book.new_order("o-gift", rows),
         now=NOW,
     )
     assert [row.kind for row in order.rows] == [RowKind.PRODUCT, RowKind.GIFT_WRAP, RowKind.SHIPPING]
@@ -103,15 +95,7 @@ def test_o10_gift_wrap_sits_directly_under_its_product_row(book: Book) -> None:
 
 def test_gift_wrap_without_a_product_row_is_refused(book: Book) -> None:
     rows = (NewRow(kind=RowKind.GIFT_WRAP, name="Gift wrap", quantity=1, net=Decimal("2.50")),)
-    new = NewOrder(
-        channel_id=book.channel.id,
-        external_ref="o-bad",
-        contact_id=book.contact.id,
-        status_id=status_by_name(book.session, "New order").id,
-        currency="GBP",
-        placed_at=NOW,
-        rows=rows,
-    )
+    new = book.new_order("o-bad", rows)
     with pytest.raises(InvalidValueError, match="o-bad: row 1: gift wrap"):
         book_order(book.session, new, now=NOW)
 
@@ -224,15 +208,7 @@ def test_o10_gift_wrap_on_a_bundle_sits_directly_under_the_bundle_row(book: Book
     )
     order = book_order(
         book.session,
-        NewOrder(
-            channel_id=book.channel.id,
-            external_ref="o-kit-gift",
-            contact_id=book.contact.id,
-            status_id=status_by_name(book.session, "New order").id,
-            currency="GBP",
-            placed_at=NOW,
-            rows=rows,
-        ),
+        book.new_order("o-kit-gift", rows),
         now=NOW,
     )
     kinds = [(row.kind, row.sku) for row in order.rows]
