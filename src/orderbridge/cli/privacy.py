@@ -15,7 +15,6 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
-from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.pii import pii_fields
@@ -52,12 +51,6 @@ def open_privacy() -> Privacy:
         return context.privacy()
     except PrivacyError as error:
         raise fail(str(error)) from None
-
-
-def privacy_sessions(wired: Privacy) -> sessionmaker[Session]:
-    """Sessions on the configured store that seal every PII value they write (`wired`'s keys)."""
-    del wired  # context.sessions() seals with context.privacy(), the same cached Privacy
-    return context.sessions()
 
 
 def _writer() -> sealed_archive.ArchiveWriter | None:
@@ -104,9 +97,7 @@ def sweep_command(
             progress.update(tasks[phase], completed=done)
 
         try:
-            sweep = Sweep(
-                privacy_sessions(wired), wired, writer, clock=utc_now, actor=_actor(), batch_size=batch
-            )
+            sweep = Sweep(context.sessions(), wired, writer, clock=utc_now, actor=_actor(), batch_size=batch)
             sweep.progress = tick
             report = sweep.run(dry_run=dry_run)
         except PrivacyError as error:
@@ -126,7 +117,7 @@ def sweep_command(
 def report_command(as_json: AsJson = False) -> None:
     """Records holding PII, due in 7 days, overdue (must be 0), last sweep, archives, 18-month data (AC-1)."""
     wired = open_privacy()
-    with privacy_sessions(wired)() as session:
+    with context.sessions()() as session:
         found = retention_report(
             session, wired, settings().archive_dir, clock=utc_now, legal_basis=settings().non_pii_legal_basis
         )
@@ -160,8 +151,7 @@ def reveal_command(
     actor: Actor = "",
 ) -> None:
     """Show an order's buyer data to someone allowed to see it; the read is audited (R4, AC-21)."""
-    wired = open_privacy()
-    with privacy_sessions(wired).begin() as session:
+    with context.sessions().begin() as session:
         found = session.get(SalesOrder, order)
         if found is None:
             raise fail(f"order {order} does not exist")
@@ -202,8 +192,7 @@ def archive_verify() -> None:
     found = sealed_archive.verify(directory) if directory.exists() else sealed_archive.ArchiveReport([])
     rows = [[c.file, c.entries, c.recipient, "; ".join(c.problems) or "ok"] for c in found.files]
     print_table("Archive files", ["file", "entries", "key", "integrity"], rows)
-    wired = open_privacy()
-    with privacy_sessions(wired).begin() as session:
+    with context.sessions().begin() as session:
         audit.append(
             session,
             actor=_actor(),
@@ -246,8 +235,7 @@ def archive_restore(
             for r in unique
         ]
         print_table("Restored from the archive", ["order", "day", "fields"], rows)
-    wired = open_privacy()
-    with privacy_sessions(wired).begin() as session:
+    with context.sessions().begin() as session:
         audit.append(
             session,
             actor=_actor(),
@@ -271,7 +259,7 @@ def incident_open(
     try:
         at = datetime.fromisoformat(detected) if detected else utc_now()
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        with privacy_sessions(open_privacy()).begin() as session:
+        with context.sessions().begin() as session:
             incident = incidents.open_incident(
                 session, summary=summary, detected_at=at, actor=actor or _actor(), clock=utc_now
             )
@@ -292,7 +280,7 @@ def incident_list(
     as_json: AsJson = False,
 ) -> None:
     """The incident register with each deadline; overdue ones are marked."""
-    with privacy_sessions(open_privacy())() as session:
+    with context.sessions()() as session:
         found = incidents.list_incidents(session, clock=utc_now, open_only=open_only)
     if as_json:
         print_json([{**asdict(i), "time_left": int(i.time_left.total_seconds())} for i in found])
@@ -314,7 +302,7 @@ def incident_list(
 def incident_notified(incident_id: int, actor: Actor = "") -> None:
     """Record that Amazon (security@amazon.com) was told."""
     try:
-        with privacy_sessions(open_privacy()).begin() as session:
+        with context.sessions().begin() as session:
             incidents.record_amazon_notified(session, incident_id, actor=actor or _actor(), clock=utc_now)
     except PrivacyError as error:
         raise fail(str(error)) from None
@@ -330,7 +318,7 @@ def incident_close(
 ) -> None:
     """Close an incident (with the notification recorded, or a reason why not)."""
     try:
-        with privacy_sessions(open_privacy()).begin() as session:
+        with context.sessions().begin() as session:
             incidents.close_incident(
                 session,
                 incident_id,
@@ -351,7 +339,7 @@ def incident_close(
 def keys_rotate() -> None:
     """Rotate the key-encryption key and re-wrap every data key under it (AC-20); logged."""
     wired = open_privacy()
-    with privacy_sessions(wired).begin() as session:
+    with context.sessions().begin() as session:
         try:
             if os.environ.get(KEK_ENV):  # the operator set the new KEK (and the old in ..._PREVIOUS)
                 count = key_lifecycle.rotate_kek(wired.keys, session, actor=_actor(), clock=utc_now)
@@ -376,7 +364,7 @@ def seller_purge(
     if not yes:
         raise fail("this destroys every key of the seller for good; repeat with --yes")
     wired = open_privacy()
-    with privacy_sessions(wired).begin() as session:
+    with context.sessions().begin() as session:
         try:
             certificate = key_lifecycle.purge_seller(
                 wired.keys, session, scope, actor=_actor(), clock=utc_now, reason=reason
