@@ -221,3 +221,15 @@ def test_o10_gift_wrap_on_a_bundle_sits_directly_under_the_bundle_row(book: Book
     ]
     assert order.rows[1].parent is order.rows[0]
     assert order.rows[2].parent is order.rows[0] and order.rows[3].parent is order.rows[0]
+
+
+def test_rows_short_of_stock_allocate_when_stock_arrives(book: Book) -> None:
+    from orderbridge.book.orders.booking import allocate_order
+
+    book.receive("A", 1)
+    order = book.order("o-later", [("A", 3)])
+    assert order.rows[0].allocated == 1
+    book.receive("A", 5, ref="receipt-2")
+    assert allocate_order(book.session, order) == 2
+    assert order.rows[0].allocated == 3 and level(book, "A").allocated == 3
+    assert allocate_order(book.session, order) == 0
