@@ -201,7 +201,7 @@ def make_world(
     engine = make_engine(url)
     sessions = session_factory(engine)
     clock = FakeClock(now or datetime(2026, 11, 23, 9, 30, tzinfo=UTC))
-    keys = open_keystore(root / "keys", key_file=root / "secrets" / "kek", environ={})
+    keys = open_keystore(root / "keys", key_file=root / "secrets" / "kek", environ={}, clock=clock)
     privacy = Privacy(keys, retention_days=retention_days)
     archive_dir = root / "archive"
     offline = root.parent / f"{root.name}-offline"

@@ -25,6 +25,8 @@ class Contact(PIIRecordColumns, BillingAddressColumns, Base):
     phone: Mapped[str | None] = pii_column()
     # A key to match the e-mail without reading it (C4, C8, C11); privacy fills it with a blind index.
     email_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Search by name while the PII is live, without a plaintext index; privacy fills it (blind index).
+    name_key: Mapped[str | None] = mapped_column(String(64), index=True)
     price_list_id: Mapped[int | None] = mapped_column(ForeignKey("price_lists.id"))
     origin_channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
     marketplace_id: Mapped[str | None] = mapped_column(String(40))

@@ -66,6 +66,11 @@ def _digest(secret: bytes, kind: IndexKind, normal: str) -> bytes:
     return hmac.new(secret, message, hashlib.sha256).digest()[:INDEX_BYTES]
 
 
+def index_with(secret: bytes, kind: IndexKind, normal: str) -> bytes:
+    """The blind index of an already normalised value under a given key (re-indexing during a rotation)."""
+    return _digest(secret, kind, normal)
+
+
 class BlindIndexer:
     """Computes blind indexes with the per-(seller, marketplace) index keys of the key store."""
 

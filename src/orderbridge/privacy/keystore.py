@@ -32,6 +32,7 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from orderbridge.clock import Clock, utc_now
 from orderbridge.privacy import files
 from orderbridge.privacy.errors import KeyDestroyedError, KeyStoreError
 
@@ -205,8 +206,10 @@ class KeyStore:
         *,
         previous: Sequence[KeyEncryptionKey] = (),
         copies: KeyCopies | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.root = root
+        self.clock = clock
         self.kek = kek
         self.copies = copies
         self._keks = {k.fingerprint: k for k in (*previous, kek)}
@@ -333,10 +336,22 @@ class KeyStore:
             if json.loads(path.read_bytes())["kek"] == self.kek.fingerprint:
                 continue
             secret = self._unwrap(key_id, path.read_bytes())
-            files.write_replace(path, self._wrap(key_id, secret))
+            files.write_replace(path, self._wrap(key_id, secret, created=self.created_at(key_id)))
             count += 1
         self._cache.clear()
         return count
+
+    def created_at(self, key_id: KeyId) -> datetime | None:
+        """When a live key was made (by the store's clock); None for a key made before this was recorded."""
+        try:
+            text = json.loads(self._path(key_id).read_bytes()).get("created")
+        except FileNotFoundError:
+            if self._tombstone(key_id).exists():
+                raise KeyDestroyedError(str(key_id)) from None
+            raise KeyStoreError(f"key {key_id} is not in the key store {self.root}") from None
+        except ValueError:
+            raise KeyStoreError(f"key file of {key_id} is damaged") from None
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -394,7 +409,7 @@ class KeyStore:
     def _tombstone(self, key_id: KeyId) -> Path:
         return self.root / key_id.seller / key_id.marketplace / f"{key_id.slot}.destroyed"
 
-    def _wrap(self, key_id: KeyId, secret: bytes) -> bytes:
+    def _wrap(self, key_id: KeyId, secret: bytes, *, created: datetime | None = None) -> bytes:
         nonce = os.urandom(12)
         wrapped = AESGCM(self.kek.secret).encrypt(nonce, secret, _WRAP_AAD + str(key_id).encode())
         record = {
@@ -403,6 +418,7 @@ class KeyStore:
             "kek": self.kek.fingerprint,
             "nonce": base64.b64encode(nonce).decode(),
             "wrapped": base64.b64encode(wrapped).decode(),
+            "created": (created or self.clock()).astimezone(UTC).isoformat(),
         }
         return json.dumps(record).encode()
 
@@ -444,6 +460,7 @@ def open_keystore(
     environ: Mapping[str, str] | None = None,
     database_dirs: Sequence[Path] = (),
     copies: KeyCopies | None = None,
+    clock: Clock = utc_now,
 ) -> KeyStore:
     """The key store under `root` with the KEK in force, finishing a KEK-file rotation a crash interrupted.
 
@@ -457,19 +474,19 @@ def open_keystore(
             for text in env.get(KEK_PREVIOUS_ENV, "").split(",")
             if text.strip()
         ]
-        return KeyStore(root, load_kek(key_file, env), previous=previous, copies=copies)
+        return KeyStore(root, load_kek(key_file, env), previous=previous, copies=copies, clock=clock)
     pending = _next_kek_file(key_file)
     if pending.exists():
         old = _parse_kek_file(key_file)
         if old is not None:  # crashed while re-wrapping: finish the rotation
-            store = KeyStore(root, old, copies=copies)
+            store = KeyStore(root, old, copies=copies, clock=clock)
             rotate_kek_file(store, key_file)
             return store
         if key_file.exists():  # crashed while shredding the old KEK: every key is already re-wrapped
             files.shred(key_file)
         os.replace(pending, key_file)
         files.fsync_dir(key_file.parent)
-    return KeyStore(root, read_or_create_kek_file(key_file), copies=copies)
+    return KeyStore(root, read_or_create_kek_file(key_file), copies=copies, clock=clock)
 
 
 def _parse_kek_file(path: Path) -> KeyEncryptionKey | None:

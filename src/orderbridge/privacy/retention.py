@@ -18,6 +18,7 @@ Records of non-Amazon channels are never due (P8).
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -48,26 +49,42 @@ from orderbridge.book.orders.model import OrderNote, SalesOrder
 from orderbridge.clock import Clock, as_utc
 from orderbridge.privacy import audit
 from orderbridge.privacy.archive import GROUP_SIZE, ArchiveRecord, ArchiveWriter
-from orderbridge.privacy.errors import DecryptionError
+from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError
 from orderbridge.privacy.key_lifecycle import destroy_key
-from orderbridge.privacy.keystore import KeyId
+from orderbridge.privacy.keystore import KeyId, KeyKind
 from orderbridge.privacy.models import AuditAction, RedactionLedger
 from orderbridge.privacy.sealing import (
     LOCAL_MARKETPLACE,
+    SEALED_PREFIX,
     Privacy,
     follow_order,
-    open_sealed,
     scope_name,
     seal_record,
 )
-from orderbridge.privacy.vault import FieldRef
 
 Progress = Callable[[str, int, int], None]
 """(phase, done, total): called after each batch."""
 
-PII_MODELS: tuple[Any, ...] = (SalesOrder, OrderNote, CustomFieldValue, Contact)
+# Owners before what follows their key: notes and custom field values take their order's or contact's.
+PII_MODELS: tuple[Any, ...] = (SalesOrder, Contact, OrderNote, CustomFieldValue)
+# §3.4: an open key (records not due yet) rolls this often, and the one before it is destroyed at the next
+# sweep once its records are re-keyed. Ciphertext an open key sealed (in the WAL, dumps and backups, also
+# of records since re-keyed to an epoch) thus dies at most about a week after it was replaced, well
+# inside the retention period of anything it sealed.
+OPEN_KEY_DAYS = 7
 _ADDRESS_PARTS = ("name", "company", "line1", "line2", "city", "postcode")
 _ARCHIVE_NAMES = {"line1": "address_line1", "line2": "address_line2"}
+_TAX_COLUMNS = tuple(
+    (prefix, tuple((f"{prefix}_{part}", _ARCHIVE_NAMES.get(part, part)) for part in _ADDRESS_PARTS))
+    for prefix in ("billing", "delivery")
+)
+
+
+def _unbase64(value: str) -> bytes:
+    try:
+        return binascii.a2b_base64(value[len(SEALED_PREFIX) :], strict_mode=True)
+    except binascii.Error:
+        raise DecryptionError("vault: sealed text is damaged") from None
 
 
 @dataclass
@@ -82,6 +99,8 @@ class SweepReport:
     archive_files: set[str] = field(default_factory=set)
     keys_destroyed: list[str] = field(default_factory=list)
     keys_kept: list[str] = field(default_factory=list)
+    keys_rolled: list[str] = field(default_factory=list)
+    rekeyed: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -116,13 +135,17 @@ def due_orders(amazon: Sequence[int], cutoff: datetime) -> ColumnElement[bool]:
 
 
 def due_contacts(amazon: Sequence[int], cutoff: datetime) -> ColumnElement[bool]:
-    """Amazon contacts not redacted whose every Amazon order is due (the last one decides, P1)."""
+    """Amazon contacts not redacted whose every Amazon order is due (the last one decides, P1).
+
+    A contact with no Amazon order at all (its order was never booked, or was deleted) has nothing to
+    fulfil: it falls due the retention period after it was created, as if created by a shipped order.
+    """
     theirs = and_(SalesOrder.contact_id == Contact.id, SalesOrder.channel_id.in_(amazon))
     return and_(
         Contact.marketplace_id.is_not(None),
         Contact.pii_redacted_at.is_(None),
-        exists().where(theirs),
         ~exists().where(theirs, ~anchored_before(cutoff)),
+        or_(exists().where(theirs), Contact.created_at < cutoff),
     )
 
 
@@ -179,6 +202,7 @@ class Sweep:
         self._redact_orders(amazon, cutoff, now, due, report)
         self._redact_contacts(amazon, cutoff, now, contacts or 0, report)
         self._destroy_keys(now, report)
+        self._roll_open_keys(now, report)
         self._forget()
         with self._transaction() as session:
             audit.append(
@@ -191,6 +215,7 @@ class Sweep:
                     "sealed": report.sealed,
                     "archived": report.archived,
                     "keys_destroyed": len(report.keys_destroyed),
+                    "open_keys_rolled": len(report.keys_rolled),
                     "retention_days": self.privacy.retention_days,
                 },
                 clock=self.clock,
@@ -258,7 +283,7 @@ class Sweep:
         self, amazon: Sequence[int], cutoff: datetime, now: datetime, total: int, report: SweepReport
     ) -> None:
         orders = _table(SalesOrder)
-        names = pii.pii_fields(orders)
+        names = [name for _prefix, parts in _TAX_COLUMNS for name, _archived_as in parts]
         columns = [orders.c.id, orders.c.external_ref, orders.c.pii_ref, orders.c.pii_key, orders.c.placed_at]
         columns += [orders.c.billing_country, orders.c.delivery_country]
         columns += [_table(Channel).c.code, _table(Channel).c.marketplace_id]
@@ -292,7 +317,7 @@ class Sweep:
     def _redact_order_batch(self, rows: Sequence[Any], now: datetime, report: SweepReport) -> None:
         records: list[ArchiveRecord] = []
         archived_ids: list[int] = []
-        opener = self.privacy.vault.opener()
+        opener = self.privacy.vault.field_opener()
         for row in rows:
             fields = self._tax_fields(row, report, opener)
             if fields and self.archive is not None:
@@ -348,29 +373,34 @@ class Sweep:
             self._write_ledger(session, ledger)
 
     def _tax_fields(
-        self, row: Any, report: SweepReport, opener: Callable[[bytes, FieldRef], str]
+        self, row: Any, report: SweepReport, opener: Callable[[bytes, str, str, str], str]
     ) -> dict[str, str]:
-        """The invoice address (billing, else delivery) in clear, for the archive (AC-15: tax fields only)."""
-        for prefix in ("billing", "delivery"):
+        """The invoice address (billing, else delivery) in clear, for the archive (AC-15: tax fields only).
+
+        Only these columns are read and decrypted: the sweep's inner loop (phones, e-mails and notes are
+        redacted without ever being opened).
+        """
+        mapping = row._mapping
+        ref = row.pii_ref
+        for prefix, names in _TAX_COLUMNS:
             fields: dict[str, str] = {}
-            for part in _ADDRESS_PARTS:
-                name = f"{prefix}_{part}"
-                try:
-                    value = open_sealed(
-                        self.privacy,
-                        getattr(row, name),
-                        table="sales_orders",
-                        ref=row.pii_ref,
-                        name=name,
-                        opener=opener,
-                    )
-                except DecryptionError:
-                    report.problems.append(f"order {row.id}: {name} does not decrypt; redacted unarchived")
+            for name, archived_as in names:
+                value = mapping[name]
+                if value is None or value == pii.REDACTED:
                     continue
-                if value is not None and value != pii.REDACTED:
-                    fields[_ARCHIVE_NAMES.get(part, part)] = value
+                if value.startswith(SEALED_PREFIX):
+                    try:
+                        value = opener(_unbase64(value), "sales_orders", ref, name)
+                    except KeyDestroyedError:
+                        continue
+                    except DecryptionError:
+                        report.problems.append(
+                            f"order {row.id}: {name} does not decrypt; redacted unarchived"
+                        )
+                        continue
+                fields[archived_as] = value
             if fields:
-                country = getattr(row, f"{prefix}_country")
+                country = mapping[f"{prefix}_country"]
                 if country:
                     fields["country"] = country
                 return fields
@@ -412,21 +442,31 @@ class Sweep:
     ) -> None:
         contacts = _table(Contact)
         done, last = 0, 0
-        while True:
+        with self.sessions() as reader:
+            highest = reader.scalar(select(func.max(contacts.c.id))) or 0
+        window = self.batch_size * 4  # bounded windows, as for orders: constant memory and plan
+        while last < highest:
             with self._transaction() as session:
                 rows = session.execute(
                     select(contacts.c.id, contacts.c.pii_ref, contacts.c.pii_key)
-                    .where(due_contacts(amazon, cutoff), contacts.c.id > last)
+                    .where(due_contacts(amazon, cutoff), contacts.c.id > last, contacts.c.id <= last + window)
                     .order_by(contacts.c.id)
                     .limit(self.batch_size)
                 ).all()
+                last = rows[-1].id if len(rows) == self.batch_size else last + window
                 if not rows:
-                    return
+                    continue
                 ids = [row.id for row in rows]
                 session.execute(
                     update(contacts)
-                    .where(contacts.c.id.in_(ids))
-                    .values(**_redact_values(contacts), email_key=None, pii_key=None, pii_redacted_at=now)
+                    .where(contacts.c.id.in_(ids), contacts.c.pii_redacted_at.is_(None))
+                    .values(
+                        **_redact_values(contacts),
+                        email_key=None,
+                        name_key=None,
+                        pii_key=None,
+                        pii_redacted_at=now,
+                    )
                 )
                 self._redact_custom_values(session, RecordKind.CONTACT, ids, now)
                 self._write_ledger(
@@ -437,7 +477,7 @@ class Sweep:
                             "record_id": row.id,
                             "pii_ref": row.pii_ref,
                             "field_classes": "name,company,email,phone,address,custom_fields",
-                            "rule": "P1: last Amazon order due",
+                            "rule": "P1: last Amazon order due, or no order and created before the period",
                             "key_id": row.pii_key,
                             "redacted_at": now,
                             "archive_file": None,
@@ -447,7 +487,6 @@ class Sweep:
                         for row in rows
                     ],
                 )
-            last = rows[-1].id
             done += len(rows)
             report.contacts += len(rows)
             self._after_batch("contacts", done, total)
@@ -464,6 +503,51 @@ class Sweep:
                     continue
                 destroy_key(self.privacy.keys, session, key_id, actor=self.actor, clock=self.clock)
                 report.keys_destroyed.append(str(key_id))
+
+    def _roll_open_keys(self, now: datetime, report: SweepReport) -> None:
+        """§3.4: re-key what older open keys of Amazon scopes still seal and destroy them; roll old ones.
+
+        A key rolled in this sweep is re-keyed and destroyed by the next one, so that a writer that
+        fetched it just before the roll has committed by then (its records are found and re-keyed).
+        Non-Amazon scopes keep their open key (P8: not Amazon data, nothing falls due).
+        """
+        keys = self.privacy.keys
+        scopes: dict[tuple[str, str], list[KeyId]] = {}
+        for key_id in keys.live_keys():
+            if key_id.kind is KeyKind.OPEN and key_id.marketplace != LOCAL_MARKETPLACE:
+                scopes.setdefault((key_id.seller, key_id.marketplace), []).append(key_id)
+        for (seller, marketplace), found in scopes.items():
+            current = max(found, key=lambda key_id: key_id.serial)
+            for older in sorted(set(found) - {current}):
+                report.rekeyed += self._rekey(older)
+                with self._transaction() as session:
+                    if self._in_use(session, older):
+                        report.keys_kept.append(str(older))
+                        continue
+                    destroy_key(
+                        keys, session, older, actor=self.actor, clock=self.clock, reason="open key rolled"
+                    )
+                    report.keys_destroyed.append(str(older))
+            created = keys.created_at(current)
+            if created is None or created <= now - timedelta(days=OPEN_KEY_DAYS):
+                rolled = keys.roll_open_key(seller, marketplace).key_id
+                report.keys_rolled.append(str(rolled))
+
+    def _rekey(self, key_id: KeyId) -> int:
+        """Move every live record sealed under `key_id` to the key it belongs under now (batched)."""
+        moved = 0
+        for model in PII_MODELS:
+            last: Any = None
+            while True:
+                with self._transaction() as session:
+                    query = select(model).where(model.pii_key == str(key_id), model.pii_redacted_at.is_(None))
+                    records = self._page(session, model, query, last)
+                    if not records:
+                        break
+                    for record in records:
+                        moved += seal_record(self.privacy, session, record, rekey=True)
+                    last = self._position(records[-1])
+        return moved
 
     @staticmethod
     def _in_use(session: Session, key_id: KeyId) -> bool:

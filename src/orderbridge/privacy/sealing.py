@@ -342,6 +342,46 @@ def _fill_email_key(privacy: Privacy, session: Session, contact: Contact) -> Non
         contact.email_key = None
 
 
+_NAME_PARTS = ("first_name", "last_name", "company_name")
+
+
+def contact_name(first: str | None, last: str | None, company: str | None) -> str | None:
+    """The name a contact is searched by: the person's, else the company's (None if neither)."""
+    person = " ".join(part for part in (first, last) if part and part != pii.REDACTED)
+    return person or (company if company and company != pii.REDACTED else None)
+
+
+def name_key(privacy: Privacy, name: str | None, *, seller: str, marketplace: str) -> str | None:
+    """The search key of a contact name, as stored in `Contact.name_key` (None when nothing to index).
+
+    The bulk contact path fills it with this too: `name_key(privacy, contact_name(...), ...)`.
+    """
+    if name is None:
+        return None
+    try:
+        return privacy.indexer.index(IndexKind.NAME, name, seller=seller, marketplace=marketplace).hex()
+    except NothingToIndexError:
+        return None
+
+
+def _fill_name_key(privacy: Privacy, session: Session, contact: Contact) -> None:
+    """Search by name while PII is live: a keyed blind index of the normalised name, never plaintext."""
+    if contact.pii_redacted_at is not None:
+        return
+    state = inspect(contact)
+    changed = any(state.attrs[name].history.has_changes() for name in _NAME_PARTS)
+    if contact.id is not None and contact.name_key is not None and not changed:
+        return
+    parts = [
+        open_sealed(privacy, getattr(contact, name), table="contacts", ref=str(contact.pii_ref), name=name)
+        for name in _NAME_PARTS
+    ]
+    choice = contact_choice(privacy, session, contact)
+    contact.name_key = name_key(
+        privacy, contact_name(*parts), seller=choice.seller, marketplace=choice.marketplace
+    )
+
+
 def email_key(privacy: Privacy, email: str, *, seller: str, marketplace: str) -> str:
     """The matching key of an e-mail, as stored in `Contact.email_key`."""
     return privacy.indexer.index(IndexKind.EMAIL, email, seller=seller, marketplace=marketplace).hex()
@@ -368,6 +408,9 @@ def _seal_pending(privacy: Privacy, session: Session) -> None:
     for record in new:
         if isinstance(record, Contact):
             _fill_email_key(privacy, session, record)
+    for record in (*new, *dirty):
+        if isinstance(record, Contact):
+            _fill_name_key(privacy, session, record)
     # Orders first: their notes and values take the order's key.
     ordered = sorted((*new, *dirty), key=lambda r: 0 if isinstance(r, SalesOrder | Contact) else 1)
     moved: list[SalesOrder] = []

@@ -39,11 +39,15 @@ class FieldRef:
         return f"{self.table} {self.record_id} {self.field}"
 
 
+def _prefixed(part: str) -> bytes:
+    # Length-prefixed, so that ("ab", "c") and ("a", "bc") never give the same bytes.
+    encoded = part.encode("utf-8")
+    return len(encoded).to_bytes(4, "big") + encoded
+
+
 def _associated_data(version: int, at: FieldRef, key_id: str) -> bytes:
     parts = (str(version), at.table, str(at.record_id), at.field, key_id)
-    encoded = [part.encode("utf-8") for part in parts]
-    # Length-prefixed, so that ("ab", "c") and ("a", "bc") never give the same bytes.
-    return _AAD_LABEL + b"".join(len(part).to_bytes(4, "big") + part for part in encoded)
+    return _AAD_LABEL + b"".join(_prefixed(part) for part in parts)
 
 
 def key_id_of(blob: bytes) -> KeyId:
@@ -106,9 +110,24 @@ class Vault:
 
         For short bursts only: a key another process destroys meanwhile is noticed by the next opener.
         """
-        ciphers: dict[str, AESGCM] = {}
+        fast = self.field_opener()
 
         def decrypt(blob: bytes, at: FieldRef) -> str:
+            return fast(blob, at.table, str(at.record_id), at.field)
+
+        return decrypt
+
+    def field_opener(self) -> Callable[[bytes, str, str, str], str]:
+        """`decrypt(blob, table, record id, field)` for a burst of values, with no per-value set-up.
+
+        Each key is fetched once, and the parts of the associated data that repeat (table, field, key id)
+        are encoded once: a sweep opens millions of values and this is its inner loop.
+        """
+        ciphers: dict[str, AESGCM] = {}
+        heads: dict[tuple[int, str], bytes] = {}
+        tails: dict[tuple[str, str], bytes] = {}
+
+        def decrypt(blob: bytes, table: str, record_id: str, field: str) -> str:
             version, key_id, nonce, sealed = _split(blob)
             cipher = ciphers.get(key_id)
             if cipher is None:
@@ -117,13 +136,21 @@ class Vault:
                 except KeyDestroyedError:
                     raise
                 except KeyStoreError as error:
-                    raise DecryptionError(f"vault: {at} cannot be decrypted: {error}") from None
+                    raise DecryptionError(
+                        f"vault: {table} {record_id} {field} cannot be decrypted: {error}"
+                    ) from None
                 cipher = ciphers[key_id] = AESGCM(key.secret)
+            head = heads.get((version, table))
+            if head is None:
+                head = heads[(version, table)] = _AAD_LABEL + _prefixed(str(version)) + _prefixed(table)
+            tail = tails.get((field, key_id))
+            if tail is None:
+                tail = tails[(field, key_id)] = _prefixed(field) + _prefixed(key_id)
             try:
-                plain = cipher.decrypt(nonce, sealed, _associated_data(version, at, key_id))
+                plain = cipher.decrypt(nonce, sealed, head + _prefixed(record_id) + tail)
             except InvalidTag:
                 raise DecryptionError(
-                    f"vault: {at} does not decrypt under key {key_id} "
+                    f"vault: {table} {record_id} {field} does not decrypt under key {key_id} "
                     "(moved from another row or field, or altered)"
                 ) from None
             return plain.decode("utf-8")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 16:24:26.413635
+Create Date: 2026-12-02 03:45:55.338263
 """
 
 from collections.abc import Sequence
@@ -362,6 +362,7 @@ def upgrade() -> None:
         sa.Column("email", orderbridge.book.pii.PIIText(), nullable=True),
         sa.Column("phone", orderbridge.book.pii.PIIText(), nullable=True),
         sa.Column("email_key", sa.String(length=64), nullable=True),
+        sa.Column("name_key", sa.String(length=64), nullable=True),
         sa.Column("price_list_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
         sa.Column("origin_channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
         sa.Column("marketplace_id", sa.String(length=40), nullable=True),
@@ -393,6 +394,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contacts_email_key"), ["email_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contacts_name_key"), ["name_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_contacts_pii_key"), ["pii_key"], unique=False)
 
     op.create_table(
@@ -1014,6 +1016,7 @@ def downgrade() -> None:
     op.drop_table("custom_field_values")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_contacts_pii_key"))
+        batch_op.drop_index(batch_op.f("ix_contacts_name_key"))
         batch_op.drop_index(batch_op.f("ix_contacts_email_key"))
 
     op.drop_table("contacts")

@@ -1,0 +1,52 @@
+"""Search by name while buyer data is live, through blind indexes only (issue 3 §2, P7, DPP §3.5).
+
+No plaintext name column, index, FTS table or cache exists: `Contact.name_key` holds a keyed HMAC of the
+normalised name, and a search computes the same HMAC of the query under every live index key. Exact
+match on the whole normalised name only (case, accents in compatibility form and spacing folded); no
+prefix or LIKE search, by design of blind indexes. After redaction the key is gone and nothing is found.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orderbridge.book.contacts import Contact
+from orderbridge.privacy.blind_index import IndexKind, normalise_name
+from orderbridge.privacy.errors import PrivacyError
+from orderbridge.privacy.keystore import KeyKind
+from orderbridge.privacy.sealing import Privacy, privacy_of
+
+MAX_RESULTS = 200
+
+
+def name_candidates(privacy: Privacy, name: str) -> list[str]:
+    """The stored form of `name` under every live index key of every seller and marketplace."""
+    scopes = sorted({(k.seller, k.marketplace) for k in privacy.keys.live_keys() if k.kind is KeyKind.INDEX})
+    found: list[str] = []
+    for seller, marketplace in scopes:
+        digests = privacy.indexer.candidates(IndexKind.NAME, name, seller=seller, marketplace=marketplace)
+        found.extend(digest.hex() for digest in digests)
+    return found
+
+
+def find_contacts_by_name(session: Session, name: str, *, limit: int = MAX_RESULTS) -> list[Contact]:
+    """Contacts whose live name is `name` (exact after normalising); redacted contacts never match.
+
+    The contacts come back sealed: showing their PII goes through `sealing.reveal` (audited).
+    """
+    privacy = privacy_of(session)
+    if privacy is None:
+        raise PrivacyError("search by name: privacy is not enabled on this session")
+    if not normalise_name(name):
+        return []
+    keys = name_candidates(privacy, name)
+    if not keys:
+        return []
+    query = (
+        select(Contact)
+        .where(Contact.name_key.in_(keys), Contact.pii_redacted_at.is_(None))
+        .order_by(Contact.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
