@@ -51,7 +51,8 @@ class Settings(BaseSettings):
         default=30, description="Days PII is kept after an Amazon order ships or is cancelled (P1): 1 to 30."
     )
     non_pii_legal_basis: str = Field(
-        default="", description="Why non-PII Amazon data is kept past 18 months (AC-29); empty: flagged."
+        default="",
+        description="Why non-PII Amazon data is kept past 18 months (AC-29); empty: the sweep deletes it.",
     )
 
     @classmethod

@@ -25,8 +25,10 @@ from orderbridge.clock import utc_now
 from orderbridge.privacy import archive as sealed_archive
 from orderbridge.privacy import audit, incidents, key_lifecycle
 from orderbridge.privacy.errors import PrivacyError
+from orderbridge.privacy.index_rotation import rotate_index_keys
 from orderbridge.privacy.keystore import KEK_ENV
 from orderbridge.privacy.models import AuditAction
+from orderbridge.privacy.purge import purge_seller_data
 from orderbridge.privacy.report import retention_report
 from orderbridge.privacy.retention import Sweep
 from orderbridge.privacy.sealing import Privacy, reveal
@@ -97,7 +99,15 @@ def sweep_command(
             progress.update(tasks[phase], completed=done)
 
         try:
-            sweep = Sweep(context.sessions(), wired, writer, clock=utc_now, actor=_actor(), batch_size=batch)
+            sweep = Sweep(
+                context.sessions(),
+                wired,
+                writer,
+                clock=utc_now,
+                actor=_actor(),
+                batch_size=batch,
+                non_pii_legal_basis=settings().non_pii_legal_basis,
+            )
             sweep.progress = tick
             report = sweep.run(dry_run=dry_run)
         except PrivacyError as error:
@@ -107,8 +117,16 @@ def sweep_command(
     if not dry_run:
         console.print(
             f"sealed {report.sealed} plaintext record(s); archived {report.archived} in "
-            f"{len(report.archive_files)} file(s); destroyed {len(report.keys_destroyed)} epoch key(s)"
+            f"{len(report.archive_files)} file(s); destroyed {len(report.keys_destroyed)} key(s); "
+            f"rolled {len(report.keys_rolled)} open key(s)"
         )
+        if settings().non_pii_legal_basis:
+            console.print(f"Amazon data past 18 months kept: {settings().non_pii_legal_basis}")
+        else:
+            console.print(
+                f"deleted {report.old_orders_deleted} Amazon order(s) and {report.old_contacts_deleted} "
+                "contact(s) past 18 months (no legal basis configured, AC-29)"
+            )
     for problem in report.problems:
         errors.print(f"[yellow]warning:[/yellow] {problem}", highlight=False)
 
@@ -185,6 +203,34 @@ def archive_keygen(
     )
 
 
+@archive.command("rotate")
+def archive_rotate(
+    private_key: Annotated[Path, typer.Option(help="Where to write the NEW private key (take it offline).")],
+) -> None:
+    """Replace the archive key pair (yearly, or when the private key may be exposed); logged (AC-20)."""
+    public = settings().archive_public_key_file
+    if not public.exists():
+        raise fail(f"no archive public key at {public}: run `orderbridge archive keygen` first")
+    try:
+        private_key.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        old, new = sealed_archive.rotate_key(private_key, public)
+    except PrivacyError as error:
+        raise fail(str(error)) from None
+    with context.sessions().begin() as session:
+        audit.append(
+            session,
+            actor=_actor(),
+            action=AuditAction.ARCHIVE_KEY_ROTATED,
+            detail={"from_key": old, "to_key": new},
+            clock=utc_now,
+        )
+    console.print(f"archive key {old} replaced by {new}; new archive files are sealed to {new}")
+    console.print(
+        f"[bold]Move {private_key} to offline storage now[/bold] and delete it here. Keep the old private "
+        f"key ({old}) offline too: files sealed to it need it to restore (give both with --key)."
+    )
+
+
 @archive.command("verify")
 def archive_verify() -> None:
     """Check every archive file's integrity without the private key (run it on a schedule)."""
@@ -207,7 +253,9 @@ def archive_verify() -> None:
 
 @archive.command("restore")
 def archive_restore(
-    key: Annotated[Path, typer.Option(help="The offline archive private key file.")],
+    key: Annotated[
+        list[Path], typer.Option(help="An offline archive private key file (repeat for rotated keys).")
+    ],
     order: Annotated[str | None, typer.Option(help="One Amazon order id.")] = None,
     date_from: Annotated[str | None, typer.Option("--from", help="First order day (YYYY-MM-DD).")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last order day (YYYY-MM-DD).")] = None,
@@ -354,21 +402,44 @@ def keys_rotate() -> None:
     )
 
 
+@keys.command("rotate-index")
+def keys_rotate_index() -> None:
+    """Rotate every blind-index key: re-index live contacts, then shred the old keys (AC-20); logged."""
+    wired = open_privacy()
+    try:
+        result = rotate_index_keys(context.sessions(), wired, actor=_actor(), clock=utc_now)
+    except PrivacyError as error:
+        raise fail(str(error)) from None
+    console.print(
+        f"{len(result.new_keys)} blind-index key(s) rotated; {result.reindexed} contact(s) re-indexed; "
+        f"{len(result.destroyed)} old key(s) destroyed"
+    )
+    if result.unexplained:
+        errors.print(
+            f"[yellow]warning:[/yellow] {result.unexplained} stored key(s) matched no index key and were "
+            "left as they were (they will not match until the contact's e-mail or name is set again)",
+            highlight=False,
+        )
+
+
 @seller.command("purge")
 def seller_purge(
     scope: Annotated[str, typer.Argument(help="The seller scope: the Amazon channel's code.")],
     reason: Annotated[str, typer.Option(help="Authorisation revoked, Amazon notice, ...")],
-    yes: Annotated[bool, typer.Option("--yes", help="Really destroy every key of this seller.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Really destroy the seller's keys and delete its Amazon data.")
+    ] = False,
 ) -> None:
-    """Destroy every key of one seller: all its buyers' data becomes unreadable everywhere (AC-28)."""
+    """Destroy a seller's keys and delete its Amazon orders and contacts, with a certificate (AC-28)."""
     if not yes:
-        raise fail("this destroys every key of the seller for good; repeat with --yes")
+        raise fail(
+            "this destroys every key of the seller and deletes its Amazon data for good; repeat with --yes"
+        )
     wired = open_privacy()
-    with context.sessions().begin() as session:
-        try:
-            certificate = key_lifecycle.purge_seller(
-                wired.keys, session, scope, actor=_actor(), clock=utc_now, reason=reason
-            )
-        except PrivacyError as error:
-            raise fail(str(error)) from None
+    try:
+        certificate = purge_seller_data(
+            context.sessions(), wired, scope, actor=_actor(), clock=utc_now, reason=reason
+        )
+    except PrivacyError as error:
+        raise fail(str(error)) from None
     console.print(certificate.as_text(), highlight=False)

@@ -159,9 +159,12 @@ def sweep_personal_data() -> dict[str, Any]:
         writer = archive.ArchiveWriter(
             config.archive_dir, archive.load_public_key(config.archive_public_key_file)
         )
-    report = retention.sweep(sessions, privacy, writer, clock=utc_now)
+    report = retention.sweep(
+        sessions, privacy, writer, clock=utc_now, non_pii_legal_basis=config.non_pii_legal_basis
+    )
     return {
         "sweep": f"{report.orders} orders and {report.contacts} contacts redacted, "
-        f"{report.archived} archived, {len(report.keys_destroyed)} keys destroyed"
+        f"{report.archived} archived, {len(report.keys_destroyed)} keys destroyed, "
+        f"{report.old_orders_deleted} orders past 18 months deleted"
         + ("" if writer is not None else " (no archive key: run `orderbridge archive keygen`)")
     }

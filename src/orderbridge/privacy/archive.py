@@ -77,6 +77,26 @@ def keygen(private_key_file: Path, public_key_file: Path) -> str:
     return fingerprint(private.public_key)
 
 
+def rotate_key(private_key_file: Path, public_key_file: Path) -> tuple[str, str]:
+    """A new archive key pair replaces the one in use (DPP §3.7, AC-20); returns (old, new) fingerprints.
+
+    Files written so far stay sealed to the old key: keep its private key offline until they expire, and
+    give both keys to `restore`. The old public key is kept beside the new one as ``<name>.<fp>.retired``.
+    New appends go to a new file sealed to the new key.
+    """
+    old = fingerprint(load_public_key(public_key_file))
+    staged = public_key_file.with_name(public_key_file.name + ".next")
+    staged.unlink(missing_ok=True)  # a rotation interrupted before it took effect
+    new = keygen(private_key_file, staged)
+    retired = public_key_file.with_name(f"{public_key_file.name}.{old}.retired")
+    if not retired.exists():
+        files.write_new(retired, public_key_file.read_bytes())
+        retired.chmod(0o644)
+    os.replace(staged, public_key_file)
+    files.fsync_dir(public_key_file.parent)
+    return old, new
+
+
 def _key_text(label: str, raw: bytes) -> bytes:
     return f"{label}\n{base64.b64encode(raw).decode()}\n".encode("ascii")
 

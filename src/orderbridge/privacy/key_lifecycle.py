@@ -8,7 +8,8 @@ gone) writes the entry with ``was_live: false``. Keys are never restored to make
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class PurgeCertificate:
     keys_destroyed: tuple[str, ...]
     audit_seq: int
     audit_hash: str
+    rows_deleted: Mapping[str, int] = field(default_factory=dict)
 
     def as_text(self) -> str:
         """The certificate as plain text for the operator's records (AC-28)."""
@@ -41,6 +43,7 @@ class PurgeCertificate:
             f"{len(self.keys_destroyed)} key(s) destroyed (crypto-shredded: no ciphertext under them, in the",
             "database, its journal, dumps or backups, can be decrypted any more):",
             *(f"  {key_id}" for key_id in self.keys_destroyed),
+            *(f"{name.replace('_', ' ')}: {count}" for name, count in self.rows_deleted.items()),
             f"audit entry {self.audit_seq}, hash {self.audit_hash}",
         ]
         return "\n".join(lines)

@@ -21,10 +21,9 @@ from orderbridge.clock import Clock, as_utc
 from orderbridge.privacy import audit
 from orderbridge.privacy.archive import verify
 from orderbridge.privacy.models import AuditAction
+from orderbridge.privacy.purge import NON_PII_LIMIT
 from orderbridge.privacy.retention import amazon_channel_ids, anchored_before, due_contacts
 from orderbridge.privacy.sealing import Privacy
-
-NON_PII_LIMIT = timedelta(days=548)  # DPP Nov 2025: non-PII Amazon data at most 18 months
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError
 from orderbridge.privacy.key_lifecycle import destroy_key
 from orderbridge.privacy.keystore import KeyId, KeyKind
 from orderbridge.privacy.models import AuditAction, RedactionLedger
+from orderbridge.privacy.purge import purge_old_amazon_data
 from orderbridge.privacy.sealing import (
     LOCAL_MARKETPLACE,
     SEALED_PREFIX,
@@ -101,6 +102,8 @@ class SweepReport:
     keys_kept: list[str] = field(default_factory=list)
     keys_rolled: list[str] = field(default_factory=list)
     rekeyed: int = 0
+    old_orders_deleted: int = 0
+    old_contacts_deleted: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -174,7 +177,10 @@ class Sweep:
         batch_size: int = 2000,
         progress: Progress | None = None,
         between_batches: Callable[[int], None] | None = None,
+        non_pii_legal_basis: str | None = None,
     ) -> None:
+        """`non_pii_legal_basis`: "" deletes redacted Amazon data past 18 months (AC-29); a basis keeps it;
+        None leaves that step to the caller."""
         self.sessions = sessions
         self.privacy = privacy
         self.archive = archive
@@ -183,6 +189,7 @@ class Sweep:
         self.batch_size = batch_size
         self.progress = progress
         self.between_batches = between_batches
+        self.non_pii_legal_basis = non_pii_legal_basis
         self._batches = 0
 
     def run(self, *, dry_run: bool = False) -> SweepReport:
@@ -201,6 +208,9 @@ class Sweep:
         report.sealed = self._seal_stored(amazon, cutoff)
         self._redact_orders(amazon, cutoff, now, due, report)
         self._redact_contacts(amazon, cutoff, now, contacts or 0, report)
+        if self.non_pii_legal_basis == "":
+            old = purge_old_amazon_data(self.sessions, amazon, now=now, batch_size=self.batch_size)
+            report.old_orders_deleted, report.old_contacts_deleted = old.orders, old.contacts
         self._destroy_keys(now, report)
         self._roll_open_keys(now, report)
         self._forget()
@@ -216,6 +226,8 @@ class Sweep:
                     "archived": report.archived,
                     "keys_destroyed": len(report.keys_destroyed),
                     "open_keys_rolled": len(report.keys_rolled),
+                    "old_orders_deleted": report.old_orders_deleted,
+                    "old_contacts_deleted": report.old_contacts_deleted,
                     "retention_days": self.privacy.retention_days,
                 },
                 clock=self.clock,

@@ -34,6 +34,7 @@ from orderbridge.book.orders.model import OrderNote, SalesOrder
 from orderbridge.clock import Clock, as_utc
 from orderbridge.privacy import audit
 from orderbridge.privacy.blind_index import BlindIndexer, IndexKind
+from orderbridge.privacy.bulk_reads import DEFAULT_POLICY, BulkReadPolicy, check_bulk_reads
 from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError, NothingToIndexError
 from orderbridge.privacy.keystore import DataKey, KeyId, KeyStore
 from orderbridge.privacy.models import AuditAction
@@ -536,8 +537,12 @@ def reveal(
     purpose: str,
     clock: Clock,
     channel: str = "cli",
+    bulk_reads: BulkReadPolicy = DEFAULT_POLICY,
 ) -> dict[str, str | None]:
-    """The plaintext of a record's PII fields, for a caller allowed to see PII; audited (R4, R15, AC-21)."""
+    """The plaintext of a record's PII fields, for a caller allowed to see PII; audited (R4, R15, AC-21).
+
+    Too many reads by one caller in a window raise the bulk-read alert (an incident, AC-22).
+    """
     privacy = privacy_of(session)
     table = _table(record)
     allowed = set(pii.pii_fields(table))
@@ -560,4 +565,5 @@ def reveal(
         detail={"fields": ",".join(fields), "purpose": purpose, "channel": channel, "outcome": "ok"},
         clock=clock,
     )
+    check_bulk_reads(session, actor, clock=clock, policy=bulk_reads)
     return found
