@@ -330,6 +330,14 @@ class Sweep:
         records: list[ArchiveRecord] = []
         archived_ids: list[int] = []
         opener = self.privacy.vault.field_opener()
+        scopes: dict[str, str] = {}
+
+        def scope(code: str) -> str:
+            found = scopes.get(code)
+            if found is None:
+                found = scopes[code] = scope_name(code)
+            return found
+
         for row in rows:
             fields = self._tax_fields(row, report, opener)
             if fields and self.archive is not None:
@@ -337,8 +345,8 @@ class Sweep:
                     ArchiveRecord(
                         order_id=row.external_ref,
                         day=as_utc(row.placed_at).date(),
-                        seller=scope_name(row.code),
-                        marketplace=scope_name(row.marketplace_id or LOCAL_MARKETPLACE),
+                        seller=scope(row.code),
+                        marketplace=scope(row.marketplace_id or LOCAL_MARKETPLACE),
                         fields=fields,
                     )
                 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -123,14 +124,19 @@ class Vault:
         Each key is fetched once, and the parts of the associated data that repeat (table, field, key id)
         are encoded once: a sweep opens millions of values and this is its inner loop.
         """
-        ciphers: dict[str, AESGCM] = {}
-        heads: dict[tuple[int, str], bytes] = {}
+        # By table, then the ciphertext's header bytes (version, key id): the cipher and the AAD's head.
+        known: dict[str, dict[bytes, tuple[str, AESGCM, bytes]]] = {}
         tails: dict[tuple[str, str], bytes] = {}
+        last_ref: list[str | bytes] = ["", b""]
 
         def decrypt(blob: bytes, table: str, record_id: str, field: str) -> str:
-            version, key_id, nonce, sealed = _split(blob)
-            cipher = ciphers.get(key_id)
-            if cipher is None:
+            end = 2 + blob[1] if len(blob) > 1 else 0
+            by_header = known.get(table)
+            if by_header is None:
+                by_header = known[table] = {}
+            found = by_header.get(blob[:end])
+            if found is None:
+                version, key_id, _nonce, _sealed = _split(blob)
                 try:
                     key = self.keys.get(KeyId.parse(key_id))
                 except KeyDestroyedError:
@@ -139,15 +145,19 @@ class Vault:
                     raise DecryptionError(
                         f"vault: {table} {record_id} {field} cannot be decrypted: {error}"
                     ) from None
-                cipher = ciphers[key_id] = AESGCM(key.secret)
-            head = heads.get((version, table))
-            if head is None:
-                head = heads[(version, table)] = _AAD_LABEL + _prefixed(str(version)) + _prefixed(table)
+                head = _AAD_LABEL + _prefixed(str(version)) + _prefixed(table)
+                found = by_header[blob[:end]] = (key_id, AESGCM(key.secret), head)
+            key_id, cipher, head = found
+            if len(blob) < end + _NONCE_BYTES + 16:
+                raise DecryptionError("vault: ciphertext is truncated")
             tail = tails.get((field, key_id))
             if tail is None:
                 tail = tails[(field, key_id)] = _prefixed(field) + _prefixed(key_id)
+            if last_ref[0] != record_id:  # a record's fields come one after another
+                last_ref[0], last_ref[1] = record_id, _prefixed(record_id)
+            aad = head + cast(bytes, last_ref[1]) + tail
             try:
-                plain = cipher.decrypt(nonce, sealed, head + _prefixed(record_id) + tail)
+                plain = cipher.decrypt(blob[end : end + _NONCE_BYTES], blob[end + _NONCE_BYTES :], aad)
             except InvalidTag:
                 raise DecryptionError(
                     f"vault: {table} {record_id} {field} does not decrypt under key {key_id} "
