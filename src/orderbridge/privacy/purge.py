@@ -25,7 +25,7 @@ from orderbridge.book.contacts import Contact
 from orderbridge.book.credits import SalesCredit
 from orderbridge.book.custom_fields import CustomFieldDefinition, CustomFieldValue, RecordKind
 from orderbridge.book.orders.cancel import free_allocation
-from orderbridge.book.orders.model import OrderRow, SalesOrder
+from orderbridge.book.orders.model import OrderRow, SalesOrder, Shipment
 from orderbridge.book.payments import Payment
 from orderbridge.clock import Clock, as_utc
 from orderbridge.privacy import audit
@@ -78,6 +78,8 @@ def delete_orders(session: Session, order_ids: Sequence[int], deleted: Deleted) 
     credits = _table(SalesCredit)
     deleted.credits += _count(session, delete(credits).where(credits.c.id.in_(credit_ids)))
     _delete_values(session, RecordKind.SALES_ORDER, ids)
+    shipments = _table(Shipment)  # before the rows their shipment rows name (PostgreSQL checks in order)
+    session.execute(delete(shipments).where(shipments.c.order_id.in_(ids)))
     orders = _table(SalesOrder)
     deleted.orders += _count(session, delete(orders).where(orders.c.id.in_(ids)))
     session.expire_all()
