@@ -7,6 +7,7 @@ configured for the CLI through ORDERBRIDGE_* variables; the private archive key 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -176,3 +177,89 @@ def test_p9_ac27_an_incident_shows_the_24_hour_deadline_to_tell_amazon(run: Run)
     closed = run("incidents", "close", str(incident["id"]), "--resolution", "device wiped remotely")
     assert closed.exit_code == 0, closed.output
     assert json.loads(run("incidents", "list", "--json", "--open").stdout) == []
+
+
+@STORES
+def test_ac7_p3_after_the_sweep_every_output_shows_redacted_and_keeps_country_and_district(
+    world: World, run: Run, tmp_path: Path
+) -> None:
+    # given a buyer's order, shipped 31 days ago, swept
+    buyer = make_canary_buyer()
+    order_id = world.book("202-0000023-0000023", buyer)
+    world.ship(order_id, days_ago=31)
+    assert run("privacy", "sweep").exit_code == 0
+
+    # then the order as shown and exported reads [Redacted] for every P2 field
+    shown = run("orders", "show", "202-0000023-0000023", "--json")
+    assert shown.exit_code == 0, shown.output
+    detail = json.loads(shown.stdout)
+    assert [note["body"] for note in detail["notes"]] == ["[Redacted]"]
+    assert detail["delivery_country"] == "GB"
+    listed = run("orders", "list", "--json")
+    assert listed.exit_code == 0 and "202-0000023-0000023" in listed.stdout
+    # and the audited read an invoice or label is printed from gives [Redacted] too
+    revealed = run("privacy", "reveal", "--order", str(order_id), "--purpose", "tax_invoice")
+    assert revealed.exit_code == 0, revealed.output
+    for name in ("billing_name", "billing_line1", "billing_phone", "delivery_name", "delivery_line2"):
+        assert re.search(rf"{name}\s*│\s*\[Redacted\]", revealed.stdout), name
+    # while country and postcode district stay for tax
+    with world.sessions() as session:
+        order = world.order(session, order_id)
+        assert (order.billing_country, order.delivery_postcode_district) == ("GB", "SW1A")
+    outputs = shown.stdout + listed.stdout + revealed.stdout
+    assert all(value not in outputs for value in buyer.values.values())
+
+
+@STORES
+def test_ac25_account_secrets_come_from_the_environment_and_are_stored_encrypted(
+    world: World, run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # given secrets handed over in the environment, never on the command line (ps shows argv)
+    secret, token = f"amzn1.oa2-cs.v1.{'c0ffee' * 8}", "Atzr|IwEB" + "Qz" * 40
+    monkeypatch.setenv("ORDERBRIDGE_LWA_CLIENT_ID", "amzn1.application-oa2-client.ob-test")
+    monkeypatch.setenv("ORDERBRIDGE_LWA_CLIENT_SECRET", secret)
+    monkeypatch.setenv("ORDERBRIDGE_LWA_REFRESH_TOKEN", token)
+    argv = ["accounts", "add", "A2SELLER0001", "--region", "EU", "--marketplaces", "UK"]
+
+    # when the account is added and listed
+    added = run(*argv)
+    assert added.exit_code == 0, added.output
+    listed = run("accounts", "list", "--json")
+
+    # then neither secret is in the arguments, the output, or any byte of the store
+    assert all(value not in " ".join(argv) for value in (secret, token))
+    assert all(value not in added.output + listed.output for value in (secret, token))
+    stored = b"".join(path.read_bytes() for path in world.byte_stores(tmp_path))
+    assert secret.encode() not in stored and token.encode() not in stored
+
+
+@STORES
+def test_ac20_archive_and_index_keys_rotate_from_the_command_line(
+    world: World, run: Run, tmp_path: Path
+) -> None:
+    # given a live buyer and an archived one
+    live, archived = make_canary_buyer(), make_canary_buyer()
+    world.book("202-0000024-0000024", live)
+    due = world.book("202-0000025-0000025", archived)
+    world.ship(due, days_ago=31)
+    assert run("privacy", "sweep").exit_code == 0
+
+    # when the archive key rotates, then the old key restores the old files and both are logged
+    new_key = tmp_path / "offline-2" / "archive.key"
+    rotated = run("archive", "rotate", "--private-key", str(new_key))
+    assert rotated.exit_code == 0, rotated.output
+    assert "offline" in rotated.stdout and new_key.exists()
+    restored = run("archive", "restore", "--key", str(world.private_key), "--key", str(new_key),
+                   "--order", "202-0000025-0000025", "--json")  # fmt: skip
+    assert restored.exit_code == 0 and json.loads(restored.stdout)[0]["name"] == archived.name
+
+    # when the blind-index keys rotate, then the live contact is re-indexed and old keys destroyed
+    index = run("keys", "rotate-index")
+    assert index.exit_code == 0, index.output
+    assert "1 contact(s) re-indexed" in index.stdout and "old key(s) destroyed" in index.stdout
+    with world.sessions() as session:
+        from orderbridge.privacy import audit
+        from orderbridge.privacy.models import AuditAction
+
+        assert audit.entries(session, action=AuditAction.ARCHIVE_KEY_ROTATED)
+        assert audit.entries(session, action=AuditAction.INDEX_KEY_ROTATED)
