@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,12 @@ class Settings(BaseSettings):
     non_pii_legal_basis: str = Field(
         default="",
         description="Why non-PII Amazon data is kept past 18 months (AC-29); empty: the sweep deletes it.",
+    )
+    impoc: str = Field(
+        default="", description="Incident Management Point of Contact named to Amazon (DPP §1.6, AC-27)."
+    )
+    ir_plan_reviewed_on: date | None = Field(
+        default=None, description="When the incident-response plan was last reviewed (every 6 months, AC-27)."
     )
 
     @classmethod

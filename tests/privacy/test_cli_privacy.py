@@ -263,3 +263,32 @@ def test_ac20_archive_and_index_keys_rotate_from_the_command_line(
 
         assert audit.entries(session, action=AuditAction.ARCHIVE_KEY_ROTATED)
         assert audit.entries(session, action=AuditAction.INDEX_KEY_ROTATED)
+
+
+@STORES
+def test_ac27_the_report_shows_overdue_incidents_the_impoc_and_the_plan_review_and_fails_when_late(
+    world: World, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    # given an incident detected 25 hours ago and never reported, an IMPOC, a plan reviewed 7 months ago
+    detected = (utc_now() - timedelta(hours=25)).isoformat()
+    assert run("incidents", "open", "--summary", "stolen laptop", "--detected", detected).exit_code == 0
+    monkeypatch.setenv("ORDERBRIDGE_IMPOC", "user:security-lead")
+    monkeypatch.setenv(
+        "ORDERBRIDGE_IR_PLAN_REVIEWED_ON", (utc_now() - timedelta(days=213)).date().isoformat()
+    )
+    _forget_store()
+
+    # when the report runs, then it fails and says what is late
+    report = run("privacy", "report", "--json")
+    assert report.exit_code == 1
+    found = _json(report)
+    assert (found["incidents_open"], found["incidents_overdue"], found["impoc"]) == (
+        1,
+        1,
+        "user:security-lead",
+    )
+    assert found["ir_plan_review_overdue"] is True and found["overdue"] == 0
+    table = run("privacy", "report")
+    assert "OVERDUE" in table.stdout and "past the 24 hours" in table.output

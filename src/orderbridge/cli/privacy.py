@@ -136,13 +136,21 @@ def report_command(as_json: AsJson = False) -> None:
     """Records holding PII, due in 7 days, overdue (must be 0), last sweep, archives, 18-month data (AC-1)."""
     wired = open_privacy()
     with context.sessions()() as session:
+        config = settings()
         found = retention_report(
-            session, wired, settings().archive_dir, clock=utc_now, legal_basis=settings().non_pii_legal_basis
+            session,
+            wired,
+            config.archive_dir,
+            clock=utc_now,
+            legal_basis=config.non_pii_legal_basis,
+            impoc=config.impoc,
+            ir_plan_reviewed_on=config.ir_plan_reviewed_on,
         )
     if as_json:
         print_json(found.as_dict())
     else:
-        basis = found.non_pii_legal_basis or "none configured: flagged for purge"
+        basis = found.non_pii_legal_basis or "none configured: the sweep deletes them"
+        review = found.ir_plan_review_due.isoformat() if found.ir_plan_review_due else "never reviewed"
         rows: list[list[object]] = [
             ["Amazon orders holding PII", found.amazon_orders_holding_pii],
             ["Amazon contacts holding PII", found.amazon_contacts_holding_pii],
@@ -155,9 +163,24 @@ def report_command(as_json: AsJson = False) -> None:
             ["audit head", f"{found.audit_head_seq} {found.audit_head_hash or ''}"],
             ["Amazon orders older than 18 months", found.amazon_orders_older_than_18_months],
             ["their legal basis", basis],
+            [
+                "security incidents open / overdue to report",
+                f"{found.incidents_open} / {found.incidents_overdue}",
+            ],
+            ["incident point of contact (IMPOC)", found.impoc or "NOT SET: ORDERBRIDGE_IMPOC"],
+            [
+                "incident-response plan review due",
+                review + (" (OVERDUE)" if found.ir_plan_review_overdue else ""),
+            ],
         ]
         print_table(f"Retention ({found.retention_days} days)", ["what", "value"], rows)
-    if found.overdue:
+    if found.incidents_overdue:
+        errors.print(
+            f"[red]{found.incidents_overdue} security incident(s) past the 24 hours to tell Amazon[/red]: "
+            "orderbridge incidents list --open",
+            highlight=False,
+        )
+    if found.overdue or found.incidents_overdue:
         raise typer.Exit(1)
 
 

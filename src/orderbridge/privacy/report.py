@@ -8,7 +8,7 @@ keep elsewhere), and Amazon data older than 18 months with its legal basis (AC-2
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 from orderbridge.book.contacts import Contact
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.clock import Clock, as_utc
-from orderbridge.privacy import audit
+from orderbridge.privacy import audit, incidents
 from orderbridge.privacy.archive import verify
 from orderbridge.privacy.models import AuditAction
 from orderbridge.privacy.purge import NON_PII_LIMIT
 from orderbridge.privacy.retention import amazon_channel_ids, anchored_before, due_contacts
 from orderbridge.privacy.sealing import Privacy
+
+IR_PLAN_REVIEW = timedelta(days=182)  # DPP §1.6: the incident-response plan is reviewed every 6 months
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,15 @@ class RetentionReport:
     audit_head_hash: str | None
     amazon_orders_older_than_18_months: int
     non_pii_legal_basis: str
+    incidents_open: int = 0
+    incidents_overdue: int = 0
+    impoc: str = ""
+    ir_plan_review_due: date | None = None
+
+    @property
+    def ir_plan_review_overdue(self) -> bool:
+        """AC-27: the incident-response plan is reviewed every 6 months (never reviewed: overdue)."""
+        return self.ir_plan_review_due is None or self.ir_plan_review_due < self.generated_at.date()
 
     @property
     def overdue(self) -> int:
@@ -55,11 +66,19 @@ class RetentionReport:
     def as_dict(self) -> dict[str, Any]:
         found = asdict(self)
         found["overdue"] = self.overdue
+        found["ir_plan_review_overdue"] = self.ir_plan_review_overdue
         return found
 
 
 def retention_report(
-    session: Session, privacy: Privacy, archive_dir: Path, *, clock: Clock, legal_basis: str = ""
+    session: Session,
+    privacy: Privacy,
+    archive_dir: Path,
+    *,
+    clock: Clock,
+    legal_basis: str = "",
+    impoc: str = "",
+    ir_plan_reviewed_on: date | None = None,
 ) -> RetentionReport:
     now = as_utc(clock())
     period = privacy.period
@@ -107,4 +126,8 @@ def retention_report(
             SalesOrder.channel_id.in_(amazon), SalesOrder.placed_at < now - NON_PII_LIMIT
         ),
         non_pii_legal_basis=legal_basis,
+        incidents_open=len(incidents.list_incidents(session, clock=clock, open_only=True)),
+        incidents_overdue=len(incidents.overdue_incidents(session, clock=clock)),
+        impoc=impoc,
+        ir_plan_review_due=None if ir_plan_reviewed_on is None else ir_plan_reviewed_on + IR_PLAN_REVIEW,
     )
