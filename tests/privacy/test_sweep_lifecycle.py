@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from orderbridge.book.contacts import Contact, NewContact, create_contact
 from orderbridge.book.custom_fields import CustomFieldValue
@@ -342,3 +342,19 @@ def test_ac22_many_pii_reads_by_one_caller_raise_one_alert_and_incident_per_wind
     with world.sessions() as session:
         assert len(list_incidents(session, clock=world.clock)) == 2
         assert audit.verify_chain(session) > 0
+
+
+@STORES
+def test_p7_the_sweep_indexes_the_names_of_live_contacts_written_without_a_name_key(world: World) -> None:
+    # given a live contact whose writer left no name key (a bulk path that does not fill it)
+    contact_id = _amazon_contact(world, days_ago=1, name="Robin Qzbulkwriter")
+    with world.sessions.begin() as session:
+        session.execute(update(Contact).where(Contact.id == contact_id).values(name_key=None))
+    with world.sessions() as session:
+        assert find_contacts_by_name(session, "Robin Qzbulkwriter") == []
+
+    # when the sweep runs, then the contact has its name key and is found
+    assert world.sweep().names_indexed == 1
+    with world.sessions() as session:
+        assert [c.id for c in find_contacts_by_name(session, "robin qzbulkwriter")] == [contact_id]
+    assert world.sweep().names_indexed == 0

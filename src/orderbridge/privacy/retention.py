@@ -62,6 +62,7 @@ from orderbridge.privacy.sealing import (
     scope_name,
     seal_record,
 )
+from orderbridge.privacy.search import index_missing_names
 
 Progress = Callable[[str, int, int], None]
 """(phase, done, total): called after each batch."""
@@ -104,6 +105,7 @@ class SweepReport:
     rekeyed: int = 0
     old_orders_deleted: int = 0
     old_contacts_deleted: int = 0
+    names_indexed: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -206,6 +208,7 @@ class Sweep:
             report.orders, report.contacts = due, contacts or 0
             return report
         report.sealed = self._seal_stored(amazon, cutoff)
+        report.names_indexed = index_missing_names(self.sessions, self.privacy, batch_size=self.batch_size)
         self._redact_orders(amazon, cutoff, now, due, report)
         self._redact_contacts(amazon, cutoff, now, contacts or 0, report)
         if self.non_pii_legal_basis == "":

@@ -8,14 +8,21 @@ prefix or LIKE search, by design of blind indexes. After redaction the key is go
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.book.contacts import Contact
 from orderbridge.privacy.blind_index import IndexKind, normalise_name
 from orderbridge.privacy.errors import PrivacyError
 from orderbridge.privacy.keystore import KeyKind
-from orderbridge.privacy.sealing import Privacy, privacy_of
+from orderbridge.privacy.sealing import (
+    Privacy,
+    contact_choice,
+    contact_name,
+    name_key,
+    open_sealed,
+    privacy_of,
+)
 
 MAX_RESULTS = 200
 
@@ -50,3 +57,44 @@ def find_contacts_by_name(session: Session, name: str, *, limit: int = MAX_RESUL
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def index_missing_names(sessions: sessionmaker[Session], privacy: Privacy, *, batch_size: int = 1000) -> int:
+    """Give every live named contact without a name key one (rows written by a path that did not).
+
+    The sweep runs this first, so search by name finds contacts whatever wrote them. Returns how many.
+    """
+    filled, last = 0, 0
+    parts = ("first_name", "last_name", "company_name")
+    while True:
+        with sessions.begin() as session:
+            contacts = list(
+                session.scalars(
+                    select(Contact)
+                    .where(
+                        Contact.id > last,
+                        Contact.name_key.is_(None),
+                        Contact.pii_redacted_at.is_(None),
+                        or_(*(getattr(Contact, part).is_not(None) for part in parts)),
+                    )
+                    .order_by(Contact.id)
+                    .limit(batch_size)
+                )
+            )
+            if not contacts:
+                return filled
+            for contact in contacts:
+                name = contact_name(
+                    *(
+                        open_sealed(
+                            privacy, getattr(contact, part), table="contacts", ref=contact.pii_ref, name=part
+                        )
+                        for part in parts
+                    )
+                )
+                choice = contact_choice(privacy, session, contact)
+                contact.name_key = name_key(
+                    privacy, name, seller=choice.seller, marketplace=choice.marketplace
+                )
+                filled += contact.name_key is not None
+            last = contacts[-1].id
