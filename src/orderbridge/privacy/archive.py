@@ -411,10 +411,11 @@ class ArchiveWriter:
         return len(header).to_bytes(2, "big") + header + sealed
 
     def _group(self, records: Sequence[ArchiveRecord], file_id: bytes) -> bytes:
-        clear = {"records": [_clear(record) for record in records]}
+        clears = [_clear(record) for record in records]
+        clear = {"records": clears}
         content = {
             "file_id": file_id.hex(),
-            "records": [{**_clear(r), "fields": dict(r.fields)} for r in records],
+            "records": [{**c, "fields": dict(r.fields)} for c, r in zip(clears, records, strict=True)],
         }
         sealed = self._box.encrypt(json.dumps(content).encode())
         header = json.dumps(clear, separators=(",", ":")).encode()
