@@ -358,3 +358,44 @@ def test_p7_the_sweep_indexes_the_names_of_live_contacts_written_without_a_name_
     with world.sessions() as session:
         assert [c.id for c in find_contacts_by_name(session, "robin qzbulkwriter")] == [contact_id]
     assert world.sweep().names_indexed == 0
+
+
+@STORES
+def test_p1_p2_raw_amazon_payloads_in_the_inbox_are_redacted_once_booked_and_due(world: World) -> None:
+    from orderbridge.amazon.accounts import NewAccount, add_account
+    from orderbridge.amazon.inbox import InboxItem, mark_booked, store_orders
+
+    # given two raw Amazon orders in the inbox holding a buyer's name: one booked 31 days ago, one waiting
+    buyer = make_canary_buyer()
+    docs = [
+        {
+            "orderId": ref,
+            "lastUpdatedTime": "2026-10-01T10:00:00Z",
+            "salesChannel": {"marketplaceId": AMAZON_UK},
+            "buyer": {"buyerName": buyer.name},
+        }
+        for ref in ("202-0000080-0000080", "202-0000081-0000080")
+    ]
+    with world.sessions.begin() as session:
+        account = add_account(
+            session,
+            world.privacy.keys,
+            NewAccount("A2SELLER0001", "UK", "EU", "client-id", "secret", "Atzr|test", marketplaces=["UK"]),
+            clock=world.clock,
+        )
+        store_orders(session, account.id, docs, now=world.clock())
+        booked = session.scalars(select(InboxItem).order_by(InboxItem.id)).first()
+        assert booked is not None and is_sealed(booked.payload)
+        mark_booked(booked, now=world.clock() - timedelta(days=31))
+
+    # when the sweep runs, then the booked one is redacted with a ledger entry and the waiting one kept
+    assert world.sweep().other_records == 1
+    with world.sessions() as session:
+        first, second = session.scalars(select(InboxItem).order_by(InboxItem.id)).all()
+        assert first.payload == REDACTED and first.pii_redacted_at is not None
+        assert is_sealed(second.payload)
+        rule = session.scalar(
+            select(RedactionLedger.rule).where(RedactionLedger.record_kind == "amazon_inbox")
+        )
+        assert rule is not None and rule.startswith("P1: inbox payload")
+    assert world.sweep().other_records == 0

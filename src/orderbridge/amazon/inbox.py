@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Table, UniqueConstraint, func, insert, select
+from sqlalchemy import ForeignKey, Index, Integer, String, Table, UniqueConstraint, and_, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.amazon.client_types import parse_amazon_time
@@ -22,6 +22,7 @@ from orderbridge.book.pii import REDACTED, PIIRecordColumns, PIIText, seal_rows
 from orderbridge.book.types import UtcDateTime
 from orderbridge.clock import as_utc
 from orderbridge.db import Base, BigId
+from orderbridge.privacy.tables import register_pii_table
 
 ORDER = "order"
 TABLE = "amazon_inbox"
@@ -54,6 +55,17 @@ class InboxItem(PIIRecordColumns, Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+# P1: the raw payload is needed until the order is in the book; once booked or skipped it falls due
+# with the retention period counted from then (the booked order carries its own, usually later, due).
+register_pii_table(
+    InboxItem,
+    due=lambda cutoff: and_(
+        InboxItem.status.in_((InboxStatus.BOOKED, InboxStatus.SKIPPED)), InboxItem.processed_at < cutoff
+    ),
+    rule="P1: inbox payload booked or skipped + retention period",
+)
 
 
 def _key(doc: dict[str, Any]) -> tuple[str, datetime]:

@@ -63,6 +63,7 @@ from orderbridge.privacy.sealing import (
     seal_record,
 )
 from orderbridge.privacy.search import index_missing_names
+from orderbridge.privacy.tables import registered_pii_tables
 
 Progress = Callable[[str, int, int], None]
 """(phase, done, total): called after each batch."""
@@ -106,6 +107,7 @@ class SweepReport:
     old_orders_deleted: int = 0
     old_contacts_deleted: int = 0
     names_indexed: int = 0
+    other_records: int = 0
     problems: list[str] = field(default_factory=list)
 
 
@@ -211,6 +213,7 @@ class Sweep:
         report.names_indexed = index_missing_names(self.sessions, self.privacy, batch_size=self.batch_size)
         self._redact_orders(amazon, cutoff, now, due, report)
         self._redact_contacts(amazon, cutoff, now, contacts or 0, report)
+        self._redact_registered(cutoff, now, report)
         if self.non_pii_legal_basis == "":
             old = purge_old_amazon_data(self.sessions, amazon, now=now, batch_size=self.batch_size)
             report.old_orders_deleted, report.old_contacts_deleted = old.orders, old.contacts
@@ -225,6 +228,7 @@ class Sweep:
                 detail={
                     "orders": report.orders,
                     "contacts": report.contacts,
+                    "other_records": report.other_records,
                     "sealed": report.sealed,
                     "archived": report.archived,
                     "keys_destroyed": len(report.keys_destroyed),
@@ -514,6 +518,58 @@ class Sweep:
             report.contacts += len(rows)
             self._after_batch("contacts", done, total)
 
+    def _redact_registered(self, cutoff: datetime, now: datetime, report: SweepReport) -> None:
+        """PII tables other packages registered (the Amazon inbox's payloads): redact the due rows."""
+        for entry in registered_pii_tables():
+            table = _table(entry.model)
+            names = pii.pii_fields(table)
+            done, last = 0, 0
+            with self.sessions() as reader:
+                highest = reader.scalar(select(func.max(table.c.id))) or 0
+            window = self.batch_size * 4
+            while last < highest:
+                with self._transaction() as session:
+                    rows = session.execute(
+                        select(table.c.id, table.c.pii_ref, table.c.pii_key)
+                        .where(
+                            entry.due(cutoff),
+                            table.c.pii_redacted_at.is_(None),
+                            table.c.id > last,
+                            table.c.id <= last + window,
+                        )
+                        .order_by(table.c.id)
+                        .limit(self.batch_size)
+                    ).all()
+                    last = rows[-1].id if len(rows) == self.batch_size else last + window
+                    if not rows:
+                        continue
+                    session.execute(
+                        update(table)
+                        .where(table.c.id.in_([row.id for row in rows]), table.c.pii_redacted_at.is_(None))
+                        .values(**_redact_values(table), pii_key=None, pii_redacted_at=now)
+                    )
+                    self._write_ledger(
+                        session,
+                        [
+                            {
+                                "record_kind": table.name,
+                                "record_id": row.id,
+                                "pii_ref": row.pii_ref,
+                                "field_classes": ",".join(names)[:200],
+                                "rule": entry.rule[:100],
+                                "key_id": row.pii_key,
+                                "redacted_at": now,
+                                "archive_file": None,
+                                "archive_entry": None,
+                                "archive_head": None,
+                            }
+                            for row in rows
+                        ],
+                    )
+                done += len(rows)
+                report.other_records += len(rows)
+                self._after_batch(table.name, done, done)
+
     def _destroy_keys(self, now: datetime, report: SweepReport) -> None:
         """Shred every epoch key up to today that no unredacted record still uses (§3.4, AC-17)."""
         today = now.date()
@@ -574,7 +630,7 @@ class Sweep:
 
     @staticmethod
     def _in_use(session: Session, key_id: KeyId) -> bool:
-        for model in PII_MODELS:
+        for model in (*PII_MODELS, *(entry.model for entry in registered_pii_tables())):
             found = session.scalar(
                 select(literal(1))
                 .where(model.pii_key == str(key_id), model.pii_redacted_at.is_(None))
@@ -628,7 +684,8 @@ def forget_store(engine: Engine) -> None:
             connection.exec_driver_sql("PRAGMA secure_delete=ON")
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return
-    tables = ", ".join(_table(model).name for model in PII_MODELS)
+    models = (*PII_MODELS, *(entry.model for entry in registered_pii_tables()))
+    tables = ", ".join(_table(model).name for model in models)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql(f"VACUUM {tables}")
 
