@@ -39,6 +39,7 @@ from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError, Nothi
 from orderbridge.privacy.keystore import DataKey, KeyId, KeyStore
 from orderbridge.privacy.models import AuditAction
 from orderbridge.privacy.retention_clock import FulfilmentFacts, retention_due, retention_period
+from orderbridge.privacy.tables import registered_pii_tables
 from orderbridge.privacy.vault import FieldRef, Vault
 
 SEALED_PREFIX = "ob1:"
@@ -457,6 +458,7 @@ def _seal_bulk(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
     if privacy is None or not rows:
         return
     names = pii.pii_fields(table)
+    registered = any(entry.model.__tablename__ == table.name for entry in registered_pii_tables())
     keys: dict[Any, DataKey] = {}
     owner_keys: dict[int, str | None] = {}
     if table.name == OrderNote.__tablename__:
@@ -475,6 +477,14 @@ def _seal_bulk(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
             cache_key: Any = choice
             if choice not in keys:
                 keys[choice] = key_for(privacy, choice)
+        elif registered and row.get("marketplace_id"):
+            # Another package's Amazon data (the inbox): an open key of an Amazon scope, which the sweep
+            # rolls and destroys once the rows it seals are redacted (never the local open key, P5).
+            cache_key = ("registered", row["marketplace_id"])
+            if cache_key not in keys:
+                keys[cache_key] = privacy.keys.open_key(
+                    scope_name(table.name), scope_name(row["marketplace_id"])
+                )
         else:
             owner = owner_keys.get(row.get("order_id", -1))
             cache_key = owner
