@@ -90,7 +90,10 @@ def test_ac25_the_repository_holds_no_credentials() -> None:
 
 def test_ac25_the_secret_scan_can_fail(tmp_path: Path) -> None:
     planted = tmp_path / "leak.txt"
-    planted.write_text("aws_access_key_id = AKIAIOSFODNN7EXAMPLE\n" + "refresh=Atzr|" + "A" * 300 + "\n")
+    # assembled here so that this file itself holds no key-shaped string
+    planted.write_text(
+        "aws_access_key_id = " + "AKIA" + "IOSFODNN7EXAMPLE\n" + "refresh=Atzr|" + "A" * 300 + "\n"
+    )
     with transient_settings({"plugins_used": [{"name": name} for name in _DETECTORS]}):
         found = SecretsCollection()
         found.scan_file(str(planted))
