@@ -26,13 +26,35 @@ EmailKey = Callable[[str, str], str]
 """(buyer e-mail, marketplace id) -> the e-mail's matching key, as stored in Contact.email_key."""
 
 
-def blind_email_key(indexer: BlindIndexer, seller: str) -> EmailKey:
+class BlindEmailKey:
     """Matching keys from the privacy blind index (keyed HMAC per seller and marketplace; C4, C8)."""
 
-    def key(email: str, marketplace_id: str) -> str:
-        return indexer.index(IndexKind.EMAIL, email, seller=seller, marketplace=marketplace_id).hex()
+    def __init__(self, indexer: BlindIndexer, seller: str) -> None:
+        self.indexer = indexer
+        self.seller = seller
 
-    return key
+    def __call__(self, email: str, marketplace_id: str) -> str:
+        return self.indexer.index(
+            IndexKind.EMAIL, email, seller=self.seller, marketplace=marketplace_id
+        ).hex()
+
+    def for_page(self) -> EmailKey:
+        """The same keys, with the index key looked up once per marketplace for one page of orders."""
+        pinned: dict[str, Callable[[str], bytes]] = {}
+
+        def key(email: str, marketplace_id: str) -> str:
+            if marketplace_id not in pinned:
+                pinned[marketplace_id] = self.indexer.pinned(
+                    IndexKind.EMAIL, seller=self.seller, marketplace=marketplace_id
+                )
+            return pinned[marketplace_id](email).hex()
+
+        return key
+
+
+def blind_email_key(indexer: BlindIndexer, seller: str) -> EmailKey:
+    """Matching keys from the privacy blind index (keyed HMAC per seller and marketplace; C4, C8)."""
+    return BlindEmailKey(indexer, seller)
 
 
 TaxCache = dict[tuple[str | None, str | None], TaxChoice | None]
@@ -48,10 +70,15 @@ class Lookup:
     listings: dict[str, Listing] = field(default_factory=dict)
     candidates: dict[str, list[tuple[Contact, datetime | None]]] = field(default_factory=dict)
     tax_cache: TaxCache = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
 
     def key_of(self, r: Reader) -> str | None:
         email = buyer_email(r)
-        return self.email_key(email, self.book.marketplace_id) if email and self.email_key else None
+        if not email or self.email_key is None:
+            return None
+        if email not in self.keys:
+            self.keys[email] = self.email_key(email, self.book.marketplace_id)
+        return self.keys[email]
 
 
 def order_facts(
@@ -73,7 +100,7 @@ def lookup(
     session: Session, docs: Sequence[object], book: ChannelBook, *, email_key: EmailKey | None
 ) -> Lookup:
     """Listings and candidate contacts of a page; a malformed order is left for `map_order` to name."""
-    found = Lookup(book, email_key)
+    found = Lookup(book, email_key.for_page() if isinstance(email_key, BlindEmailKey) else email_key)
     skus: set[str] = set()
     keys: set[str] = set()
     for doc in docs:
