@@ -8,9 +8,9 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from orderbridge.amazon.booking_facts import EmailKey, order_facts
+from orderbridge.amazon.booking_facts import EmailKey, facts_for, lookup, order_facts
 from orderbridge.amazon.booking_records import AmazonOrderRecord, BookedState, order_record
-from orderbridge.amazon.channel import resolve
+from orderbridge.amazon.channel import resolve, with_no_email_contact
 from orderbridge.amazon.listings import record_seen
 from orderbridge.amazon.mapping import AmazonState, MappedOrder, Outcome, map_order
 from orderbridge.book.address import write_address
@@ -51,8 +51,10 @@ def book_amazon_order(
     session: Session, doc: object, channel: Channel, *, email_key: EmailKey | None, now: datetime
 ) -> Applied:
     """Look up facts, map and apply one order document (MappingError propagates: quarantine it)."""
-    book = resolve(session, channel)
-    mapped = map_order(doc, book, order_facts(session, doc, book, email_key=email_key))
+    found = lookup(session, [doc], resolve(session, channel), email_key=email_key)
+    if found.without_email:
+        found.book = with_no_email_contact(session, channel, found.book, now=now)
+    mapped = map_order(doc, found.book, facts_for(session, found, doc))
     return apply_order(session, mapped, now=now)
 
 

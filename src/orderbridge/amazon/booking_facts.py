@@ -14,6 +14,7 @@ from orderbridge.amazon.listings import Listing, listings_by_sku
 from orderbridge.amazon.mapping.commands import ContactMatch, ListingFact, OrderFacts, TaxChoice
 from orderbridge.amazon.mapping.customer import buyer_email
 from orderbridge.amazon.mapping.fields import MappingError, Reader
+from orderbridge.amazon.mapping.order import READY
 from orderbridge.book.contacts import Contact
 from orderbridge.book.orders.model import OrderStatus, SalesOrder
 from orderbridge.book.tax import pick_tax_code, tax_code
@@ -68,6 +69,7 @@ class Lookup:
     book: ChannelBook
     email_key: EmailKey | None
     listings: dict[str, Listing] = field(default_factory=dict)
+    without_email: bool = False  # a Ready order with no buyer e-mail (FBA) is in the page
     candidates: dict[str, list[tuple[Contact, datetime | None]]] = field(default_factory=dict)
     tax_cache: TaxCache = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
@@ -108,6 +110,7 @@ def lookup(
             r = Reader(doc)
             skus.update(_skus(r))
             key = found.key_of(r)
+            found.without_email |= buyer_email(r) is None and _is_ready(r)
         except MappingError:
             continue
         if key is not None:
@@ -116,6 +119,11 @@ def lookup(
     if keys and book.settings.customer_mode == CustomerMode.CREATE_CONTACTS:
         found.candidates = _candidates(session, book.marketplace_id, keys)
     return found
+
+
+def _is_ready(r: Reader) -> bool:
+    status = r.text(r.doc, "fulfillment.fulfillmentStatus", "fulfillment.fulfillmentStatus")
+    return status in READY
 
 
 def _skus(r: Reader) -> list[str]:

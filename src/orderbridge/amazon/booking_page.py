@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from orderbridge.amazon.booking import Action, Applied, apply_order, new_record, set_fields
 from orderbridge.amazon.booking_facts import EmailKey, facts_for, lookup
 from orderbridge.amazon.booking_records import AmazonOrderRecord
-from orderbridge.amazon.channel import resolve
+from orderbridge.amazon.channel import resolve, with_no_email_contact
 from orderbridge.amazon.listings import SeenListing, record_seen
 from orderbridge.amazon.mapping import MappedOrder, MappingError, Outcome, map_order
 from orderbridge.book.alerts import Alert, Subject
@@ -34,8 +34,10 @@ def book_amazon_orders(
     and skips follow one by one. A malformed order's MappingError stands in its place (quarantine it)
     and the rest flow on: mapping writes nothing, so the session is as it was for that order.
     """
-    book = resolve(session, channel)
-    found = lookup(session, docs, book, email_key=email_key)
+    found = lookup(session, docs, resolve(session, channel), email_key=email_key)
+    if found.without_email:
+        found.book = with_no_email_contact(session, channel, found.book, now=now)
+    book = found.book
     results: list[Applied | MappingError | None] = [None] * len(docs)
     mapped_page: list[tuple[int, MappedOrder]] = []
     for index, doc in enumerate(docs):
