@@ -16,7 +16,7 @@ from orderbridge.amazon.booking import Action, Applied, book_amazon_order, previ
 from orderbridge.amazon.booking_facts import EmailKey, blind_email_key
 from orderbridge.amazon.booking_page import book_amazon_orders
 from orderbridge.amazon.booking_records import BookedState, order_record, skipped_orders
-from orderbridge.amazon.channel import change_settings, settings_for
+from orderbridge.amazon.channel import NO_EMAIL_CONTACT_TO_CREATE, change_settings, settings_for
 from orderbridge.amazon.listings import channel_listings, connect_listing
 from orderbridge.amazon.mapping import MappingError
 from orderbridge.book.alerts import open_alerts
@@ -406,6 +406,10 @@ def test_c1_c4_orders_without_a_buyer_email_book_to_one_contact_per_marketplace_
     bob = order(order_id="202-0000000-0000012", fba=True, buyer="bob", name="Bob Other")
     assert "buyerEmail" not in ann["buyer"] and "buyerEmail" not in bob["buyer"]
     before = contacts_count(shop.session)
+    # a preview before the first one books names the contact still to be created, and creates nothing
+    preview = preview_order(shop.session, ann, shop.book.channel, email_key=shop.email_key)
+    assert preview.order is not None and preview.new_contact is None
+    assert preview.order.contact_id == NO_EMAIL_CONTACT_TO_CREATE and contacts_count(shop.session) == before
 
     # when they are booked
     results = book_amazon_orders(shop.session, [ann], shop.book.channel, email_key=shop.email_key, now=NOW)

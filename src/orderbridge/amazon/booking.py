@@ -8,9 +8,9 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from orderbridge.amazon.booking_facts import EmailKey, facts_for, lookup, order_facts
+from orderbridge.amazon.booking_facts import EmailKey, facts_for, lookup
 from orderbridge.amazon.booking_records import AmazonOrderRecord, BookedState, order_record
-from orderbridge.amazon.channel import resolve, with_no_email_contact
+from orderbridge.amazon.channel import NO_EMAIL_CONTACT_TO_CREATE, resolve, with_no_email_contact
 from orderbridge.amazon.listings import record_seen
 from orderbridge.amazon.mapping import AmazonState, MappedOrder, Outcome, map_order
 from orderbridge.book.address import write_address
@@ -62,9 +62,16 @@ def preview_order(
     session: Session, doc: object, channel: Channel, *, email_key: EmailKey | None
 ) -> MappedOrder:
     """How an order would book under the channel's current settings, without writing anything:
-    status, contact match, rows, tax and nominal codes (MappingError if it is malformed)."""
-    book = resolve(session, channel)
-    return map_order(doc, book, order_facts(session, doc, book, email_key=email_key))
+    status, contact match, rows, tax and nominal codes (MappingError if it is malformed).
+
+    An order without a buyer e-mail shows the channel's contact for such orders, or
+    `NO_EMAIL_CONTACT_TO_CREATE` while it is still to be created by the first one booked.
+    """
+    found = lookup(session, [doc], resolve(session, channel), email_key=email_key)
+    book = found.book
+    if found.without_email and book.no_email_contact_id is None:
+        found.book = replace(book, no_email_contact_id=NO_EMAIL_CONTACT_TO_CREATE)
+    return map_order(doc, found.book, facts_for(session, found, doc))
 
 
 def apply_order(session: Session, mapped: MappedOrder, *, now: datetime) -> Applied:

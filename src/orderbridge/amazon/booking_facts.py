@@ -83,21 +83,6 @@ class Lookup:
         return self.keys[email]
 
 
-def order_facts(
-    session: Session,
-    doc: object,
-    book: ChannelBook,
-    *,
-    email_key: EmailKey | None,
-    tax_cache: TaxCache | None = None,
-) -> OrderFacts:
-    """Look up what `map_order` needs for this order: a few queries, no writes."""
-    found = lookup(session, [doc], book, email_key=email_key)
-    if tax_cache is not None:
-        found.tax_cache = tax_cache
-    return facts_for(session, found, doc)
-
-
 def lookup(
     session: Session, docs: Sequence[object], book: ChannelBook, *, email_key: EmailKey | None
 ) -> Lookup:

@@ -24,6 +24,7 @@ from orderbridge.errors import OrderbridgeError
 
 AMAZON_TAG = "amazon"  # C12: a mailer must honour it; the book sends no e-mail to Amazon's relay addresses
 NO_EMAIL_TAG = "amazon-no-email"
+NO_EMAIL_CONTACT_TO_CREATE = 0  # a preview's stand-in for the no-e-mail contact not created yet
 
 # SPAPI.md §1: the North America region; its prices arrive net and its tax as Amazon computed it (O14).
 NORTH_AMERICA = frozenset({"ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A2Q3Y263D00KWC"})
@@ -112,11 +113,11 @@ class ChannelBook:
     tax_behaviour: TaxBehaviour
     status_ids: dict[str, int]
     price_list_id: int | None
-    no_email_contact_id: int | None
     fbm_warehouse_id: int | None
     fba_warehouse_id: int | None
     sales_nominal_code: str | None
     shipping_nominal_code: str | None
+    no_email_contact_id: int | None = None  # C1/C4: orders without a buyer e-mail (FBA) book to it
 
 
 def parse_settings(data: dict[str, Any], *, channel: str) -> ChannelSettings:

@@ -187,7 +187,12 @@ def preview_command(
     if mapped.order is None:
         return
     new = mapped.order
-    who = f"contact {new.contact_id}" if new.contact_id else "a new contact" if mapped.new_contact else "none"
+    if new.contact_id:
+        who = f"contact {new.contact_id}"
+    elif mapped.new_contact:
+        who = "a new contact"
+    else:  # C1/C4: no buyer e-mail, and the channel's contact for such orders is not created yet
+        who = "the channel's contact for orders without a buyer e-mail (created when the first one books)"
     console.print(f"status: {statuses.get(new.status_id, new.status_id)}; customer: {who}", highlight=False)
     rows = [
         [row.kind, row.sku, row.name, row.quantity, row.net, row.tax, row.tax_code, row.nominal_code]
