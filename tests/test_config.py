@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from orderbridge.amazon.sync import SyncOptions
+from orderbridge.cli import context
+from orderbridge.cli.sync import sync_options
 from orderbridge.config import SettingsError, load_settings
 
 
@@ -37,6 +41,22 @@ def test_toml_file_is_read_and_environment_wins(monkeypatch: pytest.MonkeyPatch,
             "ORDERBRIDGE_COMPANY_CURRENCY: Value error, unknown ISO 4217",
         ),
         ("ORDERBRIDGE_LOG_LEVEL", "LOUD", "ORDERBRIDGE_LOG_LEVEL"),
+        (
+            "ORDERBRIDGE_SYNC_OVERLAP_MINUTES",
+            "0",
+            "ORDERBRIDGE_SYNC_OVERLAP_MINUTES: Value error, 0 is not 1 to 1440 minutes: 0 would miss orders",
+        ),
+        ("ORDERBRIDGE_SYNC_OVERLAP_MINUTES", "ten", "ORDERBRIDGE_SYNC_OVERLAP_MINUTES: Input should be"),
+        (
+            "ORDERBRIDGE_PENDING_ALERT_DAYS",
+            "0",
+            "PENDING_ALERT_DAYS: Value error, 0 is not 1 to 30",
+        ),
+        (
+            "ORDERBRIDGE_PENDING_ALERT_DAYS",
+            "31",
+            "PENDING_ALERT_DAYS: Value error, 31 is not 1 to",
+        ),
     ],
 )
 def test_a_wrong_setting_is_named(
@@ -45,3 +65,20 @@ def test_a_wrong_setting_is_named(
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=message):
         load_settings()
+
+
+def test_sync_overlap_and_pending_alert_days_reach_every_sync(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # given an installation that widens the overlap and waits a week before a Pending alert
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "orderbridge.toml").write_text("sync_overlap_minutes = 25\n")
+    monkeypatch.setenv("ORDERBRIDGE_PENDING_ALERT_DAYS", "7")
+    context.forget()
+    try:
+        # then the syncs the CLI and `orderbridge run` start use them (defaults: 10 minutes, 3 days)
+        options = sync_options()
+    finally:
+        context.forget()
+    assert (options.overlap, options.pending_alert_days) == (timedelta(minutes=25), 7)
+    assert (SyncOptions().overlap, SyncOptions().pending_alert_days) == (timedelta(minutes=10), 3)

@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     retention_days: int = Field(
         default=30, description="Days PII is kept after an Amazon order ships or is cancelled (P1): 1 to 30."
     )
+    # Amazon order download (issue 5).
+    sync_overlap_minutes: int = Field(
+        default=10,
+        description="Minutes each order sync re-reads before where the last one ended, so orders Amazon "
+        "makes visible late are not missed: 1 to 1440.",
+    )
+    pending_alert_days: int = Field(
+        default=3,
+        description="Days an order booked Pending may stay Pending (holding stock) before it becomes an "
+        "alert: 1 to 30.",
+    )
     non_pii_legal_basis: str = Field(
         default="",
         description="Why non-PII Amazon data is kept past 18 months (AC-29); empty: the sweep deletes it.",
@@ -92,6 +103,23 @@ class Settings(BaseSettings):
     def _within_amazon_limit(cls, value: int) -> int:
         if not 1 <= value <= 30:
             raise ValueError("must be 1 to 30 (Amazon allows no more than 30 days after shipment, P1)")
+        return value
+
+    @field_validator("sync_overlap_minutes")
+    @classmethod
+    def _sensible_overlap(cls, value: int) -> int:
+        if not 1 <= value <= 1440:
+            raise ValueError(
+                f"{value} is not 1 to 1440 minutes: 0 would miss orders Amazon shows late, and more than "
+                "a day re-reads pages that cost searchOrders quota"
+            )
+        return value
+
+    @field_validator("pending_alert_days")
+    @classmethod
+    def _sensible_pending_days(cls, value: int) -> int:
+        if not 1 <= value <= 30:
+            raise ValueError(f"{value} is not 1 to 30 days")
         return value
 
     @field_validator("company_currency")

@@ -16,7 +16,7 @@ from orderbridge.amazon.booking import Action, Applied, book_amazon_order, previ
 from orderbridge.amazon.booking_facts import EmailKey, blind_email_key
 from orderbridge.amazon.booking_page import book_amazon_orders
 from orderbridge.amazon.booking_records import BookedState, order_record, skipped_orders
-from orderbridge.amazon.channel import change_settings
+from orderbridge.amazon.channel import NO_EMAIL_CONTACT_TO_CREATE, change_settings, settings_for
 from orderbridge.amazon.listings import channel_listings, connect_listing
 from orderbridge.amazon.mapping import MappingError
 from orderbridge.book.alerts import open_alerts
@@ -396,6 +396,47 @@ def test_c4_a_buyers_two_orders_in_one_page_share_one_new_contact(shop: Shop) ->
 
     first, second = (shop.order(result) for result in results if isinstance(result, Applied))
     assert first.contact_id == second.contact_id and contacts_count(shop.session) == 3
+
+
+def test_c1_c4_orders_without_a_buyer_email_book_to_one_contact_per_marketplace_not_one_each(
+    shop: Shop,
+) -> None:
+    # given FBA orders (Amazon gives buyer e-mails for FBM orders only) from two buyers, in two pages
+    ann = order(order_id="202-0000000-0000011", fba=True, buyer="ann", name="Ann Example")
+    bob = order(order_id="202-0000000-0000012", fba=True, buyer="bob", name="Bob Other")
+    assert "buyerEmail" not in ann["buyer"] and "buyerEmail" not in bob["buyer"]
+    before = contacts_count(shop.session)
+    # a preview before the first one books names the contact still to be created, and creates nothing
+    preview = preview_order(shop.session, ann, shop.book.channel, email_key=shop.email_key)
+    assert preview.order is not None and preview.new_contact is None
+    assert preview.order.contact_id == NO_EMAIL_CONTACT_TO_CREATE and contacts_count(shop.session) == before
+
+    # when they are booked
+    results = book_amazon_orders(shop.session, [ann], shop.book.channel, email_key=shop.email_key, now=NOW)
+    results += book_amazon_orders(shop.session, [bob], shop.book.channel, email_key=shop.email_key, now=NOW)
+
+    # then nothing could match a returning buyer, so both book to the channel's one contact for them
+    first, second = (shop.order(result) for result in results if isinstance(result, Applied))
+    chosen = settings_for(shop.session, shop.book.channel).no_email_contact_id
+    assert first.contact_id == second.contact_id == chosen and contacts_count(shop.session) == before + 1
+    # which holds no buyer's data (not an Amazon buyer record, C13) and is never mailed (C12)
+    contact = first.contact
+    assert (contact.marketplace_id, contact.email, contact.first_name) == (None, None, None)
+    assert contact.tag_names == {"amazon", "amazon-no-email"}
+    # while each buyer's name and address stay on their own order
+    assert (first.billing_name, second.billing_name) == ("Ann Example", "Bob Other")
+    assert first.delivery_line1 == "1 High Street"
+    # and an FBM order with an e-mail still gets its own contact (C2)
+    fbm = shop.order(shop.apply(order(order_id="202-0000000-0000013", buyer="cat")))
+    assert fbm.contact_id != chosen and fbm.contact.marketplace_id == "A1F83G8C2ARO7P"
+
+
+def test_c1_c4_a_seller_chosen_contact_takes_the_orders_without_a_buyer_email(shop: Shop) -> None:
+    change_settings(shop.session, shop.book.channel, {"no_email_contact_id": str(shop.generic.id)})
+
+    booked = shop.order(shop.apply(order(order_id="202-0000000-0000021", fba=True)))
+
+    assert booked.contact_id == shop.generic.id and booked.billing_name == "Ann Example"
 
 
 def test_two_versions_of_an_order_in_one_page_book_it_once_then_update_it(shop: Shop) -> None:

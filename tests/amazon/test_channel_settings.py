@@ -106,6 +106,7 @@ def test_every_named_record_must_exist_and_be_of_the_right_kind(book: Book) -> N
         "fbm_warehouse": ("FBA-EU", "warehouse 'FBA-EU' is fba, not own"),
         "fba_warehouse": ("MAIN", "warehouse 'MAIN' is own, not fba"),
         "shipping_nominal_code": ("9999", "nominal code '9999' does not exist"),
+        "no_email_contact_id": ("99999", "contact 99999 does not exist"),
     }
     for name, (value, problem) in cases.items():
         with pytest.raises(ChannelSettingsError, match=f"channel amazon-uk: {name}: {problem}"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from orderbridge.amazon.mapping import ContactMatch, OrderFacts
 from orderbridge.book.address import Address
 from tests.amazon.test_mapping_orders import booked, channel_book, facts, mapped
@@ -68,3 +70,16 @@ def test_c6_the_contact_remembers_its_marketplace() -> None:
 
     assert uk is not None and de is not None
     assert uk.marketplace_id != de.marketplace_id and uk.email != de.email
+
+
+def test_c1_c4_an_order_without_a_buyer_email_maps_to_the_channels_no_email_contact() -> None:
+    book = replace(channel_book(), no_email_contact_id=9)
+
+    fba = mapped(order(fba=True, name="Ann Example"), book)
+    fbm = mapped(order(name="Bob Other"), book)
+
+    # C4 has nothing to match by, so no contact per FBA order; the buyer's data stays on the order
+    assert fba.new_contact is None and fba.order is not None and fba.order.contact_id == 9
+    assert fba.order.billing.name == "Ann Example" and fba.order.delivery.line1 == "1 High Street"
+    # an order that carries an e-mail still creates (or matches) its buyer's contact (C2, C4)
+    assert fbm.new_contact is not None and fbm.new_contact.email is not None

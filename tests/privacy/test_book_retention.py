@@ -103,6 +103,37 @@ def test_ac3_ac5_ac16_ac21_plaintext_never_reaches_the_store_and_reads_are_audit
 
 
 @STORES
+def test_p2_p1_c4_contacts_created_in_bulk_are_sealed_indexed_and_swept(world: World, tmp_path: Path) -> None:
+    # given a canary buyer's contact created on the bulk path (a page of new Amazon buyers)
+    buyer = make_canary_buyer()
+    order_id = world.book("202-0000009-0000009", buyer, bulk_contact=True)
+
+    # then no byte store holds the buyer's values, the contact is sealed under the channel's open key
+    assert scan(world.byte_stores(tmp_path), buyer) == []
+    with world.sessions.begin() as session:
+        contact = world.contact_of(session, order_id)
+        stored = [getattr(contact, name) for name in pii_fields(Contact.__table__)]
+        assert all(value is None or is_sealed(value) for value in stored) and any(stored)
+        assert contact.pii_key is not None
+        assert KeyId.parse(contact.pii_key).slot.startswith("open-") and "amazon-uk" in contact.pii_key
+        # and its e-mail carries the keyed blind index that matches the buyer's next order (C4, C8)
+        key = email_key(world.privacy, buyer.email, seller="amazon-uk", marketplace=AMAZON_UK)
+        assert contact.email_key == key
+        shown = reveal(session, contact, ["email"], actor="user:7", purpose="support", clock=world.clock)
+        assert shown == {"email": buyer.email}
+
+    # when its order shipped 31 days ago and the sweep runs, the contact is redacted with it (P1)
+    world.ship(order_id, days_ago=31)
+    report = world.sweep()
+
+    assert report.contacts == 1
+    with world.sessions() as session:
+        contact = world.contact_of(session, order_id)
+        assert (contact.first_name, contact.email, contact.email_key) == (REDACTED, REDACTED, None)
+    assert scan(world.byte_stores(tmp_path), buyer) == []
+
+
+@STORES
 def test_ac2_ac4_ac13_ac17_p5_p6_a_due_order_is_archived_redacted_and_shredded(
     world: World, sql_log: Path, tmp_path: Path
 ) -> None:

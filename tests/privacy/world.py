@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderbridge.book.address import Address
 from orderbridge.book.catalog import save_product
 from orderbridge.book.channels import ChannelKind, save_channel
-from orderbridge.book.contacts import Contact, NewContact, create_contact
+from orderbridge.book.contacts import Contact, NewContact, create_contact, create_contacts
 from orderbridge.book.custom_fields import FieldKind, RecordKind, define_field, field_definition, set_field
 from orderbridge.book.orders.booking import book_order
 from orderbridge.book.orders.cancel import cancel_order
@@ -73,25 +73,27 @@ class World:
         channel: str = "amazon-uk",
         contact_id: int | None = None,
         sku: str = "SKU-1",
+        bulk_contact: bool = False,
     ) -> int:
-        """Book one order the way the book books pages (bulk INSERT path), with a new contact unless given."""
+        """Book one order the way the book books pages (bulk INSERT path), with a new contact unless given
+        (created as the ORM creates one, or with `bulk_contact` as a page of new Amazon buyers is)."""
         with self.sessions.begin() as session:
             contact = None
             if contact_id is None:
-                contact = create_contact(
-                    session,
-                    NewContact(
-                        first_name=buyer.name.split()[0] if buyer else "Pat",
-                        last_name=buyer.name.split()[1] if buyer else "Shopper",
-                        email=buyer.email if buyer else None,
-                        phone=buyer.phone if buyer else None,
-                        billing=_address(buyer),
-                        origin_channel_id=self.ids[channel],
-                        marketplace_id=AMAZON_UK if channel == "amazon-uk" else None,
-                    ),
-                    now=self.clock(),
+                new = NewContact(
+                    first_name=buyer.name.split()[0] if buyer else "Pat",
+                    last_name=buyer.name.split()[1] if buyer else "Shopper",
+                    email=buyer.email if buyer else None,
+                    phone=buyer.phone if buyer else None,
+                    billing=_address(buyer),
+                    origin_channel_id=self.ids[channel],
+                    marketplace_id=AMAZON_UK if channel == "amazon-uk" else None,
                 )
-                session.flush()
+                if bulk_contact:
+                    (contact_id,) = create_contacts(session, [new], now=self.clock())
+                else:
+                    contact = create_contact(session, new, now=self.clock())
+                    session.flush()
             order = book_order(
                 session,
                 NewOrder(

@@ -8,13 +8,13 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
-from orderbridge.amazon.booking_facts import EmailKey, order_facts
+from orderbridge.amazon.booking_facts import EmailKey, facts_for, lookup
 from orderbridge.amazon.booking_records import AmazonOrderRecord, BookedState, order_record
-from orderbridge.amazon.channel import resolve
+from orderbridge.amazon.channel import NO_EMAIL_CONTACT_TO_CREATE, resolve, with_no_email_contact
 from orderbridge.amazon.listings import record_seen
 from orderbridge.amazon.mapping import AmazonState, MappedOrder, Outcome, map_order
 from orderbridge.book.address import write_address
-from orderbridge.book.alerts import Alert, Subject, raise_alert
+from orderbridge.book.alerts import Subject, raise_alert
 from orderbridge.book.channels import Channel
 from orderbridge.book.contacts import create_contact
 from orderbridge.book.custom_fields import RecordKind, field_definition, set_field
@@ -51,8 +51,10 @@ def book_amazon_order(
     session: Session, doc: object, channel: Channel, *, email_key: EmailKey | None, now: datetime
 ) -> Applied:
     """Look up facts, map and apply one order document (MappingError propagates: quarantine it)."""
-    book = resolve(session, channel)
-    mapped = map_order(doc, book, order_facts(session, doc, book, email_key=email_key))
+    found = lookup(session, [doc], resolve(session, channel), email_key=email_key)
+    if found.without_email:
+        found.book = with_no_email_contact(session, channel, found.book, now=now)
+    mapped = map_order(doc, found.book, facts_for(session, found, doc))
     return apply_order(session, mapped, now=now)
 
 
@@ -60,9 +62,16 @@ def preview_order(
     session: Session, doc: object, channel: Channel, *, email_key: EmailKey | None
 ) -> MappedOrder:
     """How an order would book under the channel's current settings, without writing anything:
-    status, contact match, rows, tax and nominal codes (MappingError if it is malformed)."""
-    book = resolve(session, channel)
-    return map_order(doc, book, order_facts(session, doc, book, email_key=email_key))
+    status, contact match, rows, tax and nominal codes (MappingError if it is malformed).
+
+    An order without a buyer e-mail shows the channel's contact for such orders, or
+    `NO_EMAIL_CONTACT_TO_CREATE` while it is still to be created by the first one booked.
+    """
+    found = lookup(session, [doc], resolve(session, channel), email_key=email_key)
+    book = found.book
+    if found.without_email and book.no_email_contact_id is None:
+        found.book = replace(book, no_email_contact_id=NO_EMAIL_CONTACT_TO_CREATE)
+    return map_order(doc, found.book, facts_for(session, found, doc))
 
 
 def apply_order(session: Session, mapped: MappedOrder, *, now: datetime) -> Applied:
@@ -134,6 +143,21 @@ def save_record(
     return record
 
 
+def new_record(mapped: MappedOrder, order_id: int, *, now: datetime) -> dict[str, object]:
+    """The record of an order just booked, as the values of one row (the page booking inserts in bulk)."""
+    return {
+        "channel_id": mapped.channel_id,
+        "amazon_order_id": mapped.amazon_order_id,
+        "order_id": order_id,
+        "state": BookedState.PENDING if mapped.state == AmazonState.PENDING else BookedState.READY,
+        "last_updated": mapped.last_updated,
+        "reason": None,
+        "seller_fulfilled_prime": mapped.seller_fulfilled_prime,
+        "skip_shipment_confirmation": mapped.skip_shipment_confirmation,
+        "recorded_at": now,
+    }
+
+
 def _prepared(session: Session, mapped: MappedOrder, *, now: datetime) -> NewOrder:
     assert mapped.order is not None
     channel = session.get(Channel, mapped.channel_id)
@@ -149,36 +173,26 @@ def _book_new(
     new = _prepared(session, mapped, now=now)
     contact = create_contact(session, mapped.new_contact, now=now) if mapped.new_contact else None
     booked = book_orders(session, [(new, contact)], now=now)[0]
-    finish_order(session, booked.order_id, mapped, now=now, new=True)
+    finish_order(session, booked.order_id, mapped, now=now)
     state = BookedState.PENDING if mapped.state == AmazonState.PENDING else BookedState.READY
     save_record(session, mapped, record, state, now=now, order_id=booked.order_id)
     return Applied(mapped.amazon_order_id, Action.BOOKED, booked.order_id)
 
 
-def finish_order(
-    session: Session, order_id: int, mapped: MappedOrder, *, now: datetime, new: bool = False
-) -> None:
-    """Custom field values (O12, O18, O20) and alerts (O6, O22) of a booked or updated order.
+def finish_order(session: Session, order_id: int, mapped: MappedOrder, *, now: datetime) -> None:
+    """Custom field values (O12, O18, O20) and alerts (O6, O22) of a booked or updated order."""
+    with session.no_autoflush:
+        set_fields(session, order_id, mapped)
+        for alert in mapped.alerts:
+            raise_alert(session, Subject.ORDER, order_id, alert.kind, alert.message, now=now)
 
-    A `new` order has no open alert to refresh yet, so its alerts are added without a look-up.
-    """
+
+def set_fields(session: Session, order_id: int, mapped: MappedOrder) -> None:
+    """The order's custom field values: gift messages, Business flag, PO, VAT, prime (O12, O18, O20)."""
     with session.no_autoflush:
         for value in mapped.field_values:
             definition = field_definition(session, RecordKind.SALES_ORDER, value.code)
             set_field(session, definition, order_id, value.value)
-        for alert in mapped.alerts:
-            if new:
-                session.add(
-                    Alert(
-                        subject=Subject.ORDER,
-                        subject_id=order_id,
-                        kind=alert.kind,
-                        message=alert.message,
-                        raised_at=now,
-                    )
-                )
-            else:
-                raise_alert(session, Subject.ORDER, order_id, alert.kind, alert.message, now=now)
 
 
 def _update_pending(session: Session, order: SalesOrder, mapped: MappedOrder, *, now: datetime) -> Action:

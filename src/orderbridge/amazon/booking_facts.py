@@ -14,6 +14,7 @@ from orderbridge.amazon.listings import Listing, listings_by_sku
 from orderbridge.amazon.mapping.commands import ContactMatch, ListingFact, OrderFacts, TaxChoice
 from orderbridge.amazon.mapping.customer import buyer_email
 from orderbridge.amazon.mapping.fields import MappingError, Reader
+from orderbridge.amazon.mapping.order import READY
 from orderbridge.book.contacts import Contact
 from orderbridge.book.orders.model import OrderStatus, SalesOrder
 from orderbridge.book.tax import pick_tax_code, tax_code
@@ -26,13 +27,35 @@ EmailKey = Callable[[str, str], str]
 """(buyer e-mail, marketplace id) -> the e-mail's matching key, as stored in Contact.email_key."""
 
 
-def blind_email_key(indexer: BlindIndexer, seller: str) -> EmailKey:
+class BlindEmailKey:
     """Matching keys from the privacy blind index (keyed HMAC per seller and marketplace; C4, C8)."""
 
-    def key(email: str, marketplace_id: str) -> str:
-        return indexer.index(IndexKind.EMAIL, email, seller=seller, marketplace=marketplace_id).hex()
+    def __init__(self, indexer: BlindIndexer, seller: str) -> None:
+        self.indexer = indexer
+        self.seller = seller
 
-    return key
+    def __call__(self, email: str, marketplace_id: str) -> str:
+        return self.indexer.index(
+            IndexKind.EMAIL, email, seller=self.seller, marketplace=marketplace_id
+        ).hex()
+
+    def for_page(self) -> EmailKey:
+        """The same keys, with the index key looked up once per marketplace for one page of orders."""
+        pinned: dict[str, Callable[[str], bytes]] = {}
+
+        def key(email: str, marketplace_id: str) -> str:
+            if marketplace_id not in pinned:
+                pinned[marketplace_id] = self.indexer.pinned(
+                    IndexKind.EMAIL, seller=self.seller, marketplace=marketplace_id
+                )
+            return pinned[marketplace_id](email).hex()
+
+        return key
+
+
+def blind_email_key(indexer: BlindIndexer, seller: str) -> EmailKey:
+    """Matching keys from the privacy blind index (keyed HMAC per seller and marketplace; C4, C8)."""
+    return BlindEmailKey(indexer, seller)
 
 
 TaxCache = dict[tuple[str | None, str | None], TaxChoice | None]
@@ -46,34 +69,25 @@ class Lookup:
     book: ChannelBook
     email_key: EmailKey | None
     listings: dict[str, Listing] = field(default_factory=dict)
+    without_email: bool = False  # a Ready order with no buyer e-mail (FBA) is in the page
     candidates: dict[str, list[tuple[Contact, datetime | None]]] = field(default_factory=dict)
     tax_cache: TaxCache = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
 
     def key_of(self, r: Reader) -> str | None:
         email = buyer_email(r)
-        return self.email_key(email, self.book.marketplace_id) if email and self.email_key else None
-
-
-def order_facts(
-    session: Session,
-    doc: object,
-    book: ChannelBook,
-    *,
-    email_key: EmailKey | None,
-    tax_cache: TaxCache | None = None,
-) -> OrderFacts:
-    """Look up what `map_order` needs for this order: a few queries, no writes."""
-    found = lookup(session, [doc], book, email_key=email_key)
-    if tax_cache is not None:
-        found.tax_cache = tax_cache
-    return facts_for(session, found, doc)
+        if not email or self.email_key is None:
+            return None
+        if email not in self.keys:
+            self.keys[email] = self.email_key(email, self.book.marketplace_id)
+        return self.keys[email]
 
 
 def lookup(
     session: Session, docs: Sequence[object], book: ChannelBook, *, email_key: EmailKey | None
 ) -> Lookup:
     """Listings and candidate contacts of a page; a malformed order is left for `map_order` to name."""
-    found = Lookup(book, email_key)
+    found = Lookup(book, email_key.for_page() if isinstance(email_key, BlindEmailKey) else email_key)
     skus: set[str] = set()
     keys: set[str] = set()
     for doc in docs:
@@ -81,6 +95,7 @@ def lookup(
             r = Reader(doc)
             skus.update(_skus(r))
             key = found.key_of(r)
+            found.without_email |= buyer_email(r) is None and _is_ready(r)
         except MappingError:
             continue
         if key is not None:
@@ -89,6 +104,11 @@ def lookup(
     if keys and book.settings.customer_mode == CustomerMode.CREATE_CONTACTS:
         found.candidates = _candidates(session, book.marketplace_id, keys)
     return found
+
+
+def _is_ready(r: Reader) -> bool:
+    status = r.text(r.doc, "fulfillment.fulfillmentStatus", "fulfillment.fulfillmentStatus")
+    return status in READY
 
 
 def _skus(r: Reader) -> list[str]:

@@ -5,18 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from orderbridge.amazon.booking import Action, Applied, apply_order, finish_order, save_record
+from orderbridge.amazon.booking import Action, Applied, apply_order, new_record, set_fields
 from orderbridge.amazon.booking_facts import EmailKey, facts_for, lookup
-from orderbridge.amazon.booking_records import AmazonOrderRecord, BookedState
-from orderbridge.amazon.channel import resolve
+from orderbridge.amazon.booking_records import AmazonOrderRecord
+from orderbridge.amazon.channel import resolve, with_no_email_contact
 from orderbridge.amazon.listings import SeenListing, record_seen
-from orderbridge.amazon.mapping import AmazonState, MappedOrder, MappingError, Outcome, map_order
+from orderbridge.amazon.mapping import MappedOrder, MappingError, Outcome, map_order
+from orderbridge.book.alerts import Alert, Subject
 from orderbridge.book.channels import Channel
-from orderbridge.book.contacts import Contact, create_contact
+from orderbridge.book.contacts import NewContact, create_contacts
 from orderbridge.book.orders.booking import book_orders
 from orderbridge.book.orders.commands import NewOrder
 from orderbridge.book.orders.model import SalesOrder
@@ -32,8 +34,10 @@ def book_amazon_orders(
     and skips follow one by one. A malformed order's MappingError stands in its place (quarantine it)
     and the rest flow on: mapping writes nothing, so the session is as it was for that order.
     """
-    book = resolve(session, channel)
-    found = lookup(session, docs, book, email_key=email_key)
+    found = lookup(session, docs, resolve(session, channel), email_key=email_key)
+    if found.without_email:
+        found.book = with_no_email_contact(session, channel, found.book, now=now)
+    book = found.book
     results: list[Applied | MappingError | None] = [None] * len(docs)
     mapped_page: list[tuple[int, MappedOrder]] = []
     for index, doc in enumerate(docs):
@@ -76,40 +80,79 @@ def _known(session: Session, channel_id: int, order_ids: list[str]) -> set[str]:
 def _book_new_orders(
     session: Session, channel: Channel, page: list[MappedOrder], *, now: datetime
 ) -> list[Applied]:
-    """Book orders never seen before in one batch: contacts, shipping methods, listings seen, records."""
+    """Book orders never seen before in one batch: contacts, shipping methods, listings seen, orders,
+    custom fields, alerts and records, each kind in one batched INSERT."""
     if not page:
         return []
     seen: dict[str, SeenListing] = {item.seller_sku: item for mapped in page for item in mapped.seen_listings}
     record_seen(session, channel, seen.values(), now=now)
     methods = {name: shipping_method(session, name).id for name in {m.shipping_method for m in page} if name}
-    new_contacts: dict[str, Contact] = {}
-    orders: list[tuple[NewOrder, Contact | None]] = []
-    for mapped in page:
-        assert mapped.order is not None
-        new = replace(mapped.order, shipping_method_id=methods.get(mapped.shipping_method or ""))
-        orders.append(_with_contact(session, new, mapped, new_contacts, now=now))
-    booked = book_orders(session, orders, now=now)
-    applied = []
-    for mapped, result in zip(page, booked, strict=True):
-        finish_order(session, result.order_id, mapped, now=now, new=True)
-        state = BookedState.PENDING if mapped.state == AmazonState.PENDING else BookedState.READY
-        save_record(session, mapped, None, state, now=now, order_id=result.order_id)
-        applied.append(Applied(mapped.amazon_order_id, Action.BOOKED, result.order_id))
+    orders = _with_contacts(session, page, methods, now=now)
+    booked = book_orders(session, [(new, None) for new in orders], now=now)
+    order_ids = [result.order_id for result in booked]
+    for mapped, order_id in zip(page, order_ids, strict=True):
+        if mapped.field_values:
+            set_fields(session, order_id, mapped)
+    alerts = [
+        {
+            "subject": Subject.ORDER,
+            "subject_id": order_id,
+            "kind": alert.kind,
+            "message": alert.message,
+            "raised_at": now,
+            "cleared_at": None,
+            "cleared_by": None,
+        }
+        for mapped, order_id in zip(page, order_ids, strict=True)
+        for alert in mapped.alerts  # a new order has no open alert to refresh yet
+    ]
+    if alerts:
+        session.execute(insert(cast(Table, Alert.__table__)), alerts)
+    session.execute(
+        insert(cast(Table, AmazonOrderRecord.__table__)),
+        [new_record(mapped, order_id, now=now) for mapped, order_id in zip(page, order_ids, strict=True)],
+    )
     session.flush()
-    return applied
+    return [
+        Applied(mapped.amazon_order_id, Action.BOOKED, order_id)
+        for mapped, order_id in zip(page, order_ids, strict=True)
+    ]
 
 
-def _with_contact(
-    session: Session, new: NewOrder, mapped: MappedOrder, made: dict[str, Contact], *, now: datetime
-) -> tuple[NewOrder, Contact | None]:
-    """The contact to create with the order; a buyer's second order in the same page matches it (C4, C10)."""
-    if mapped.new_contact is None:
-        return new, None
-    key = mapped.new_contact.email_key
-    if key is not None and key in made:
-        contact = made[key]
-        return replace(new, billing=contact.billing_address), contact
-    contact = create_contact(session, mapped.new_contact, now=now)
-    if key is not None:
-        made[key] = contact
-    return new, contact
+def _with_contacts(
+    session: Session, page: list[MappedOrder], methods: dict[str, int], *, now: datetime
+) -> list[NewOrder]:
+    """The page's orders with their contacts; new buyers' contacts created in one batch.
+
+    A buyer's second order in the same page books against the contact its first order creates (C4),
+    with that contact's address as its billing address (C10).
+    """
+    contacts: list[NewContact] = []
+    by_key: dict[str, int] = {}
+    which: list[int | None] = []
+    for mapped in page:
+        wanted = mapped.new_contact
+        if wanted is None:
+            which.append(None)
+            continue
+        key = wanted.email_key
+        if key is not None and key in by_key:
+            which.append(by_key[key])
+            continue
+        which.append(len(contacts))
+        if key is not None:
+            by_key[key] = len(contacts)
+        contacts.append(wanted)
+    ids = create_contacts(session, contacts, now=now)
+    orders = []
+    for mapped, index in zip(page, which, strict=True):
+        assert mapped.order is not None
+        method = methods.get(mapped.shipping_method or "")
+        if index is None:
+            orders.append(replace(mapped.order, shipping_method_id=method))
+        else:
+            billing = contacts[index].billing
+            orders.append(
+                replace(mapped.order, shipping_method_id=method, contact_id=ids[index], billing=billing)
+            )
+    return orders

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -13,13 +14,17 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.book.catalog import PriceList
 from orderbridge.book.channels import Channel, ChannelKind
-from orderbridge.book.contacts import Contact
+from orderbridge.book.contacts import Contact, NewContact, create_contact
 from orderbridge.book.custom_fields import CustomFieldDefinition, FieldKind, RecordKind
 from orderbridge.book.inventory import Warehouse, WarehouseKind
 from orderbridge.book.orders.model import OrderStatus
 from orderbridge.book.tax import NominalCode, company
 from orderbridge.db import Base, Json
 from orderbridge.errors import OrderbridgeError
+
+AMAZON_TAG = "amazon"  # C12: a mailer must honour it; the book sends no e-mail to Amazon's relay addresses
+NO_EMAIL_TAG = "amazon-no-email"
+NO_EMAIL_CONTACT_TO_CREATE = 0  # a preview's stand-in for the no-e-mail contact not created yet
 
 # SPAPI.md §1: the North America region; its prices arrive net and its tax as Amazon computed it (O14).
 NORTH_AMERICA = frozenset({"ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A2Q3Y263D00KWC"})
@@ -53,6 +58,10 @@ class ChannelSettings(BaseModel):
     customer_mode: CustomerMode = CustomerMode.CREATE_CONTACTS
     one_contact_id: int | None = Field(default=None, gt=0)
     pending_contact_id: int | None = Field(default=None, gt=0)
+    # C1/C4: orders with no buyer e-mail (FBA: Amazon gives it for FBM orders only) cannot be matched to a
+    # returning buyer; they book to this contact, their buyer data on the order only (as C13). Created on
+    # first need when unset.
+    no_email_contact_id: int | None = Field(default=None, gt=0)
     gift_message_field: str | None = None
     business_field: str | None = None
     po_number_field: str | None = None
@@ -108,6 +117,7 @@ class ChannelBook:
     fba_warehouse_id: int | None
     sales_nominal_code: str | None
     shipping_nominal_code: str | None
+    no_email_contact_id: int | None = None  # C1/C4: orders without a buyer e-mail (FBA) book to it
 
 
 def parse_settings(data: dict[str, Any], *, channel: str) -> ChannelSettings:
@@ -174,7 +184,7 @@ def check_against_book(session: Session, channel: Channel, settings: ChannelSett
             raise ChannelSettingsError(f"{where}: {name}: order status {value!r} does not exist")
     if settings.price_list and _by(session, PriceList, PriceList.code, settings.price_list) is None:
         raise ChannelSettingsError(f"{where}: price_list: price list {settings.price_list!r} does not exist")
-    for name in ("one_contact_id", "pending_contact_id"):
+    for name in ("one_contact_id", "pending_contact_id", "no_email_contact_id"):
         contact_id = getattr(settings, name)
         if contact_id is not None and session.get(Contact, contact_id) is None:
             raise ChannelSettingsError(f"{where}: {name}: contact {contact_id} does not exist")
@@ -243,11 +253,36 @@ def resolve(session: Session, channel: Channel) -> ChannelBook:
         tax_behaviour=settings.tax_behaviour_for(channel.marketplace_id),
         status_ids=statuses,
         price_list_id=price_list.id if price_list is not None else None,
+        no_email_contact_id=settings.no_email_contact_id,
         fbm_warehouse_id=_warehouse_id(session, settings.fbm_warehouse),
         fba_warehouse_id=_warehouse_id(session, settings.fba_warehouse),
         sales_nominal_code=settings.sales_nominal_code or defaults.sales_nominal_code,
         shipping_nominal_code=settings.shipping_nominal_code or defaults.shipping_nominal_code,
     )
+
+
+def with_no_email_contact(
+    session: Session, channel: Channel, book: ChannelBook, *, now: datetime
+) -> ChannelBook:
+    """The channel's contact for orders without a buyer e-mail, created and saved in its settings on
+    first need (C1, C4): one per marketplace, tagged so nothing mails it (C12), holding no buyer data."""
+    if book.settings.customer_mode != CustomerMode.CREATE_CONTACTS or book.no_email_contact_id is not None:
+        return book
+    contact = create_contact(
+        session,
+        NewContact(
+            company_name=f"{channel.name}: buyers without an e-mail (FBA)",
+            price_list_id=book.price_list_id,
+            origin_channel_id=channel.id,
+            tags=frozenset({AMAZON_TAG, NO_EMAIL_TAG}),
+        ),
+        now=now,
+    )
+    session.flush()
+    settings = save_settings(
+        session, channel, book.settings.model_copy(update={"no_email_contact_id": contact.id})
+    )
+    return replace(book, settings=settings, no_email_contact_id=contact.id)
 
 
 def _warehouse_id(session: Session, code: str | None) -> int | None:

@@ -14,8 +14,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Table, UniqueConstraint, and_, func, insert, select
+import orjson
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    and_,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
 
 from orderbridge.amazon.client_types import parse_amazon_time
 from orderbridge.book.pii import REDACTED, PIIRecordColumns, PIIText, seal_rows
@@ -130,7 +144,7 @@ def payload(session: Session, item: InboxItem) -> dict[str, Any] | None:
         text = sealing.open_sealed(privacy, text, table=TABLE, ref=item.pii_ref, name="payload")
         if text is None or text == REDACTED:
             return None
-    loaded = json.loads(text)
+    loaded = orjson.loads(text)
     return loaded if isinstance(loaded, dict) else None
 
 
@@ -160,11 +174,20 @@ def quarantine(item: InboxItem, reason: str, *, now: datetime) -> None:
     item.processed_at = now
 
 
-def mark_booked(item: InboxItem, *, now: datetime) -> None:
-    item.status = InboxStatus.BOOKED
-    item.reason = None
-    item.attempts += 1
-    item.processed_at = now
+def mark_booked(session: Session, items: Sequence[InboxItem], *, now: datetime) -> None:
+    """Items applied to the book (or found unchanged), in one UPDATE; the session's copies follow."""
+    if not items:
+        return
+    session.execute(
+        update(InboxItem)
+        .where(InboxItem.id.in_([item.id for item in items]))
+        .values(status=InboxStatus.BOOKED, reason=None, attempts=InboxItem.attempts + 1, processed_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    for item in items:  # cheaper than letting the session evaluate the UPDATE over every object it holds
+        for name, value in (("status", InboxStatus.BOOKED), ("reason", None), ("processed_at", now)):
+            set_committed_value(item, name, value)
+        set_committed_value(item, "attempts", item.attempts + 1)
 
 
 def mark_skipped(item: InboxItem, reason: str, *, now: datetime) -> None:

@@ -105,33 +105,38 @@ def book_items(
             tally.quarantined += 1
             continue
         by_market.setdefault(item.marketplace_id, []).append((item, doc))
+    booked: list[InboxItem] = []
     for marketplace_id, page in sorted(by_market.items()):
         channel = channel_for(session, marketplace_id)
         docs = [doc for _, doc in page]
         results = book_amazon_orders(session, docs, channel, email_key=email_key, now=now)
         for (item, _), result in zip(page, results, strict=True):
-            _settle(item, result, now=now, tally=tally)
+            if _settle(item, result, now=now, tally=tally):
+                booked.append(item)
     session.flush()
+    mark_booked(session, booked, now=now)
 
 
-def _settle(item: InboxItem, result: Applied | MappingError, *, now: datetime, tally: BookingTally) -> None:
+def _settle(item: InboxItem, result: Applied | MappingError, *, now: datetime, tally: BookingTally) -> bool:
+    """Count the result and set the item aside when it was not booked; True when it was booked."""
     if isinstance(result, MappingError):
         quarantine(item, str(result), now=now)
         tally.quarantined += 1
-        return
+        return False
     tally.count(result.action.value)
     if result.action == Action.WAITING:  # the fixed text marks it for the pending watch
         mark_skipped(item, WAITING_REASON, now=now)
         tally.skipped += 1
-    elif result.action in (Action.NOT_BOOKED, Action.SKIPPED):
+        return False
+    if result.action in (Action.NOT_BOOKED, Action.SKIPPED):
         mark_skipped(item, result.reason or _NOT_BOOKED[result.action], now=now)
         tally.skipped += 1
+        return False
+    if result.action == Action.UNCHANGED:
+        tally.unchanged += 1
     else:
-        mark_booked(item, now=now)
-        if result.action == Action.UNCHANGED:
-            tally.unchanged += 1
-        else:
-            tally.booked += 1
+        tally.booked += 1
+    return True
 
 
 def _stamp(moment: datetime) -> str:

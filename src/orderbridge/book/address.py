@@ -65,6 +65,13 @@ def read_address(record: Any, prefix: str) -> Address:
     return Address(**{part.name: getattr(record, f"{prefix}_{part.name}") for part in fields(Address)})
 
 
+def address_values(prefix: str, address: Address) -> dict[str, Any]:
+    """The `prefix_*` column values of an address, for the bulk INSERT paths."""
+    values = {f"{prefix}_{part.name}": getattr(address, part.name) for part in fields(Address)}
+    values[f"{prefix}_postcode_district"] = address.postcode_district
+    return values
+
+
 def write_address(record: Any, prefix: str, address: Address) -> None:
     for part in fields(Address):
         setattr(record, f"{prefix}_{part.name}", getattr(address, part.name))

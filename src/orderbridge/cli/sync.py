@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,11 +19,12 @@ from orderbridge.amazon.accounts import SellerAccount, get_account, list_account
 from orderbridge.amazon.booking import preview_order
 from orderbridge.amazon.errors import AmazonError
 from orderbridge.amazon.mapping import MappingError
+from orderbridge.amazon.sync import SyncOptions
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.orders.model import OrderStatus
 from orderbridge.cli import database
 from orderbridge.cli.accounts import keystore
-from orderbridge.cli.context import console, errors, fail, sessions, unit_of_work
+from orderbridge.cli.context import console, errors, fail, sessions, settings, unit_of_work
 from orderbridge.cli.orders import orders
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.errors import OrderbridgeError
@@ -52,9 +54,17 @@ def _reported() -> Iterator[None]:
         raise fail(str(error)) from None
 
 
+def sync_options() -> SyncOptions:
+    """How syncs run, from the installation's settings (overlap, pending-alert days)."""
+    config = settings()
+    return SyncOptions(
+        overlap=timedelta(minutes=config.sync_overlap_minutes), pending_alert_days=config.pending_alert_days
+    )
+
+
 def cli_runtime() -> tasks.Runtime:
     """The runtime for CLI commands: sandbox accounts run on the clock of the sandbox they point at."""
-    runtime = tasks.Runtime(sessions(), keystore())
+    runtime = tasks.Runtime(sessions(), keystore(), options=sync_options())
     with unit_of_work() as session:
         urls = {a.endpoint.rstrip("/") for a in list_accounts(session) if not is_real(a)}
     for url in urls:
@@ -177,7 +187,12 @@ def preview_command(
     if mapped.order is None:
         return
     new = mapped.order
-    who = f"contact {new.contact_id}" if new.contact_id else "a new contact" if mapped.new_contact else "none"
+    if new.contact_id:
+        who = f"contact {new.contact_id}"
+    elif mapped.new_contact:
+        who = "a new contact"
+    else:  # C1/C4: no buyer e-mail, and the channel's contact for such orders is not created yet
+        who = "the channel's contact for orders without a buyer e-mail (created when the first one books)"
     console.print(f"status: {statuses.get(new.status_id, new.status_id)}; customer: {who}", highlight=False)
     rows = [
         [row.kind, row.sku, row.name, row.quantity, row.net, row.tax, row.tax_code, row.nominal_code]
@@ -192,7 +207,7 @@ def preview_command(
 def run_orderbridge(*, once: bool, for_seconds: float | None, port: int, speed: float) -> None:
     """Start the scheduler (and the sandbox when no real account exists) and run until Ctrl-C."""
     database.upgrade()
-    runtime = tasks.Runtime(sessions(), keystore())
+    runtime = tasks.Runtime(sessions(), keystore(), options=sync_options())
     running = None
     with unit_of_work() as session:
         real = any(is_real(account) for account in list_accounts(session))

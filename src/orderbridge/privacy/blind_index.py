@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
+from collections.abc import Callable
 from enum import StrEnum
 
 from cryptography.hazmat.primitives import hashes
@@ -82,6 +83,16 @@ class BlindIndexer:
         """The 16-byte blind index of `value` under the current index key; NothingToIndexError if empty."""
         normal = self._normal(kind, value)
         return _digest(self.keys.index_key(seller, marketplace).secret, kind, normal)
+
+    def pinned(self, kind: IndexKind, *, seller: str, marketplace: str) -> Callable[[str], bytes]:
+        """`index` for one kind and scope with the current index key looked up once, for a short batch
+        (a page of orders) rather than a key-store look-up per value."""
+        secret = self.keys.index_key(seller, marketplace).secret
+
+        def index(value: str) -> bytes:
+            return _digest(secret, kind, self._normal(kind, value))
+
+        return index
 
     def candidates(self, kind: IndexKind, value: str, *, seller: str, marketplace: str) -> list[bytes]:
         """The index of `value` under every live index key: match with ``IN`` while a re-index runs."""

@@ -195,12 +195,8 @@ def order_choice(
 
 def contact_choice(privacy: Privacy, session: Session, contact: Contact) -> KeyChoice:
     """A contact follows its Amazon orders: due with the last one, open while any is open (P1)."""
-    if contact.marketplace_id is None:
-        return KeyChoice(LOCAL_SCOPE, LOCAL_MARKETPLACE, None)
-    channel = _channel(session, contact.origin_channel_id)
-    seller = scope_name(channel.code) if channel is not None else "amazon"
-    marketplace = scope_name(contact.marketplace_id)
-    if contact.id is None:
+    seller, marketplace = _contact_scope(session, contact.marketplace_id, contact.origin_channel_id)
+    if contact.marketplace_id is None or contact.id is None:
         return KeyChoice(seller, marketplace, None)
     pending = {
         order.id: order
@@ -223,6 +219,14 @@ def contact_choice(privacy: Privacy, session: Session, contact: Contact) -> KeyC
     if not dues or any(due is None for due in dues):
         return KeyChoice(seller, marketplace, None)
     return KeyChoice(seller, marketplace, max(due for due in dues if due is not None))
+
+
+def _contact_scope(session: Session, marketplace_id: str | None, channel_id: int | None) -> tuple[str, str]:
+    """(seller, marketplace) of a contact's keys: its channel and marketplace, or the local scope."""
+    if marketplace_id is None:
+        return LOCAL_SCOPE, LOCAL_MARKETPLACE
+    channel = _channel(session, channel_id)
+    return (scope_name(channel.code) if channel is not None else "amazon"), scope_name(marketplace_id)
 
 
 def key_for(privacy: Privacy, choice: KeyChoice) -> DataKey:
@@ -461,6 +465,9 @@ def _seal_bulk(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
     registered = any(entry.model.__tablename__ == table.name for entry in registered_pii_tables())
     keys: dict[Any, DataKey] = {}
     owner_keys: dict[int, str | None] = {}
+    if table.name == Contact.__tablename__:
+        _seal_new_contacts(privacy, session, rows)
+        return
     if table.name == OrderNote.__tablename__:
         order_ids = {row["order_id"] for row in rows}
         query = select(SalesOrder.id, SalesOrder.pii_key).where(SalesOrder.id.in_(order_ids))
@@ -495,6 +502,34 @@ def _seal_bulk(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
             value = row.get(name)
             if value is not None and is_plaintext(value):
                 row[name] = seal(privacy, value, table=table.name, ref=row["pii_ref"], name=name, key=key)
+        row["pii_key"] = str(key.key_id)
+
+
+def _seal_new_contacts(privacy: Privacy, session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """New contacts inserted in bulk, as the flush listener seals a new one: an Amazon buyer's e-mail gets
+    its blind index (C4, C8) and the PII is sealed under the open key of the contact's channel and
+    marketplace (no order of it is due yet, P1); any other contact under the local key (P8)."""
+    names = pii.pii_fields(Contact.__table__)
+    keys: dict[KeyChoice, DataKey] = {}
+    for row in rows:
+        marketplace_id = row.get("marketplace_id")
+        seller, marketplace = _contact_scope(session, marketplace_id, row.get("origin_channel_id"))
+        choice = KeyChoice(seller, marketplace, None)
+        plain_email = row.get("email")
+        if row.get("email_key") is None and marketplace_id is not None and is_plaintext(plain_email):
+            assert plain_email is not None
+            try:
+                row["email_key"] = email_key(privacy, plain_email, seller=seller, marketplace=marketplace)
+            except NothingToIndexError:
+                row["email_key"] = None
+        if choice not in keys:
+            keys[choice] = key_for(privacy, choice)
+        key = keys[choice]
+        for name in names:
+            value = row.get(name)
+            if value is not None and is_plaintext(value):
+                ref = row["pii_ref"]
+                row[name] = seal(privacy, value, table=Contact.__tablename__, ref=ref, name=name, key=key)
         row["pii_key"] = str(key.key_id)
 
 

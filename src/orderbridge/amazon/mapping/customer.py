@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from orderbridge.amazon.channel import ChannelBook, CustomerMode
+from orderbridge.amazon.channel import AMAZON_TAG, ChannelBook, CustomerMode
 from orderbridge.amazon.mapping.commands import OrderFacts
 from orderbridge.amazon.mapping.fields import Reader
 from orderbridge.book.address import Address
 from orderbridge.book.contacts import NewContact
 
-AMAZON_TAG = "amazon"
+__all__ = ["AMAZON_TAG", "Customer", "buyer_email", "customer", "delivery_address"]
 
 
 @dataclass(frozen=True)
@@ -71,12 +71,17 @@ def customer(r: Reader, book: ChannelBook, facts: OrderFacts, *, pending: bool) 
         # order's billing address is the contact's.
         return Customer(facts.contact.contact_id, None, facts.contact.billing, delivery)
     billing = _billing_from(r, delivery)
+    email = buyer_email(r)
+    if email is None and book.no_email_contact_id is not None:
+        # C1/C4: nothing to match a returning buyer by (FBA orders carry no e-mail), so no contact per
+        # order: the channel's contact for such orders; the buyer's data lives on this order only.
+        return Customer(book.no_email_contact_id, None, billing, delivery)
     first, last = _split_name(r.text(r.doc, "buyer.buyerName", "buyer.buyerName") or delivery.name)
     contact = NewContact(
         first_name=first,
         last_name=last,
         company_name=r.text(r.doc, "buyer.buyerCompanyName", "buyer.buyerCompanyName") or delivery.company,
-        email=buyer_email(r),
+        email=email,
         phone=delivery.phone,
         billing=billing,
         price_list_id=book.price_list_id,  # C3

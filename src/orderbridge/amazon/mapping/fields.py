@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,6 +20,11 @@ class MappingError(OrderbridgeError):
         self.order_id = order_id
         self.path = path
         self.problem = problem
+
+
+@functools.lru_cache(maxsize=1024)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
 
 
 class Reader:
@@ -39,7 +45,7 @@ class Reader:
     def get(self, node: object, path: str) -> Any:
         """The value at a dotted path under `node` (list indexes as numbers), or None where absent."""
         current: Any = node
-        for part in path.split("."):
+        for part in _parts(path):
             if isinstance(current, dict):
                 current = current.get(part)
             elif isinstance(current, list) and part.isdigit() and int(part) < len(current):

@@ -8,7 +8,7 @@ Every rule of a booked order is decided here, whichever caller books it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from orderbridge.book.address import Address
+from orderbridge.book.address import address_values
 from orderbridge.book.catalog import BundleComponent, Product
 from orderbridge.book.contacts import Contact
 from orderbridge.book.errors import InvalidValueError
@@ -99,11 +99,12 @@ def book_orders(
             planned.append(_plan(session, page, new, contact=contact, now=now))
             results.append(None)
     ids = _insert(session, planned)
+    reported: set[int] = set()  # a page's second copy of an order reports created=False
     for index, (new, _) in enumerate(orders):
         if results[index] is None:
             order_id = ids[planned_keys[(new.channel_id, new.external_ref)]]
-            first = all(r is None or r.order_id != order_id for r in results[:index])
-            results[index] = Booked(order_id, created=first)
+            results[index] = Booked(order_id, created=order_id not in reported)
+            reported.add(order_id)
     return [result for result in results if result is not None]
 
 
@@ -195,13 +196,7 @@ def _order_values(new: NewOrder, *, contact: Contact | None, now: datetime) -> d
         "pii_ref": new_pii_ref(),
     }
     for prefix, address in (("billing", new.billing), ("delivery", new.delivery)):
-        values.update(_address_values(prefix, address))
-    return values
-
-
-def _address_values(prefix: str, address: Address) -> dict[str, Any]:
-    values = {f"{prefix}_{part.name}": getattr(address, part.name) for part in fields(Address)}
-    values[f"{prefix}_postcode_district"] = address.postcode_district
+        values.update(address_values(prefix, address))
     return values
 
 

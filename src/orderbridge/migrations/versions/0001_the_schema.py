@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 03:45:55.338263
+Create Date: 2026-12-02 04:50:46.693515
 """
 
 from collections.abc import Sequence
