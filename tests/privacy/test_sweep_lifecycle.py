@@ -389,7 +389,7 @@ def test_p1_p2_raw_amazon_payloads_in_the_inbox_are_redacted_once_booked_and_due
         # sealed under an Amazon scope's open key (rolled and destroyed by the sweep), not the local one
         inbox_key = KeyId.parse(str(booked.pii_key))
         assert (inbox_key.kind, inbox_key.marketplace) == (KeyKind.OPEN, AMAZON_UK)
-        mark_booked(booked, now=world.clock() - timedelta(days=31))
+        mark_booked(session, [booked], now=world.clock() - timedelta(days=31))
 
     # when the sweep runs, then the booked one is redacted with a ledger entry and the waiting one kept
     assert world.sweep().other_records == 1
