@@ -209,39 +209,44 @@ def _recover(run: _Pass) -> None:
             assert message is not None
             if message.kind != MessageKind.ORDER_SHIPPED:
                 message.status = MessageStatus.PENDING
-                _attempt(
-                    message,
-                    run.now(),
-                    "resend",
-                    detail="the sender stopped mid-push; quantities are absolute",
-                )
+                detail = "the sender stopped mid-push; quantities are absolute"
+                _attempt(message, run.now(), "resend", detail=detail)
                 continue
-            _recover_confirmation(session, run, message)
+            try:
+                found = confirmation_for(session, int(message.payload["shipment_id"]))
+            except ConfirmationError:
+                found = NotSent("")
+            if not isinstance(found, Confirmation) or found.marketplace_id not in run.by_marketplace:
+                message.status = MessageStatus.PENDING  # the send decides again (skipped or refused)
+                continue
+        # No transaction is open while Amazon is asked (the quota bucket writes to the store meanwhile).
+        _recover_confirmation(run, message_id, found)
 
 
-def _recover_confirmation(session: Session, run: _Pass, message: OutboxMessage) -> None:
-    found = confirmation_for(session, int(message.payload["shipment_id"]))
-    if not isinstance(found, Confirmation):
-        message.status = MessageStatus.PENDING  # the send decides again (skipped or refused)
-        return
-    account_id = run.by_marketplace.get(found.marketplace_id)
-    if account_id is None:
-        message.status = MessageStatus.PENDING
-        return
+def _recover_confirmation(run: _Pass, message_id: int, found: Confirmation) -> None:
+    account_id = run.by_marketplace[found.marketplace_id]
+    reference = found.package.package_reference_id
     try:
         order = run.client(account_id).get_order(found.amazon_order_id, included_data=("PACKAGES",))
     except AmazonError as error:
-        _attempt(message, run.now(), "check_failed", error.status, str(error))
+        with run.deps.sessions.begin() as session:
+            message = session.get(OutboxMessage, message_id)
+            assert message is not None
+            _attempt(message, run.now(), "check_failed", error.status, str(error))
         return  # still `sending`: checked again next pass, never sent blindly
-    reference = found.package.package_reference_id
     packages = order.get("packages") or []
-    if any(isinstance(p, dict) and str(p.get("packageReferenceId")) == reference for p in packages):
-        _finish(message, MessageStatus.SENT, run.now(), {**_sent_result(found), "verified": True})
-        _attempt(message, run.now(), "verified", 200, f"package {reference} found at Amazon: not sent again")
-        run.report.verified += 1
-    else:
-        message.status = MessageStatus.PENDING
-        _attempt(message, run.now(), "resend", 200, f"package {reference} not at Amazon: sending it")
+    confirmed = any(isinstance(p, dict) and str(p.get("packageReferenceId")) == reference for p in packages)
+    with run.deps.sessions.begin() as session:
+        message = session.get(OutboxMessage, message_id)
+        assert message is not None
+        if confirmed:
+            _finish(message, MessageStatus.SENT, run.now(), {**_sent_result(found), "verified": True})
+            detail = f"package {reference} found at Amazon: not sent again"
+            _attempt(message, run.now(), "verified", 200, detail)
+            run.report.verified += 1
+        else:
+            message.status = MessageStatus.PENDING
+            _attempt(message, run.now(), "resend", 200, f"package {reference} not at Amazon: sending it")
 
 
 # -- shipment confirmations -------------------------------------------------------------------------
@@ -487,53 +492,64 @@ def _settle_stock(run: _Pass, push: _Push, message_ids: list[int]) -> None:
 def _read_feeds(run: _Pass) -> None:
     """Read back submitted feeds: errors per SKU fail their product's message; a failed feed is resent."""
     with run.deps.sessions() as session:
-        submitted = list(session.scalars(select(StockFeed.id).where(StockFeed.state == FeedState.SUBMITTED)))
-    for feed_row_id in submitted:
-        with run.deps.sessions.begin() as session:
-            feed_row = session.get(StockFeed, feed_row_id)
-            assert feed_row is not None
-            if feed_row.account_id not in run.accounts:
-                feed_row.state = FeedState.FAILED
-                continue
+        submitted = [
+            (row.id, row.account_id, row.feed_id)
+            for row in session.scalars(select(StockFeed).where(StockFeed.state == FeedState.SUBMITTED))
+        ]
+    for row_id, account_id, feed_id in submitted:
+        if account_id not in run.accounts:
+            outcome: dict[str, str] | None = None
+        else:
             try:
-                _read_feed(session, run, feed_row)
+                answer = _feed_outcome(run, account_id, feed_id)
             except AmazonError:
                 continue  # asked again next pass
+            if answer == "processing":
+                continue
+            outcome = answer if isinstance(answer, dict) else None
+        with run.deps.sessions.begin() as session:
+            feed_row = session.get(StockFeed, row_id)
+            assert feed_row is not None
+            _settle_feed(session, run, feed_row, outcome)
 
 
-def _read_feed(session: Session, run: _Pass, feed_row: StockFeed) -> None:
-    client = run.client(feed_row.account_id)
-    feed = client.get_feed(feed_row.feed_id)
+def _feed_outcome(run: _Pass, account_id: int, feed_id: str) -> dict[str, str] | str | None:
+    """ "processing", None (Amazon did not process it) or Amazon's ERROR issues by SKU (none: all taken)."""
+    client = run.client(account_id)
+    feed = client.get_feed(feed_id)
     if feed.processing_status in ("IN_QUEUE", "IN_PROGRESS"):
-        return
-    now = run.now()
-    feed_row.finished_at = now
+        return "processing"
     if feed.processing_status != "DONE" or not feed.result_feed_document_id:
-        feed_row.state = FeedState.FAILED
-        _resend_feed(session, run, feed_row)
-        return
+        return None
     link = client.get_feed_document(feed.result_feed_document_id)
     try:
         report = json.loads(client.download(link.url, compression=link.compression_algorithm).text())
     except ValueError:
         report = {}
-    refused: dict[int, str] = {}
-    for issue in report.get("issues") or []:
+    refused: dict[str, str] = {}
+    for issue in report.get("issues") or [] if isinstance(report, dict) else []:
         if isinstance(issue, dict) and issue.get("severity") == "ERROR":
-            line = feed_row.lines.get(str(issue.get("sku", "")))
-            if line is not None:
-                refused[int(line[1])] = (
-                    f"listing {issue.get('sku')}: {issue.get('code')} {issue.get('message')}"
-                )
+            sku = str(issue.get("sku", ""))
+            refused[sku] = f"listing {sku}: {issue.get('code')} {issue.get('message')}"
+    return refused
+
+
+def _settle_feed(
+    session: Session, run: _Pass, feed_row: StockFeed, refused_by_sku: dict[str, str] | None
+) -> None:
+    feed_row.finished_at = run.now()
+    if refused_by_sku is None:
+        feed_row.state = FeedState.FAILED
+        _resend_feed(session, run, feed_row)
+        return
+    refused = {
+        int(feed_row.lines[sku][1]): reason for sku, reason in refused_by_sku.items() if sku in feed_row.lines
+    }
     feed_row.state, feed_row.errors = FeedState.DONE, len(refused)
-    forget_pushed(session, [int(feed_row.lines[_sku(feed_row, p)][0]) for p in refused])
+    forget_pushed(session, [int(feed_row.lines[sku][0]) for sku in refused_by_sku if sku in feed_row.lines])
     for message in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(feed_row.message_ids))):
         if message.kind == MessageKind.STOCK_CHANGED and message.subject_id in refused:
             _refuse(session, run, message, f"feed {feed_row.feed_id}: {refused[message.subject_id]}")
-
-
-def _sku(feed_row: StockFeed, product_id: int) -> str:
-    return next(sku for sku, line in feed_row.lines.items() if int(line[1]) == product_id)
 
 
 def _resend_feed(session: Session, run: _Pass, feed_row: StockFeed) -> None:
