@@ -18,7 +18,7 @@ from orderbridge.jobs.runner import stock_sandbox_catalog
 from orderbridge.outbox.models import MessageStatus, OutboxMessage
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.world import SimOrder
-from tests.amazon.conftest import SandboxTransport
+from tests.amazon.conftest import BASE, SandboxTransport
 from tests.e2e.sync_world import SyncWorld, open_world
 
 V0_CONFIRM = "/shipmentConfirmation"
@@ -107,9 +107,11 @@ class OutboundWorld:
         return [body for _, path, body in self.transport.sent if fragment in path]
 
 
-def open_outbound(sessions: sessionmaker[Session], sandbox: Sandbox, tmp: Path) -> OutboundWorld:
+def open_outbound(
+    sessions: sessionmaker[Session], sandbox: Sandbox, tmp: Path, *, base: str = BASE
+) -> OutboundWorld:
     """Accounts for every seller, a product with opening stock per listing, and every seller's orders booked."""
-    world = open_world(sessions, sandbox, tmp)
+    world = open_world(sessions, sandbox, tmp, base=base)
     transport = RecordingTransport(create_app(sandbox))
     world.transport = transport
     with sessions.begin() as session:
@@ -121,7 +123,9 @@ def open_outbound(sessions: sessionmaker[Session], sandbox: Sandbox, tmp: Path) 
 
 def shippable_orders(session: Session, sandbox: Sandbox, *, limit: int = 100) -> Iterator[SalesOrder]:
     """Booked seller-fulfilled orders, unshipped at Amazon, every product row allocated, none shipped."""
-    query = select(SalesOrder).where(SalesOrder.fulfilment == Fulfilment.SELLER, SalesOrder.shipped_at.is_(None))
+    query = select(SalesOrder).where(
+        SalesOrder.fulfilment == Fulfilment.SELLER, SalesOrder.shipped_at.is_(None)
+    )
     found = 0
     for order in session.scalars(query.order_by(SalesOrder.id)):
         products = [row for row in order.rows if row.kind == RowKind.PRODUCT]

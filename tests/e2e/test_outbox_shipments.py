@@ -37,7 +37,9 @@ def _ship_some(outbound: OutboundWorld, count: int) -> dict[str, tuple[str, str]
     shipped: dict[str, tuple[str, str]] = {}
     now = outbound.world.vtime.now()
     with outbound.sessions.begin() as session:
-        for number, order in enumerate(_across_channels(list(shippable_orders(session, outbound.sandbox, limit=500)), count)):
+        for number, order in enumerate(
+            _across_channels(list(shippable_orders(session, outbound.sandbox, limit=500)), count)
+        ):
             carrier = "Royal Mail" if number % 2 else "Hermes Next Day Parcel"
             tracking = f"TRK{number:05d}"
             ship_order(session, order, reference="S1", now=now, tracking_number=tracking, carrier=carrier)
@@ -96,7 +98,11 @@ def test_o8_carrier_comes_from_the_shipping_method_and_partial_shipment_confirms
     # given: an order with a shipping method whose carrier is DHL, shipping one unit of a two-unit row
     now = outbound.world.vtime.now()
     with outbound.sessions.begin() as session:
-        order = next(o for o in shippable_orders(session, outbound.sandbox, limit=200) if _has_row_of_two(o) and o.shipping_method)
+        order = next(
+            o
+            for o in shippable_orders(session, outbound.sandbox, limit=200)
+            if _has_row_of_two(o) and o.shipping_method
+        )
         assert order.shipping_method is not None
         session.get(ShippingMethod, order.shipping_method.id).carrier = "DHL"  # type: ignore[union-attr]
         row = next(r for r in order.rows if r.kind == RowKind.PRODUCT and r.quantity >= 2)
@@ -136,7 +142,9 @@ def test_o20_sfp_order_set_to_skip_is_not_confirmed_and_the_skip_is_recorded(out
     assert _packages(outbound, ref) == []
     assert outbound.sent_bodies("/shipmentConfirmation") == []
     with outbound.sessions() as session:
-        message = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == MessageKind.ORDER_SHIPPED)).one()
+        message = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == MessageKind.ORDER_SHIPPED)
+        ).one()
         assert message.status == MessageStatus.SKIPPED
         assert "Seller Fulfilled Prime" in str(message.result)
 
@@ -162,7 +170,9 @@ def test_o23_confirmations_arrive_once_while_the_sandbox_answers_429_and_500_for
     stats = outbound.sandbox.calls.stats["confirmShipment"]
     assert stats.calls - stats.throttled - stats.errors == len(shipped)
     with outbound.sessions() as session:
-        messages = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == MessageKind.ORDER_SHIPPED))
+        messages = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == MessageKind.ORDER_SHIPPED)
+        )
         outcomes = [a.outcome for m in messages for a in m.attempts_log]
     assert outcomes.count("sent") == len(shipped) and "retry" in outcomes
 
@@ -175,19 +185,22 @@ def test_o23_amazons_400_becomes_an_alert_on_the_order_that_can_be_retried(outbo
         order = next(shippable_orders(session, outbound.sandbox))
         order_id, ref = order.id, order.external_ref
         ship_order(session, order, reference="S1", now=now, tracking_number="T-400", carrier="UPS")
-    outbound.sandbox.world.orders[ref].status = "CANCELED"
+    fulfillment = outbound.sandbox.world.orders[ref].doc["fulfillment"]
+    fulfillment["fulfillmentStatus"] = "CANCELLED"
     # when
     outbound.drain()
     # then: the message failed with Amazon's reason and the order carries an alert saying so
     with outbound.sessions() as session:
-        message = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == MessageKind.ORDER_SHIPPED)).one()
+        message = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == MessageKind.ORDER_SHIPPED)
+        ).one()
         assert message.status == MessageStatus.FAILED
         assert "HTTP 400" in (message.last_error or "")
         alerts = open_alerts(session, Subject.ORDER, order_id)
         assert len(alerts) == 1 and f"outbox retry {message.id}" in alerts[0].message
         message_id = message.id
     # when: the seller sorts it out at Amazon and retries
-    outbound.sandbox.world.orders[ref].status = "UNSHIPPED"
+    fulfillment["fulfillmentStatus"] = "UNSHIPPED"
     with outbound.sessions.begin() as session:
         retry_message(session, message_id, now=now)
     outbound.drain()
