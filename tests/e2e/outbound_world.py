@@ -110,7 +110,7 @@ class OutboundWorld:
 def open_outbound(
     sessions: sessionmaker[Session], sandbox: Sandbox, tmp: Path, *, base: str = BASE
 ) -> OutboundWorld:
-    """Accounts for every seller, a product with opening stock per listing, and every seller's orders booked."""
+    """Accounts for every seller, a stocked product per listing, and every seller's orders booked."""
     world = open_world(sessions, sandbox, tmp, base=base)
     transport = RecordingTransport(create_app(sandbox))
     world.transport = transport

@@ -1,4 +1,4 @@
-"""O23: a sender SIGKILLed after Amazon accepted a confirmation but before it committed sends nothing twice."""
+"""O23: a sender SIGKILLed after Amazon accepted a confirmation, before its commit, sends nothing twice."""
 
 from __future__ import annotations
 
