@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from orderbridge import db_admin
 from orderbridge.amazon.accounts import NewAccount, SellerAccount, add_account, credentials
@@ -259,7 +260,8 @@ def last_change(sandbox: Sandbox, started: float) -> float:
 
 def naive(bench: Bench, snapshot: Sandbox, events: list[Event], tmp: Path) -> tuple[int, float]:
     """One call per change, in the order the changes happened, on a copy of the sandbox before the burst."""
-    engine = make_engine(f"sqlite:///{tmp / f'naive-{uuid.uuid4().hex[:6]}.db'}")
+    # The naive sender's buckets live in an in-memory store: the same limiter, without its disk cost.
+    engine = make_engine("sqlite://", poolclass=StaticPool)
     db_admin.upgrade(engine)
     quota_sessions = session_factory(engine)
     now: Callable[[], datetime] = lambda: datetime.fromtimestamp(snapshot.clock.now(), UTC)  # noqa: E731
