@@ -45,7 +45,7 @@ from orderbridge.amazon.stock_push import PRODUCT_TYPE, FeedState, StockFeed, qu
 from orderbridge.amazon.sync import sync_orders
 from orderbridge.book.catalog import Product
 from orderbridge.book.inventory import MovementReason, available_quantity, move_stock, warehouse_by_code
-from orderbridge.book.orders.model import Fulfilment, RowKind, SalesOrder, Shipment
+from orderbridge.book.orders.model import Fulfilment, RowKind, SalesOrder
 from orderbridge.book.orders.shipping import ship_order
 from orderbridge.db import make_engine, session_factory
 from orderbridge.jobs.runner import prepare_sandbox_book, stock_sandbox_catalog
