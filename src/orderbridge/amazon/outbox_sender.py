@@ -1,8 +1,8 @@
 """The outbox sender: delivers the book's outbox messages to Amazon, exactly once in effect.
 
 One sender runs at a time (the `outbox` lease). A pass first settles what a dead sender left behind,
-then reads back submitted stock feeds, sends shipment confirmations one by one in message order per
-order, and pushes stock for every product that changed, coalesced into one update per listing.
+then reads back submitted stock feeds, pushes stock for every product that changed, coalesced into
+one update per listing, and sends shipment confirmations one by one in message order per order.
 
 Exactly once. A message is claimed (status `sending`, committed) before its call and finished
 (`sent`, committed) after Amazon answered. A sender killed between the two leaves the message
@@ -149,8 +149,8 @@ def send_outbox(deps: SenderDeps) -> SendReport:
         run = _Pass(deps, holder, stack)
         _recover(run)
         _read_feeds(run)
+        _push_stock(run)  # first: a feed is processed at Amazon while the confirmations go out
         _send_shipments(run)
-        _push_stock(run)
         return run.report
 
 
