@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from orderbridge.amazon.outbox_sender import ALERT_KIND
+from orderbridge.book.alerts import Subject, raise_alert
 from orderbridge.db import make_engine, session_factory, transaction
 from orderbridge.outbox.models import MessageKind, MessageStatus, OutboxMessage
-from tests.book.builders import make_book
+from tests.book.builders import NOW, make_book
 from tests.cli.conftest import Run, json_of
 from tests.conftest import STORES
 
@@ -29,12 +31,21 @@ def booked(run: Run, store_url: str) -> Run:
 
 
 def _fail_message(store_url: str) -> int:
+    """Fail the confirmation as the sender does when Amazon refuses it."""
     engine = make_engine(store_url)
     with transaction(session_factory(engine)) as session:
         message = session.scalars(
             select(OutboxMessage).where(OutboxMessage.kind == MessageKind.ORDER_SHIPPED)
         ).one()
         message.status, message.last_error = MessageStatus.FAILED, "confirmShipment: HTTP 400 InvalidInput"
+        raise_alert(
+            session,
+            Subject.ORDER,
+            message.subject_id,
+            ALERT_KIND,
+            f"Amazon refused the shipment confirmation (outbox message {message.id}): HTTP 400",
+            now=NOW,
+        )
         message_id = message.id
     engine.dispose()
     return message_id
@@ -53,10 +64,12 @@ def test_o23_ship_some_rows_queues_one_confirmation_that_outbox_list_shows(
     # a failed message is retried by id; the attempt is in its history
     message_id = _fail_message(store_url)
     assert json_of(booked("outbox", "list", "--status", "failed", "--json"))[0]["id"] == message_id
+    assert [a["subject"] for a in json_of(booked("outbox", "alerts", "--json"))] == ["order"]
     retried = booked("outbox", "retry", str(message_id))
     assert retried.exit_code == 0, retried.output
     shown = json_of(booked("outbox", "show", str(message_id), "--json"))
     assert shown["status"] == "pending" and shown["history"][-1]["outcome"] == "requeued"
+    assert json_of(booked("outbox", "alerts", "--json")) == []
 
 
 def test_outbox_retry_of_a_message_that_did_not_fail_is_refused_by_name(booked: Run) -> None:

@@ -1,4 +1,4 @@
-"""`orderbridge outbox list|show|retry|send|push-stock`: what the book tells Amazon, and its audit trail."""
+"""`orderbridge outbox list|show|alerts|retry|send|push-stock`: what the book tells Amazon, audited."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from orderbridge.amazon.outbox_sender import OutboxError, request_full_stock_push, retry_message
+from orderbridge.amazon.outbox_sender import ALERT_KIND, OutboxError, request_full_stock_push, retry_message
+from orderbridge.book.alerts import open_alerts
 from orderbridge.cli.context import console, fail, unit_of_work
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.clock import utc_now
@@ -119,6 +120,28 @@ def show_message(
     console.print(f"payload {view.payload}; result {view.result}", highlight=False, markup=False)
     rows = [[f"{a.at:%Y-%m-%d %H:%M:%S}", a.outcome, a.http_status or None, a.detail] for a in view.history]
     print_table("Attempts", ["at", "outcome", "HTTP", "detail"], rows)
+
+
+@outbox.command("alerts")
+def alerts(as_json: AsJson = False) -> None:
+    """Open alerts of what Amazon refused, on orders and products, each naming the message to retry."""
+    with unit_of_work() as session:
+        found = [
+            {
+                "id": a.id,
+                "subject": str(a.subject),
+                "subject_id": a.subject_id,
+                "raised_at": a.raised_at,
+                "message": a.message,
+            }
+            for a in open_alerts(session)
+            if a.kind == ALERT_KIND
+        ]
+    if as_json:
+        print_json(found)
+        return
+    rows = [[a["subject"], a["subject_id"], f"{a['raised_at']:%Y-%m-%d %H:%M}", a["message"]] for a in found]
+    print_table("Refused by Amazon", ["on", "id", "raised", "alert"], rows)
 
 
 @outbox.command("retry")
