@@ -10,6 +10,7 @@ from orderbridge.amazon import (
     leases,
     listings,
     quotas,
+    stock_push,
 )
 from orderbridge.book import (
     alerts,
@@ -25,6 +26,7 @@ from orderbridge.book import (
 )
 from orderbridge.book.orders import model
 from orderbridge.db import Base
+from orderbridge.outbox import models as outbox_models
 from orderbridge.privacy import models as privacy_models
 
 MODULES = (
@@ -49,5 +51,7 @@ MODULES = (
     tax,
     transfers,
     privacy_models,
+    outbox_models,
+    stock_push,
 )
 metadata = Base.metadata

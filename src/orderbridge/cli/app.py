@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from orderbridge.book.errors import BookError
-from orderbridge.cli import accounts, catalog, channels, database, listings, orders, privacy, stock
+from orderbridge.cli import accounts, catalog, channels, database, listings, orders, outbox, privacy, stock
 from orderbridge.cli import sync as sync_cli
 from orderbridge.cli.context import fail
 from orderbridge.privacy.log_filter import install_pii_filter
@@ -24,6 +24,7 @@ app.add_typer(orders.orders, name="orders")
 app.add_typer(accounts.accounts, name="accounts")
 app.add_typer(channels.channels, name="channels")
 app.add_typer(listings.listings, name="listings")
+app.add_typer(outbox.outbox, name="outbox")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(sync_cli.sync, name="sync")
 app.add_typer(privacy.privacy, name="privacy")

@@ -46,6 +46,28 @@ def connect(
     console.print(f"{channel}: {seller_sku} -> {product_sku}", highlight=False)
 
 
+@listings.command("buffer")
+def buffer(
+    channel: ChannelCode,
+    seller_sku: Annotated[str, typer.Argument(help="The seller SKU.")],
+    units: Annotated[int, typer.Argument(help="Units held back from what Amazon shows (0: none).")],
+) -> None:
+    """Hold units back: the listing shows what is available less this buffer (I1)."""
+    from orderbridge.amazon.listings import find_listing
+    from orderbridge.amazon.stock_push import set_buffer
+    from orderbridge.book.errors import NotFoundError
+
+    with reported_errors(), unit_of_work() as session:
+        found = channel_by_code(session, channel)
+        listing = find_listing(session, found, seller_sku)
+        if listing is None:
+            raise NotFoundError(f"listing on {channel}", seller_sku)
+        set_buffer(session, listing, units)
+    console.print(
+        f"{channel}: {seller_sku} holds back {units} units; the next push shows it", highlight=False
+    )
+
+
 @listings.command("disconnect")
 def disconnect(
     channel: ChannelCode, seller_sku: Annotated[str, typer.Argument(help="The seller SKU.")]

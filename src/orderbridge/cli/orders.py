@@ -1,4 +1,4 @@
-"""`orderbridge orders list|show`: the sales orders in the book, as tables or JSON."""
+"""`orderbridge orders list|show|ship`: the sales orders in the book, as tables or JSON; shipping them."""
 
 from __future__ import annotations
 
@@ -15,13 +15,15 @@ from sqlalchemy.orm import Session
 from orderbridge.book.alerts import Subject, open_alerts
 from orderbridge.book.channels import Channel
 from orderbridge.book.inventory import Warehouse
-from orderbridge.book.orders.model import OrderRow, OrderStatus, SalesOrder
+from orderbridge.book.orders.model import OrderRow, OrderStatus, RowKind, SalesOrder
+from orderbridge.book.orders.shipping import ship_order
 from orderbridge.cli.catalog import AsJson
 from orderbridge.cli.context import console, unit_of_work
-from orderbridge.cli.output import money, print_json, print_table
+from orderbridge.cli.output import money, print_json, print_table, reported_errors
+from orderbridge.clock import utc_now
 from orderbridge.privacy.sealing import is_sealed
 
-orders = typer.Typer(help="Sales orders: list them and show one.", no_args_is_help=True)
+orders = typer.Typer(help="Sales orders: list them, show one, ship one.", no_args_is_help=True)
 
 
 @dataclass(frozen=True)
@@ -356,3 +358,68 @@ def masked(value: str | None) -> str | None:
     """Buyer data as a list shows it: sealed values are never decrypted here (`privacy reveal` is
     the audited way to read them); redacted ones read [Redacted] (P3)."""
     return "[protected]" if is_sealed(value) else value
+
+
+@orders.command("ship")
+def ship(
+    id_or_ref: Annotated[
+        str, typer.Argument(metavar="ID_OR_REF", help="The order's id or its channel reference.")
+    ],
+    tracking: Annotated[str, typer.Option(help="The package's tracking number.")],
+    carrier: Annotated[
+        str | None, typer.Option(help="The carrier (default: the order's shipping method's carrier, O8).")
+    ] = None,
+    rows: Annotated[
+        str | None,
+        typer.Option(help="Rows shipped as #[:QTY],... with # as `orders show` numbers them (default: all)."),
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="The channel (code) when a reference is on several.")
+    ] = None,
+) -> None:
+    """Ship an order (all of it, or some rows): stock leaves the warehouse, and an Amazon order's
+    shipment confirmation goes to Amazon once, through the outbox (O23)."""
+    if not tracking.strip():
+        raise typer.BadParameter("the tracking number is empty", param_hint="--tracking")
+    with reported_errors(), unit_of_work() as session:
+        order = find_order(session, id_or_ref, channel=channel)
+        quantities = parse_rows(order, rows) if rows else None
+        shipment = ship_order(
+            session,
+            order,
+            reference=f"S{len(order.shipments) + 1}",
+            now=utc_now(),
+            quantities=quantities,
+            tracking_number=tracking.strip(),
+            carrier=carrier.strip() if carrier else None,
+        )
+        session.flush()
+        units = sum(r.quantity for r in shipment.rows)
+        line = f"order {order.id}: shipment {shipment.reference} ({units} units)"
+        if not shipment.carrier:
+            line += (
+                "; no carrier: set the shipping method's carrier or give --carrier before Amazon hears of it"
+            )
+    console.print(line, highlight=False)
+
+
+def parse_rows(order: SalesOrder, text: str) -> dict[int, int]:
+    """`#[:QTY],...` (rows numbered as `orders show` prints them) -> row id -> units.
+
+    A bundle row ships its component rows in proportion."""
+    by_position = {row.position + 1: row for row in order.rows}
+    wanted: dict[int, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        number, _, count = part.partition(":")
+        if not number.isdigit() or (count and not count.isdigit()):
+            raise typer.BadParameter(f"{part!r} is not #[:QTY]", param_hint="--rows")
+        row = by_position.get(int(number))
+        if row is None:
+            raise typer.BadParameter(f"order {order.id} has no row #{number}", param_hint="--rows")
+        units = int(count) if count else row.quantity - row.shipped
+        if row.kind == RowKind.BUNDLE:
+            for part_row in (r for r in order.rows if r.parent_row_id == row.id):
+                wanted[part_row.id] = wanted.get(part_row.id, 0) + units * (part_row.quantity // row.quantity)
+        else:
+            wanted[row.id] = wanted.get(row.id, 0) + units
+    return wanted

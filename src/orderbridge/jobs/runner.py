@@ -33,6 +33,8 @@ from orderbridge.jobs.tasks import (
     Endpoint,
     Runtime,
     check_account_completeness,
+    push_all_stock,
+    send_to_amazon,
     sweep_personal_data,
     sync_account_orders,
 )
@@ -148,6 +150,7 @@ def prepare_sandbox_book(session: Session, marketplace_ids: list[str]) -> None:
 
 
 SANDBOX_OPENING_STOCK = 200
+OUTBOX_INTERVAL = timedelta(seconds=120)  # Amazon time between outbox passes: createFeed refills in 120 s
 
 
 def stock_sandbox_catalog(session: Session, listings: list[dict[str, Any]]) -> None:
@@ -220,6 +223,12 @@ def plan_jobs(
                 first=timedelta(hours=1),
             )
             planned.append((account.id, account.label))
+        # O23, I1: the outbox sender on the first account's clock (the sandbox's, when it runs one).
+        sender_clock = runtime.endpoint(accounts[0]).clock if accounts else utc_now
+    scheduler.every(OUTBOX_INTERVAL, "outbox", send_to_amazon, clock=sender_clock)
+    scheduler.every(
+        timedelta(days=1), "nightly stock push", push_all_stock, clock=sender_clock, first=timedelta(hours=1)
+    )
     # P4: the retention sweep runs at start and then daily, on the real clock: Amazon's DPP counts
     # real days, whatever speed a sandbox runs at.
     scheduler.every(timedelta(days=1), "privacy sweep", sweep_personal_data, clock=utc_now)

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderbridge.amazon.accounts import SellerAccount, credentials
 from orderbridge.amazon.calls import CallLog
 from orderbridge.amazon.client import SpApiClient
+from orderbridge.amazon.leases import LeaseHeld
+from orderbridge.amazon.outbox_sender import SenderDeps, request_full_stock_push, send_outbox
 from orderbridge.amazon.quotas import QuotaLimiter
 from orderbridge.amazon.sync import (
     SyncDeps,
@@ -139,6 +141,29 @@ def all_account_ids() -> list[int]:
 def now_of(account_id: int) -> datetime:
     """The time as the account's SP-API host sees it (the sandbox's virtual clock, or UTC now)."""
     return runtime().clock_of(account_id)()
+
+
+def sender_clock() -> Clock:
+    """The clock the outbox sender runs on: the first account's SP-API host (a sandbox's), else UTC."""
+    ids = all_account_ids()
+    return runtime().clock_of(ids[0]) if ids else utc_now
+
+
+def send_to_amazon() -> dict[str, Any]:
+    """One outbox pass (O23, I1): shipment confirmations, then stock, exactly once in effect."""
+    rt = runtime()
+    try:
+        report = send_outbox(SenderDeps(rt.sessions, rt.client, sender_clock()))
+    except LeaseHeld:
+        return {"outbox": "another sender is running"}
+    return {"outbox": report.line()}
+
+
+def push_all_stock() -> dict[str, Any]:
+    """The nightly full stock push: every connected FBM listing, changed or not (corrects drift)."""
+    with runtime().sessions.begin() as session:
+        request_full_stock_push(session, now=utc_now())
+    return send_to_amazon()
 
 
 def sweep_personal_data() -> dict[str, Any]:

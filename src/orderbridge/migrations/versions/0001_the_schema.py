@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 04:50:46.693515
+Create Date: 2026-12-02 05:07:24.346143
 """
 
 from collections.abc import Sequence
@@ -144,6 +144,35 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_statuses")),
         sa.UniqueConstraint("name", name=op.f("uq_order_statuses_name")),
     )
+    op.create_table(
+        "outbox_messages",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("key", sa.String(length=100), nullable=False),
+        sa.Column("subject_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "payload",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("claimed_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.String(length=1000), nullable=True),
+        sa.Column(
+            "result",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_messages")),
+    )
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outbox_messages_key"), ["key"], unique=False)
+        batch_op.create_index("ix_outbox_messages_status_due", ["status", "due_at"], unique=False)
+
     op.create_table(
         "price_lists",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -305,6 +334,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_amazon_inbox_pii_key"), ["pii_key"], unique=False)
 
     op.create_table(
+        "amazon_stock_feeds",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("marketplace_id", sa.String(length=40), nullable=False),
+        sa.Column("feed_id", sa.String(length=60), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("submitted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "lines",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "message_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("errors", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_stock_feeds_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_stock_feeds")),
+    )
+    with op.batch_alter_table("amazon_stock_feeds", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_amazon_stock_feeds_feed_id"), ["feed_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_amazon_stock_feeds_state"), ["state"], unique=False)
+
+    op.create_table(
         "amazon_sync_cursors",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -415,6 +476,25 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_custom_field_values_pii_key"), ["pii_key"], unique=False)
+
+    op.create_table(
+        "outbox_attempts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("message_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("outcome", sa.String(length=20), nullable=False),
+        sa.Column("http_status", sa.Integer(), nullable=False),
+        sa.Column("detail", sa.String(length=1000), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["message_id"],
+            ["outbox_messages.id"],
+            name=op.f("fk_outbox_attempts_message_id_outbox_messages"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_attempts")),
+    )
+    with op.batch_alter_table("outbox_attempts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_outbox_attempts_message_id"), ["message_id"], unique=False)
 
     op.create_table(
         "products",
@@ -697,6 +777,20 @@ def upgrade() -> None:
     with op.batch_alter_table("transfer_rows", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_transfer_rows_transfer_id"), ["transfer_id"], unique=False)
 
+    op.create_table(
+        "amazon_listing_stock",
+        sa.Column("listing_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("buffer", sa.Integer(), nullable=False),
+        sa.Column("last_quantity", sa.Integer(), nullable=True),
+        sa.Column("pushed_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["listing_id"],
+            ["amazon_listings.id"],
+            name=op.f("fk_amazon_listing_stock_listing_id_amazon_listings"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("listing_id", name=op.f("pk_amazon_listing_stock")),
+    )
     op.create_table(
         "amazon_order_records",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -982,6 +1076,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_amazon_order_records_order_id"))
 
     op.drop_table("amazon_order_records")
+    op.drop_table("amazon_listing_stock")
     with op.batch_alter_table("transfer_rows", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_transfer_rows_transfer_id"))
 
@@ -1010,6 +1105,10 @@ def downgrade() -> None:
     op.drop_table("warehouse_transfers")
     op.drop_table("tax_rules")
     op.drop_table("products")
+    with op.batch_alter_table("outbox_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_attempts_message_id"))
+
+    op.drop_table("outbox_attempts")
     with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_custom_field_values_pii_key"))
 
@@ -1022,6 +1121,11 @@ def downgrade() -> None:
     op.drop_table("contacts")
     op.drop_table("company")
     op.drop_table("amazon_sync_cursors")
+    with op.batch_alter_table("amazon_stock_feeds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_amazon_stock_feeds_state"))
+        batch_op.drop_index(batch_op.f("ix_amazon_stock_feeds_feed_id"))
+
+    op.drop_table("amazon_stock_feeds")
     with op.batch_alter_table("amazon_inbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_amazon_inbox_pii_key"))
         batch_op.drop_index(batch_op.f("ix_amazon_inbox_natural_id"))
@@ -1047,6 +1151,11 @@ def downgrade() -> None:
 
     op.drop_table("privacy_audit_log")
     op.drop_table("price_lists")
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_messages_status_due")
+        batch_op.drop_index(batch_op.f("ix_outbox_messages_key"))
+
+    op.drop_table("outbox_messages")
     op.drop_table("order_statuses")
     op.drop_table("nominal_codes")
     op.drop_table("job_leases")
