@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 16:24:26.413635
+Create Date: 2026-12-02 03:39:11.706690
 """
 
 from collections.abc import Sequence
@@ -303,6 +303,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_amazon_inbox_account_id_status", ["account_id", "status"], unique=False)
         batch_op.create_index(batch_op.f("ix_amazon_inbox_natural_id"), ["natural_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_amazon_inbox_pii_key"), ["pii_key"], unique=False)
+        batch_op.create_index("ix_amazon_inbox_status", ["status", "id"], unique=False)
 
     op.create_table(
         "amazon_sync_cursors",
@@ -413,6 +414,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_custom_field_values_pii_key"), ["pii_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_custom_field_values_record_id"), ["record_id"], unique=False)
 
     op.create_table(
         "products",
@@ -619,9 +621,22 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("sales_orders", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sales_orders_channel_placed", ["channel_id", "placed_at", "id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_sales_orders_contact_id"), ["contact_id"], unique=False)
+        batch_op.create_index("ix_sales_orders_external_ref", ["external_ref"], unique=False)
+        batch_op.create_index(
+            "ix_sales_orders_fulfilment_placed", ["fulfilment", "placed_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_sales_orders_live_cancelled", ["pii_redacted_at", "cancelled_at"], unique=False
+        )
+        batch_op.create_index("ix_sales_orders_live_shipped", ["pii_redacted_at", "shipped_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_sales_orders_pii_key"), ["pii_key"], unique=False)
-        batch_op.create_index(batch_op.f("ix_sales_orders_placed_at"), ["placed_at"], unique=False)
+        batch_op.create_index("ix_sales_orders_placed", ["placed_at", "id"], unique=False)
+        batch_op.create_index("ix_sales_orders_placed_channel", ["placed_at", "channel_id"], unique=False)
+        batch_op.create_index("ix_sales_orders_status_placed", ["status_id", "placed_at", "id"], unique=False)
 
     op.create_table(
         "stock_levels",
@@ -668,7 +683,9 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("stock_movements", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_stock_movements_moved_at"), ["moved_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_stock_movements_product_id"), ["product_id"], unique=False)
+        batch_op.create_index("ix_stock_movements_warehouse_id", ["warehouse_id", "id"], unique=False)
 
     op.create_table(
         "transfer_rows",
@@ -985,14 +1002,23 @@ def downgrade() -> None:
 
     op.drop_table("transfer_rows")
     with op.batch_alter_table("stock_movements", schema=None) as batch_op:
+        batch_op.drop_index("ix_stock_movements_warehouse_id")
         batch_op.drop_index(batch_op.f("ix_stock_movements_product_id"))
+        batch_op.drop_index(batch_op.f("ix_stock_movements_moved_at"))
 
     op.drop_table("stock_movements")
     op.drop_table("stock_levels")
     with op.batch_alter_table("sales_orders", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_sales_orders_placed_at"))
+        batch_op.drop_index("ix_sales_orders_status_placed")
+        batch_op.drop_index("ix_sales_orders_placed_channel")
+        batch_op.drop_index("ix_sales_orders_placed")
         batch_op.drop_index(batch_op.f("ix_sales_orders_pii_key"))
+        batch_op.drop_index("ix_sales_orders_live_shipped")
+        batch_op.drop_index("ix_sales_orders_live_cancelled")
+        batch_op.drop_index("ix_sales_orders_fulfilment_placed")
+        batch_op.drop_index("ix_sales_orders_external_ref")
         batch_op.drop_index(batch_op.f("ix_sales_orders_contact_id"))
+        batch_op.drop_index("ix_sales_orders_channel_placed")
 
     op.drop_table("sales_orders")
     op.drop_table("product_prices")
@@ -1009,6 +1035,7 @@ def downgrade() -> None:
     op.drop_table("tax_rules")
     op.drop_table("products")
     with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_custom_field_values_record_id"))
         batch_op.drop_index(batch_op.f("ix_custom_field_values_pii_key"))
 
     op.drop_table("custom_field_values")
@@ -1020,6 +1047,7 @@ def downgrade() -> None:
     op.drop_table("company")
     op.drop_table("amazon_sync_cursors")
     with op.batch_alter_table("amazon_inbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_amazon_inbox_status")
         batch_op.drop_index(batch_op.f("ix_amazon_inbox_pii_key"))
         batch_op.drop_index(batch_op.f("ix_amazon_inbox_natural_id"))
         batch_op.drop_index("ix_amazon_inbox_account_id_status")
