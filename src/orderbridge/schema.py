@@ -26,6 +26,7 @@ from orderbridge.book import (
 from orderbridge.book.orders import model
 from orderbridge.db import Base
 from orderbridge.privacy import models as privacy_models
+from orderbridge.web import users as web_users
 
 MODULES = (
     inbox,
@@ -49,5 +50,6 @@ MODULES = (
     tax,
     transfers,
     privacy_models,
+    web_users,
 )
 metadata = Base.metadata

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 03:39:11.706690
+Create Date: 2026-12-02 03:44:48.237730
 """
 
 from collections.abc import Sequence
@@ -252,6 +252,28 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_warehouses_code")),
     )
     op.create_table(
+        "web_users",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("username", sa.String(length=40), nullable=False),
+        sa.Column("full_name", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("password_changed_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("must_change_password", sa.Boolean(), nullable=False),
+        sa.Column("totp_secret", sa.LargeBinary(), nullable=True),
+        sa.Column("totp_confirmed_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("totp_last_step", sa.Integer(), nullable=False),
+        sa.Column("failed_sign_ins", sa.Integer(), nullable=False),
+        sa.Column("locked_until", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("removed_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_users")),
+        sa.UniqueConstraint("username", name=op.f("uq_web_users_username")),
+    )
+    with op.batch_alter_table("web_users", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_users_removed_at"), ["removed_at"], unique=False)
+
+    op.create_table(
         "amazon_channel_settings",
         sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column(
@@ -472,6 +494,70 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_warehouse_transfers")),
         sa.UniqueConstraint("reference", name=op.f("uq_warehouse_transfers_reference")),
     )
+    op.create_table(
+        "web_api_tokens",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("public_id", sa.String(length=16), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column(
+            "scopes",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["web_users.id"],
+            name=op.f("fk_web_api_tokens_user_id_web_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_api_tokens")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_web_api_tokens_public_id")),
+    )
+    with op.batch_alter_table("web_api_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_api_tokens_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "web_password_history",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("set_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["web_users.id"],
+            name=op.f("fk_web_password_history_user_id_web_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_password_history")),
+    )
+    with op.batch_alter_table("web_password_history", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_password_history_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("stage", sa.String(length=20), nullable=False),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["web_users.id"], name=op.f("fk_web_sessions_user_id_web_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_web_sessions_token_hash")),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_sessions_user_id"), ["user_id"], unique=False)
+
     op.create_table(
         "amazon_listings",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -1031,6 +1117,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_amazon_listings_product_id"))
 
     op.drop_table("amazon_listings")
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_sessions_user_id"))
+
+    op.drop_table("web_sessions")
+    with op.batch_alter_table("web_password_history", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_password_history_user_id"))
+
+    op.drop_table("web_password_history")
+    with op.batch_alter_table("web_api_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_api_tokens_user_id"))
+
+    op.drop_table("web_api_tokens")
     op.drop_table("warehouse_transfers")
     op.drop_table("tax_rules")
     op.drop_table("products")
@@ -1054,6 +1152,10 @@ def downgrade() -> None:
 
     op.drop_table("amazon_inbox")
     op.drop_table("amazon_channel_settings")
+    with op.batch_alter_table("web_users", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_users_removed_at"))
+
+    op.drop_table("web_users")
     op.drop_table("warehouses")
     op.drop_table("tax_codes")
     op.drop_table("shipping_methods")
