@@ -1,0 +1,123 @@
+"""What every page shares: rendering with the pages' filters, keyset pager links, domain errors as pages,
+and buyer data shown only to those allowed (revealed and audited) or masked for everyone else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
+
+from orderbridge.book.errors import NotFoundError
+from orderbridge.book.money import round_money
+from orderbridge.book.pii import REDACTED
+from orderbridge.book.queries.paging import Page
+from orderbridge.clock import as_utc
+from orderbridge.privacy.sealing import reveal
+from orderbridge.web.deps import Principal, web_context
+from orderbridge.web.roles import Permission
+from orderbridge.web.templating import render, templates
+
+MASKED = "hidden"  # shown in place of buyer data to a role without pii:read
+REMOVED = "removed (retention)"  # shown once the retention sweep redacted the value
+
+
+def _money(amount: Decimal | None, currency: str = "") -> str:
+    if amount is None:
+        return ""
+    try:
+        shown = round_money(amount, currency) if currency else amount
+    except (KeyError, ValueError):
+        shown = amount
+    if shown != amount:
+        shown = amount.normalize()
+    return f"{shown:,} {currency}".strip()
+
+
+def _when(moment: datetime | date | None) -> str:
+    if moment is None:
+        return ""
+    if isinstance(moment, datetime):
+        return as_utc(moment).strftime("%Y-%m-%d %H:%M")
+    return moment.isoformat()
+
+
+templates.env.filters["money"] = _money
+templates.env.filters["when"] = _when
+
+
+def page(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status: int = 200
+) -> HTMLResponse:
+    return render(request, name, context, status_code=status)
+
+
+def back_to(path: str, message: str = "", *, problem: str = "") -> RedirectResponse:
+    """Post/redirect/get: back to a page with a one-line outcome in the query string."""
+    from urllib.parse import urlencode
+
+    query = {key: value for key, value in (("done", message), ("problem", problem)) if value}
+    return RedirectResponse(f"{path}?{urlencode(query)}" if query else path, status_code=303)
+
+
+def not_found(error: NotFoundError) -> HTTPException:
+    return HTTPException(404, str(error))
+
+
+def pager(request: Request, found: Page[Any]) -> dict[str, str | None]:
+    """Links to the next and previous pages and the first one, keeping the page's filters."""
+
+    def link(cursor: str | None) -> str | None:
+        params = {key: value for key, value in request.query_params.items() if key not in ("cursor", "done")}
+        if cursor is not None:
+            params["cursor"] = cursor
+        from urllib.parse import urlencode
+
+        return f"{request.url.path}?{urlencode(params)}" if params else request.url.path
+
+    return {
+        "next": link(found.next_cursor) if found.next_cursor else None,
+        "prev": link(found.prev_cursor) if found.prev_cursor else None,
+        "first": link(None) if found.prev_cursor else None,
+    }
+
+
+def shown(value: str | None) -> str | None:
+    """A revealed PII value as a page shows it: the redaction marker becomes words, never the marker."""
+    if value == REDACTED:
+        return REMOVED
+    return value
+
+
+def buyer_data(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    record: Any,
+    fields: Sequence[str],
+    *,
+    purpose: str,
+) -> dict[str, str | None]:
+    """The record's PII fields for this principal: revealed and audited with pii:read (AC-21), else
+    masked. A redacted record shows that it was removed, to everyone, without reading anything."""
+    if not fields:
+        return {}
+    if getattr(record, "pii_redacted_at", None) is not None:
+        return dict.fromkeys(fields, REMOVED)
+    if not principal.can(Permission.PII_READ):
+        return {name: (MASKED if getattr(record, name) is not None else None) for name in fields}
+    context = web_context(request)
+    values = reveal(
+        session,
+        record,
+        list(fields),
+        actor=principal.actor,
+        purpose=purpose,
+        clock=context.clock,
+        channel="web",
+    )
+    return {name: shown(value) for name, value in values.items()}
