@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from orderbridge.cli.context import console, fail, keystore, sessions, settings, unit_of_work
+from orderbridge.jobs import tasks
+from orderbridge.web.api.alerts import RETRY_HOOK
 from orderbridge.web.app import create_app
 from orderbridge.web.errors import TlsSettingsError
 from orderbridge.web.serving import ServedWeb
@@ -17,7 +19,9 @@ def start_web() -> ServedWeb:
         listening = plan_listening(config)
     except TlsSettingsError as error:
         raise fail(str(error), code=2) from None
-    app = create_app(config, sessions=sessions(), keys=keystore())
+    # The jobs runtime is configured by run before the web starts; retrying uses it (api/alerts.py).
+    extras = {RETRY_HOOK: tasks.retry_account_quarantine}
+    app = create_app(config, sessions=sessions(), keys=keystore(), extras=extras)
     try:
         served = ServedWeb(app, listening).start()
     except OSError as error:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import _iter_routes_with_context
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.routing import BaseRoute
 
 from orderbridge.clock import Clock, utc_now
 from orderbridge.config import Settings
@@ -53,12 +56,23 @@ def _transport_refusal(settings: Settings, request: Request) -> str | None:
     return None
 
 
+def route_table(app: FastAPI) -> list[tuple[str, frozenset[str], BaseRoute]]:
+    """Every route with its full path and methods, routers included (tests walk it; the OpenAPI uses it)."""
+    table = []
+    for route, context in _iter_routes_with_context(app.routes):
+        path = context.path if context is not None else getattr(route, "path", "")
+        methods = frozenset(getattr(route, "methods", None) or ())
+        table.append((path, methods, route))
+    return table
+
+
 def create_app(
     settings: Settings,
     *,
     sessions: sessionmaker[Session],
     keys: KeyStore,
     clock: Clock = utc_now,
+    extras: dict[str, Any] | None = None,
 ) -> FastAPI:
     """The web UI and REST API on the given (sealed) sessions and key store."""
     app = FastAPI(

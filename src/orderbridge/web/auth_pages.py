@@ -42,8 +42,9 @@ def safe_next(target: str | None) -> str:
 
 def _session(request: Request, db: Session) -> tuple[WebSession, User] | None:
     principal = resolve_principal(request, db)
-    if principal is not None and principal.web_session is not None:
-        return principal.web_session, principal.user
+    if principal is not None and principal.session_id is not None:
+        row, user = db.get(WebSession, principal.session_id), db.get(User, principal.user.id)
+        return (row, user) if row is not None and user is not None else None
     pending: tuple[WebSession, User] | None = getattr(request.state, "pending", None)
     return pending
 

@@ -8,6 +8,7 @@ in PUBLIC_PATHS; `require(permission)` adds a permission check on top. A missing
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from orderbridge.web.roles import Permission, permissions_of
 from orderbridge.web.signin import STAGE_FULL, SignInPolicy, session_for
 from orderbridge.web.tokens import token_holder
 from orderbridge.web.totp import second_factor_required
-from orderbridge.web.users import ApiToken, User, WebSession
+from orderbridge.web.users import User
 
 SESSION_COOKIE = "ob_session"
 CSRF_COOKIE = "ob_csrf"  # double-submit token for forms shown before sign-in (the login form)
@@ -56,19 +57,34 @@ class WebContext:
 
 
 @dataclass(frozen=True)
+class UserView:
+    """The signed-in user's plain values (usable after the request's transaction has ended)."""
+
+    id: int
+    username: str
+    full_name: str
+    role: str
+
+    @classmethod
+    def of(cls, user: User) -> UserView:
+        return cls(user.id, user.username, user.full_name, user.role)
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who is asking: a user through a browser session ("ui") or an API token ("api")."""
 
-    user: User
+    user: UserView
     permissions: frozenset[Permission]
     channel: str
-    web_session: WebSession | None = None
-    token: ApiToken | None = None
+    session_id: int | None = None
+    csrf: str | None = None  # the browser session's CSRF token
+    token_id: int | None = None
     banners: tuple[str, ...] = ()
 
     @property
     def actor(self) -> str:
-        return self.user.actor
+        return f"user:{self.user.username}"
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -133,7 +149,9 @@ def resolve_principal(request: Request, session: Session) -> Principal | None:
     if presented is not None:
         holder = token_holder(session, presented, now=now)
         if holder is not None:
-            principal = Principal(holder.user, holder.permissions, "api", token=holder.token)
+            principal = Principal(
+                UserView.of(holder.user), holder.permissions, "api", token_id=holder.token.id
+            )
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         live = session_for(session, cookie, now=now, policy=context.policy) if cookie else None
@@ -143,9 +161,17 @@ def resolve_principal(request: Request, session: Session) -> Principal | None:
             waive = context.policy.waive_second_factor_on_sandbox
             if not second_factor_required(session, waive_on_sandbox=waive):
                 banners = (SANDBOX_BANNER,)
-            principal = Principal(user, permissions_of(user.role), "ui", web_session=row, banners=banners)
+            principal = Principal(
+                UserView.of(user),
+                permissions_of(user.role),
+                "ui",
+                session_id=row.id,
+                csrf=row.csrf_token,
+                banners=banners,
+            )
         elif live is not None:
             request.state.pending = live
+            request.state.pending_csrf = live[0].csrf_token
     request.state.principal = principal
     return principal
 
@@ -177,7 +203,7 @@ def audit_denied(context: WebContext, principal: Principal, permission: Permissi
             session,
             actor=principal.actor,
             action=AuditAction.ACCESS_DENIED,
-            subjects=[f"route:{path[:120]}"],
+            subjects=[f"route:{re.sub(r'[^A-Za-z0-9_.:/-]', '_', path)[:120]}"],
             detail={"permission": permission.value, "channel": principal.channel, "outcome": "refused"},
             clock=context.clock,
         )
@@ -190,8 +216,7 @@ def require(permission: Permission) -> Any:
     def check(request: Request, principal: CurrentUser) -> Principal:
         if not principal.can(permission):
             if permission is Permission.PII_READ:
-                route = request.scope.get("route")
-                audit_denied(web_context(request), principal, permission, getattr(route, "path", "?"))
+                audit_denied(web_context(request), principal, permission, request.url.path)
             raise Forbidden(permission)
         return principal
 
@@ -202,12 +227,11 @@ def require(permission: Permission) -> Any:
 def csrf_token(request: Request) -> str:
     """The token forms must send back: the session's own once signed in, else the double-submit cookie."""
     principal = getattr(request.state, "principal", None)
-    if principal is not None and principal.web_session is not None:
-        token: str = principal.web_session.csrf_token
-        return token
-    pending = getattr(request.state, "pending", None)
+    if principal is not None and principal.csrf is not None:
+        return str(principal.csrf)
+    pending = getattr(request.state, "pending_csrf", None)
     if pending is not None:
-        return str(pending[0].csrf_token)
+        return str(pending)
     anonymous = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_cookie", None)
     if anonymous is None:
         anonymous = secrets.token_urlsafe(32)

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orderbridge.book.errors import InvalidValueError, NotFoundError
 from orderbridge.errors import OrderbridgeError
 from orderbridge.web.deps import CsrfRefused, Forbidden, NotSignedIn
 from orderbridge.web.signin import STAGE_PASSWORD
@@ -150,8 +151,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OrderbridgeError)
     async def domain_error(request: Request, error: OrderbridgeError) -> Response:
-        # A domain refusal (bad input, wrong state): 409 with the domain's own message (never PII).
-        return _json(409, str(error)) if is_api(request) else _page(request, 409, str(error))
+        # A domain refusal: 404 for a missing record, 422 for a bad value, 409 for a wrong state; the
+        # domain's own message (never PII).
+        status = (
+            404 if isinstance(error, NotFoundError) else 422 if isinstance(error, InvalidValueError) else 409
+        )
+        return _json(status, str(error)) if is_api(request) else _page(request, status, str(error))
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, error: Exception) -> Response:

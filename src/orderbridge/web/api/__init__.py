@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from orderbridge.web.api import meta
+from orderbridge.web.api import alerts, catalog, contacts, meta, orders, stock
 
 router = APIRouter(prefix="/api/v1")
-router.include_router(meta.router)
+for module in (meta, orders, contacts, catalog, stock, alerts):
+    router.include_router(module.router)

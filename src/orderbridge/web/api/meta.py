@@ -33,9 +33,11 @@ def me(principal: CurrentUser) -> Me:
 
 
 def openapi_document(request: Request) -> dict[str, Any]:
+    from orderbridge.web.app import route_table
+
     app = request.app
     if app.openapi_schema is None:
-        routes = [r for r in app.routes if getattr(r, "path", "").startswith("/api/v1")]
+        routes = [r for path, _, r in route_table(app) if path.startswith("/api/v1")]
         app.openapi_schema = get_openapi(
             title=app.title,
             version=app.version,
