@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +29,7 @@ from orderbridge.privacy.keystore import KeyStore, open_keystore
 from orderbridge.privacy.sealing import Privacy, enable
 from orderbridge.web.app import create_app
 from orderbridge.web.deps import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE
-from orderbridge.web.passwords import add_user
+from orderbridge.web.passwords import add_user, use_hasher
 from orderbridge.web.roles import Role
 from orderbridge.web.signin import STAGE_FULL, SignInPolicy, open_session
 from orderbridge.web.users import User
@@ -123,6 +124,14 @@ def web_settings(tmp_path: Path, store_url: str, **overrides: Any) -> Settings:
         kek_file=tmp_path / "secrets" / "kek",
         **overrides,
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id at its cheapest: the tests prove the policy, not the hash's cost."""
+    use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    use_hasher(PasswordHasher())
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -146,10 +146,16 @@ def test_ac21_api_token_scopes_limit_pii(web: WebApp) -> None:
     web.add_user("shipper", "operator")
     with web.sessions.begin() as session:
         user = get_user(session, "shipper")
-        narrow, _ = add_token(session, user, name="list only", scopes=frozenset({Permission.ORDERS_READ}),
-                              clock=web.clock)
-        wide, _ = add_token(session, user, name="labels",
-                            scopes=frozenset({Permission.ORDERS_READ, Permission.PII_READ}), clock=web.clock)
+        narrow, _ = add_token(
+            session, user, name="list only", scopes=frozenset({Permission.ORDERS_READ}), clock=web.clock
+        )
+        wide, _ = add_token(
+            session,
+            user,
+            name="labels",
+            scopes=frozenset({Permission.ORDERS_READ, Permission.PII_READ}),
+            clock=web.clock,
+        )
     assert web.token_client(narrow).get(f"/api/v1/orders/{order_id}").status_code == 200
     assert web.token_client(narrow).get(f"/api/v1/orders/{order_id}/addresses").status_code == 403
     answer = web.token_client(wide).get(f"/api/v1/orders/{order_id}/addresses")

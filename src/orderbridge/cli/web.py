@@ -26,7 +26,9 @@ def start_web() -> ServedWeb:
         served = ServedWeb(app, listening).start()
     except OSError as error:
         raise fail(f"web: cannot listen on {listening.host}:{listening.port}: {error.strerror}") from None
-    console.print(f"web: {served.url} (API at {served.url}/api/v1, documented at /api/docs)", highlight=False)
+    console.print(
+        f"web: {served.url} (API at {served.url}/api/v1, documented at /api/v1/docs)", highlight=False
+    )
     print_sign_in_help()
     return served
 

@@ -31,6 +31,12 @@ MAX_AGE = timedelta(days=365)
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Swap the hasher (tests use cheap parameters; stored hashes name their own parameters)."""
+    global _hasher  # noqa: PLW0603
+    _hasher = hasher
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

@@ -30,7 +30,7 @@ NAVIGATION: list[tuple[str, str, Permission]] = [
     ("Privacy", "/privacy", Permission.PRIVACY_READ),
     ("Audit log", "/audit", Permission.AUDIT_READ),
     ("Compliance", "/compliance", Permission.COMPLIANCE_READ),
-    ("API", "/api/docs", Permission.ORDERS_READ),
+    ("API", "/api/v1/docs", Permission.ORDERS_READ),
 ]
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
