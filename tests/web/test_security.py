@@ -10,7 +10,7 @@ from starlette.routing import Mount
 
 from orderbridge.privacy.models import AuditAction, AuditEntry
 from orderbridge.web.app import route_table
-from orderbridge.web.deps import CSRF_COOKIE, PUBLIC_PATHS
+from orderbridge.web.deps import CSRF_COOKIE, PUBLIC_MARK, PUBLIC_PATHS
 from tests.book.builders import make_book
 from tests.web.conftest import WebApp
 
@@ -50,6 +50,15 @@ def test_ac21_no_route_is_reachable_without_sign_in_except_login_and_health(web:
         else:
             assert answer.status_code == 303, (method, path, answer.status_code)
             assert answer.headers["location"].startswith("/login?next="), (method, path)
+
+
+def test_only_sign_in_steps_and_health_are_marked_public(web: WebApp) -> None:
+    marked = {
+        path
+        for path, _, route in route_table(web.app)
+        if getattr(getattr(route, "endpoint", None), PUBLIC_MARK, False)
+    }
+    assert marked == PUBLIC_PATHS
 
 
 def test_every_api_route_checks_a_permission(web: WebApp) -> None:

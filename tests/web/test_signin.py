@@ -93,10 +93,10 @@ def test_ac23_lockout_after_ten_failures(web: WebApp) -> None:
     assert _sign_in(client, "locky").status_code == 303
     # an admin's reset lifts a lockout at once and forces a new password
     for _ in range(10):
-        _sign_in(client, "locky", "Wrong-Password-123")
+        assert _sign_in(client, "locky", "Wrong-Password-123").status_code == 401
     with web.sessions.begin() as session:
         one_time = reset_password(session, get_user(session, "locky"), clock=web.clock)
-    answer = _sign_in(web.anonymous(), "locky", one_time)
+    answer = _sign_in(client, "locky", one_time)
     assert answer.status_code == 303, re.findall(r"class=\"error\"[^<]*<", answer.text)
     assert answer.headers["location"] == "/login/password"
 

@@ -24,7 +24,7 @@ from orderbridge.config import Settings
 from orderbridge.privacy.keystore import KeyStore
 from orderbridge.web import auth_pages, compliance, problems
 from orderbridge.web.api import router as api_router
-from orderbridge.web.deps import CSRF_COOKIE, WebContext, csrf_protect, signed_in
+from orderbridge.web.deps import CSRF_COOKIE, WebContext, csrf_protect, public, signed_in
 from orderbridge.web.pages import routers as page_routers
 from orderbridge.web.signin import SignInPolicy
 from orderbridge.web.templating import STATIC_DIR
@@ -116,6 +116,7 @@ def create_app(
         return response
 
     @app.get("/health", include_in_schema=False)
+    @public
     def health() -> dict[str, str]:
         """Liveness and the store's reachability; open without sign-in, reveals nothing else."""
         with sessions() as session:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from orderbridge.web.deps import SESSION_COOKIE, Db, resolve_principal, web_context
+from orderbridge.web.deps import SESSION_COOKIE, Db, public, resolve_principal, web_context
 from orderbridge.web.errors import PasswordPolicyError, SignInError
 from orderbridge.web.passwords import change_password, expired
 from orderbridge.web.signin import (
@@ -77,11 +77,13 @@ def _next_step(request: Request, db: Session, row: WebSession, user: User, targe
 
 
 @router.get("/login")
+@public
 def login_page(request: Request, db: Db, next: str = "/") -> Response:
     return render(request, "auth/login.html", {"next": safe_next(next), "error": None})
 
 
 @router.post("/login")
+@public
 def login(
     request: Request,
     db: Db,
@@ -110,6 +112,7 @@ def _pending_or_login(request: Request, db: Session) -> tuple[WebSession, User] 
 
 
 @router.get("/login/second-factor")
+@public
 def second_factor_page(request: Request, db: Db, next: str = "/") -> Response:
     found = _pending_or_login(request, db)
     if isinstance(found, Response):
@@ -132,6 +135,7 @@ def _code_refused(
 
 
 @router.post("/login/second-factor")
+@public
 def second_factor(
     request: Request, db: Db, code: Annotated[str, Form(max_length=20)], next: Next = "/"
 ) -> Response:
@@ -161,6 +165,7 @@ def _enrolment(request: Request, user: User, target: str) -> dict[str, object]:
 
 
 @router.get("/login/enrol")
+@public
 def enrol_page(request: Request, db: Db, next: str = "/") -> Response:
     found = _pending_or_login(request, db)
     if isinstance(found, Response):
@@ -171,6 +176,7 @@ def enrol_page(request: Request, db: Db, next: str = "/") -> Response:
 
 
 @router.post("/login/enrol")
+@public
 def enrol(request: Request, db: Db, code: Annotated[str, Form(max_length=20)], next: Next = "/") -> Response:
     found = _pending_or_login(request, db)
     if isinstance(found, Response):
@@ -190,6 +196,7 @@ def enrol(request: Request, db: Db, code: Annotated[str, Form(max_length=20)], n
 
 
 @router.get("/login/password")
+@public
 def password_page(request: Request, db: Db, next: str = "/") -> Response:
     found = _pending_or_login(request, db)
     if isinstance(found, Response):
@@ -198,6 +205,7 @@ def password_page(request: Request, db: Db, next: str = "/") -> Response:
 
 
 @router.post("/login/password")
+@public
 def password(
     request: Request,
     db: Db,
@@ -227,6 +235,7 @@ def password(
 
 
 @router.post("/logout")
+@public
 def logout(request: Request, db: Db) -> Response:
     found = _session(request, db)
     if found is not None:

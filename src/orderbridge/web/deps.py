@@ -10,9 +10,9 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -34,10 +34,12 @@ CSRF_COOKIE = "ob_csrf"  # double-submit token for forms shown before sign-in (t
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-# The only routes reachable without signing in (tests/web/test_security.py walks app.routes).
+# The only routes reachable without signing in: their functions carry @public (tests/web/test_security.py
+# walks every route and checks that no other answers anonymously).
 PUBLIC_PATHS = frozenset(
     {"/login", "/health", "/login/second-factor", "/login/enrol", "/login/password", "/logout"}
 )
+PUBLIC_MARK = "_orderbridge_public"
 SANDBOX_BANNER = (
     "Second factor waived: this installation is connected only to the Amazon sandbox, so it holds no real "
     "buyer data. Connecting a real Amazon account makes the second factor mandatory for every user."
@@ -176,12 +178,22 @@ def resolve_principal(request: Request, session: Session) -> Principal | None:
     return principal
 
 
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def public(endpoint: Endpoint) -> Endpoint:
+    """Mark a route's function as reachable without signing in (only sign-in steps and health)."""
+    setattr(endpoint, PUBLIC_MARK, True)
+    return endpoint
+
+
 def signed_in(request: Request, session: Db) -> None:
     """App-wide: every route outside PUBLIC_PATHS needs a signed-in principal."""
-    route = request.scope.get("route")
-    if getattr(route, "path", None) in PUBLIC_PATHS:
+    # Resolved on public paths too, so a page and the CSRF check agree on whose token a form carries.
+    principal = resolve_principal(request, session)
+    if getattr(request.scope.get("endpoint"), PUBLIC_MARK, False):
         return
-    if resolve_principal(request, session) is None:
+    if principal is None:
         pending = getattr(request.state, "pending", None)
         raise NotSignedIn(stage=pending[0].stage if pending else None)
 

@@ -25,7 +25,7 @@ from orderbridge.book.queries.orders import (
     statuses,
 )
 from orderbridge.web.deps import Db, Principal, require, web_context
-from orderbridge.web.pages.rendering import back_to, buyer_data, not_found, page, pager
+from orderbridge.web.pages.rendering import REMOVED, back_to, buyer_data, not_found, page, pager
 from orderbridge.web.roles import Permission
 
 router = APIRouter(include_in_schema=False)
@@ -129,6 +129,10 @@ def _payload_versions(
         return []
     versions = []
     for item in payload_history(session, order.external_ref):
+        if order.pii_redacted_at is not None:
+            # The order's buyer data is gone: its raw versions are never opened again, whatever the inbox holds.
+            versions.append({"item": item, "payload": REMOVED})
+            continue
         text = buyer_data(
             request, session, principal, item, ["payload"], purpose="order page: Amazon payload"
         )

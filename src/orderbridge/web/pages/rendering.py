@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -58,10 +59,9 @@ def page(
 
 def back_to(path: str, message: str = "", *, problem: str = "") -> RedirectResponse:
     """Post/redirect/get: back to a page with a one-line outcome in the query string."""
-    from urllib.parse import urlencode
-
     query = {key: value for key, value in (("done", message), ("problem", problem)) if value}
-    return RedirectResponse(f"{path}?{urlencode(query)}" if query else path, status_code=303)
+    joiner = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{joiner}{urlencode(query)}" if query else path, status_code=303)
 
 
 def not_found(error: NotFoundError) -> HTTPException:
@@ -75,8 +75,6 @@ def pager(request: Request, found: Page[Any]) -> dict[str, str | None]:
         params = {key: value for key, value in request.query_params.items() if key not in ("cursor", "done")}
         if cursor is not None:
             params["cursor"] = cursor
-        from urllib.parse import urlencode
-
         return f"{request.url.path}?{urlencode(params)}" if params else request.url.path
 
     return {
