@@ -130,7 +130,8 @@ def _payload_versions(
     versions = []
     for item in payload_history(session, order.external_ref):
         if order.pii_redacted_at is not None:
-            # The order's buyer data is gone: its raw versions are never opened again, whatever the inbox holds.
+            # The order's buyer data is gone: its raw versions are never opened again, whatever the inbox
+            # still holds (the sweep does not redact the inbox yet).
             versions.append({"item": item, "payload": REMOVED})
             continue
         text = buyer_data(
@@ -205,6 +206,7 @@ def order_page(order_id: int, request: Request, session: Db, principal: Reader) 
             "can_ship": principal.can(Permission.ORDERS_WRITE) and not order.is_cancelled and unshipped > 0,
             "unshipped": unshipped,
             "next_reference": f"web-{len(order.shipments) + 1}",
+            "row_names": {line.row.id: line.row.sku or line.row.name for line in detail.rows},
         },
     )
 
