@@ -44,5 +44,5 @@ def contact(contact_id: int, request: Request, session: Db, principal: Reader) -
         detail = contact_detail(session, contact_id)
     except NotFoundError as error:
         raise not_found(error) from None
-    values = buyer_data(request, session, principal, detail.contact, CONTACT_FIELDS, purpose="contact page")
+    values = buyer_data(request, session, principal, detail.contact, CONTACT_FIELDS, purpose="contact_page")
     return page(request, "pages/contact.html", {"d": detail, "c": detail.contact, "v": values})

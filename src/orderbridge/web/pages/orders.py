@@ -134,9 +134,7 @@ def _payload_versions(
             # still holds (the sweep does not redact the inbox yet).
             versions.append({"item": item, "payload": REMOVED})
             continue
-        text = buyer_data(
-            request, session, principal, item, ["payload"], purpose="order page: Amazon payload"
-        )
+        text = buyer_data(request, session, principal, item, ["payload"], purpose="order_page_amazon_payload")
         raw = text.get("payload")
         pretty = raw
         if raw and raw.startswith("{"):
@@ -156,7 +154,7 @@ def order_page(order_id: int, request: Request, session: Db, principal: Reader) 
         raise not_found(error) from None
     order = detail.order
     pii_fields = [name for name in _order_pii_fields() if hasattr(order, name)]
-    values = buyer_data(request, session, principal, order, pii_fields, purpose="order page")
+    values = buyer_data(request, session, principal, order, pii_fields, purpose="order_page")
     contact = session.get(Contact, order.contact_id)
     contact_values = (
         buyer_data(
@@ -165,7 +163,7 @@ def order_page(order_id: int, request: Request, session: Db, principal: Reader) 
             principal,
             contact,
             ["first_name", "last_name", "company_name", "email", "phone"],
-            purpose="order page: customer",
+            purpose="order_page_customer",
         )
         if contact is not None
         else {}
@@ -173,7 +171,7 @@ def order_page(order_id: int, request: Request, session: Db, principal: Reader) 
     notes = [
         (
             note,
-            buyer_data(request, session, principal, note, ["body"], purpose="order page: notes").get("body"),
+            buyer_data(request, session, principal, note, ["body"], purpose="order_page_notes").get("body"),
         )
         for note in order.notes
     ]
@@ -181,7 +179,7 @@ def order_page(order_id: int, request: Request, session: Db, principal: Reader) 
         (
             line,
             buyer_data(
-                request, session, principal, line.value, ["value"], purpose="order page: custom fields"
+                request, session, principal, line.value, ["value"], purpose="order_page_custom_fields"
             ).get("value")
             if line.value is not None
             else None,

@@ -18,12 +18,10 @@ from orderbridge.book.money import round_money
 from orderbridge.book.pii import REDACTED
 from orderbridge.book.queries.paging import Page
 from orderbridge.clock import as_utc
-from orderbridge.privacy.sealing import reveal
 from orderbridge.web.deps import Principal, web_context
-from orderbridge.web.roles import Permission
+from orderbridge.web.pii import show_pii
 from orderbridge.web.templating import render, templates
 
-MASKED = "hidden"  # shown in place of buyer data to a role without pii:read
 REMOVED = "removed (retention)"  # shown once the retention sweep redacted the value
 
 
@@ -100,22 +98,9 @@ def buyer_data(
     *,
     purpose: str,
 ) -> dict[str, str | None]:
-    """The record's PII fields for this principal: revealed and audited with pii:read (AC-21), else
-    masked. A redacted record shows that it was removed, to everyone, without reading anything."""
+    """The record's PII fields as a page shows them (web.pii.show_pii: revealed and audited with pii:read,
+    AC-21, else masked), with a redacted value in words instead of the "[Redacted]" marker."""
     if not fields:
         return {}
-    if getattr(record, "pii_redacted_at", None) is not None:
-        return dict.fromkeys(fields, REMOVED)
-    if not principal.can(Permission.PII_READ):
-        return {name: (MASKED if getattr(record, name) is not None else None) for name in fields}
-    context = web_context(request)
-    values = reveal(
-        session,
-        record,
-        list(fields),
-        actor=principal.actor,
-        purpose=purpose,
-        clock=context.clock,
-        channel="web",
-    )
-    return {name: shown(value) for name, value in values.items()}
+    found = show_pii(session, principal, record, fields, purpose=purpose, clock=web_context(request).clock)
+    return {name: shown(value) for name, value in found.items()}
