@@ -27,7 +27,9 @@ def start_web() -> ServedWeb:
     except OSError as error:
         raise fail(f"web: cannot listen on {listening.host}:{listening.port}: {error.strerror}") from None
     console.print(
-        f"web: {served.url} (API at {served.url}/api/v1, documented at /api/v1/docs)", highlight=False
+        f"web: {served.url} (API at {served.url}/api/v1, documented at /api/v1/docs)",
+        highlight=False,
+        soft_wrap=True,
     )
     print_sign_in_help()
     return served
@@ -43,4 +45,5 @@ def print_sign_in_help() -> None:
         "web: no user yet. Create the first admin (it prints a one-time password to change at first "
         "sign-in):\n    .venv/bin/orderbridge users add YOUR-NAME --role admin --full-name 'Your Name'",
         highlight=False,
+        soft_wrap=True,
     )

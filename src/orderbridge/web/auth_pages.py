@@ -5,6 +5,7 @@ Each step is a POST with the CSRF token; a new sign-in always gets a new session
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -30,6 +31,7 @@ from orderbridge.web.totp import verify_code as totp_matches
 from orderbridge.web.users import User, WebSession
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
 Next = Annotated[str, Form(alias="next")]
 
 
@@ -99,8 +101,11 @@ def login(
     try:
         user = authenticate(db, username, password, now=context.clock(), policy=context.policy)
     except SignInError as error:
+        # DPP R15: access attempts are logged (a staff user name, never a password; PII filter applies).
+        log.warning("sign-in refused for %r: %s", username[:40], error)
         return render(request, "auth/login.html", {"next": target, "error": str(error)}, status_code=401)
     token, row = open_session(db, user, stage=STAGE_PASSWORD, now=context.clock(), policy=context.policy)
+    log.info("password accepted for %s", user.username)
     response = _next_step(request, db, row, user, target)
     _set_cookie(request, response, token)
     return response
@@ -126,6 +131,7 @@ def _code_refused(
     row, user = found
     context = web_context(request)
     record_failure(user, now=context.clock(), policy=context.policy)
+    log.warning("second-factor code refused for %s (%d failures)", user.username, user.failed_sign_ins)
     if locked(user, context.clock()):
         end_session(db, row)
         error = "too many failed sign-ins: this user is locked out"
