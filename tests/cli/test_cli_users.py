@@ -9,7 +9,6 @@ import pytest
 from argon2 import PasswordHasher
 
 from orderbridge.web.passwords import use_hasher
-
 from tests.cli.conftest import Run
 from tests.conftest import STORES
 
