@@ -25,6 +25,24 @@ class SettingsError(OrderbridgeError):
     """A setting is wrong; the message names each wrong setting and why."""
 
 
+def _store_transport_safe(url: str) -> bool:
+    """True for a loopback or unix-socket PostgreSQL, or one reached with TLS required."""
+    from ipaddress import ip_address
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.query.get("sslmode") in ("require", "verify-ca", "verify-full"):
+        return True
+    host = parsed.host or parsed.query.get("host")
+    if not host or str(host).startswith("/") or host == "localhost":
+        return True
+    try:
+        return ip_address(str(host)).is_loopback
+    except ValueError:
+        return False
+
+
 def _config_file() -> Path:
     return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
 
@@ -90,6 +108,11 @@ class Settings(BaseSettings):
     def _known_store(cls, value: str) -> str:
         if value and value.split("://", 1)[0] not in SUPPORTED_SCHEMES:
             raise ValueError(f"must start with one of {', '.join(s + '://' for s in SUPPORTED_SCHEMES)}")
+        if value.startswith("postgresql") and not _store_transport_safe(value):
+            raise ValueError(
+                "a PostgreSQL server off this host must be reached over TLS (DPP AC-24): add "
+                "?sslmode=require (or verify-ca / verify-full), or use 127.0.0.1 or a unix socket"
+            )
         return value
 
     @field_validator("log_level")

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from orderbridge.config import SettingsError
 from orderbridge.web.app import create_app
 from orderbridge.web.errors import TlsSettingsError
 from orderbridge.web.serving import ServedWeb
@@ -55,3 +56,24 @@ def test_ac24_the_app_refuses_plain_http_from_off_loopback_or_past_the_proxy(
     assert WebClient(app, raise_server_exceptions=False).get("/health").status_code == 403
     https = WebClient(app, base_url="https://testserver", raise_server_exceptions=False)
     assert https.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("postgresql+psycopg://postgres@127.0.0.1:5432/book", True),
+        ("postgresql+psycopg://postgres@localhost/book", True),
+        ("postgresql+psycopg://postgres@/book?host=/var/run/postgresql", True),
+        ("postgresql+psycopg://app@db.example.com/book?sslmode=require", True),
+        ("postgresql+psycopg://app@db.example.com/book", False),
+        ("postgresql+psycopg://app@10.0.0.5/book?sslmode=prefer", False),
+    ],
+)
+def test_ac24_a_database_off_this_host_without_tls_is_refused(
+    tmp_path: Path, url: str, allowed: bool
+) -> None:
+    if allowed:
+        assert web_settings(tmp_path, url).database_url == url
+    else:
+        with pytest.raises(SettingsError, match="TLS"):
+            web_settings(tmp_path, url)
