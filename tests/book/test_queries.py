@@ -164,3 +164,14 @@ def test_orders_past_retention_counts_what_privacy_would_sweep(book: Book) -> No
     # then
     assert overdue == 2
     assert orders_past_retention(book.session, [], cutoff=NOW) == 0
+
+
+def test_a_common_sku_is_found_along_the_newest_orders_with_the_same_answer(
+    book: Book, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _book_many(book, 6)
+    rare = [line.id for line in list_orders(book.session, OrderFilter(sku="A"), size=4).items]
+    monkeypatch.setattr("orderbridge.book.queries.orders.COMMON_SKU_ROWS", 1)
+    common = list_orders(book.session, OrderFilter(sku="A"), size=4)
+    assert [line.id for line in common.items] == rare == sorted(ids, reverse=True)[:4]
+    assert common.next_cursor is not None

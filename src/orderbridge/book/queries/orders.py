@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, exists, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from orderbridge.book.alerts import Alert, Subject
@@ -121,8 +121,7 @@ def _filtered(session: Session, wanted: OrderFilter, names: NameIndex | None) ->
             matches = matches | (SalesOrder.id == int(reference))
         query = query.where(matches)
     if wanted.sku:
-        with_sku = select(OrderRow.order_id).where(OrderRow.sku == wanted.sku.strip())
-        query = query.where(SalesOrder.id.in_(with_sku))
+        query = query.where(_with_sku(session, wanted.sku.strip()))
     if wanted.name:
         if names is None:
             raise SearchUnavailableError(
@@ -131,6 +130,19 @@ def _filtered(session: Session, wanted: OrderFilter, names: NameIndex | None) ->
             )
         query = query.where(SalesOrder.id.in_(names.order_ids(session, wanted.name.strip())))
     return query
+
+
+# A SKU on more rows than this is looked for along the newest orders (it turns up soon); a rarer one is
+# gathered from the SKU index first and its few orders sorted (walking the orders would find it late).
+COMMON_SKU_ROWS = 2000
+
+
+def _with_sku(session: Session, sku: str) -> ColumnElement[bool]:
+    rows = select(OrderRow.id).where(OrderRow.sku == sku).limit(COMMON_SKU_ROWS + 1).subquery()
+    common = int(session.scalar(select(func.count()).select_from(rows)) or 0) > COMMON_SKU_ROWS
+    if common:
+        return exists().where(OrderRow.order_id == SalesOrder.id, OrderRow.sku == sku)
+    return SalesOrder.id.in_(select(OrderRow.order_id).where(OrderRow.sku == sku))
 
 
 def list_orders(
@@ -286,20 +298,41 @@ def fill_days(
 
 
 def orders_per_day(session: Session, *, first: date, last: date) -> DailySeries:
-    """Orders placed per UTC day per channel (for the dashboard's chart). Reads the (placed_at, channel_id)
-    index only."""
-    day = day_of(session, SalesOrder.placed_at)
-    start = datetime.combine(first, time(0), UTC)
-    end = datetime.combine(last + timedelta(days=1), time(0), UTC)
-    query = (
-        select(day, SalesOrder.channel_id, func.count())
-        .where(SalesOrder.placed_at >= start, SalesOrder.placed_at < end)
-        .group_by(day, SalesOrder.channel_id)
-    )
+    """Orders placed per UTC day per channel (for the dashboard's chart), from the (placed_at, channel_id)
+    index alone."""
     codes = channel_codes(session)
     counts: dict[tuple[date, str], int] = {}
-    for value, channel_id, count in session.execute(query):
-        key = (as_day(value), codes.get(channel_id, str(channel_id)))
-        counts[key] = counts.get(key, 0) + int(count)
-    names = sorted({name for _, name in counts})
-    return fill_days(first, last, counts, names)
+    for day, channel_id, count in _daily_counts(session, first, last):
+        key = (day, codes.get(channel_id, str(channel_id)))
+        counts[key] = counts.get(key, 0) + count
+    return fill_days(first, last, counts, sorted({name for _, name in counts}))
+
+
+def _daily_counts(session: Session, first: date, last: date) -> list[tuple[date, int, int]]:
+    start = datetime.combine(first, time(0), UTC)
+    end = datetime.combine(last + timedelta(days=1), time(0), UTC)
+    if session.get_bind().dialect.name != "sqlite":
+        day = day_of(session, SalesOrder.placed_at)
+        grouped = (
+            select(day, SalesOrder.channel_id, func.count())
+            .where(SalesOrder.placed_at >= start, SalesOrder.placed_at < end)
+            .group_by(day, SalesOrder.channel_id)
+        )
+        return [(as_day(value), channel_id, int(n)) for value, channel_id, n in session.execute(grouped)]
+    # SQLite computes a day per row slowly (a string function per order): one index range count per day
+    # instead, all in one UNION ALL (measured 2-3x faster at a million orders; PostgreSQL the other way).
+    per_day = [
+        select(literal(n).label("day"), SalesOrder.channel_id, func.count())
+        .where(
+            SalesOrder.placed_at >= start + timedelta(days=n),
+            SalesOrder.placed_at < start + timedelta(days=n + 1),
+        )
+        .group_by(SalesOrder.channel_id)
+        for n in range((last - first).days + 1)
+    ]
+    if not per_day:
+        return []
+    return [
+        (first + timedelta(days=int(n)), channel_id, int(count))
+        for n, channel_id, count in session.execute(union_all(*per_day))
+    ]
