@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench migration clean
+.PHONY: run test lint bench migration clean chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy src
 
-test: $(STAMP) lint
+test: $(STAMP) lint chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser tests drive Debian's chromium headless (Playwright with its executable path: no browser
+# download). Installed here when missing; with CI=true the browser tests fail without it.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
 
 # Benchmarks print figures and never run inside `make test`; the whole set takes tens of minutes.
 bench: $(STAMP)
@@ -31,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/privacy.py --orders 100000
 	$(BIN)/python bench/outbound.py
+	$(BIN)/python bench/web.py
 
 # Until the first release the schema is one migration, rewritten from the models.
 migration: $(STAMP)

@@ -26,6 +26,24 @@ class SettingsError(OrderbridgeError):
     """A setting is wrong; the message names each wrong setting and why."""
 
 
+def _store_transport_safe(url: str) -> bool:
+    """True for a loopback or unix-socket PostgreSQL, or one reached with TLS required."""
+    from ipaddress import ip_address
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.query.get("sslmode") in ("require", "verify-ca", "verify-full"):
+        return True
+    host = parsed.host or parsed.query.get("host")
+    if not host or str(host).startswith("/") or host == "localhost":
+        return True
+    try:
+        return ip_address(str(host)).is_loopback
+    except ValueError:
+        return False
+
+
 def _config_file() -> Path:
     return Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
 
@@ -38,8 +56,28 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Where the SQLite book and local files live.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite under data_dir.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
-    web_host: str = Field(default="127.0.0.1")
+    web_host: str = Field(default="127.0.0.1", description="Address the web UI and API listen on.")
     web_port: int = Field(default=8000, ge=1, le=65535)
+    # AC-24: plain HTTP only on loopback; elsewhere HTTPS served directly or a TLS proxy declared here.
+    web_tls: str = Field(
+        default="off", description="off (loopback only), direct (HTTPS here) or proxy (behind a TLS proxy)."
+    )
+    web_tls_cert_file: Path | None = Field(
+        default=None, description="PEM certificate for web_tls=direct; empty: a self-signed one is made."
+    )
+    web_tls_key_file: Path | None = Field(default=None, description="PEM private key for web_tls=direct.")
+    web_proxy_ips: list[str] = Field(
+        default_factory=list,
+        description="Addresses of the TLS proxy (web_tls=proxy) trusted for X-Forwarded-*.",
+    )
+    web_session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    web_session_hours: int = Field(default=12, ge=1, le=24 * 7)
+    web_lockout_minutes: int = Field(
+        default=30, ge=0, description="How long 10 failed sign-ins lock a user out; 0: until an admin resets."
+    )
+    web_waive_second_factor_on_sandbox: bool = Field(
+        default=True, description="Without a real Amazon account (sandbox only) sign-in may skip TOTP."
+    )
     company_currency: str = Field(default="GBP", min_length=3, max_length=3)
     # Privacy (DPP §3.4, §3.6): keys and archives live outside the data directory and its backups.
     key_store_dir: Path = Field(default=Path("keys"), description="Epoch data keys (never inside data_dir).")
@@ -89,6 +127,11 @@ class Settings(BaseSettings):
     def _known_store(cls, value: str) -> str:
         if value and value.split("://", 1)[0] not in SUPPORTED_SCHEMES:
             raise ValueError(f"must start with one of {', '.join(s + '://' for s in SUPPORTED_SCHEMES)}")
+        if value.startswith("postgresql") and not _store_transport_safe(value):
+            raise ValueError(
+                "a PostgreSQL server off this host must be reached over TLS (DPP AC-24): add "
+                "?sslmode=require (or verify-ca / verify-full), or use 127.0.0.1 or a unix socket"
+            )
         return value
 
     @field_validator("log_level")
@@ -97,6 +140,13 @@ class Settings(BaseSettings):
         if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
+
+    @field_validator("web_tls")
+    @classmethod
+    def _known_tls(cls, value: str) -> str:
+        if value.strip().lower() not in {"off", "direct", "proxy"}:
+            raise ValueError("must be off, direct or proxy")
+        return value.strip().lower()
 
     @field_validator("retention_days")
     @classmethod

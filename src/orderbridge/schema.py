@@ -28,6 +28,7 @@ from orderbridge.book.orders import model
 from orderbridge.db import Base
 from orderbridge.outbox import models as outbox_models
 from orderbridge.privacy import models as privacy_models
+from orderbridge.web import users as web_users
 
 MODULES = (
     inbox,
@@ -53,5 +54,6 @@ MODULES = (
     privacy_models,
     outbox_models,
     stock_push,
+    web_users,
 )
 metadata = Base.metadata

@@ -56,6 +56,7 @@ class InboxItem(PIIRecordColumns, Base):
     __table_args__ = (
         UniqueConstraint("account_id", "kind", "natural_id", "version_time"),
         Index("ix_amazon_inbox_account_id_status", "account_id", "status"),
+        Index("ix_amazon_inbox_status", "status", "id"),  # the dashboard's quarantine, across accounts
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("amazon_seller_accounts.id", ondelete="CASCADE"))

@@ -45,7 +45,7 @@ class CustomFieldValue(PIIRecordColumns, Base):
     definition_id: Mapped[int] = mapped_column(
         ForeignKey("custom_field_definitions.id", ondelete="CASCADE"), primary_key=True
     )
-    record_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
     value: Mapped[str | None] = pii_column()
 
 

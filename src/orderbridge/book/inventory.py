@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, func, select
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.book.catalog import Product
@@ -69,14 +69,19 @@ class StockLevel(Base):
 
 class StockMovement(Base):
     __tablename__ = "stock_movements"
-    __table_args__ = (UniqueConstraint("reference", "product_id", "warehouse_id"),)
+    __table_args__ = (
+        UniqueConstraint("reference", "product_id", "warehouse_id"),
+        Index(
+            "ix_stock_movements_warehouse_id", "warehouse_id", "id"
+        ),  # a warehouse's movements, newest first
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
     quantity: Mapped[int] = mapped_column(Integer)
     reason: Mapped[MovementReason] = mapped_column(String(20))
     reference: Mapped[str] = mapped_column(String(200))
-    moved_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    moved_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     note: Mapped[str | None] = mapped_column(String(500))
 
 

@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from orderbridge.book.errors import BookError
-from orderbridge.cli import accounts, catalog, channels, database, listings, orders, outbox, privacy, stock
+from orderbridge.cli import (
+    accounts,
+    catalog,
+    channels,
+    database,
+    listings,
+    orders,
+    outbox,
+    privacy,
+    stock,
+    users,
+)
 from orderbridge.cli import sync as sync_cli
 from orderbridge.cli.context import fail
 from orderbridge.privacy.log_filter import install_pii_filter
@@ -32,6 +43,8 @@ app.add_typer(privacy.archive, name="archive")
 app.add_typer(privacy.incidents_app, name="incidents")
 app.add_typer(privacy.keys, name="keys")
 app.add_typer(privacy.seller, name="seller")
+app.add_typer(users.users, name="users")
+app.add_typer(users.tokens, name="tokens")
 
 
 @app.command()
@@ -44,9 +57,13 @@ def run(
     sandbox_speed: Annotated[
         float, typer.Option(help="Sandbox clock speed (Amazon seconds a second).")
     ] = 60.0,
+    web: Annotated[bool, typer.Option(help="Serve the web UI and API (settings web_host, web_port).")] = True,
 ) -> None:
-    """Start orderbridge: migrations, the sandbox when no Amazon account exists, and the order sync jobs."""
-    sync_cli.run_orderbridge(once=once, for_seconds=for_seconds, port=sandbox_port, speed=sandbox_speed)
+    """Start orderbridge: migrations, the web UI and API, the sandbox when no Amazon account exists, and
+    the order sync jobs."""
+    sync_cli.run_orderbridge(
+        once=once, for_seconds=for_seconds, port=sandbox_port, speed=sandbox_speed, web=web
+    )
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from orderbridge.cli.accounts import keystore
 from orderbridge.cli.context import console, errors, fail, sessions, settings, unit_of_work
 from orderbridge.cli.orders import orders
 from orderbridge.cli.output import print_json, print_table
+from orderbridge.cli.web import start_web
 from orderbridge.errors import OrderbridgeError
 from orderbridge.jobs import tasks
 from orderbridge.jobs.runner import (
@@ -204,9 +205,13 @@ def preview_command(
         console.print(f"alert: {alert.message}", highlight=False)
 
 
-def run_orderbridge(*, once: bool, for_seconds: float | None, port: int, speed: float) -> None:
-    """Start the scheduler (and the sandbox when no real account exists) and run until Ctrl-C."""
+def run_orderbridge(
+    *, once: bool, for_seconds: float | None, port: int, speed: float, web: bool = True
+) -> None:
+    """Start the scheduler, the web UI and API (unless `once`), and the sandbox when no real account
+    exists; run until Ctrl-C."""
     database.upgrade()
+    served_web = None if once or not web else start_web()
     runtime = tasks.Runtime(sessions(), keystore(), options=sync_options())
     running = None
     with unit_of_work() as session:
@@ -243,4 +248,6 @@ def run_orderbridge(*, once: bool, for_seconds: float | None, port: int, speed: 
         scheduler.stop()
         if running is not None:
             running.stop()
+        if served_web is not None:
+            served_web.stop()
         tasks.configure(None)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 05:07:24.346143
+Create Date: 2026-12-02 05:16:57.408121
 """
 
 from collections.abc import Sequence
@@ -281,6 +281,28 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_warehouses_code")),
     )
     op.create_table(
+        "web_users",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("username", sa.String(length=40), nullable=False),
+        sa.Column("full_name", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("password_changed_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("must_change_password", sa.Boolean(), nullable=False),
+        sa.Column("totp_secret", sa.LargeBinary(), nullable=True),
+        sa.Column("totp_confirmed_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("totp_last_step", sa.Integer(), nullable=False),
+        sa.Column("failed_sign_ins", sa.Integer(), nullable=False),
+        sa.Column("locked_until", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("removed_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_users")),
+        sa.UniqueConstraint("username", name=op.f("uq_web_users_username")),
+    )
+    with op.batch_alter_table("web_users", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_users_removed_at"), ["removed_at"], unique=False)
+
+    op.create_table(
         "amazon_channel_settings",
         sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column(
@@ -332,6 +354,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_amazon_inbox_account_id_status", ["account_id", "status"], unique=False)
         batch_op.create_index(batch_op.f("ix_amazon_inbox_natural_id"), ["natural_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_amazon_inbox_pii_key"), ["pii_key"], unique=False)
+        batch_op.create_index("ix_amazon_inbox_status", ["status", "id"], unique=False)
 
     op.create_table(
         "amazon_stock_feeds",
@@ -476,6 +499,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_custom_field_values_pii_key"), ["pii_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_custom_field_values_record_id"), ["record_id"], unique=False)
 
     op.create_table(
         "outbox_attempts",
@@ -552,6 +576,70 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_warehouse_transfers")),
         sa.UniqueConstraint("reference", name=op.f("uq_warehouse_transfers_reference")),
     )
+    op.create_table(
+        "web_api_tokens",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("public_id", sa.String(length=16), nullable=False),
+        sa.Column("secret_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column(
+            "scopes",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_used_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["web_users.id"],
+            name=op.f("fk_web_api_tokens_user_id_web_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_api_tokens")),
+        sa.UniqueConstraint("public_id", name=op.f("uq_web_api_tokens_public_id")),
+    )
+    with op.batch_alter_table("web_api_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_api_tokens_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "web_password_history",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("set_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["web_users.id"],
+            name=op.f("fk_web_password_history_user_id_web_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_password_history")),
+    )
+    with op.batch_alter_table("web_password_history", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_password_history_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "web_sessions",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("stage", sa.String(length=20), nullable=False),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["web_users.id"], name=op.f("fk_web_sessions_user_id_web_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_web_sessions")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_web_sessions_token_hash")),
+    )
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_web_sessions_user_id"), ["user_id"], unique=False)
+
     op.create_table(
         "amazon_listings",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -701,9 +789,22 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("sales_orders", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sales_orders_channel_placed", ["channel_id", "placed_at", "id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_sales_orders_contact_id"), ["contact_id"], unique=False)
+        batch_op.create_index("ix_sales_orders_external_ref", ["external_ref"], unique=False)
+        batch_op.create_index(
+            "ix_sales_orders_fulfilment_placed", ["fulfilment", "placed_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_sales_orders_live_cancelled", ["pii_redacted_at", "cancelled_at"], unique=False
+        )
+        batch_op.create_index("ix_sales_orders_live_shipped", ["pii_redacted_at", "shipped_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_sales_orders_pii_key"), ["pii_key"], unique=False)
-        batch_op.create_index(batch_op.f("ix_sales_orders_placed_at"), ["placed_at"], unique=False)
+        batch_op.create_index("ix_sales_orders_placed", ["placed_at", "id"], unique=False)
+        batch_op.create_index("ix_sales_orders_placed_channel", ["placed_at", "channel_id"], unique=False)
+        batch_op.create_index("ix_sales_orders_status_placed", ["status_id", "placed_at", "id"], unique=False)
 
     op.create_table(
         "stock_levels",
@@ -750,7 +851,9 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("stock_movements", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_stock_movements_moved_at"), ["moved_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_stock_movements_product_id"), ["product_id"], unique=False)
+        batch_op.create_index("ix_stock_movements_warehouse_id", ["warehouse_id", "id"], unique=False)
 
     op.create_table(
         "transfer_rows",
@@ -1082,14 +1185,23 @@ def downgrade() -> None:
 
     op.drop_table("transfer_rows")
     with op.batch_alter_table("stock_movements", schema=None) as batch_op:
+        batch_op.drop_index("ix_stock_movements_warehouse_id")
         batch_op.drop_index(batch_op.f("ix_stock_movements_product_id"))
+        batch_op.drop_index(batch_op.f("ix_stock_movements_moved_at"))
 
     op.drop_table("stock_movements")
     op.drop_table("stock_levels")
     with op.batch_alter_table("sales_orders", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_sales_orders_placed_at"))
+        batch_op.drop_index("ix_sales_orders_status_placed")
+        batch_op.drop_index("ix_sales_orders_placed_channel")
+        batch_op.drop_index("ix_sales_orders_placed")
         batch_op.drop_index(batch_op.f("ix_sales_orders_pii_key"))
+        batch_op.drop_index("ix_sales_orders_live_shipped")
+        batch_op.drop_index("ix_sales_orders_live_cancelled")
+        batch_op.drop_index("ix_sales_orders_fulfilment_placed")
+        batch_op.drop_index("ix_sales_orders_external_ref")
         batch_op.drop_index(batch_op.f("ix_sales_orders_contact_id"))
+        batch_op.drop_index("ix_sales_orders_channel_placed")
 
     op.drop_table("sales_orders")
     op.drop_table("product_prices")
@@ -1102,6 +1214,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_amazon_listings_product_id"))
 
     op.drop_table("amazon_listings")
+    with op.batch_alter_table("web_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_sessions_user_id"))
+
+    op.drop_table("web_sessions")
+    with op.batch_alter_table("web_password_history", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_password_history_user_id"))
+
+    op.drop_table("web_password_history")
+    with op.batch_alter_table("web_api_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_api_tokens_user_id"))
+
+    op.drop_table("web_api_tokens")
     op.drop_table("warehouse_transfers")
     op.drop_table("tax_rules")
     op.drop_table("products")
@@ -1110,6 +1234,7 @@ def downgrade() -> None:
 
     op.drop_table("outbox_attempts")
     with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_custom_field_values_record_id"))
         batch_op.drop_index(batch_op.f("ix_custom_field_values_pii_key"))
 
     op.drop_table("custom_field_values")
@@ -1127,12 +1252,17 @@ def downgrade() -> None:
 
     op.drop_table("amazon_stock_feeds")
     with op.batch_alter_table("amazon_inbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_amazon_inbox_status")
         batch_op.drop_index(batch_op.f("ix_amazon_inbox_pii_key"))
         batch_op.drop_index(batch_op.f("ix_amazon_inbox_natural_id"))
         batch_op.drop_index("ix_amazon_inbox_account_id_status")
 
     op.drop_table("amazon_inbox")
     op.drop_table("amazon_channel_settings")
+    with op.batch_alter_table("web_users", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_web_users_removed_at"))
+
+    op.drop_table("web_users")
     op.drop_table("warehouses")
     op.drop_table("tax_codes")
     op.drop_table("shipping_methods")

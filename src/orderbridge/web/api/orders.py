@@ -1,0 +1,230 @@
+"""/api/v1/orders: list with filters and keyset pages, one order, its addresses (pii:read), shipping."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+
+from orderbridge.book.orders.model import Fulfilment, SalesOrder
+from orderbridge.book.orders.shipping import ship_order
+from orderbridge.book.queries.orders import OrderFilter, OrderLine, list_orders, order_detail
+from orderbridge.web.api.paging import ApiPage, CursorParam, SizeParam, cursor_checked, page_of
+from orderbridge.web.deps import Context, Db, Principal, require
+from orderbridge.web.pii import show_pii
+from orderbridge.web.problems import ApiError
+from orderbridge.web.roles import Permission
+
+router = APIRouter(prefix="/orders", tags=["orders"], dependencies=[require(Permission.ORDERS_READ)])
+OrderId = Annotated[int, Path(ge=1, le=2**62, description="The book's order id.")]
+ADDRESS_FIELDS = [
+    "billing_name",
+    "billing_company",
+    "billing_line1",
+    "billing_line2",
+    "billing_city",
+    "billing_postcode",
+    "billing_phone",
+    "delivery_name",
+    "delivery_company",
+    "delivery_line1",
+    "delivery_line2",
+    "delivery_city",
+    "delivery_postcode",
+    "delivery_phone",
+]
+
+
+class OrderOut(BaseModel):
+    id: int
+    channel: str
+    reference: str
+    placed_at: datetime
+    status: str
+    cancelled: bool
+    payment_status: str
+    fulfilment: str
+    currency: str
+    total_gross: Decimal
+    shipped_at: datetime | None
+    redacted: bool = Field(description="True once the order's buyer data was removed (P3).")
+
+
+def _order(line: OrderLine) -> OrderOut:
+    return OrderOut(**line.__dict__)
+
+
+@router.get("", summary="Orders, newest first, filtered and paged")
+def orders_list(
+    db: Db,
+    *,
+    channel_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    status_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    fulfilment: Fulfilment | None = None,
+    placed_from: date | None = None,
+    placed_to: Annotated[date | None, Query(description="Inclusive.")] = None,
+    reference: Annotated[
+        str | None, Query(max_length=100, description="Channel order id or book id.")
+    ] = None,
+    sku: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: CursorParam = None,
+    size: SizeParam = 50,
+) -> ApiPage[OrderOut]:
+    if placed_from and placed_to and placed_from > placed_to:
+        raise ApiError(
+            422, f"placed_to {placed_to} is before placed_from {placed_from}", field="query.placed_to"
+        )
+    wanted = OrderFilter(
+        channel_id=channel_id,
+        status_id=status_id,
+        fulfilment=fulfilment,
+        placed_from=placed_from,
+        placed_to=placed_to,
+        reference=reference or None,
+        sku=sku or None,
+    )
+    with cursor_checked():
+        return page_of(list_orders(db, wanted, cursor=cursor, size=size), _order)
+
+
+class RowOut(BaseModel):
+    id: int
+    kind: str
+    sku: str | None
+    name: str
+    quantity: int
+    shipped: int
+    credited: int
+    net: Decimal
+    tax: Decimal
+    warehouse: str | None
+
+
+class ShipmentOut(BaseModel):
+    reference: str
+    shipped_at: datetime
+    carrier: str | None
+    tracking_number: str | None
+
+
+class OrderDetailOut(BaseModel):
+    id: int
+    channel: str
+    reference: str
+    placed_at: datetime
+    currency: str
+    total_net: Decimal
+    total_tax: Decimal
+    total_gross: Decimal
+    payment_status: str
+    fulfilment: str
+    redacted: bool
+    rows: list[RowOut]
+    shipments: list[ShipmentOut]
+    alerts: list[str]
+
+
+def _get(db: Db, order_id: int) -> SalesOrder:
+    order = db.get(SalesOrder, order_id)
+    if order is None:
+        raise ApiError(404, f"no order {order_id}", field="path.order_id")
+    return order
+
+
+@router.get("/{order_id}", summary="One order: rows, shipments, alerts (no buyer data)")
+def order_get(db: Db, order_id: OrderId) -> OrderDetailOut:
+    _get(db, order_id)
+    detail = order_detail(db, order_id)
+    order = detail.order
+    rows = [
+        RowOut(
+            id=line.row.id,
+            kind=str(line.row.kind),
+            sku=line.row.sku,
+            name=line.row.name,
+            quantity=line.row.quantity,
+            shipped=line.row.shipped,
+            credited=line.credited,
+            net=line.row.net,
+            tax=line.row.tax,
+            warehouse=line.warehouse,
+        )
+        for line in detail.rows
+    ]
+    shipments = [
+        ShipmentOut(
+            reference=s.reference,
+            shipped_at=s.shipped_at,
+            carrier=s.carrier,
+            tracking_number=s.tracking_number,
+        )
+        for s in order.shipments
+    ]
+    return OrderDetailOut(
+        id=order.id,
+        channel=detail.channel.code,
+        reference=order.external_ref,
+        placed_at=order.placed_at,
+        currency=order.currency,
+        total_net=order.total_net,
+        total_tax=order.total_tax,
+        total_gross=order.total_gross,
+        payment_status=str(order.payment_status),
+        fulfilment=str(order.fulfilment),
+        redacted=order.pii_redacted_at is not None,
+        rows=rows,
+        shipments=shipments,
+        alerts=[alert.message for alert in detail.alerts],
+    )
+
+
+class AddressesOut(BaseModel):
+    order_id: int
+    fields: dict[str, str | None] = Field(description="Buyer data; '[Redacted]' once removed (P3).")
+
+
+@router.get(
+    "/{order_id}/addresses",
+    summary="The order's billing and delivery addresses (needs pii:read; every read is audited)",
+)
+def order_addresses(
+    db: Db,
+    context: Context,
+    order_id: OrderId,
+    principal: Annotated[Principal, require(Permission.PII_READ)],
+) -> AddressesOut:
+    order = _get(db, order_id)
+    shown = show_pii(db, principal, order, ADDRESS_FIELDS, purpose="api_order_addresses", clock=context.clock)
+    return AddressesOut(order_id=order.id, fields=shown)
+
+
+class ShipIn(BaseModel):
+    reference: str = Field(min_length=1, max_length=100, description="Your shipment reference (idempotent).")
+    carrier: str | None = Field(default=None, max_length=100)
+    tracking_number: str | None = Field(default=None, max_length=100)
+
+
+@router.post(
+    "/{order_id}/ship",
+    summary="Ship everything not yet shipped (the same reference twice ships once)",
+    dependencies=[require(Permission.ORDERS_WRITE)],
+)
+def order_ship(db: Db, context: Context, order_id: OrderId, body: ShipIn) -> ShipmentOut:
+    order = _get(db, order_id)
+    shipment = ship_order(
+        db,
+        order,
+        reference=body.reference.strip(),
+        now=context.clock(),
+        carrier=body.carrier,
+        tracking_number=body.tracking_number,
+    )
+    return ShipmentOut(
+        reference=shipment.reference,
+        shipped_at=shipment.shipped_at,
+        carrier=shipment.carrier,
+        tracking_number=shipment.tracking_number,
+    )

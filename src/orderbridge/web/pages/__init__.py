@@ -1,0 +1,31 @@
+"""Server-rendered pages (owned by the pages work): each module's router is listed in `routers`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from orderbridge.web.pages import (
+    alerts,
+    catalog,
+    channels,
+    contacts,
+    dashboard,
+    inbound,
+    orders,
+    privacy,
+    returns,
+    stock,
+)
+
+routers: list[APIRouter] = [
+    dashboard.router,
+    alerts.router,
+    orders.router,
+    contacts.router,
+    catalog.router,
+    stock.router,
+    returns.router,
+    inbound.router,
+    channels.router,
+    privacy.router,
+]

@@ -1,0 +1,249 @@
+"""The order list (filters, searches, keyset pages) and the order page (rows, allocation, shipments, notes,
+custom fields, credits, payments, the raw Amazon versions), with shipping from the page."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
+
+from orderbridge.amazon.queries import payload_history
+from orderbridge.book.channels import Channel
+from orderbridge.book.contacts import Contact
+from orderbridge.book.errors import BookError, NotFoundError
+from orderbridge.book.orders.model import Fulfilment, RowKind, SalesOrder
+from orderbridge.book.orders.shipping import ship_order
+from orderbridge.book.queries.orders import (
+    OrderFilter,
+    SearchUnavailableError,
+    list_orders,
+    order_detail,
+    statuses,
+)
+from orderbridge.web.deps import Db, Principal, require, web_context
+from orderbridge.web.pages.rendering import REMOVED, back_to, buyer_data, not_found, page, pager
+from orderbridge.web.roles import Permission
+
+router = APIRouter(include_in_schema=False)
+Reader = Annotated[Principal, require(Permission.ORDERS_READ)]
+Writer = Annotated[Principal, require(Permission.ORDERS_WRITE)]
+SEARCH_KINDS = {"order": "Order id", "sku": "SKU", "name": "Buyer name"}
+ADDRESS = ("name", "company", "line1", "line2", "city", "region", "postcode", "country", "phone")
+
+
+def _date(value: str | None, field: str, problems: dict[str, str]) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        problems[field] = f"{value!r} is not a date (YYYY-MM-DD)"
+        return None
+
+
+def _int(value: str | None, field: str, problems: dict[str, str]) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit():
+        problems[field] = f"{value!r} is not a choice of this list"
+        return None
+    return int(value)
+
+
+def parse_filter(params: dict[str, str], problems: dict[str, str]) -> OrderFilter:
+    """The list's filter from the query string; each bad value is named beside its field."""
+    fulfilment = params.get("fulfilment") or None
+    if fulfilment is not None and fulfilment not in {f.value for f in Fulfilment}:
+        problems["fulfilment"] = f"{fulfilment!r} is not seller or channel"
+        fulfilment = None
+    text = (params.get("q") or "").strip()
+    by = params.get("by") or "order"
+    if by not in SEARCH_KINDS:
+        problems["q"] = f"cannot search by {by!r}"
+        text = ""
+    return OrderFilter(
+        channel_id=_int(params.get("channel"), "channel", problems),
+        status_id=_int(params.get("status"), "status", problems),
+        fulfilment=Fulfilment(fulfilment) if fulfilment else None,
+        placed_from=_date(params.get("from"), "from", problems),
+        placed_to=_date(params.get("to"), "to", problems),
+        reference=text if by == "order" and text else None,
+        sku=text if by == "sku" and text else None,
+        name=text if by == "name" and text else None,
+    )
+
+
+@router.get("/orders", response_class=HTMLResponse)
+def orders(request: Request, session: Db, principal: Reader) -> HTMLResponse:
+    params = dict(request.query_params)
+    problems: dict[str, str] = {}
+    wanted = parse_filter(params, problems)
+    if wanted.name and not principal.can(Permission.PII_READ):
+        problems["q"] = "searching by buyer name needs the pii:read permission"
+        wanted = OrderFilter(**{**wanted.__dict__, "name": None})
+    found = None
+    try:
+        found = list_orders(session, wanted, cursor=params.get("cursor"), size=50)
+    except SearchUnavailableError as error:
+        problems["q"] = str(error)
+    except BookError as error:
+        problems["cursor" if "cursor" in str(error) else "from"] = str(error)
+    channels = list(session.scalars(select(Channel).order_by(Channel.code)))
+    return page(
+        request,
+        "pages/orders.html",
+        {
+            "found": found,
+            "links": pager(request, found) if found else {},
+            "params": params,
+            "problems": problems,
+            "channels": channels,
+            "statuses": statuses(session),
+            "search_kinds": {
+                k: v for k, v in SEARCH_KINDS.items() if k != "name" or principal.can(Permission.PII_READ)
+            },
+            "filtered": not wanted.is_empty,
+        },
+        status=400 if problems else 200,
+    )
+
+
+def _address(order: SalesOrder, values: dict[str, str | None], prefix: str) -> dict[str, str | None]:
+    """The address as shown: PII parts as revealed (or masked), region and country as stored (not PII)."""
+    return {
+        part: getattr(order, f"{prefix}_{part}")
+        if part in ("region", "country")
+        else values.get(f"{prefix}_{part}")
+        for part in ADDRESS
+    }
+
+
+def _payload_versions(
+    request: Request, session: Db, principal: Principal, order: SalesOrder, channel: Channel
+) -> list[dict[str, Any]]:
+    if not channel.is_amazon:
+        return []
+    versions = []
+    for item in payload_history(session, order.external_ref):
+        if order.pii_redacted_at is not None:
+            # The order's buyer data is gone: its raw versions are never opened again, whatever the inbox
+            # still holds (the sweep does not redact the inbox yet).
+            versions.append({"item": item, "payload": REMOVED})
+            continue
+        text = buyer_data(request, session, principal, item, ["payload"], purpose="order_page_amazon_payload")
+        raw = text.get("payload")
+        pretty = raw
+        if raw and raw.startswith("{"):
+            try:
+                pretty = json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
+            except ValueError:
+                pretty = raw
+        versions.append({"item": item, "payload": pretty})
+    return versions
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+def order_page(order_id: int, request: Request, session: Db, principal: Reader) -> HTMLResponse:
+    try:
+        detail = order_detail(session, order_id)
+    except NotFoundError as error:
+        raise not_found(error) from None
+    order = detail.order
+    pii_fields = [name for name in _order_pii_fields() if hasattr(order, name)]
+    values = buyer_data(request, session, principal, order, pii_fields, purpose="order_page")
+    contact = session.get(Contact, order.contact_id)
+    contact_values = (
+        buyer_data(
+            request,
+            session,
+            principal,
+            contact,
+            ["first_name", "last_name", "company_name", "email", "phone"],
+            purpose="order_page_customer",
+        )
+        if contact is not None
+        else {}
+    )
+    notes = [
+        (
+            note,
+            buyer_data(request, session, principal, note, ["body"], purpose="order_page_notes").get("body"),
+        )
+        for note in order.notes
+    ]
+    fields = [
+        (
+            line,
+            buyer_data(
+                request, session, principal, line.value, ["value"], purpose="order_page_custom_fields"
+            ).get("value")
+            if line.value is not None
+            else None,
+        )
+        for line in detail.custom_fields
+    ]
+    unshipped = sum(
+        line.row.quantity - line.row.shipped for line in detail.rows if line.row.kind == RowKind.PRODUCT
+    )
+    return page(
+        request,
+        "pages/order.html",
+        {
+            "d": detail,
+            "o": order,
+            "delivery": _address(order, values, "delivery"),
+            "billing": _address(order, values, "billing"),
+            "contact": contact_values,
+            "notes": notes,
+            "fields": fields,
+            "versions": _payload_versions(request, session, principal, order, detail.channel),
+            "can_ship": principal.can(Permission.ORDERS_WRITE) and not order.is_cancelled and unshipped > 0,
+            "unshipped": unshipped,
+            "next_reference": f"web-{len(order.shipments) + 1}",
+            "row_names": {line.row.id: line.row.sku or line.row.name for line in detail.rows},
+        },
+    )
+
+
+def _order_pii_fields() -> list[str]:
+    from orderbridge.book.pii import pii_fields
+
+    return pii_fields(SalesOrder.__table__)
+
+
+@router.post("/orders/{order_id}/ship")
+def ship(
+    order_id: int,
+    request: Request,
+    session: Db,
+    principal: Writer,
+    *,
+    reference: Annotated[str, Form(max_length=100)] = "",
+    tracking_number: Annotated[str, Form(max_length=100)] = "",
+    carrier: Annotated[str, Form(max_length=100)] = "",
+) -> RedirectResponse:
+    """Ship everything allocated and unshipped under one shipment reference (idempotent by reference)."""
+    order = session.get(SalesOrder, order_id)
+    if order is None:
+        raise not_found(NotFoundError("sales order", order_id))
+    path = f"/orders/{order_id}"
+    if not reference.strip():
+        return back_to(path, problem="ship: the shipment reference is empty")
+    try:
+        with session.begin_nested():
+            shipment = ship_order(
+                session,
+                order,
+                reference=reference.strip(),
+                now=web_context(request).clock(),
+                tracking_number=tracking_number.strip() or None,
+                carrier=carrier.strip() or None,
+            )
+    except BookError as error:
+        return back_to(path, problem=f"not shipped: {error}")
+    units = sum(row.quantity for row in shipment.rows)
+    return back_to(path, f"shipped {units} unit(s) as {shipment.reference}")
