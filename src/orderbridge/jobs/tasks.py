@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderbridge.amazon.accounts import SellerAccount, credentials
 from orderbridge.amazon.calls import CallLog
 from orderbridge.amazon.client import SpApiClient
-from orderbridge.amazon.quotas import QuotaLimiter
+from orderbridge.amazon.quotas import QuotaLimiter, Quotas
 from orderbridge.amazon.sync import (
     SyncDeps,
     SyncOptions,
@@ -47,6 +47,7 @@ class Endpoint:
     clock: Clock = utc_now
     sleep: Callable[[float], None] = time.sleep
     transport: httpx.BaseTransport | None = None
+    speed: float = 1.0  # seconds of this clock per real second (a sandbox's speed; 0: it waits for us)
 
 
 @dataclass
@@ -58,9 +59,22 @@ class Runtime:
     options: SyncOptions = field(default_factory=SyncOptions)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     calls: CallLog = field(default_factory=CallLog)
+    # The quota buckets for a clock: None means the store's (`QuotaLimiter`); a distributed worker
+    # gives Redis's (`RedisQuotaLimiter`). The client does not care which.
+    quotas: Callable[[Clock], Quotas] | None = None
+    # Finds the Endpoint of a base URL not in `endpoints` (a worker meets sandbox accounts added later).
+    resolve: Callable[[str], Endpoint | None] | None = None
 
     def endpoint(self, account: SellerAccount) -> Endpoint:
-        return self.endpoints.get(account.endpoint.rstrip("/"), Endpoint())
+        url = account.endpoint.rstrip("/")
+        if url not in self.endpoints and self.resolve is not None:
+            found = self.resolve(url)
+            if found is not None:
+                self.endpoints[url] = found
+        return self.endpoints.get(url, Endpoint())
+
+    def limiter(self, clock: Clock) -> Quotas:
+        return self.quotas(clock) if self.quotas is not None else QuotaLimiter(self.sessions, clock=clock)
 
     def clock_of(self, account_id: int) -> Clock:
         with self.sessions() as session:
@@ -71,7 +85,7 @@ class Runtime:
         where = self.endpoint(account)
         return SpApiClient(
             credentials(account, self.keys),
-            quotas=QuotaLimiter(self.sessions, clock=where.clock),
+            quotas=self.limiter(where.clock),
             clock=where.clock,
             sleep=where.sleep,
             transport=where.transport,

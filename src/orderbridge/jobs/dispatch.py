@@ -1,0 +1,105 @@
+"""Fair dispatch of account jobs onto the Celery queues, safe to run from any number of beats at once.
+
+Every tick (`dispatch`), each account whose order sync (or daily completeness check) is due gets ONE
+task, unless one is already queued or running: a marker in Redis (`SET NX` with an expiry) says so.
+A task fetches a bounded number of pages and stops rather than wait long for a quota token; when it
+ends it clears its marker and records when the account is next due (at once when pages remain, after
+the quota wait, or after the searchOrders refill). A large account therefore takes one bounded turn per
+round like every small one, and none is queued twice. A task lost with a killed worker leaves a marker
+that expires after `queued_ttl`, and an account lease that expires after its TTL; the account is then
+dispatched again and resumes from its committed cursor.
+
+Two beats ticking at once dispatch nothing twice: the markers are atomic, and the lease inside every
+task is the last guard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import redis
+
+from orderbridge.amazon.accounts import list_accounts
+from orderbridge.jobs.schedule import orders_interval
+from orderbridge.jobs.tasks import Runtime
+
+PREFIX = "orderbridge:jobs"
+ORDERS, COMPLETENESS = "orders", "completeness"
+KINDS = (ORDERS, COMPLETENESS)
+COMPLETENESS_EVERY = timedelta(days=1)
+COMPLETENESS_FIRST = timedelta(hours=1)
+Send = Callable[[str, int], None]
+
+
+def due_key(kind: str, account_id: int) -> str:
+    return f"{PREFIX}:due:{kind}:{account_id}"
+
+
+def queued_key(kind: str, account_id: int) -> str:
+    return f"{PREFIX}:queued:{kind}:{account_id}"
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    """What one tick did."""
+
+    accounts: int
+    sent: dict[str, int]
+
+
+def dispatch(runtime: Runtime, client: redis.Redis, send: Send, *, queued_ttl: float = 900.0) -> Dispatched:
+    """Send one task per account and kind that is due and not queued; most overdue first."""
+    with runtime.sessions() as session:
+        accounts = [(a.id, runtime.endpoint(a).clock) for a in list_accounts(session)]
+    candidates: list[tuple[float, str, int]] = []
+    for account_id, clock in accounts:
+        now = clock().timestamp()
+        dues = client.mget([due_key(kind, account_id) for kind in KINDS])
+        for kind, raw in zip(KINDS, dues, strict=True):
+            due = _float(raw)
+            if due is None and kind == COMPLETENESS:
+                client.set(due_key(kind, account_id), now + COMPLETENESS_FIRST.total_seconds(), nx=True)
+                continue
+            if due is None or due <= now:
+                candidates.append((now - (due if due is not None else now), kind, account_id))
+    sent = dict.fromkeys(KINDS, 0)
+    for _, kind, account_id in sorted(candidates, key=lambda c: -c[0]):
+        if client.set(queued_key(kind, account_id), "1", nx=True, ex=max(1, int(queued_ttl))):
+            send(kind, account_id)
+            sent[kind] += 1
+    return Dispatched(len(accounts), sent)
+
+
+def finished(client: redis.Redis, kind: str, account_id: int, *, next_due: float | None) -> None:
+    """A task ended: the account may be dispatched again, from `next_due` on (None: keep the old due)."""
+    pipe = client.pipeline()
+    if next_due is not None:
+        pipe.set(due_key(kind, account_id), repr(next_due))
+    pipe.delete(queued_key(kind, account_id))
+    pipe.execute()
+
+
+def next_orders_due(runtime: Runtime, account_id: int, result: dict[str, Any], now: float) -> float:
+    """When the account's next order pass is due, after a pass that reported `result`."""
+    if result.get("more"):
+        return now + float(result.get("wait") or 0.0)
+    return now + _sync_interval(runtime, account_id).total_seconds()
+
+
+def _sync_interval(runtime: Runtime, account_id: int) -> timedelta:
+    from orderbridge.amazon.accounts import SellerAccount
+
+    with runtime.sessions() as session:
+        account = session.get(SellerAccount, account_id)
+        if account is None:
+            return orders_interval()
+        where = runtime.endpoint(account)
+        rate = runtime.limiter(where.clock).state(account.selling_partner_id, account.region, "searchOrders")
+    return orders_interval(rate.rate)
