@@ -46,12 +46,11 @@ elseif action == 'drain' then
 elseif action == 'learn' then
   rate = tonumber(ARGV[5])
 end
+local function f(x) return string.format('%.17g', x) end
 if action ~= 'state' then
-  redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
-    'stamp', string.format('%.17g', stamp), 'rate', string.format('%.17g', rate), 'burst', string.format('%.17g', burst))
+  redis.call('HSET', KEYS[1], 'tokens', f(tokens), 'stamp', f(stamp), 'rate', f(rate), 'burst', f(burst))
 end
-return {string.format('%.17g', wait), string.format('%.17g', tokens), string.format('%.17g', rate),
-  string.format('%.17g', burst)}
+return {f(wait), f(tokens), f(rate), f(burst)}
 """
 
 
