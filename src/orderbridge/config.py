@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     quota_patience_seconds: float = Field(
         default=60.0, gt=0, description="Longest quota wait a distributed task sleeps before yielding."
     )
+    dispatch_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="Real seconds between two dispatcher ticks of the beat."
+    )
 
     @classmethod
     def settings_customise_sources(

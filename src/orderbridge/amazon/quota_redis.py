@@ -13,6 +13,7 @@ Interface and behaviour match `QuotaLimiter` (see `Quotas`): `acquire()` never s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import redis
@@ -120,17 +121,27 @@ class RedisQuotaLimiter:
         return self._run(selling_partner_id, region, operation, "state")[1]
 
 
-def all_buckets(client: redis.Redis) -> dict[tuple[str, str, str], BucketState]:
-    """Every bucket as last written (not refilled): for metrics."""
-    found: dict[tuple[str, str, str], BucketState] = {}
+@dataclass(frozen=True)
+class StoredBucket:
+    """A bucket as last written: tokens counted at `stamp` (epoch seconds of the account's clock)."""
+
+    tokens: float
+    rate: float
+    burst: int
+    stamp: float
+
+
+def all_buckets(client: redis.Redis) -> dict[tuple[str, str, str], StoredBucket]:
+    """Every bucket as last written (metrics refill them to now)."""
+    found: dict[tuple[str, str, str], StoredBucket] = {}
     for raw in client.scan_iter(match=f"{KEY_PREFIX}:*", count=500):
         key = raw.decode() if isinstance(raw, bytes) else str(raw)
         parts = key.split(":")
         if len(parts) != 5:
             continue
-        values = cast("list[Any]", client.hmget(key, "tokens", "rate", "burst"))
+        values = cast("list[Any]", client.hmget(key, "tokens", "rate", "burst", "stamp"))
         if None in values:
             continue
-        tokens, rate, burst = (float(v) for v in values)
-        found[(parts[2], parts[3], parts[4])] = BucketState(tokens, rate, int(burst))
+        tokens, rate, burst, stamp = (float(v) for v in values)
+        found[(parts[2], parts[3], parts[4])] = StoredBucket(tokens, rate, int(burst), stamp)
     return found

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from orderbridge.book.errors import BookError
-from orderbridge.cli import accounts, catalog, channels, database, listings, orders, privacy, stock
+from orderbridge.cli import accounts, catalog, channels, database, listings, orders, privacy, scale, stock
 from orderbridge.cli import sync as sync_cli
 from orderbridge.cli.context import fail
 from orderbridge.privacy.log_filter import install_pii_filter
@@ -31,6 +31,10 @@ app.add_typer(privacy.archive, name="archive")
 app.add_typer(privacy.incidents_app, name="incidents")
 app.add_typer(privacy.keys, name="keys")
 app.add_typer(privacy.seller, name="seller")
+app.command()(scale.worker)
+app.command()(scale.beat)
+app.command()(scale.metrics)
+app.command()(scale.health)
 
 
 @app.command()

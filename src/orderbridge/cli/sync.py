@@ -22,7 +22,7 @@ from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.orders.model import OrderStatus
 from orderbridge.cli import database
 from orderbridge.cli.accounts import keystore
-from orderbridge.cli.context import console, errors, fail, sessions, unit_of_work
+from orderbridge.cli.context import console, errors, fail, sessions, settings, unit_of_work
 from orderbridge.cli.orders import orders
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.errors import OrderbridgeError
@@ -191,6 +191,12 @@ def preview_command(
 
 def run_orderbridge(*, once: bool, for_seconds: float | None, port: int, speed: float) -> None:
     """Start the scheduler (and the sandbox when no real account exists) and run until Ctrl-C."""
+    if settings().mode == "distributed":
+        raise fail(
+            "ORDERBRIDGE_MODE=distributed: the jobs run on `orderbridge worker` and `orderbridge beat` "
+            "(docs/deploy.md); set ORDERBRIDGE_MODE=embedded to run them here",
+            code=2,
+        )
     database.upgrade()
     runtime = tasks.Runtime(sessions(), keystore())
     running = None

@@ -41,14 +41,14 @@ ROUTES = {
     TASK_DISPATCH: {"queue": "control"},
 }
 SWEEP_LOCK = "orderbridge:jobs:sweep-lock"
-DISPATCH_EVERY = timedelta(seconds=5)
 
 app = Celery("orderbridge")
 _state: dict[str, Any] = {}
 
 
-def configure_app(settings: Settings, *, dispatch_every: timedelta = DISPATCH_EVERY) -> Celery:
+def configure_app(settings: Settings) -> Celery:
     """Point the app at the installation's broker; beat ticks the dispatcher and sweeps daily."""
+    dispatch_every = timedelta(seconds=settings.dispatch_seconds)
     app.conf.update(
         broker_url=settings.broker_url,
         broker_connection_retry_on_startup=True,

@@ -19,6 +19,7 @@ import httpx
 import redis
 
 from orderbridge.amazon.accounts import ENDPOINTS
+from orderbridge.amazon.calls import CallEvent, CallLog
 from orderbridge.amazon.quota_redis import RedisQuotaLimiter
 from orderbridge.amazon.quotas import Quotas
 from orderbridge.amazon.sync import SyncOptions
@@ -30,6 +31,7 @@ from orderbridge.privacy.keystore import open_keystore
 from orderbridge.privacy.sealing import Privacy, enable
 
 RESYNC_SECONDS = 2.0
+CALLS_KEY = "orderbridge:calls"  # read by ops/metrics.py
 
 
 class SandboxClock:
@@ -83,6 +85,22 @@ def quota_redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
+class CountedCallLog(CallLog):
+    """The call log, with every call and 429 also counted in Redis for the metrics of all workers."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        super().__init__()
+        self._redis = client
+
+    def record(self, event: CallEvent) -> None:
+        super().record(event)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hincrby(CALLS_KEY, f"{event.operation}:calls", 1)
+        if event.status == 429:
+            pipe.hincrby(CALLS_KEY, f"{event.operation}:throttled", 1)
+        pipe.execute()
+
+
 def build_runtime(settings: Settings) -> Runtime:
     """Everything a worker's tasks need, from the settings (called once in each worker process)."""
     engine = make_engine(settings.store_url)
@@ -99,4 +117,5 @@ def build_runtime(settings: Settings) -> Runtime:
             return RedisQuotaLimiter(client, clock=clock)
 
         runtime.quotas = quotas
+        runtime.calls = CountedCallLog(client)
     return runtime
