@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     quota_patience_seconds: float = Field(
         default=60.0, gt=0, description="Longest quota wait a distributed task sleeps before yielding."
     )
+    redis_prefix: str = Field(
+        default="orderbridge",
+        pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+        description="Prefix of every Redis key (quotas, dispatch, broker): installations may share a Redis.",
+    )
     dispatch_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="Real seconds between two dispatcher ticks of the beat."
     )

@@ -21,8 +21,6 @@ import redis
 from orderbridge.amazon.quotas import PLANS, BucketState, Plan, parse_rate
 from orderbridge.clock import Clock
 
-KEY_PREFIX = "orderbridge:quota"
-
 # KEYS[1] bucket hash; ARGV: now (s), plan rate, plan burst, action, learned rate.
 _SCRIPT = """
 local now = tonumber(ARGV[1])
@@ -55,8 +53,8 @@ return {f(wait), f(tokens), f(rate), f(burst)}
 """
 
 
-def bucket_key(selling_partner_id: str, region: str, operation: str) -> str:
-    return f"{KEY_PREFIX}:{selling_partner_id}:{region}:{operation}"
+def bucket_key(selling_partner_id: str, region: str, operation: str, *, prefix: str = "orderbridge") -> str:
+    return f"{prefix}:quota:{selling_partner_id}:{region}:{operation}"
 
 
 class RedisQuotaLimiter:
@@ -69,8 +67,10 @@ class RedisQuotaLimiter:
         clock: Clock,
         plans: Mapping[str, Plan] = PLANS,
         margin: float = 0.05,
+        prefix: str = "orderbridge",
     ) -> None:
         self._redis = client
+        self._prefix = prefix
         self._clock = clock
         self._plans = plans
         # A little more than the store's limiter: workers' clocks may differ by a few milliseconds.
@@ -92,7 +92,7 @@ class RedisQuotaLimiter:
         answer = cast(
             "list[Any]",
             self._script(
-                keys=[bucket_key(selling_partner_id, region, operation)],
+                keys=[bucket_key(selling_partner_id, region, operation, prefix=self._prefix)],
                 args=[repr(now), repr(plan.rate), plan.burst, action, repr(learned)],
             ),
         )
@@ -131,12 +131,14 @@ class StoredBucket:
     stamp: float
 
 
-def all_buckets(client: redis.Redis) -> dict[tuple[str, str, str], StoredBucket]:
+def all_buckets(
+    client: redis.Redis, *, prefix: str = "orderbridge"
+) -> dict[tuple[str, str, str], StoredBucket]:
     """Every bucket as last written (metrics refill them to now)."""
     found: dict[tuple[str, str, str], StoredBucket] = {}
-    for raw in client.scan_iter(match=f"{KEY_PREFIX}:*", count=500):
+    for raw in client.scan_iter(match=f"{prefix}:quota:*", count=500):
         key = raw.decode() if isinstance(raw, bytes) else str(raw)
-        parts = key.split(":")
+        parts = key.removeprefix(f"{prefix}:").split(":")
         if len(parts) != 5:
             continue
         values = cast("list[Any]", client.hmget(key, "tokens", "rate", "burst", "stamp"))

@@ -40,10 +40,14 @@ ROUTES = {
     TASK_SWEEP: {"queue": "reports"},
     TASK_DISPATCH: {"queue": "control"},
 }
-SWEEP_LOCK = "orderbridge:jobs:sweep-lock"
 
 app = Celery("orderbridge")
 _state: dict[str, Any] = {}
+
+
+def broker_options(broker_url: str, prefix: str) -> dict[str, Any]:
+    """Kombu transport options: on Redis every key carries the installation's prefix."""
+    return {"global_keyprefix": f"{prefix}:celery:"} if broker_url.startswith("redis") else {}
 
 
 def configure_app(settings: Settings) -> Celery:
@@ -51,6 +55,7 @@ def configure_app(settings: Settings) -> Celery:
     dispatch_every = timedelta(seconds=settings.dispatch_seconds)
     app.conf.update(
         broker_url=settings.broker_url,
+        broker_transport_options=broker_options(settings.broker_url, settings.redis_prefix),
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
         task_routes=ROUTES,
@@ -90,6 +95,10 @@ def runtime() -> tasks.Runtime:
     return tasks.runtime()
 
 
+def _prefix() -> str:
+    return _settings().redis_prefix
+
+
 def jobs_redis() -> redis.Redis:
     """The Redis the dispatcher keeps its markers in: the quota Redis (the broker when it is Redis)."""
     if "redis" not in _state:
@@ -100,7 +109,7 @@ def jobs_redis() -> redis.Redis:
 
 
 def dispatch_tick() -> dict[str, Any]:
-    done = dispatcher.dispatch(runtime(), jobs_redis(), _send)
+    done = dispatcher.dispatch(runtime(), jobs_redis(), _send, prefix=_prefix())
     return {"accounts": done.accounts, **done.sent}
 
 
@@ -118,7 +127,7 @@ def sync_orders(account_id: int) -> dict[str, Any]:
         next_due = _later(here, account_id)
         raise
     finally:
-        dispatcher.finished(jobs_redis(), dispatcher.ORDERS, account_id, next_due=next_due)
+        dispatcher.finished(jobs_redis(), dispatcher.ORDERS, account_id, next_due=next_due, prefix=_prefix())
 
 
 def _later(here: tasks.Runtime, account_id: int) -> float | None:
@@ -144,12 +153,16 @@ def check_completeness(account_id: int, days: int = 3) -> dict[str, Any]:
         next_due = tasks.now_of(account_id).timestamp() + dispatcher.COMPLETENESS_EVERY.total_seconds()
         raise
     finally:
-        dispatcher.finished(jobs_redis(), dispatcher.COMPLETENESS, account_id, next_due=next_due)
+        dispatcher.finished(
+            jobs_redis(), dispatcher.COMPLETENESS, account_id, next_due=next_due, prefix=_prefix()
+        )
 
 
 def sweep() -> dict[str, Any]:
     runtime()
-    if not jobs_redis().set(SWEEP_LOCK, "1", nx=True, ex=int(timedelta(hours=20).total_seconds())):
+    if not jobs_redis().set(
+        f"{_prefix()}:jobs:sweep-lock", "1", nx=True, ex=int(timedelta(hours=20).total_seconds())
+    ):
         return {"sweep": "skipped: another beat's sweep ran today"}
     return tasks.sweep_personal_data()
 

@@ -26,7 +26,6 @@ from orderbridge.amazon.accounts import list_accounts
 from orderbridge.jobs.schedule import orders_interval
 from orderbridge.jobs.tasks import Runtime
 
-PREFIX = "orderbridge:jobs"
 ORDERS, COMPLETENESS = "orders", "completeness"
 KINDS = (ORDERS, COMPLETENESS)
 COMPLETENESS_EVERY = timedelta(days=1)
@@ -34,12 +33,12 @@ COMPLETENESS_FIRST = timedelta(hours=1)
 Send = Callable[[str, int], None]
 
 
-def due_key(kind: str, account_id: int) -> str:
-    return f"{PREFIX}:due:{kind}:{account_id}"
+def due_key(kind: str, account_id: int, prefix: str = "orderbridge") -> str:
+    return f"{prefix}:jobs:due:{kind}:{account_id}"
 
 
-def queued_key(kind: str, account_id: int) -> str:
-    return f"{PREFIX}:queued:{kind}:{account_id}"
+def queued_key(kind: str, account_id: int, prefix: str = "orderbridge") -> str:
+    return f"{prefix}:jobs:queued:{kind}:{account_id}"
 
 
 def _float(value: Any) -> float | None:
@@ -54,35 +53,46 @@ class Dispatched:
     sent: dict[str, int]
 
 
-def dispatch(runtime: Runtime, client: redis.Redis, send: Send, *, queued_ttl: float = 900.0) -> Dispatched:
+def dispatch(
+    runtime: Runtime,
+    client: redis.Redis,
+    send: Send,
+    *,
+    queued_ttl: float = 900.0,
+    prefix: str = "orderbridge",
+) -> Dispatched:
     """Send one task per account and kind that is due and not queued; most overdue first."""
     with runtime.sessions() as session:
         accounts = [(a.id, runtime.endpoint(a).clock) for a in list_accounts(session)]
     candidates: list[tuple[float, str, int]] = []
     for account_id, clock in accounts:
         now = clock().timestamp()
-        dues = client.mget([due_key(kind, account_id) for kind in KINDS])
+        dues = client.mget([due_key(kind, account_id, prefix) for kind in KINDS])
         for kind, raw in zip(KINDS, dues, strict=True):
             due = _float(raw)
             if due is None and kind == COMPLETENESS:
-                client.set(due_key(kind, account_id), now + COMPLETENESS_FIRST.total_seconds(), nx=True)
+                client.set(
+                    due_key(kind, account_id, prefix), now + COMPLETENESS_FIRST.total_seconds(), nx=True
+                )
                 continue
             if due is None or due <= now:
                 candidates.append((now - (due if due is not None else now), kind, account_id))
     sent = dict.fromkeys(KINDS, 0)
     for _, kind, account_id in sorted(candidates, key=lambda c: -c[0]):
-        if client.set(queued_key(kind, account_id), "1", nx=True, ex=max(1, int(queued_ttl))):
+        if client.set(queued_key(kind, account_id, prefix), "1", nx=True, ex=max(1, int(queued_ttl))):
             send(kind, account_id)
             sent[kind] += 1
     return Dispatched(len(accounts), sent)
 
 
-def finished(client: redis.Redis, kind: str, account_id: int, *, next_due: float | None) -> None:
+def finished(
+    client: redis.Redis, kind: str, account_id: int, *, next_due: float | None, prefix: str = "orderbridge"
+) -> None:
     """A task ended: the account may be dispatched again, from `next_due` on (None: keep the old due)."""
     pipe = client.pipeline()
     if next_due is not None:
-        pipe.set(due_key(kind, account_id), repr(next_due))
-    pipe.delete(queued_key(kind, account_id))
+        pipe.set(due_key(kind, account_id, prefix), repr(next_due))
+    pipe.delete(queued_key(kind, account_id, prefix))
     pipe.execute()
 
 

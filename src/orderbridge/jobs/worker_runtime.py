@@ -31,7 +31,11 @@ from orderbridge.privacy.keystore import open_keystore
 from orderbridge.privacy.sealing import Privacy, enable
 
 RESYNC_SECONDS = 2.0
-CALLS_KEY = "orderbridge:calls"  # read by ops/metrics.py
+
+
+def calls_key(prefix: str) -> str:
+    """The Redis hash of call counters (read by ops/metrics.py)."""
+    return f"{prefix}:calls"
 
 
 class SandboxClock:
@@ -88,16 +92,17 @@ def quota_redis(url: str) -> redis.Redis:
 class CountedCallLog(CallLog):
     """The call log, with every call and 429 also counted in Redis for the metrics of all workers."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str) -> None:
         super().__init__()
         self._redis = client
+        self._key = calls_key(prefix)
 
     def record(self, event: CallEvent) -> None:
         super().record(event)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(CALLS_KEY, f"{event.operation}:calls", 1)
+        pipe.hincrby(self._key, f"{event.operation}:calls", 1)
         if event.status == 429:
-            pipe.hincrby(CALLS_KEY, f"{event.operation}:throttled", 1)
+            pipe.hincrby(self._key, f"{event.operation}:throttled", 1)
         pipe.execute()
 
 
@@ -114,8 +119,8 @@ def build_runtime(settings: Settings) -> Runtime:
         client = quota_redis(settings.quota_store_url)
 
         def quotas(clock: Clock) -> Quotas:
-            return RedisQuotaLimiter(client, clock=clock)
+            return RedisQuotaLimiter(client, clock=clock, prefix=settings.redis_prefix)
 
         runtime.quotas = quotas
-        runtime.calls = CountedCallLog(client)
+        runtime.calls = CountedCallLog(client, prefix=settings.redis_prefix)
     return runtime

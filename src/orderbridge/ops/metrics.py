@@ -32,7 +32,7 @@ from orderbridge.amazon.quotas import QuotaBucket, refill
 from orderbridge.book.contacts import Contact
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.clock import as_utc, utc_now
-from orderbridge.jobs.worker_runtime import CALLS_KEY
+from orderbridge.jobs.worker_runtime import calls_key
 from orderbridge.ops.sources import Sources
 from orderbridge.privacy.retention import amazon_channel_ids, anchored_before, due_contacts
 from orderbridge.privacy.retention_clock import retention_period
@@ -102,7 +102,9 @@ class BookCollector(Collector):
             return (self.sources.now_for(endpoint) if endpoint else utc_now()).timestamp()
 
         if self.sources.redis is not None:
-            for (partner, region, operation), state in sorted(all_buckets(self.sources.redis).items()):
+            for (partner, region, operation), state in sorted(
+                all_buckets(self.sources.redis, prefix=self.sources.prefix).items()
+            ):
                 elapsed = now_of(partner, region) - state.stamp
                 value = refill(state.tokens, state.rate, state.burst, elapsed)
                 tokens.add_metric([partner, region, operation], value)
@@ -122,7 +124,7 @@ class BookCollector(Collector):
         )
         found: dict[str, tuple[float, float]] = {}
         if self.sources.redis is not None:
-            raw = self.sources.redis.hgetall(CALLS_KEY)
+            raw = self.sources.redis.hgetall(calls_key(self.sources.prefix))
             for key, value in raw.items():
                 operation, _, kind = (key.decode() if isinstance(key, bytes) else str(key)).rpartition(":")
                 made, limited = found.get(operation, (0.0, 0.0))
@@ -167,19 +169,23 @@ class BookCollector(Collector):
         depth = GaugeMetricFamily(
             "orderbridge_queue_depth", "Tasks waiting in each Celery queue.", labels=["queue"]
         )
-        for queue, size in queue_depths(self.sources.broker_url).items():
+        for queue, size in queue_depths(self.sources.broker_url, prefix=self.sources.prefix).items():
             depth.add_metric([queue], float(size))
         yield depth
 
 
-def queue_depths(broker_url: str, queues: tuple[str, ...] = QUEUES) -> dict[str, int]:
+def queue_depths(broker_url: str, *, prefix: str = "orderbridge") -> dict[str, int]:
     """Messages waiting in each queue (Redis or RabbitMQ, through kombu)."""
     from kombu.connection import Connection
 
+    from orderbridge.jobs.celery_app import broker_options
+
     found: dict[str, int] = {}
-    with Connection(broker_url, connect_timeout=5) as connection:  # type: ignore[no-untyped-call]
+    with Connection(
+        broker_url, connect_timeout=5, transport_options=broker_options(broker_url, prefix)
+    ) as connection:  # type: ignore[no-untyped-call]
         channel = connection.default_channel
-        for queue in queues:
+        for queue in QUEUES:
             try:
                 found[queue] = int(channel.queue_declare(queue=queue, passive=True).message_count)
             except Exception:  # a queue nobody declared yet holds nothing

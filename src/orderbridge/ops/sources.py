@@ -23,6 +23,7 @@ class Sources:
     retention_days: int = 30
     redis: redis.Redis | None = None
     broker_url: str = ""
+    prefix: str = "orderbridge"
     clocks: dict[str, Clock] = field(default_factory=dict)
 
     def clock_for(self, endpoint: str) -> Clock:
@@ -39,4 +40,5 @@ def sources_from(settings: Settings, sessions: sessionmaker[Session]) -> Sources
         retention_days=settings.retention_days,
         redis=redis.Redis.from_url(url, socket_timeout=5.0) if url else None,
         broker_url=settings.broker_url if settings.mode == "distributed" else "",
+        prefix=settings.redis_prefix,
     )
