@@ -75,6 +75,14 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_.-]{1,40}$",
         description="Prefix of every Redis key (quotas, dispatch, broker): installations may share a Redis.",
     )
+    requeue_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Real seconds after which an account whose task was lost (worker killed) is queued anew.",
+    )
+    lease_real_seconds: float = Field(
+        default=120.0, gt=0, description="Shortest account lease in real seconds, whatever a sandbox's speed."
+    )
     dispatch_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="Real seconds between two dispatcher ticks of the beat."
     )

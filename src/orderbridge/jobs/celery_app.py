@@ -109,7 +109,9 @@ def jobs_redis() -> redis.Redis:
 
 
 def dispatch_tick() -> dict[str, Any]:
-    done = dispatcher.dispatch(runtime(), jobs_redis(), _send, prefix=_prefix())
+    done = dispatcher.dispatch(
+        runtime(), jobs_redis(), _send, prefix=_prefix(), queued_ttl=_settings().requeue_seconds
+    )
     return {"accounts": done.accounts, **done.sent}
 
 
@@ -117,17 +119,24 @@ def sync_orders(account_id: int) -> dict[str, Any]:
     """One bounded order pass for an account (the embedded scheduler's `sync_account_orders`)."""
     here = runtime()
     next_due: float | None = None
+    held = False
     try:
         result = tasks.sync_account_orders(account_id)
         next_due = dispatcher.next_orders_due(here, account_id, result, tasks.now_of(account_id).timestamp())
         return result
     except LeaseHeld:
+        # Another worker syncs it (or died holding it): its marker stays until that task ends or the
+        # marker expires, so the account is not queued again at every tick meanwhile.
+        held = True
         return {"skipped": f"account {account_id}: another worker holds it"}
     except Exception:  # as in the embedded scheduler: tried again at the account's next interval
         next_due = _later(here, account_id)
         raise
     finally:
-        dispatcher.finished(jobs_redis(), dispatcher.ORDERS, account_id, next_due=next_due, prefix=_prefix())
+        if not held:
+            dispatcher.finished(
+                jobs_redis(), dispatcher.ORDERS, account_id, next_due=next_due, prefix=_prefix()
+            )
 
 
 def _later(here: tasks.Runtime, account_id: int) -> float | None:
@@ -142,20 +151,22 @@ def _later(here: tasks.Runtime, account_id: int) -> float | None:
 def check_completeness(account_id: int, days: int = 3) -> dict[str, Any]:
     runtime()
     next_due: float | None = None
+    held = False
     try:
         result = tasks.check_account_completeness(account_id, days)
-        every = dispatcher.COMPLETENESS_EVERY.total_seconds()
-        next_due = tasks.now_of(account_id).timestamp() + every
+        next_due = tasks.now_of(account_id).timestamp() + dispatcher.COMPLETENESS_EVERY.total_seconds()
         return result
     except LeaseHeld:
+        held = True
         return {"skipped": f"account {account_id}: another worker holds it"}
     except Exception:
         next_due = tasks.now_of(account_id).timestamp() + dispatcher.COMPLETENESS_EVERY.total_seconds()
         raise
     finally:
-        dispatcher.finished(
-            jobs_redis(), dispatcher.COMPLETENESS, account_id, next_due=next_due, prefix=_prefix()
-        )
+        if not held:
+            dispatcher.finished(
+                jobs_redis(), dispatcher.COMPLETENESS, account_id, next_due=next_due, prefix=_prefix()
+            )
 
 
 def sweep() -> dict[str, Any]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -64,6 +64,9 @@ class Runtime:
     quotas: Callable[[Clock], Quotas] | None = None
     # Finds the Endpoint of a base URL not in `endpoints` (a worker meets sandbox accounts added later).
     resolve: Callable[[str], Endpoint | None] | None = None
+    # A lease lasts at least this many real seconds, however fast a sandbox's clock runs (distributed
+    # workers: a lease that lapses between two renewals would let a second worker in). None: as set.
+    min_real_lease: float | None = None
 
     def endpoint(self, account: SellerAccount) -> Endpoint:
         url = account.endpoint.rstrip("/")
@@ -93,7 +96,15 @@ class Runtime:
         )
 
     def deps(self, account_id: int) -> SyncDeps:
-        return SyncDeps(self.sessions, self.client, self.clock_of(account_id), self.keys, self.options)
+        options = self.options
+        if self.min_real_lease is not None:
+            with self.sessions() as session:
+                account = session.get(SellerAccount, account_id)
+                speed = self.endpoint(account).speed if account is not None else 1.0
+            floor = timedelta(seconds=self.min_real_lease * max(speed, 1.0))
+            if options.lease_ttl < floor:
+                options = replace(options, lease_ttl=floor)
+        return SyncDeps(self.sessions, self.client, self.clock_of(account_id), self.keys, options)
 
 
 _configured: list[Runtime] = []

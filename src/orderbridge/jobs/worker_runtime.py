@@ -114,7 +114,13 @@ def build_runtime(settings: Settings) -> Runtime:
     keys = open_keystore(settings.key_store_dir, key_file=settings.kek_file, database_dirs=database_dirs)
     enable(sessions, Privacy(keys, retention_days=settings.retention_days))
     options = SyncOptions(max_pages=settings.sync_pages_per_task, patience=settings.quota_patience_seconds)
-    runtime = Runtime(sessions, keys, options=options, resolve=sandbox_endpoint_at)
+    runtime = Runtime(
+        sessions,
+        keys,
+        options=options,
+        resolve=sandbox_endpoint_at,
+        min_real_lease=settings.lease_real_seconds,
+    )
     if settings.quota_store_url:
         client = quota_redis(settings.quota_store_url)
 
