@@ -139,11 +139,11 @@ def all_buckets(
     for raw in client.scan_iter(match=f"{prefix}:quota:*", count=500):
         key = raw.decode() if isinstance(raw, bytes) else str(raw)
         parts = key.removeprefix(f"{prefix}:").split(":")
-        if len(parts) != 5:
+        if len(parts) != 4:
             continue
         values = cast("list[Any]", client.hmget(key, "tokens", "rate", "burst", "stamp"))
         if None in values:
             continue
         tokens, rate, burst, stamp = (float(v) for v in values)
-        found[(parts[2], parts[3], parts[4])] = StoredBucket(tokens, rate, int(burst), stamp)
+        found[(parts[1], parts[2], parts[3])] = StoredBucket(tokens, rate, int(burst), stamp)
     return found

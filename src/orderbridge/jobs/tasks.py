@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import SellerAccount, credentials
+from orderbridge.amazon.auth import TokenCache
 from orderbridge.amazon.calls import CallLog
 from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.quotas import QuotaLimiter, Quotas
@@ -59,6 +60,7 @@ class Runtime:
     options: SyncOptions = field(default_factory=SyncOptions)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     calls: CallLog = field(default_factory=CallLog)
+    tokens: TokenCache = field(default_factory=TokenCache)  # LWA access tokens, kept across passes
     # The quota buckets for a clock: None means the store's (`QuotaLimiter`); a distributed worker
     # gives Redis's (`RedisQuotaLimiter`). The client does not care which.
     quotas: Callable[[Clock], Quotas] | None = None
@@ -93,6 +95,7 @@ class Runtime:
             sleep=where.sleep,
             transport=where.transport,
             calls=self.calls,
+            tokens=self.tokens,
         )
 
     def deps(self, account_id: int) -> SyncDeps:
