@@ -21,12 +21,14 @@ from typing import Any
 import redis
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import after_setup_logger, after_setup_task_logger
 
 from orderbridge.amazon.leases import LeaseHeld
 from orderbridge.config import Settings, load_settings
 from orderbridge.jobs import dispatch as dispatcher
 from orderbridge.jobs import tasks
 from orderbridge.jobs.worker_runtime import build_runtime
+from orderbridge.privacy.log_filter import install_pii_filter
 
 log = logging.getLogger(__name__)
 QUEUES = ("orders", "reports", "control")
@@ -43,6 +45,15 @@ ROUTES = {
 
 app = Celery("orderbridge")
 _state: dict[str, Any] = {}
+
+
+def _mask_pii_in_logs(**_: Any) -> None:
+    """Celery adds its own log handlers: they get the PII filter too (DPP: logs are in scope)."""
+    install_pii_filter()
+
+
+after_setup_logger.connect(_mask_pii_in_logs, weak=False)
+after_setup_task_logger.connect(_mask_pii_in_logs, weak=False)
 
 
 def broker_options(broker_url: str, prefix: str) -> dict[str, Any]:
