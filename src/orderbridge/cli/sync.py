@@ -37,6 +37,7 @@ from orderbridge.jobs.runner import (
     start_sandbox,
 )
 from orderbridge.jobs.schedule import Job, Scheduler
+from orderbridge.jobs.worker_runtime import shared_quotas
 
 sync = typer.Typer(help="Download from Amazon into the book.", no_args_is_help=True)
 AccountOption = Annotated[
@@ -55,6 +56,8 @@ def _reported() -> Iterator[None]:
 def cli_runtime() -> tasks.Runtime:
     """The runtime for CLI commands: sandbox accounts run on the clock of the sandbox they point at."""
     runtime = tasks.Runtime(sessions(), keystore())
+    # In the distributed mode the workers' buckets are in Redis: a command spends from the same ones.
+    runtime.quotas = shared_quotas(settings())
     with unit_of_work() as session:
         urls = {a.endpoint.rstrip("/") for a in list_accounts(session) if not is_real(a)}
     for url in urls:
@@ -199,6 +202,7 @@ def run_orderbridge(*, once: bool, for_seconds: float | None, port: int, speed: 
         )
     database.upgrade()
     runtime = tasks.Runtime(sessions(), keystore())
+    runtime.quotas = shared_quotas(settings())  # None (the book's buckets) unless a quota Redis is set
     running = None
     with unit_of_work() as session:
         real = any(is_real(account) for account in list_accounts(session))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -106,6 +107,19 @@ class CountedCallLog(CallLog):
         pipe.execute()
 
 
+def shared_quotas(settings: Settings) -> Callable[[Clock], Quotas] | None:
+    """The Redis quota buckets when the installation has them (every process must use the same ones:
+    workers, and CLI commands that call Amazon), else None (the book's)."""
+    if not settings.quota_store_url:
+        return None
+    client = quota_redis(settings.quota_store_url)
+
+    def quotas(clock: Clock) -> Quotas:
+        return RedisQuotaLimiter(client, clock=clock, prefix=settings.redis_prefix)
+
+    return quotas
+
+
 def build_runtime(settings: Settings) -> Runtime:
     """Everything a worker's tasks need, from the settings (called once in each worker process)."""
     engine = make_engine(settings.store_url)
@@ -121,12 +135,8 @@ def build_runtime(settings: Settings) -> Runtime:
         resolve=sandbox_endpoint_at,
         min_real_lease=settings.lease_real_seconds,
     )
-    if settings.quota_store_url:
-        client = quota_redis(settings.quota_store_url)
-
-        def quotas(clock: Clock) -> Quotas:
-            return RedisQuotaLimiter(client, clock=clock, prefix=settings.redis_prefix)
-
-        runtime.quotas = quotas
-        runtime.calls = CountedCallLog(client, prefix=settings.redis_prefix)
+    shared = shared_quotas(settings)
+    if shared is not None:
+        runtime.quotas = shared
+        runtime.calls = CountedCallLog(quota_redis(settings.quota_store_url), prefix=settings.redis_prefix)
     return runtime
