@@ -120,8 +120,14 @@ def jobs_redis() -> redis.Redis:
 
 
 def dispatch_tick() -> dict[str, Any]:
+    """One dispatcher round; ticks that queued up behind busy workers (or came from a second beat)
+    within half an interval of the last one are skipped."""
+    settings = _settings()
+    spacing = max(1, int(settings.dispatch_seconds * 500))
+    if not jobs_redis().set(f"{_prefix()}:jobs:tick", "1", nx=True, px=spacing):
+        return {"skipped": "a tick ran moments ago"}
     done = dispatcher.dispatch(
-        runtime(), jobs_redis(), _send, prefix=_prefix(), queued_ttl=_settings().requeue_seconds
+        runtime(), jobs_redis(), _send, prefix=_prefix(), queued_ttl=settings.requeue_seconds
     )
     return {"accounts": done.accounts, **done.sent}
 

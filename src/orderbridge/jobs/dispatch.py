@@ -21,8 +21,10 @@ from datetime import timedelta
 from typing import Any
 
 import redis
+from sqlalchemy import select
 
-from orderbridge.amazon.accounts import list_accounts
+from orderbridge.amazon.accounts import ENDPOINTS, Region, SellerAccount
+from orderbridge.clock import Clock
 from orderbridge.jobs.schedule import orders_interval
 from orderbridge.jobs.tasks import Runtime
 
@@ -61,28 +63,47 @@ def dispatch(
     queued_ttl: float = 900.0,
     prefix: str = "orderbridge",
 ) -> Dispatched:
-    """Send one task per account and kind that is due and not queued; most overdue first."""
+    """Send one task per account and kind that is due and not queued; most overdue first.
+
+    One query for the accounts and two Redis round trips for all of them: a tick stays cheap with
+    hundreds of accounts."""
     with runtime.sessions() as session:
-        accounts = [(a.id, runtime.endpoint(a).clock) for a in list_accounts(session)]
+        rows = session.execute(
+            select(SellerAccount.id, SellerAccount.sp_api_endpoint, SellerAccount.region).order_by(
+                SellerAccount.id
+            )
+        ).all()
+    clocks: dict[str, Clock] = {}
+    nows: dict[int, float] = {}
+    for account_id, sp_api_endpoint, region in rows:
+        url = (sp_api_endpoint or ENDPOINTS[Region(region)]).rstrip("/")
+        if url not in clocks:
+            clocks[url] = runtime.endpoint_at(url).clock
+        nows[account_id] = clocks[url]().timestamp()
+    keys = [due_key(kind, account_id, prefix) for account_id in nows for kind in KINDS]
+    dues = iter(client.mget(keys) if keys else [])
     candidates: list[tuple[float, str, int]] = []
-    for account_id, clock in accounts:
-        now = clock().timestamp()
-        dues = client.mget([due_key(kind, account_id, prefix) for kind in KINDS])
-        for kind, raw in zip(KINDS, dues, strict=True):
-            due = _float(raw)
+    first_checks: list[tuple[int, float]] = []
+    for account_id, now in nows.items():
+        for kind in KINDS:
+            due = _float(next(dues))
             if due is None and kind == COMPLETENESS:
-                client.set(
-                    due_key(kind, account_id, prefix), now + COMPLETENESS_FIRST.total_seconds(), nx=True
-                )
-                continue
-            if due is None or due <= now:
+                first_checks.append((account_id, now + COMPLETENESS_FIRST.total_seconds()))
+            elif due is None or due <= now:
                 candidates.append((now - (due if due is not None else now), kind, account_id))
+    pipe = client.pipeline(transaction=False)
+    for account_id, due in first_checks:
+        pipe.set(due_key(COMPLETENESS, account_id, prefix), repr(due), nx=True)
+    ordered = sorted(candidates, key=lambda c: -c[0])
+    for _, kind, account_id in ordered:
+        pipe.set(queued_key(kind, account_id, prefix), "1", nx=True, ex=max(1, int(queued_ttl)))
+    marked = pipe.execute()[len(first_checks) :]
     sent = dict.fromkeys(KINDS, 0)
-    for _, kind, account_id in sorted(candidates, key=lambda c: -c[0]):
-        if client.set(queued_key(kind, account_id, prefix), "1", nx=True, ex=max(1, int(queued_ttl))):
+    for (_, kind, account_id), free in zip(ordered, marked, strict=True):
+        if free:
             send(kind, account_id)
             sent[kind] += 1
-    return Dispatched(len(accounts), sent)
+    return Dispatched(len(nows), sent)
 
 
 def finished(

@@ -71,7 +71,10 @@ class Runtime:
     min_real_lease: float | None = None
 
     def endpoint(self, account: SellerAccount) -> Endpoint:
-        url = account.endpoint.rstrip("/")
+        return self.endpoint_at(account.endpoint)
+
+    def endpoint_at(self, base_url: str) -> Endpoint:
+        url = base_url.rstrip("/")
         if url not in self.endpoints and self.resolve is not None:
             found = self.resolve(url)
             if found is not None:
