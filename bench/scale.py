@@ -150,7 +150,7 @@ def run(workers: int, *, world: Path, speed: float, seconds: float, tmp: Path) -
             "ORDERBRIDGE_DATA_DIR": str(here / "data"),
             "ORDERBRIDGE_KEY_STORE_DIR": str(here / "keys"),
             "ORDERBRIDGE_KEK_FILE": str(here / "kek"),
-            "ORDERBRIDGE_DISPATCH_SECONDS": "1",
+            "ORDERBRIDGE_DISPATCH_SECONDS": "2",
             "ORDERBRIDGE_REQUEUE_SECONDS": "60",
         }
         started_virtual = sandbox_now(url)
