@@ -32,7 +32,7 @@ def test_three_workers_never_share_an_account_and_never_exceed_a_quota(cluster: 
     cluster.start_beat()
     started = cluster.sandbox_now()
     # when: the beat dispatches until every account has caught up
-    cluster.wait(lambda: cluster.caught_up(since=started), "every account to catch up", timeout=150)
+    cluster.wait(lambda: cluster.caught_up(since=started), "every account to catch up", timeout=240)
     passes = cluster.records("passes")
     # then: no two passes of one account overlapped, though accounts moved between workers
     by_account: dict[int, list[tuple[float, float, int]]] = defaultdict(list)
@@ -62,7 +62,7 @@ def test_worker_killed_mid_page_loses_nothing_and_another_resumes_from_the_curso
     # the dead worker's lease runs out (20 real seconds at the sandbox's speed): move the clock past it
     cluster.world.sandbox.advance(21 * 600)
     started = cluster.sandbox_now()
-    cluster.wait(lambda: cluster.caught_up(since=started), "every account to catch up", timeout=150)
+    cluster.wait(lambda: cluster.caught_up(since=started), "every account to catch up", timeout=240)
     # then: the killed account was resumed from its cursor mid-search, and every order is booked once
     passes = cluster.records("passes")
     assert any(entry["resumed"] for entry in passes)
