@@ -5,8 +5,9 @@
 Instrumented through the same seams the embedded tests use: `OB_TEST_PAGE_SIZE` sets searchOrders page
 size; `OB_TEST_PAUSE_AT_STORED=N` makes the worker stop inside the transaction that stores its N-th
 order version and say so in Redis, to be SIGKILLed there. Every finished pass is recorded in Redis
-(`<prefix>:test:passes`: worker pid, account, real start and end) so the test can prove that no two
-workers ever synced one account at once.
+(`<prefix>:test:passes`), and every time an account's lease was held (`<prefix>:test:holds`: worker
+pid, lease, real time just after taking it and just before releasing it), so the test can prove that
+no two workers ever synced one account at once.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 import redis
 
+from orderbridge.amazon import leases
 from orderbridge.config import Settings, load_settings
 from orderbridge.jobs import celery_app, tasks
 
@@ -53,6 +57,22 @@ def main() -> None:
         return result
 
     tasks.sync_account_orders = recorded  # type: ignore[assignment]
+    real_held = leases.held
+
+    @contextmanager
+    def recorded_held(
+        sessions: Any, name: str, *, clock: Any, ttl: Any = leases.DEFAULT_TTL
+    ) -> Iterator[str]:
+        """The time this worker held an account's lease: taken after acquiring it, ended before release."""
+        with real_held(sessions, name, clock=clock, ttl=ttl) as holder:
+            start = time.time()
+            try:
+                yield holder
+            finally:
+                entry = {"worker": os.getpid(), "lease": name, "start": start, "end": time.time()}
+                log.rpush(f"{prefix}:test:holds", json.dumps(entry))
+
+    leases.held = recorded_held  # type: ignore[assignment]
     celery_app.configure_app(settings).worker_main(
         [
             "worker",
