@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/privacy.py --orders 100000
 	$(BIN)/python bench/outbound.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/scale.py
 
 # Until the first release the schema is one migration, rewritten from the models.
 migration: $(STAMP)

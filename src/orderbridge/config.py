@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,8 @@ from orderbridge.errors import OrderbridgeError
 CONFIG_FILE_ENV = "ORDERBRIDGE_CONFIG"
 DEFAULT_CONFIG_FILE = "orderbridge.toml"
 SUPPORTED_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+MODES = ("embedded", "distributed")
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps")
 
 
 class SettingsError(OrderbridgeError):
@@ -111,6 +113,37 @@ class Settings(BaseSettings):
         default=None, description="When the incident-response plan was last reviewed (every 6 months, AC-27)."
     )
 
+    # Scale-out (docs/deploy.md): `embedded` runs every job inside `orderbridge run`; `distributed` runs
+    # them on Celery workers (`orderbridge worker`, `orderbridge beat`) with PostgreSQL as the book.
+    mode: str = Field(default="embedded", description="embedded or distributed.")
+    broker_url: str = Field(default="", description="Celery broker (redis:// or amqp://); distributed only.")
+    quota_redis_url: str = Field(
+        default="",
+        description="Redis for the shared quota buckets; empty: the broker when it is Redis, else the book.",
+    )
+    sync_pages_per_task: int = Field(
+        default=5, ge=1, le=1000, description="searchOrders pages one distributed task fetches at most."
+    )
+    quota_patience_seconds: float = Field(
+        default=60.0, gt=0, description="Longest quota wait a distributed task sleeps before yielding."
+    )
+    redis_prefix: str = Field(
+        default="orderbridge",
+        pattern=r"^[A-Za-z0-9_.-]{1,40}$",
+        description="Prefix of every Redis key (quotas, dispatch, broker): installations may share a Redis.",
+    )
+    requeue_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Real seconds after which an account whose task was lost (worker killed) is queued anew.",
+    )
+    lease_real_seconds: float = Field(
+        default=120.0, gt=0, description="Shortest account lease in real seconds, whatever a sandbox's speed."
+    )
+    dispatch_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="Real seconds between two dispatcher ticks of the beat."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -180,6 +213,46 @@ class Settings(BaseSettings):
         if not is_currency(value.upper()):
             raise ValueError(f"unknown ISO 4217 currency {value!r}")
         return value.upper()
+
+    @field_validator("mode")
+    @classmethod
+    def _known_mode(cls, value: str) -> str:
+        if value.lower() not in MODES:
+            raise ValueError(f"must be one of {', '.join(MODES)}")
+        return value.lower()
+
+    @field_validator("broker_url", "quota_redis_url")
+    @classmethod
+    def _broker_scheme(cls, value: str, info: ValidationInfo) -> str:
+        schemes = BROKER_SCHEMES if info.field_name == "broker_url" else ("redis", "rediss")
+        if value and value.split("://", 1)[0] not in schemes:
+            raise ValueError(f"must start with one of {', '.join(s + '://' for s in schemes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _distributed_needs_services(self) -> Settings:
+        if self.mode != "distributed":
+            return self
+        missing = []
+        if not self.database_url.startswith("postgresql"):
+            missing.append(
+                "ORDERBRIDGE_DATABASE_URL must be a postgresql+psycopg:// URL (workers on several "
+                "machines share one book; SQLite is for one process)"
+            )
+        if not self.broker_url:
+            missing.append("ORDERBRIDGE_BROKER_URL must name the Celery broker (redis:// or amqp://)")
+        if missing:
+            raise ValueError("ORDERBRIDGE_MODE=distributed: " + "; ".join(missing))
+        return self
+
+    @property
+    def quota_store_url(self) -> str:
+        """Where the quota buckets live: a Redis URL, or "" for the book (the embedded limiter)."""
+        if self.quota_redis_url:
+            return self.quota_redis_url
+        if self.mode == "distributed" and self.broker_url.startswith("redis"):
+            return self.broker_url
+        return ""
 
     @model_validator(mode="after")
     def _keys_outside_data(self) -> Settings:

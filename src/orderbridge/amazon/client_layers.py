@@ -26,7 +26,7 @@ from orderbridge.amazon import auth
 from orderbridge.amazon.accounts import Credentials
 from orderbridge.amazon.calls import CallEvent, CallLog
 from orderbridge.amazon.errors import AmazonError, AmazonUnavailable, BadPayload, error_for_status
-from orderbridge.amazon.quotas import QuotaLimiter
+from orderbridge.amazon.quotas import Quotas
 from orderbridge.clock import Clock, utc_now
 
 USER_AGENT = "orderbridge/0.1 (Language=Python)"  # SPAPI.md §2.2: a user-agent is required
@@ -61,7 +61,7 @@ class CallLayers:
         self,
         creds: Credentials,
         *,
-        quotas: QuotaLimiter,
+        quotas: Quotas,
         clock: Clock = utc_now,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Float, Integer, String, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -110,6 +111,20 @@ class BucketState:
     tokens: float
     rate: float
     burst: int
+
+
+class Quotas(Protocol):
+    """What the client layer needs of a limiter: `QuotaLimiter` (the store) or `RedisQuotaLimiter`."""
+
+    def plan(self, operation: str) -> Plan: ...
+
+    def acquire(self, selling_partner_id: str, region: str, operation: str) -> float: ...
+
+    def learn(self, selling_partner_id: str, region: str, operation: str, header: str | None) -> None: ...
+
+    def drain(self, selling_partner_id: str, region: str, operation: str) -> None: ...
+
+    def state(self, selling_partner_id: str, region: str, operation: str) -> BucketState: ...
 
 
 class QuotaLimiter:

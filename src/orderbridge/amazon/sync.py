@@ -67,6 +67,11 @@ class SyncOptions:
     booking_batch: int = 500
     lease_ttl: timedelta = leases.DEFAULT_TTL
     report_poll_seconds: float = 30.0
+    # Distributed workers share themselves among many accounts: a pass fetches at most `max_pages`
+    # searchOrders pages and stops rather than sleep longer than `patience` seconds for a searchOrders
+    # token (the cursor keeps the search's token, so the next pass resumes it). None: no bound (embedded).
+    max_pages: int | None = None
+    patience: float | None = None
     # Test hooks, called inside the transaction that stores a page / books a batch (kill-mid-page tests).
     on_stored: StoreHook | None = None
     on_booked: BookHook | None = None
@@ -88,6 +93,8 @@ class SyncReport:
     missing: int = 0
     by_get_order: int = 0  # fetched one by one (getOrder) rather than in searchOrders pages
     resumed: bool = False
+    more: bool = False  # the pass stopped at `max_pages` with the search unfinished
+    wait: float = 0.0  # the pass stopped early: seconds (account clock) until searchOrders has a token
     actions: dict[str, int] = field(default_factory=dict)
 
     def add(self, tally: BookingTally) -> None:
@@ -193,6 +200,8 @@ def _download(
     )
     backfill: Backfill | None = None
     while True:
+        if _yields(deps, client, report):
+            return
         query = OrdersQuery(
             marketplace_ids=markets,
             last_updated_after=window.after,
@@ -235,6 +244,20 @@ def _download(
                 return
 
 
+def _yields(deps: SyncDeps, client: SpApiClient, report: SyncReport) -> bool:
+    """Whether a bounded pass stops before its next page (page budget spent or a long quota wait)."""
+    options = deps.options
+    if options.max_pages is not None and report.pages >= options.max_pages:
+        report.more = True
+        return True
+    if options.patience is not None:
+        wait = search_wait(client)
+        if wait > options.patience:
+            report.more, report.wait = True, wait
+            return True
+    return False
+
+
 def _start_backfill(deps: SyncDeps, account: SellerAccount, client: SpApiClient, window: Window) -> Backfill:
     markets = list(account.marketplace_ids)
     span = (window.after, window.before)
@@ -244,14 +267,17 @@ def _start_backfill(deps: SyncDeps, account: SellerAccount, client: SpApiClient,
 
 
 def _fill(deps: SyncDeps, client: SpApiClient, backfill: Backfill, report: SyncReport) -> None:
-    """Spend the wait for the next searchOrders token on getOrder calls."""
+    """Spend the wait for the next searchOrders token on getOrder calls (`patience` at most)."""
     fetched, stored = backfill.fetched, backfill.stored
     hook = deps.options.on_stored
+    seconds = search_wait(client)
+    if deps.options.patience is not None:
+        seconds = min(seconds, deps.options.patience)
     spend(
         backfill,
         client,
         deps.sessions,
-        seconds=search_wait(client),
+        seconds=seconds,
         clock=deps.clock,
         stored=(lambda n: hook(report.stored + n - stored)) if hook is not None else None,
     )

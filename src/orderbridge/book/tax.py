@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, Numeric, String, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.book.errors import InvalidValueError, NotFoundError
@@ -55,9 +56,13 @@ def company(session: Session) -> Company:
     """The company row, created with defaults on first use."""
     row = session.get(Company, 1)
     if row is None:
-        row = Company(id=1, name="My company", currency="GBP")
-        session.add(row)
-        session.flush()
+        # Several processes (distributed workers) may book their first order at once: the insert that
+        # loses the race does nothing, and every one of them then reads the row that won.
+        values = {"id": 1, "name": "My company", "currency": "GBP"}
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        session.execute(insert(Company).values(values).on_conflict_do_nothing())
+        row = session.get(Company, 1)
+        assert row is not None
     return row
 
 

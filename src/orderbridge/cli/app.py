@@ -16,6 +16,7 @@ from orderbridge.cli import (
     orders,
     outbox,
     privacy,
+    scale,
     stock,
     users,
 )
@@ -45,6 +46,10 @@ app.add_typer(privacy.keys, name="keys")
 app.add_typer(privacy.seller, name="seller")
 app.add_typer(users.users, name="users")
 app.add_typer(users.tokens, name="tokens")
+app.command()(scale.worker)
+app.command()(scale.beat)
+app.command()(scale.metrics)
+app.command()(scale.health)
 
 
 @app.command()

@@ -40,6 +40,7 @@ from orderbridge.jobs.runner import (
     start_sandbox,
 )
 from orderbridge.jobs.schedule import Job, Scheduler
+from orderbridge.jobs.worker_runtime import shared_quotas
 
 sync = typer.Typer(help="Download from Amazon into the book.", no_args_is_help=True)
 AccountOption = Annotated[
@@ -66,6 +67,8 @@ def sync_options() -> SyncOptions:
 def cli_runtime() -> tasks.Runtime:
     """The runtime for CLI commands: sandbox accounts run on the clock of the sandbox they point at."""
     runtime = tasks.Runtime(sessions(), keystore(), options=sync_options())
+    # In the distributed mode the workers' buckets are in Redis: a command spends from the same ones.
+    runtime.quotas = shared_quotas(settings())
     with unit_of_work() as session:
         urls = {a.endpoint.rstrip("/") for a in list_accounts(session) if not is_real(a)}
     for url in urls:
@@ -210,9 +213,16 @@ def run_orderbridge(
 ) -> None:
     """Start the scheduler, the web UI and API (unless `once`), and the sandbox when no real account
     exists; run until Ctrl-C."""
+    if settings().mode == "distributed":
+        raise fail(
+            "ORDERBRIDGE_MODE=distributed: the jobs run on `orderbridge worker` and `orderbridge beat` "
+            "(docs/deploy.md); set ORDERBRIDGE_MODE=embedded to run them here",
+            code=2,
+        )
     database.upgrade()
     served_web = None if once or not web else start_web()
     runtime = tasks.Runtime(sessions(), keystore(), options=sync_options())
+    runtime.quotas = shared_quotas(settings())  # None (the book's buckets) unless a quota Redis is set
     running = None
     with unit_of_work() as session:
         real = any(is_real(account) for account in list_accounts(session))

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderbridge.amazon.accounts import ENDPOINTS, SellerAccount, add_account, list_accounts, sandbox_accounts
 from orderbridge.amazon.channel import change_settings
 from orderbridge.amazon.listings import ListingFulfilment, connect_listing, find_listing
-from orderbridge.amazon.quotas import QuotaLimiter
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.catalog import Product, save_product
 from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse, count_stock, warehouse_by_code
@@ -75,7 +74,7 @@ def sandbox_endpoint(sandbox: Sandbox) -> Endpoint:
         else:
             sandbox.advance(seconds)
 
-    return Endpoint(clock=clock, sleep=sleep)
+    return Endpoint(clock=clock, sleep=sleep, speed=speed)
 
 
 def remote_sandbox_endpoint(url: str) -> Endpoint | None:
@@ -98,7 +97,7 @@ def remote_sandbox_endpoint(url: str) -> Endpoint | None:
         else:
             httpx.post(url.rstrip("/") + "/_sandbox/clock", json={"advance": seconds}, timeout=5.0)
 
-    return Endpoint(clock=clock, sleep=sleep)
+    return Endpoint(clock=clock, sleep=sleep, speed=speed)
 
 
 def is_real(account: SellerAccount) -> bool:
@@ -203,7 +202,7 @@ def plan_jobs(
         for account in accounts:
             clock = runtime.endpoint(account).clock
             # The rate in the store may have been learned from Amazon (dynamic usage plans).
-            limiter = QuotaLimiter(runtime.sessions, clock=clock)
+            limiter = runtime.limiter(clock)
             rate = limiter.state(account.selling_partner_id, account.region, "searchOrders").rate
             scheduler.every(
                 orders_interval(rate),

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import SellerAccount, credentials
+from orderbridge.amazon.auth import TokenCache
 from orderbridge.amazon.calls import CallLog
 from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.leases import LeaseHeld
 from orderbridge.amazon.outbox_sender import SenderDeps, request_full_stock_push, send_outbox
-from orderbridge.amazon.quotas import QuotaLimiter
+from orderbridge.amazon.quotas import QuotaLimiter, Quotas
 from orderbridge.amazon.sync import (
     SyncDeps,
     SyncOptions,
@@ -49,6 +50,7 @@ class Endpoint:
     clock: Clock = utc_now
     sleep: Callable[[float], None] = time.sleep
     transport: httpx.BaseTransport | None = None
+    speed: float = 1.0  # seconds of this clock per real second (a sandbox's speed; 0: it waits for us)
 
 
 @dataclass
@@ -60,9 +62,29 @@ class Runtime:
     options: SyncOptions = field(default_factory=SyncOptions)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     calls: CallLog = field(default_factory=CallLog)
+    tokens: TokenCache = field(default_factory=TokenCache)  # LWA access tokens, kept across passes
+    # The quota buckets for a clock: None means the store's (`QuotaLimiter`); a distributed worker
+    # gives Redis's (`RedisQuotaLimiter`). The client does not care which.
+    quotas: Callable[[Clock], Quotas] | None = None
+    # Finds the Endpoint of a base URL not in `endpoints` (a worker meets sandbox accounts added later).
+    resolve: Callable[[str], Endpoint | None] | None = None
+    # A lease lasts at least this many real seconds, however fast a sandbox's clock runs (distributed
+    # workers: a lease that lapses between two renewals would let a second worker in). None: as set.
+    min_real_lease: float | None = None
 
     def endpoint(self, account: SellerAccount) -> Endpoint:
-        return self.endpoints.get(account.endpoint.rstrip("/"), Endpoint())
+        return self.endpoint_at(account.endpoint)
+
+    def endpoint_at(self, base_url: str) -> Endpoint:
+        url = base_url.rstrip("/")
+        if url not in self.endpoints and self.resolve is not None:
+            found = self.resolve(url)
+            if found is not None:
+                self.endpoints[url] = found
+        return self.endpoints.get(url, Endpoint())
+
+    def limiter(self, clock: Clock) -> Quotas:
+        return self.quotas(clock) if self.quotas is not None else QuotaLimiter(self.sessions, clock=clock)
 
     def clock_of(self, account_id: int) -> Clock:
         with self.sessions() as session:
@@ -73,15 +95,24 @@ class Runtime:
         where = self.endpoint(account)
         return SpApiClient(
             credentials(account, self.keys),
-            quotas=QuotaLimiter(self.sessions, clock=where.clock),
+            quotas=self.limiter(where.clock),
             clock=where.clock,
             sleep=where.sleep,
             transport=where.transport,
             calls=self.calls,
+            tokens=self.tokens,
         )
 
     def deps(self, account_id: int) -> SyncDeps:
-        return SyncDeps(self.sessions, self.client, self.clock_of(account_id), self.keys, self.options)
+        options = self.options
+        if self.min_real_lease is not None:
+            with self.sessions() as session:
+                account = session.get(SellerAccount, account_id)
+                speed = self.endpoint(account).speed if account is not None else 1.0
+            floor = timedelta(seconds=self.min_real_lease * max(speed, 1.0))
+            if options.lease_ttl < floor:
+                options = replace(options, lease_ttl=floor)
+        return SyncDeps(self.sessions, self.client, self.clock_of(account_id), self.keys, options)
 
 
 _configured: list[Runtime] = []

@@ -103,6 +103,9 @@ def generate(
     now: Annotated[
         str, typer.Option(help="End of the generated history (ISO 8601).")
     ] = "2026-01-01T00:00:00Z",
+    sellers_per_region: Annotated[
+        int, typer.Option("--sellers-per-region", min=1, help="Seller accounts in each region.")
+    ] = 1,
 ) -> None:
     """Generate a seeded world file."""
     settings = generator.Settings(
@@ -112,6 +115,7 @@ def generate(
         marketplaces=[m.strip() for m in marketplaces.split(",") if m.strip()],
         mix=generator.parse_mix(mix),
         now=parse_iso(now),
+        sellers_per_region=sellers_per_region,
     )
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("generating orders", total=orders_per_day * days)

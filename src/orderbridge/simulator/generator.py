@@ -99,6 +99,7 @@ class Settings:
     mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     now: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z unless told otherwise
     skus_per_seller: int = 20
+    sellers_per_region: int = 1  # more: an agency's or SaaS host's many accounts (scale benchmark)
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -120,10 +121,10 @@ UPPER = string.ascii_uppercase + string.digits
 LOWER = string.ascii_lowercase + string.digits
 
 
-def _account(rng: random.Random, region: str, markets: list[Marketplace]) -> SellerAccount:
+def _account(rng: random.Random, region: str, markets: list[Marketplace], n: int = 0) -> SellerAccount:
     return SellerAccount(
         seller_id="A" + _code(rng, UPPER, 13),
-        name=f"Sandbox Seller {region}",
+        name=f"Sandbox Seller {region}" + (f" {n + 1}" if n else ""),
         region=region,
         marketplace_ids=[m.marketplace_id for m in markets],
         client_id="amzn1.application-oa2-client." + _code(rng, "0123456789abcdef", 32),
@@ -290,17 +291,19 @@ def generate(settings: Settings, progress: Callable[[int, int], None] | None = N
     for buyer in buyers:
         world.buyers[buyer.buyer_id] = buyer
     sellers: list[tuple[SellerAccount, list[Listing], list[Marketplace]]] = []
+    count = len(by_region) * settings.sellers_per_region
     for region, region_markets in sorted(by_region.items()):
-        account = _account(rng, region, region_markets)
-        world.add_account(account)
-        listings = _listings(rng, account, region_markets, settings.skus_per_seller)
-        for listing in listings:
-            world.add_listing(listing)
-        fba_count = sum(1 for item in listings if item.fulfilled_by == "AMAZON")
-        opening = max(400, int(_daily_units(settings, len(by_region), fba_count) * 14))
-        _stock_up(world, rng, account, listings, at=world.now, opening=opening)
-        _restocks(world, settings, account, listings, len(by_region))
-        sellers.append((account, listings, region_markets))
+        for n in range(settings.sellers_per_region):
+            account = _account(rng, region, region_markets, n)
+            world.add_account(account)
+            listings = _listings(rng, account, region_markets, settings.skus_per_seller)
+            for listing in listings:
+                world.add_listing(listing)
+            fba_count = sum(1 for item in listings if item.fulfilled_by == "AMAZON")
+            opening = max(400, int(_daily_units(settings, count, fba_count) * 14))
+            _stock_up(world, rng, account, listings, at=world.now, opening=opening)
+            _restocks(world, settings, account, listings, count)
+            sellers.append((account, listings, region_markets))
     incident_sellers = [(account, listings) for account, listings, _ in sellers]
     followups.schedule_incidents(
         world, seed=settings.seed, start=start, days=settings.days, sellers=incident_sellers

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 05:16:57.408121
+Create Date: 2026-12-02 05:17:58.373514
 """
 
 from collections.abc import Sequence

@@ -1,0 +1,142 @@
+"""The Runtime of a distributed worker process, built from the settings alone.
+
+A worker shares nothing with the process that started it but the settings: its own engine on the
+PostgreSQL book, sealing sessions, the key store, quota buckets in Redis, and bounded passes (pages per
+task, patience) so that one account never holds a worker for long. Sandbox accounts run on the clock of
+the sandbox they point at, re-read every few seconds so that every worker follows the same virtual time
+(a test or bench may move it on).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import cache
+
+import httpx
+import redis
+
+from orderbridge.amazon.accounts import ENDPOINTS
+from orderbridge.amazon.calls import CallEvent, CallLog
+from orderbridge.amazon.quota_redis import RedisQuotaLimiter
+from orderbridge.amazon.quotas import Quotas
+from orderbridge.amazon.sync import SyncOptions
+from orderbridge.clock import Clock
+from orderbridge.config import Settings
+from orderbridge.db import make_engine, session_factory
+from orderbridge.jobs.tasks import Endpoint, Runtime
+from orderbridge.privacy.keystore import open_keystore
+from orderbridge.privacy.sealing import Privacy, enable
+
+RESYNC_SECONDS = 2.0
+
+
+def calls_key(prefix: str) -> str:
+    """The Redis hash of call counters (read by ops/metrics.py)."""
+    return f"{prefix}:calls"
+
+
+class SandboxClock:
+    """A served sandbox's virtual clock seen from another process: read over HTTP, run on at the
+    sandbox's speed between reads, re-read every `resync` real seconds, never going back."""
+
+    def __init__(self, url: str, *, resync: float = RESYNC_SECONDS) -> None:
+        self.url = url.rstrip("/")
+        self.resync = resync
+        self._lock = threading.Lock()
+        self._latest: datetime | None = None
+        self._anchor, self.speed, self._read_at = self._read()
+
+    def _read(self) -> tuple[datetime, float, float]:
+        state = httpx.get(self.url + "/_sandbox/state", timeout=5.0).json()
+        now = datetime.fromisoformat(str(state["now"]).replace("Z", "+00:00"))
+        return now, float(state.get("speed", 1.0)), time.monotonic()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            if self.speed == 0 or time.monotonic() - self._read_at >= self.resync:
+                # No answer: run on from the last reading; the next call tries again.
+                with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+                    self._anchor, self.speed, self._read_at = self._read()
+            now = self._anchor + timedelta(seconds=(time.monotonic() - self._read_at) * self.speed)
+            if self._latest is not None and now < self._latest:
+                now = self._latest
+            self._latest = now
+            return now
+
+    def sleep(self, seconds: float) -> None:
+        if self.speed > 0:
+            time.sleep(seconds / self.speed)
+        else:
+            httpx.post(self.url + "/_sandbox/clock", json={"advance": seconds}, timeout=5.0)
+
+
+def sandbox_endpoint_at(url: str) -> Endpoint | None:
+    """The Endpoint of a sandbox served at `url`, or None for Amazon's hosts and for no answer."""
+    if url.rstrip("/") in {host.rstrip("/") for host in ENDPOINTS.values()}:
+        return None
+    try:
+        clock = SandboxClock(url)
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
+    return Endpoint(clock=clock, sleep=clock.sleep, speed=clock.speed)
+
+
+@cache
+def quota_redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
+class CountedCallLog(CallLog):
+    """The call log, with every call and 429 also counted in Redis for the metrics of all workers."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str) -> None:
+        super().__init__()
+        self._redis = client
+        self._key = calls_key(prefix)
+
+    def record(self, event: CallEvent) -> None:
+        super().record(event)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hincrby(self._key, f"{event.operation}:calls", 1)
+        if event.status == 429:
+            pipe.hincrby(self._key, f"{event.operation}:throttled", 1)
+        pipe.execute()
+
+
+def shared_quotas(settings: Settings) -> Callable[[Clock], Quotas] | None:
+    """The Redis quota buckets when the installation has them (every process must use the same ones:
+    workers, and CLI commands that call Amazon), else None (the book's)."""
+    if not settings.quota_store_url:
+        return None
+    client = quota_redis(settings.quota_store_url)
+
+    def quotas(clock: Clock) -> Quotas:
+        return RedisQuotaLimiter(client, clock=clock, prefix=settings.redis_prefix)
+
+    return quotas
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Everything a worker's tasks need, from the settings (called once in each worker process)."""
+    engine = make_engine(settings.store_url)
+    sessions = session_factory(engine)
+    database_dirs = [settings.data_dir]
+    keys = open_keystore(settings.key_store_dir, key_file=settings.kek_file, database_dirs=database_dirs)
+    enable(sessions, Privacy(keys, retention_days=settings.retention_days))
+    options = SyncOptions(max_pages=settings.sync_pages_per_task, patience=settings.quota_patience_seconds)
+    runtime = Runtime(
+        sessions,
+        keys,
+        options=options,
+        resolve=sandbox_endpoint_at,
+        min_real_lease=settings.lease_real_seconds,
+    )
+    shared = shared_quotas(settings)
+    if shared is not None:
+        runtime.quotas = shared
+        runtime.calls = CountedCallLog(quota_redis(settings.quota_store_url), prefix=settings.redis_prefix)
+    return runtime
