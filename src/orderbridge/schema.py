@@ -6,10 +6,12 @@ from orderbridge.amazon import (
     calls,
     channel,
     cursors,
+    inbound,
     inbox,
     leases,
     listings,
     quotas,
+    report_inbox,
 )
 from orderbridge.book import (
     alerts,
@@ -20,11 +22,13 @@ from orderbridge.book import (
     custom_fields,
     inventory,
     payments,
+    settlements,
     tax,
     transfers,
 )
 from orderbridge.book.orders import model
 from orderbridge.db import Base
+from orderbridge.notify import notices
 from orderbridge.privacy import models as privacy_models
 
 MODULES = (
@@ -37,6 +41,7 @@ MODULES = (
     accounts,
     calls,
     quotas,
+    report_inbox,
     alerts,
     catalog,
     channels,
@@ -46,8 +51,11 @@ MODULES = (
     inventory,
     model,
     payments,
+    settlements,
     tax,
     transfers,
     privacy_models,
+    inbound,
+    notices,
 )
 metadata = Base.metadata

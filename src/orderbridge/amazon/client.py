@@ -15,14 +15,24 @@ backoff, Retry-After) -> quota (the shared bucket in the store) -> LWA token (pe
 from __future__ import annotations
 
 import gzip
+import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
+import httpx
+
 from orderbridge.amazon import auth
-from orderbridge.amazon.client_layers import TIMEOUT, USER_AGENT, CallLayers, Request, RetryPolicy
+from orderbridge.amazon.client_layers import (
+    TIMEOUT,
+    USER_AGENT,
+    CallLayers,
+    Request,
+    RetryPolicy,
+    _raise_for_status,
+)
 from orderbridge.amazon.client_types import (
     Document,
     DocumentLink,
@@ -215,6 +225,49 @@ class SpApiClient(CallLayers):
             except (OSError, EOFError, zlib.error):
                 raise BadPayload("download", response.status_code, "the document is not valid gzip") from None
         return Document(data, response.charset_encoding)
+
+    def download_to(self, url: str, target: BinaryIO, *, compression: str | None = None) -> str | None:
+        """Stream a pre-signed document URL into `target`, gunzipping on the fly, in constant memory
+        whatever its size; returns the charset the server declared. A retry starts the file again."""
+        request = Request("download", "GET", url)
+        charset: list[str | None] = [None]
+
+        def attempt(_: Request) -> httpx.Response:
+            target.seek(0)
+            target.truncate()
+            response, charset[0] = self._stream_into(url, target, compression=compression)
+            return response
+
+        self._with_retries(request, attempt)
+        return charset[0]
+
+    def _stream_into(
+        self, url: str, target: BinaryIO, *, compression: str | None
+    ) -> tuple[httpx.Response, str | None]:
+        unzip: Any = None
+        started = time.perf_counter()
+        try:
+            with self._http.stream("GET", url, extensions={"operation": "download"}) as response:
+                self._record("download", response.status_code, started, "", "")
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for_status("download", response)
+                for chunk in response.iter_raw(1 << 20):
+                    if unzip is None:
+                        # Raw bytes: gzip whether the document is GZIP or S3 sent Content-Encoding: gzip.
+                        gzipped = compression == "GZIP" or chunk[:2] == b"\x1f\x8b"
+                        unzip = zlib.decompressobj(15 + 32) if gzipped else False
+                    target.write(unzip.decompress(chunk) if unzip else chunk)
+                if unzip:
+                    target.write(unzip.flush())
+                    if not unzip.eof:
+                        raise BadPayload("download", response.status_code, "the document's gzip is cut short")
+                return response, response.charset_encoding
+        except zlib.error:
+            raise BadPayload("download", 200, "the document is not valid gzip") from None
+        except httpx.TransportError as error:
+            self._record("download", 0, started, "", type(error).__name__)
+            raise AmazonUnavailable("download", 0, f"no response ({type(error).__name__})") from error
 
     def wait_for_report(self, report_id: str, *, poll: float = 30.0, limit: float = 4 * 3600.0) -> Report:
         """Poll getReport (2 rps, so cheap) until DONE / CANCELLED / FATAL; sleeps on the injected clock."""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 16:24:26.413635
+Create Date: 2026-12-02 03:41:08.982462
 """
 
 from collections.abc import Sequence
@@ -305,6 +305,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_amazon_inbox_pii_key"), ["pii_key"], unique=False)
 
     op.create_table(
+        "amazon_reports",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("report_type", sa.String(length=80), nullable=False),
+        sa.Column("report_id", sa.String(length=80), nullable=False),
+        sa.Column("document_id", sa.String(length=200), nullable=True),
+        sa.Column(
+            "marketplace_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("data_start", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("data_end", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("file_name", sa.String(length=300), nullable=True),
+        sa.Column(
+            "header",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("rows_read", sa.Integer(), nullable=False),
+        sa.Column("rows_booked", sa.Integer(), nullable=False),
+        sa.Column("rows_quarantined", sa.Integer(), nullable=False),
+        sa.Column("rows_known", sa.Integer(), nullable=False),
+        sa.Column("error", sa.String(length=1000), nullable=True),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("booked_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_reports_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_reports")),
+        sa.UniqueConstraint("account_id", "report_id", name=op.f("uq_amazon_reports_account_id_report_id")),
+    )
+    with op.batch_alter_table("amazon_reports", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_amazon_reports_account_id_report_type", ["account_id", "report_type"], unique=False
+        )
+
+    op.create_table(
         "amazon_sync_cursors",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -432,6 +475,30 @@ def upgrade() -> None:
         sa.UniqueConstraint("sku", name=op.f("uq_products_sku")),
     )
     op.create_table(
+        "settlements",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("reference", sa.String(length=60), nullable=False),
+        sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("period_start", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("period_end", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("deposit_date", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("deposit_total", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("lines_total", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("reconciled_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["channel_id"], ["channels.id"], name=op.f("fk_settlements_channel_id_channels")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_settlements")),
+        sa.UniqueConstraint("reference", name=op.f("uq_settlements_reference")),
+    )
+    with op.batch_alter_table("settlements", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_settlements_channel_id"), ["channel_id"], unique=False)
+
+    op.create_table(
         "tax_rules",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("marketplace", sa.String(length=40), nullable=True),
@@ -497,6 +564,40 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("amazon_listings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_amazon_listings_product_id"), ["product_id"], unique=False)
+
+    op.create_table(
+        "amazon_report_rows",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("report_type", sa.String(length=80), nullable=False),
+        sa.Column("row_key", sa.String(length=200), nullable=False),
+        sa.Column("report_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("line", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_report_rows_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["report_id"],
+            ["amazon_reports.id"],
+            name=op.f("fk_amazon_report_rows_report_id_amazon_reports"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_report_rows")),
+        sa.UniqueConstraint(
+            "account_id",
+            "report_type",
+            "row_key",
+            name=op.f("uq_amazon_report_rows_account_id_report_type_row_key"),
+        ),
+    )
+    with op.batch_alter_table("amazon_report_rows", schema=None) as batch_op:
+        batch_op.create_index("ix_amazon_report_rows_report_id_status", ["report_id", "status"], unique=False)
 
     op.create_table(
         "bundle_components",
@@ -839,6 +940,40 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_sales_credits_order_id"), ["order_id"], unique=False)
 
     op.create_table(
+        "settlement_lines",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("settlement_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("line", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("transaction_type", sa.String(length=60), nullable=False),
+        sa.Column("amount_type", sa.String(length=60), nullable=False),
+        sa.Column("description", sa.String(length=120), nullable=False),
+        sa.Column("amount", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("order_ref", sa.String(length=60), nullable=True),
+        sa.Column("order_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("shipment_ref", sa.String(length=60), nullable=True),
+        sa.Column("adjustment_ref", sa.String(length=60), nullable=True),
+        sa.Column("sku", sa.String(length=100), nullable=True),
+        sa.Column("quantity", sa.Integer(), nullable=True),
+        sa.Column("nominal_code", sa.String(length=20), nullable=True),
+        sa.Column("posted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["sales_orders.id"], name=op.f("fk_settlement_lines_order_id_sales_orders")
+        ),
+        sa.ForeignKeyConstraint(
+            ["settlement_id"],
+            ["settlements.id"],
+            name=op.f("fk_settlement_lines_settlement_id_settlements"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_settlement_lines")),
+        sa.UniqueConstraint("settlement_id", "line", name=op.f("uq_settlement_lines_settlement_id_line")),
+    )
+    with op.batch_alter_table("settlement_lines", schema=None) as batch_op:
+        batch_op.create_index("ix_settlement_lines_order_id", ["order_id"], unique=False)
+        batch_op.create_index("ix_settlement_lines_order_ref", ["order_ref"], unique=False)
+
+    op.create_table(
         "shipments",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("order_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -960,6 +1095,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_shipments_order_id"))
 
     op.drop_table("shipments")
+    with op.batch_alter_table("settlement_lines", schema=None) as batch_op:
+        batch_op.drop_index("ix_settlement_lines_order_ref")
+        batch_op.drop_index("ix_settlement_lines_order_id")
+
+    op.drop_table("settlement_lines")
     with op.batch_alter_table("sales_credits", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sales_credits_order_id"))
         batch_op.drop_index(batch_op.f("ix_sales_credits_contact_id"))
@@ -1001,12 +1141,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_bundle_components_component_id"))
 
     op.drop_table("bundle_components")
+    with op.batch_alter_table("amazon_report_rows", schema=None) as batch_op:
+        batch_op.drop_index("ix_amazon_report_rows_report_id_status")
+
+    op.drop_table("amazon_report_rows")
     with op.batch_alter_table("amazon_listings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_amazon_listings_product_id"))
 
     op.drop_table("amazon_listings")
     op.drop_table("warehouse_transfers")
     op.drop_table("tax_rules")
+    with op.batch_alter_table("settlements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_settlements_channel_id"))
+
+    op.drop_table("settlements")
     op.drop_table("products")
     with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_custom_field_values_pii_key"))
@@ -1019,6 +1167,10 @@ def downgrade() -> None:
     op.drop_table("contacts")
     op.drop_table("company")
     op.drop_table("amazon_sync_cursors")
+    with op.batch_alter_table("amazon_reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_amazon_reports_account_id_report_type")
+
+    op.drop_table("amazon_reports")
     with op.batch_alter_table("amazon_inbox", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_amazon_inbox_pii_key"))
         batch_op.drop_index(batch_op.f("ix_amazon_inbox_natural_id"))
