@@ -25,7 +25,7 @@ from orderbridge.amazon.report_rows import ReportRow
 from orderbridge.errors import OrderbridgeError
 
 # Modules holding handlers; each registers its handlers on import. Add yours here.
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = ["orderbridge.amazon.settlements"]
 KEY_LIMIT = 200
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.book.alerts import Subject, raise_alert
 from orderbridge.book.channels import Channel, ChannelKind
+from orderbridge.book.money import round_money
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.payments import Payment, pay_order
 from orderbridge.book.types import Amount, UtcDateTime
@@ -188,6 +189,10 @@ def settle(session: Session, settlement: Settlement, *, now: datetime) -> Reconc
     paid = _pay_orders(session, settlement, now=now)
     unknown = unknown_orders(session, settlement.id)
     where = f"settlement {settlement.reference}"
+
+    def money(amount: Decimal) -> Decimal:
+        return round_money(amount, settlement.currency)
+
     if settlement.difference != 0:
         settlement.status = SettlementStatus.UNBALANCED
         raise_alert(
@@ -195,8 +200,9 @@ def settle(session: Session, settlement: Settlement, *, now: datetime) -> Reconc
             Subject.SETTLEMENT,
             settlement.id,
             UNBALANCED,
-            f"{where}: deposit {settlement.deposit_total} {settlement.currency} but its lines add up to "
-            f"{settlement.lines_total}: difference {settlement.difference} {settlement.currency}",
+            f"{where}: deposit {money(settlement.deposit_total)} {settlement.currency} but its lines add "
+            f"up to {money(settlement.lines_total)}: difference {money(settlement.difference)} "
+            f"{settlement.currency}",
             now=now,
         )
     else:
