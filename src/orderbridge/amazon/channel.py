@@ -61,6 +61,9 @@ class ChannelSettings(BaseModel):
     skip_sfp_shipment_confirmation: bool = False
     fbm_warehouse: str | None = None
     fba_warehouse: str | None = None
+    # F3: the own warehouse FBA inbound shipments leave from; empty means fbm_warehouse.
+    inbound_source_warehouse: str | None = None
+    # F2: returned FBM units go back on hand for resale (FBA returns follow Amazon's disposition, F8).
     returns_to_stock: bool = True
     tax_behaviour: TaxBehaviour | None = None
     sales_nominal_code: str | None = None
@@ -204,6 +207,9 @@ def check_against_book(session: Session, channel: Channel, settings: ChannelSett
     _check_fields(session, where, settings)
     _check_warehouse(session, where, "fbm_warehouse", settings.fbm_warehouse, WarehouseKind.OWN)
     _check_warehouse(session, where, "fba_warehouse", settings.fba_warehouse, WarehouseKind.FBA)
+    _check_warehouse(
+        session, where, "inbound_source_warehouse", settings.inbound_source_warehouse, WarehouseKind.OWN
+    )
     for name in NOMINAL_SETTINGS:
         code = getattr(settings, name)
         if code is not None and session.get(NominalCode, code) is None:

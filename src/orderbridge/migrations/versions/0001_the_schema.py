@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 03:41:08.982462
+Create Date: 2026-12-02 03:46:11.114443
 """
 
 from collections.abc import Sequence
@@ -136,6 +136,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("code", name=op.f("pk_nominal_codes")),
     )
     op.create_table(
+        "notices",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("event_key", sa.String(length=300), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("recipients", sa.String(length=1000), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notices")),
+        sa.UniqueConstraint("event_key", name=op.f("uq_notices_event_key")),
+    )
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_notices_sent_at"), ["sent_at"], unique=False)
+
+    op.create_table(
         "order_statuses",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=60), nullable=False),
@@ -266,6 +284,19 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("channel_id", name=op.f("pk_amazon_channel_settings")),
+    )
+    op.create_table(
+        "amazon_inbound_polls",
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("marketplace_id", sa.String(length=20), nullable=False),
+        sa.Column("polled_until", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_inbound_polls_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("account_id", "marketplace_id", name=op.f("pk_amazon_inbound_polls")),
     )
     op.create_table(
         "amazon_inbox",
@@ -538,6 +569,35 @@ def upgrade() -> None:
         sa.UniqueConstraint("reference", name=op.f("uq_warehouse_transfers_reference")),
     )
     op.create_table(
+        "amazon_inbound_shipments",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("marketplace_id", sa.String(length=20), nullable=False),
+        sa.Column("shipment_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=True),
+        sa.Column("destination", sa.String(length=20), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("transfer_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("problem", sa.String(length=1000), nullable=True),
+        sa.Column("first_seen_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_inbound_shipments_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["transfer_id"],
+            ["warehouse_transfers.id"],
+            name=op.f("fk_amazon_inbound_shipments_transfer_id_warehouse_transfers"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_inbound_shipments")),
+        sa.UniqueConstraint(
+            "account_id", "shipment_id", name=op.f("uq_amazon_inbound_shipments_account_id_shipment_id")
+        ),
+    )
+    op.create_table(
         "amazon_listings",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -778,6 +838,7 @@ def upgrade() -> None:
         sa.Column("product_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("quantity_sent", sa.Integer(), nullable=False),
         sa.Column("quantity_received", sa.Integer(), nullable=False),
+        sa.Column("quantity_short", sa.Integer(), nullable=False),
         sa.Column("unexpected", sa.Boolean(), nullable=False),
         sa.CheckConstraint(
             "quantity_sent >= 0 AND quantity_received >= 0", name=op.f("ck_transfer_rows_counts")
@@ -1149,6 +1210,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_amazon_listings_product_id"))
 
     op.drop_table("amazon_listings")
+    op.drop_table("amazon_inbound_shipments")
     op.drop_table("warehouse_transfers")
     op.drop_table("tax_rules")
     with op.batch_alter_table("settlements", schema=None) as batch_op:
@@ -1177,6 +1239,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_amazon_inbox_account_id_status")
 
     op.drop_table("amazon_inbox")
+    op.drop_table("amazon_inbound_polls")
     op.drop_table("amazon_channel_settings")
     op.drop_table("warehouses")
     op.drop_table("tax_codes")
@@ -1197,6 +1260,10 @@ def downgrade() -> None:
     op.drop_table("privacy_audit_log")
     op.drop_table("price_lists")
     op.drop_table("order_statuses")
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notices_sent_at"))
+
+    op.drop_table("notices")
     op.drop_table("nominal_codes")
     op.drop_table("job_leases")
     op.drop_table("custom_field_definitions")
