@@ -48,7 +48,7 @@ HEADER = (
 )
 
 
-def line(
+def line(  # noqa: PLR0917 - one settlement row, in the file's column order
     tx: str, order: str, amount_type: str, description: str, amount: str, sku: str = "SKU-1", qty: str = "1"
 ) -> str:
     return "\t".join(
@@ -326,3 +326,38 @@ def test_cp1252_file_with_comma_decimals_and_extra_columns_books(settled: Book) 
             )
             == 2
         )
+
+
+class Killed(Exception):
+    """Stands in for a process killed between two batches."""
+
+
+@STORES
+def test_f10_an_import_killed_mid_file_resumes_and_books_nothing_twice(settled: Book) -> None:
+    path = settled.write("settlement.txt", settlement_text(TOTAL, SALE))
+
+    def kill(read: int) -> None:
+        raise Killed(read)
+
+    # given an import killed after its first batch of three rows
+    with pytest.raises(Killed):
+        import_report_file(
+            settled.sessions,
+            account_id=settled.account_id,
+            report_type=SETTLEMENT_REPORT,
+            path=path,
+            clock=lambda: NOW,
+            batch_size=3,
+            progress=kill,
+        )
+    with settled.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(SettlementLine)) == 2  # summary + 2 lines
+        assert order(session).amount_paid == 0  # not settled yet: the finish step never ran
+    # when it runs again, it books the rest once and settles
+    result = settled.run(path)
+    assert (result.known, result.booked) == (3, len(SALE) + 1 - 3)
+    with settled.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(SettlementLine)) == len(SALE)
+        assert order(session).amount_paid == Decimal("20.00")
+        settlement = session.scalar(select(Settlement))
+        assert settlement is not None and settlement.status == SettlementStatus.RECONCILED

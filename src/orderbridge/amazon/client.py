@@ -49,7 +49,6 @@ from orderbridge.amazon.client_types import (
     parse_amazon_time,
 )
 from orderbridge.amazon.errors import AmazonUnavailable, BadPayload
-from orderbridge.amazon.inbound_types import InboundShipmentInfo, InboundShipmentItem, parse_rows
 
 __all__ = ["TIMEOUT", "USER_AGENT", "Request", "RetryPolicy", "SpApiClient"]
 ORDERS = "/orders/2026-01-01/orders"
@@ -253,11 +252,11 @@ class SpApiClient(CallLayers):
                 if response.status_code >= 400:
                     response.read()
                     _raise_for_status("download", response)
-                for chunk in response.iter_raw(1 << 20):
+                for chunk in _raw_chunks(response):
                     if unzip is None:
-                        # Raw bytes: gzip whether the document is GZIP or S3 sent Content-Encoding: gzip.
-                        gzipped = compression == "GZIP" or chunk[:2] == b"\x1f\x8b"
-                        unzip = zlib.decompressobj(15 + 32) if gzipped else False
+                        # Raw bytes are gzip when the document is GZIP or S3 sent Content-Encoding: gzip;
+                        # the magic number decides (a transport may have decoded them already).
+                        unzip = zlib.decompressobj(15 + 32) if chunk[:2] == b"\x1f\x8b" else False
                     target.write(unzip.decompress(chunk) if unzip else chunk)
                 if unzip:
                     target.write(unzip.flush())
@@ -315,34 +314,6 @@ class SpApiClient(CallLayers):
         request = Request("getShipmentItemsByShipmentId", "GET", path, {"MarketplaceId": marketplace_id})
         return _v0_page(self._json(self.call(request)), "ItemData", request.operation).rows
 
-    def inbound_shipments_updated(
-        self, marketplace_id: str, *, after: datetime, before: datetime
-    ) -> list[InboundShipmentInfo]:
-        """Every shipment changed in [after, before] (getShipments DATE_RANGE, all pages), typed."""
-        params = {
-            "QueryType": "DATE_RANGE",
-            "LastUpdatedAfter": amazon_time(after),
-            "LastUpdatedBefore": amazon_time(before),
-        }
-        rows = [row for page in self.shipments_pages(marketplace_id, params=params) for row in page.rows]
-        return parse_rows(InboundShipmentInfo, rows, "getShipments", "shipment")
-
-    def inbound_shipments_by_id(
-        self, marketplace_id: str, shipment_ids: Sequence[str]
-    ) -> list[InboundShipmentInfo]:
-        """The named shipments (getShipments SHIPMENT, at most 999 ids a call), typed."""
-        found: list[InboundShipmentInfo] = []
-        for start in range(0, len(shipment_ids), 999):
-            params = {"QueryType": "SHIPMENT", "ShipmentIdList": ",".join(shipment_ids[start : start + 999])}
-            rows = [row for page in self.shipments_pages(marketplace_id, params=params) for row in page.rows]
-            found += parse_rows(InboundShipmentInfo, rows, "getShipments", "shipment")
-        return found
-
-    def inbound_items(self, shipment_id: str, marketplace_id: str) -> list[InboundShipmentItem]:
-        """A shipment's items with QuantityShipped and QuantityReceived (the only source of receipts, §9)."""
-        rows = self.get_shipment_items(shipment_id, marketplace_id)
-        return parse_rows(InboundShipmentItem, rows, "getShipmentItemsByShipmentId", "item")
-
     # -- Listings Items 2021-08-01 and Feeds 2021-06-30 ---------------------------------------------
 
     def patch_listings_item(
@@ -395,6 +366,14 @@ class SpApiClient(CallLayers):
     def get_feed_document(self, document_id: str) -> FeedDocumentLink:
         path = f"{FEEDS}/documents/{_seg(document_id)}"
         return self._model(FeedDocumentLink, self.call(Request("getFeedDocument", "GET", path)))
+
+
+def _raw_chunks(response: httpx.Response) -> Iterator[bytes]:
+    """The body as it came over the wire, in chunks (a response already read gives its bytes)."""
+    try:
+        yield from response.iter_raw(1 << 20)
+    except httpx.StreamConsumed:
+        yield response.content
 
 
 def _seg(value: str) -> str:
