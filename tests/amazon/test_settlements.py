@@ -21,6 +21,7 @@ from orderbridge.amazon.settlements import SETTLEMENT_REPORT
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.alerts import Subject, open_alerts
 from orderbridge.book.contacts import NewContact, create_contact
+from orderbridge.book.money_trail import order_trail
 from orderbridge.book.orders.booking import book_order
 from orderbridge.book.orders.commands import NewOrder, NewRow
 from orderbridge.book.orders.model import PaymentStatus, RowKind, SalesOrder
@@ -361,3 +362,30 @@ def test_f10_an_import_killed_mid_file_resumes_and_books_nothing_twice(settled: 
         assert order(session).amount_paid == Decimal("20.00")
         settlement = session.scalar(select(Settlement))
         assert settlement is not None and settlement.status == SettlementStatus.RECONCILED
+
+
+@STORES
+def test_r2_money_trail_goes_from_the_order_to_its_settlement_lines_and_explains_the_variance(
+    settled: Book,
+) -> None:
+    with settled.sessions() as session:
+        before = order_trail(session, order(session))
+        assert not before.settlements
+        assert [v.reason for v in before.variances] == [
+            "not in a settlement yet (Amazon pays out about every 14 days)"
+        ]
+    settled.run(settled.write("settlement.txt", settlement_text(TOTAL, SALE)))
+    with settled.sessions() as session:
+        trail = order_trail(session, order(session))
+        (step,) = trail.settlements
+        assert (step.sales, step.withheld_tax, step.fees) == (
+            Decimal("21.65"),
+            Decimal("-1.65"),
+            Decimal("-6.22"),
+        )
+        assert step.refunds == Decimal("-17.00")  # 20 refunded, 3 commission given back
+        assert trail.released == trail.amount_paid == Decimal("20.00")
+        assert trail.received == Decimal("-3.22")
+        reasons = {v.reason.split(" (")[0].split(":")[0]: v.amount for v in trail.variances}
+        assert reasons["channel fees"] == Decimal("-6.22")
+        assert reasons["refunded to the buyer"] == Decimal("-17.00")

@@ -49,6 +49,7 @@ from orderbridge.amazon.client_types import (
     parse_amazon_time,
 )
 from orderbridge.amazon.errors import AmazonUnavailable, BadPayload
+from orderbridge.amazon.inbound_types import InboundShipmentInfo, InboundShipmentItem, parse_rows
 
 __all__ = ["TIMEOUT", "USER_AGENT", "Request", "RetryPolicy", "SpApiClient"]
 ORDERS = "/orders/2026-01-01/orders"
@@ -313,6 +314,34 @@ class SpApiClient(CallLayers):
         path = f"{INBOUND}/shipments/{_seg(shipment_id)}/items"
         request = Request("getShipmentItemsByShipmentId", "GET", path, {"MarketplaceId": marketplace_id})
         return _v0_page(self._json(self.call(request)), "ItemData", request.operation).rows
+
+    def inbound_shipments_updated(
+        self, marketplace_id: str, *, after: datetime, before: datetime
+    ) -> list[InboundShipmentInfo]:
+        """Every shipment changed in [after, before] (getShipments DATE_RANGE, all pages), typed."""
+        params = {
+            "QueryType": "DATE_RANGE",
+            "LastUpdatedAfter": amazon_time(after),
+            "LastUpdatedBefore": amazon_time(before),
+        }
+        rows = [row for page in self.shipments_pages(marketplace_id, params=params) for row in page.rows]
+        return parse_rows(InboundShipmentInfo, rows, "getShipments", "shipment")
+
+    def inbound_shipments_by_id(
+        self, marketplace_id: str, shipment_ids: Sequence[str]
+    ) -> list[InboundShipmentInfo]:
+        """The named shipments (getShipments SHIPMENT, at most 999 ids a call), typed."""
+        found: list[InboundShipmentInfo] = []
+        for start in range(0, len(shipment_ids), 999):
+            params = {"QueryType": "SHIPMENT", "ShipmentIdList": ",".join(shipment_ids[start : start + 999])}
+            rows = [row for page in self.shipments_pages(marketplace_id, params=params) for row in page.rows]
+            found += parse_rows(InboundShipmentInfo, rows, "getShipments", "shipment")
+        return found
+
+    def inbound_items(self, shipment_id: str, marketplace_id: str) -> list[InboundShipmentItem]:
+        """A shipment's items with QuantityShipped and QuantityReceived (the only source of receipts, §9)."""
+        rows = self.get_shipment_items(shipment_id, marketplace_id)
+        return parse_rows(InboundShipmentItem, rows, "getShipmentItemsByShipmentId", "item")
 
     # -- Listings Items 2021-08-01 and Feeds 2021-06-30 ---------------------------------------------
 

@@ -239,6 +239,14 @@ def scheduled_types() -> dict[str, timedelta]:
     return out
 
 
+def short_name(report_type: str) -> str:
+    """`GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2` -> `v2-settlement` (for job names)."""
+    name = report_type.removeprefix("GET_").lower()
+    for cut in ("_report_data", "_data", "_view"):
+        name = name.split(cut)[0]
+    return name.replace("_", "-")
+
+
 def last_report_at(session: Session, account_id: int, report_type: str) -> datetime | None:
     return session.scalar(
         select(AmazonReport.created_at)

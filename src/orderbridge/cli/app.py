@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from orderbridge.book.errors import BookError
-from orderbridge.cli import accounts, catalog, channels, database, listings, orders, privacy, stock
+from orderbridge.cli import accounts, catalog, channels, database, listings, orders, privacy, reports, stock
 from orderbridge.cli import sync as sync_cli
 from orderbridge.cli.context import fail
 from orderbridge.privacy.log_filter import install_pii_filter
@@ -26,6 +26,9 @@ app.add_typer(channels.channels, name="channels")
 app.add_typer(listings.listings, name="listings")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(sync_cli.sync, name="sync")
+app.add_typer(reports.reports, name="reports")
+app.add_typer(reports.settlements, name="settlements")
+orders.orders.command("trail")(reports.trail_command)
 app.add_typer(privacy.privacy, name="privacy")
 app.add_typer(privacy.archive, name="archive")
 app.add_typer(privacy.incidents_app, name="incidents")

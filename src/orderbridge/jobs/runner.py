@@ -22,6 +22,7 @@ from orderbridge.amazon.accounts import ENDPOINTS, SellerAccount, add_account, l
 from orderbridge.amazon.channel import change_settings
 from orderbridge.amazon.listings import ListingFulfilment, connect_listing, find_listing
 from orderbridge.amazon.quotas import QuotaLimiter
+from orderbridge.amazon.report_sync import scheduled_types, short_name
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.catalog import Product, save_product
 from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse, count_stock, warehouse_by_code
@@ -35,6 +36,7 @@ from orderbridge.jobs.tasks import (
     check_account_completeness,
     sweep_personal_data,
     sync_account_orders,
+    sync_account_reports,
 )
 from orderbridge.privacy.keystore import KeyStore
 from orderbridge.simulator import generator
@@ -193,7 +195,8 @@ def plan_jobs(
     completeness_days: int = 3,
     first_sync: timedelta = timedelta(0),
 ) -> list[tuple[int, str]]:
-    """Per account: an order sync every searchOrders refill and a daily completeness check."""
+    """Per account: an order sync every searchOrders refill, a daily completeness check and each report
+    type on its handler's schedule."""
     planned: list[tuple[int, str]] = []
     with runtime.sessions() as session:
         accounts = list_accounts(session)
@@ -219,6 +222,17 @@ def plan_jobs(
                 clock=clock,
                 first=timedelta(hours=1),
             )
+            for report_type, interval in scheduled_types().items():
+                # R1 and F-rules: each report type on its own schedule (settlements: discovered).
+                scheduler.every(
+                    interval,
+                    f"reports {short_name(report_type)} {account.label}",
+                    sync_account_reports,
+                    account.id,
+                    report_type,
+                    clock=clock,
+                    first=first_sync + timedelta(minutes=5),
+                )
             planned.append((account.id, account.label))
     # P4: the retention sweep runs at start and then daily, on the real clock: Amazon's DPP counts
     # real days, whatever speed a sandbox runs at.

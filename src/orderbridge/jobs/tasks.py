@@ -132,6 +132,27 @@ def check_account_completeness(account_id: int, days: int = 3) -> dict[str, Any]
     return _result(check_completeness(account_id, runtime().deps(account_id), days=days))
 
 
+def sync_account_reports(account_id: int, report_type: str | None = None) -> dict[str, Any]:
+    """One pass over Amazon's reports for an account (one type, or every type a handler books)."""
+    from orderbridge.amazon.report_sync import sync_reports
+
+    rt = runtime()
+    with rt.sessions() as session:
+        account = session.get(SellerAccount, account_id)
+        if account is None:
+            raise RuntimeMissing(f"jobs: no Amazon account with id {account_id}")
+    with rt.client(account) as client:
+        result = sync_reports(
+            rt.sessions,
+            client,
+            account_id=account_id,
+            clock=rt.clock_of(account_id),
+            report_types=[report_type] if report_type else None,
+            poll=rt.options.report_poll_seconds,
+        )
+    return {"reports": "; ".join(result.lines())}
+
+
 def all_account_ids() -> list[int]:
     return account_ids(runtime().sessions)
 
