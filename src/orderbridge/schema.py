@@ -6,12 +6,15 @@ from orderbridge.amazon import (
     calls,
     channel,
     cursors,
+    fba_claims,
+    fba_ledger,
     inbound,
     inbox,
     leases,
     listings,
     quotas,
     report_inbox,
+    returns,
 )
 from orderbridge.book import (
     alerts,
@@ -57,5 +60,8 @@ MODULES = (
     privacy_models,
     inbound,
     notices,
+    fba_ledger,
+    fba_claims,
+    returns,
 )
 metadata = Base.metadata

@@ -37,9 +37,14 @@ def stock_catalog(world: SyncWorld, *, own_stock: int = OWN_STOCK, count: str = 
                 count_stock(session, product, main, own_stock, reference=f"{count}:{sku}", now=now)
             for marketplace_id in world.sandbox.world.accounts[seller_id].marketplace_ids:
                 connect_listing(
-                    session, channel_for(session, marketplace_id), sku, sku, now=now, asin=listing.asin,
+                    session,
+                    channel_for(session, marketplace_id),
+                    sku,
+                    sku,
+                    now=now,
+                    asin=listing.asin,
                     fulfilment=ListingFulfilment.FBA if fba else ListingFulfilment.FBM,
-                )  # fmt: skip
+                )
 
 
 def admin(world: SyncWorld, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -50,11 +50,15 @@ def test_f3_f4_f5_inbound_shipment_becomes_transfer_received_over_short_and_unex
         main_before = on_hand(session, "MAIN")
         fba_before = on_hand(session, "FBA")
     # given: 10 of A (11 arrive), 10 of B (7 arrive) and 2 of C nobody announced
-    _shipment(world, "FBA1IN000001", [
-        {"sku": a, "quantityShipped": 10, "receive": 11},
-        {"sku": b, "quantityShipped": 10, "receive": 7},
-        {"sku": c, "quantityShipped": 0, "receive": 2},
-    ])  # fmt: skip
+    _shipment(
+        world,
+        "FBA1IN000001",
+        [
+            {"sku": a, "quantityShipped": 10, "receive": 11},
+            {"sku": b, "quantityShipped": 10, "receive": 7},
+            {"sku": c, "quantityShipped": 0, "receive": 2},
+        ],
+    )
     poll_inbound(world, seller)
     record, transfer = _record(world, "FBA1IN000001")
     assert (record.status, transfer) == ("WORKING", None)  # F3: nothing leaves while WORKING
@@ -85,8 +89,10 @@ def test_f3_f4_f5_inbound_shipment_becomes_transfer_received_over_short_and_unex
     with world.sessions() as session:
         fba_after = on_hand(session, "FBA")
     assert (fba_after[a] - fba_before[a], fba_after[b] - fba_before[b], fba_after[c] - fba_before[c]) == (
-        11, 7, 2,
-    )  # fmt: skip
+        11,
+        7,
+        2,
+    )
     record, transfer = _record(world, "FBA1IN000001")
     assert transfer is not None and transfer.status == TransferStatus.CLOSED
     rows = {(r.quantity_sent, r.quantity_received, r.quantity_short, r.unexpected) for r in transfer.rows}

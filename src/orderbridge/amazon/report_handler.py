@@ -25,7 +25,12 @@ from orderbridge.amazon.report_rows import ReportRow
 from orderbridge.errors import OrderbridgeError
 
 # Modules holding handlers; each registers its handlers on import. Add yours here.
-HANDLER_MODULES: list[str] = ["orderbridge.amazon.settlements"]
+HANDLER_MODULES: list[str] = [
+    "orderbridge.amazon.settlements",
+    "orderbridge.amazon.fba_ledger",
+    "orderbridge.amazon.fba_claims",
+    "orderbridge.amazon.returns",
+]
 KEY_LIMIT = 200
 
 

@@ -7,10 +7,22 @@ Allocated never exceeds on hand: when on hand drops below it, the newest allocat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint, func, select
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.book.catalog import Product
@@ -38,6 +50,7 @@ class MovementReason(StrEnum):
     FOUND = "found"
     CORRECTION = "correction"
     REPLACEMENT = "replacement"
+    REMOVAL = "removal"
 
 
 class Warehouse(Base):
@@ -144,6 +157,72 @@ def move_stock(
     )
     session.add(movement)
     return movement
+
+
+@dataclass(frozen=True)
+class NewMovement:
+    """One movement for `move_stock_many` (the product must be stock-tracked; the caller checked)."""
+
+    product_id: int
+    warehouse_id: int
+    quantity: int
+    reason: MovementReason
+    reference: str
+    moved_at: datetime
+    note: str | None = None
+
+
+def move_stock_many(session: Session, movements: Sequence[NewMovement], *, chunk: int = 500) -> int:
+    """The bulk `move_stock`: one look-up of applied references and levels per chunk, one INSERT of the
+    movements, one change per level. References applied before (or twice in `movements`) move nothing.
+    Returns how many movements were made."""
+    fresh: dict[tuple[str, int, int], NewMovement] = {}
+    for start in range(0, len(movements), chunk):
+        part = [m for m in movements[start : start + chunk] if m.quantity != 0]
+        keys = {(m.reference, m.product_id, m.warehouse_id) for m in part}
+        applied = set(
+            session.execute(
+                select(StockMovement.reference, StockMovement.product_id, StockMovement.warehouse_id).where(
+                    tuple_(StockMovement.reference, StockMovement.product_id, StockMovement.warehouse_id).in_(
+                        keys
+                    )
+                )
+            )
+        ) if keys else set()  # fmt: skip
+        for movement in part:
+            key = (movement.reference, movement.product_id, movement.warehouse_id)
+            if key not in applied and key not in fresh:
+                fresh[key] = movement
+    if not fresh:
+        return 0
+    totals: dict[tuple[int, int], int] = {}
+    for movement in fresh.values():
+        pair = (movement.product_id, movement.warehouse_id)
+        totals[pair] = totals.get(pair, 0) + movement.quantity
+    for (product_id, warehouse_id), change in totals.items():
+        level = stock_level(session, product_id, warehouse_id)
+        remaining = max(level.on_hand + change, 0)
+        if level.allocated > remaining:
+            with session.no_autoflush:
+                release_newest_allocations(session, level, level.allocated - remaining)
+        level.on_hand += change
+    session.flush()
+    session.execute(
+        insert(StockMovement),
+        [
+            {
+                "product_id": m.product_id,
+                "warehouse_id": m.warehouse_id,
+                "quantity": m.quantity,
+                "reason": m.reason,
+                "reference": m.reference,
+                "moved_at": m.moved_at,
+                "note": m.note,
+            }
+            for m in fresh.values()
+        ],
+    )
+    return len(fresh)
 
 
 def already_moved(session: Session, reference: str, product_id: int, warehouse_id: int) -> bool:

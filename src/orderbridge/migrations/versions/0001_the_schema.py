@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 03:46:11.114443
+Create Date: 2026-12-02 03:50:16.906412
 """
 
 from collections.abc import Sequence
@@ -489,6 +489,67 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_custom_field_values_pii_key"), ["pii_key"], unique=False)
 
     op.create_table(
+        "fba_reimbursements",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("reimbursement_id", sa.String(length=40), nullable=False),
+        sa.Column("approved_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sku", sa.String(length=100), nullable=False),
+        sa.Column("reason", sa.String(length=60), nullable=False),
+        sa.Column("order_id", sa.String(length=40), nullable=True),
+        sa.Column("case_id", sa.String(length=40), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("amount_per_unit", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("amount_total", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("quantity_cash", sa.Integer(), nullable=False),
+        sa.Column("quantity_inventory", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_fba_reimbursements_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fba_reimbursements")),
+        sa.UniqueConstraint(
+            "account_id",
+            "reimbursement_id",
+            "sku",
+            name=op.f("uq_fba_reimbursements_account_id_reimbursement_id_sku"),
+        ),
+    )
+    with op.batch_alter_table("fba_reimbursements", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_fba_reimbursements_sku"), ["sku"], unique=False)
+
+    op.create_table(
+        "fba_replacements",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("replacement_order_id", sa.String(length=40), nullable=False),
+        sa.Column("original_order_id", sa.String(length=40), nullable=False),
+        sa.Column("sku", sa.String(length=100), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("reason_code", sa.String(length=10), nullable=False),
+        sa.Column("shipped_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_fba_replacements_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fba_replacements")),
+        sa.UniqueConstraint(
+            "account_id",
+            "replacement_order_id",
+            "sku",
+            name=op.f("uq_fba_replacements_account_id_replacement_order_id_sku"),
+        ),
+    )
+    with op.batch_alter_table("fba_replacements", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_fba_replacements_replacement_order_id"), ["replacement_order_id"], unique=False
+        )
+
+    op.create_table(
         "products",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("sku", sa.String(length=100), nullable=False),
@@ -692,6 +753,50 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("contact_id", "tag", name=op.f("pk_contact_tags")),
     )
+    op.create_table(
+        "fba_ledger_entries",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("identity", sa.String(length=40), nullable=False),
+        sa.Column("happened_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sku", sa.String(length=100), nullable=False),
+        sa.Column("fnsku", sa.String(length=20), nullable=False),
+        sa.Column("product_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("warehouse_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("fulfillment_center", sa.String(length=20), nullable=False),
+        sa.Column("event_type", sa.String(length=30), nullable=False),
+        sa.Column("reference_id", sa.String(length=100), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("disposition", sa.String(length=40), nullable=False),
+        sa.Column("reason", sa.String(length=10), nullable=False),
+        sa.Column("country", sa.String(length=5), nullable=False),
+        sa.Column("reconciled", sa.Integer(), nullable=False),
+        sa.Column("unreconciled", sa.Integer(), nullable=False),
+        sa.Column("movement", sa.String(length=20), nullable=True),
+        sa.Column("report_id", sa.Integer(), nullable=True),
+        sa.Column("line", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_fba_ledger_entries_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name=op.f("fk_fba_ledger_entries_product_id_products")
+        ),
+        sa.ForeignKeyConstraint(
+            ["warehouse_id"], ["warehouses.id"], name=op.f("fk_fba_ledger_entries_warehouse_id_warehouses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fba_ledger_entries")),
+        sa.UniqueConstraint("account_id", "identity", name=op.f("uq_fba_ledger_entries_account_id_identity")),
+    )
+    with op.batch_alter_table("fba_ledger_entries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_fba_ledger_entries_happened_at"), ["happened_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_fba_ledger_entries_reference_id"), ["reference_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_fba_ledger_entries_sku"), ["sku"], unique=False)
+
     op.create_table(
         "product_prices",
         sa.Column("product_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -1061,6 +1166,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_shipments_order_id"), ["order_id"], unique=False)
 
     op.create_table(
+        "amazon_return_credits",
+        sa.Column("credit_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("order_ref", sa.String(length=60), nullable=False),
+        sa.Column("sku", sa.String(length=100), nullable=False),
+        sa.Column("disposition", sa.String(length=40), nullable=False),
+        sa.Column("returned_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("priced_from_order", sa.Boolean(), nullable=False),
+        sa.Column("settlement_ref", sa.String(length=40), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["credit_id"],
+            ["sales_credits.id"],
+            name=op.f("fk_amazon_return_credits_credit_id_sales_credits"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("credit_id", name=op.f("pk_amazon_return_credits")),
+    )
+    with op.batch_alter_table("amazon_return_credits", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_amazon_return_credits_order_ref"), ["order_ref"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_amazon_return_credits_priced_from_order"), ["priced_from_order"], unique=False
+        )
+
+    op.create_table(
         "credit_rows",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("credit_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -1152,6 +1280,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_credit_rows_credit_id"))
 
     op.drop_table("credit_rows")
+    with op.batch_alter_table("amazon_return_credits", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_amazon_return_credits_priced_from_order"))
+        batch_op.drop_index(batch_op.f("ix_amazon_return_credits_order_ref"))
+
+    op.drop_table("amazon_return_credits")
     with op.batch_alter_table("shipments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_shipments_order_id"))
 
@@ -1197,6 +1330,12 @@ def downgrade() -> None:
 
     op.drop_table("sales_orders")
     op.drop_table("product_prices")
+    with op.batch_alter_table("fba_ledger_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fba_ledger_entries_sku"))
+        batch_op.drop_index(batch_op.f("ix_fba_ledger_entries_reference_id"))
+        batch_op.drop_index(batch_op.f("ix_fba_ledger_entries_happened_at"))
+
+    op.drop_table("fba_ledger_entries")
     op.drop_table("contact_tags")
     with op.batch_alter_table("bundle_components", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bundle_components_component_id"))
@@ -1218,6 +1357,14 @@ def downgrade() -> None:
 
     op.drop_table("settlements")
     op.drop_table("products")
+    with op.batch_alter_table("fba_replacements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fba_replacements_replacement_order_id"))
+
+    op.drop_table("fba_replacements")
+    with op.batch_alter_table("fba_reimbursements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fba_reimbursements_sku"))
+
+    op.drop_table("fba_reimbursements")
     with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_custom_field_values_pii_key"))
 
