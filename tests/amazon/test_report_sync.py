@@ -138,8 +138,8 @@ def test_f10_re_running_every_report_changes_nothing(world: SyncWorld) -> None:
         )
         assert after == before
         reports = list(session.scalars(select(AmazonReport)))
-        assert all(r.state == ReportState.BOOKED for r in reports)
-        assert {r.report_type for r in reports} == {SETTLEMENT_REPORT}
+        assert all(r.state in (ReportState.BOOKED, ReportState.EMPTY) for r in reports)
+        assert SETTLEMENT_REPORT in {r.report_type for r in reports}
 
 
 def test_settlement_discovery_answers_pass_amazons_models_strictly(world: SyncWorld) -> None:
