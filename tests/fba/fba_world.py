@@ -4,15 +4,19 @@ an SMTP server for the notices, and helpers to drive the sandbox and read the bo
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.inbound import InboundReport, sync_inbound
 from orderbridge.amazon.listings import ListingFulfilment, connect_listing
+from orderbridge.amazon.reports import ReportSource, import_report_file
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.catalog import Product, save_product
 from orderbridge.book.inventory import StockLevel, count_stock, warehouse_by_code
@@ -92,3 +96,47 @@ def sandbox_fba_stock(world: SyncWorld, seller: SandboxSeller) -> Counter[str]:
         if seller_id == seller.seller_id and units:
             totals[sku] += units
     return totals
+
+
+def _account(world: SyncWorld) -> SellerAccount:
+    with world.sessions() as session:
+        account = session.get(SellerAccount, world.accounts[world.seller("NA").seller_id])
+        assert account is not None
+        return account
+
+
+def fetch_reports(world: SyncWorld, tmp: Path, report_types: Sequence[str], *, since: datetime) -> list[Path]:
+    """Every FBA report from `since` to now, requested at the sandbox in 30-day windows and imported."""
+    account = _account(world)
+    client = world.client(account)
+    files = []
+    now = world.vtime.now() - timedelta(minutes=2)
+    for report_type in report_types:
+        start = since
+        while start < now:
+            end = min(start + timedelta(days=30), now)
+            report_id = client.create_report(report_type, account.marketplace_ids, start=start, end=end)
+            report = client.wait_for_report(report_id)
+            if report.report_document_id:
+                path = tmp / f"{report_type}-{report_id}.tsv"
+                path.write_bytes(client.download_report(report.report_document_id).data)
+                import_file(world, report_type, path, report_id=report_id)
+                files.append(path)
+            start = end
+    return files
+
+
+def import_file(world: SyncWorld, report_type: str, path: Path, *, report_id: str | None = None) -> None:
+    account = _account(world)
+    source = ReportSource(
+        report_id=report_id, marketplace_ids=tuple(account.marketplace_ids), source="requested"
+    )
+    import_report_file(
+        world.sessions,
+        account_id=account.id,
+        report_type=report_type,
+        path=path,
+        clock=world.vtime.now,
+        source=source,
+        force=True,
+    )
