@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from orderbridge.book.errors import BookError
-from orderbridge.cli import accounts, catalog, channels, database, listings, orders, privacy, reports, stock
+from orderbridge.cli import (
+    accounts,
+    catalog,
+    channels,
+    database,
+    fba,
+    listings,
+    orders,
+    privacy,
+    reports,
+    stock,
+)
 from orderbridge.cli import sync as sync_cli
 from orderbridge.cli.context import fail
 from orderbridge.privacy.log_filter import install_pii_filter
@@ -29,6 +40,9 @@ app.add_typer(sync_cli.sync, name="sync")
 app.add_typer(reports.reports, name="reports")
 app.add_typer(reports.settlements, name="settlements")
 orders.orders.command("trail")(reports.trail_command)
+app.add_typer(fba.inbound, name="inbound")
+app.add_typer(fba.fba, name="fba")
+app.add_typer(fba.notices, name="notices")
 app.add_typer(privacy.privacy, name="privacy")
 app.add_typer(privacy.archive, name="archive")
 app.add_typer(privacy.incidents_app, name="incidents")

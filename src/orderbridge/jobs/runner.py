@@ -34,7 +34,9 @@ from orderbridge.jobs.tasks import (
     Endpoint,
     Runtime,
     check_account_completeness,
+    send_notices,
     sweep_personal_data,
+    sync_account_inbound,
     sync_account_orders,
     sync_account_reports,
 )
@@ -153,8 +155,8 @@ SANDBOX_OPENING_STOCK = 200
 
 
 def stock_sandbox_catalog(session: Session, listings: list[dict[str, Any]]) -> None:
-    """A product per sandbox listing, with opening stock, connected on every marketplace it sells in,
-    so that a demo books product rows that allocate stock (O5) instead of free text. A product or
+    """A product per sandbox listing, with opening stock in MAIN, connected on every marketplace it sells
+    in, so that a demo books product rows that allocate stock (O5) instead of free text. A product or
     connection the seller already has is left as it is; the opening stock is counted once."""
     warehouses = {code: warehouse_by_code(session, code) for code in ("MAIN", "FBA")}
     for listing in listings:
@@ -165,11 +167,13 @@ def stock_sandbox_catalog(session: Session, listings: list[dict[str, Any]]) -> N
             product = save_product(session, sku, str(listing.get("title") or sku))
             session.flush()
         if product.stock_tracked and not product.is_bundle:
+            # FBA units reach the FBA warehouse only as Amazon receives the sandbox's inbound shipments
+            # (F4) and leave it by the ledger, so the seller's own warehouse holds enough to send.
             count_stock(
                 session,
                 product,
-                warehouses["FBA" if fba else "MAIN"],
-                SANDBOX_OPENING_STOCK,
+                warehouses["MAIN"],
+                SANDBOX_OPENING_STOCK * (10 if fba else 1),
                 reference=f"sandbox-opening:{sku}",
                 now=utc_now(),
             )
@@ -233,7 +237,18 @@ def plan_jobs(
                     clock=clock,
                     first=first_sync + timedelta(minutes=5),
                 )
+            # F3-F5: inbound shipments (getShipments refills 2 a second, so polling is cheap).
+            scheduler.every(
+                timedelta(minutes=30),
+                f"inbound {account.label}",
+                sync_account_inbound,
+                account.id,
+                clock=clock,
+                first=first_sync + timedelta(minutes=2),
+            )
             planned.append((account.id, account.label))
+    # F5: the notices the book queued go out every few minutes, on the real clock.
+    scheduler.every(timedelta(minutes=5), "notices", send_notices, clock=utc_now)
     # P4: the retention sweep runs at start and then daily, on the real clock: Amazon's DPP counts
     # real days, whatever speed a sandbox runs at.
     scheduler.every(timedelta(days=1), "privacy sweep", sweep_personal_data, clock=utc_now)
