@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/privacy.py --orders 100000
+	$(BIN)/python bench/reports.py --rows 1000000
 
 # Until the first release the schema is one migration, rewritten from the models.
 migration: $(STAMP)

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from orderbridge.book.types import UtcDateTime
 from orderbridge.db import Base, BigId, Json
 
+KEYS_PER_QUERY = 5000  # bound parameters per IN list (SQLite >= 3.32 allows 32,766)
+
 
 class ReportState(StrEnum):
     REQUESTED = "requested"  # createReport sent; Amazon is still making it
@@ -92,17 +94,16 @@ def find_report(session: Session, account_id: int, report_id: str) -> AmazonRepo
 def known_keys(session: Session, account_id: int, report_type: str, keys: Sequence[str]) -> set[str]:
     """Which of these row identities the inbox holds already (booked or quarantined)."""
     found: set[str] = set()
-    for start in range(0, len(keys), 900):
-        chunk = list(keys[start : start + 900])
-        found.update(
-            session.scalars(
-                select(ReportRowRecord.row_key).where(
-                    ReportRowRecord.account_id == account_id,
-                    ReportRowRecord.report_type == report_type,
-                    ReportRowRecord.row_key.in_(chunk),
-                )
-            )
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = list(keys[start : start + KEYS_PER_QUERY])
+        # Plain SQL: compiling a 5,000-value IN list per batch costs more than the lookup itself.
+        sql = (
+            f"SELECT row_key FROM {ReportRowRecord.__tablename__} WHERE account_id = {marker} "
+            f"AND report_type = {marker} AND row_key IN ({', '.join([marker] * len(chunk))})"
         )
+        found.update(key for (key,) in connection.exec_driver_sql(sql, (account_id, report_type, *chunk)))
     return found
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from orderbridge.errors import OrderbridgeError
 
+_NO_OFFSET = timedelta(0)
 _DOT_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(\.\d{3})+$")
 
 
@@ -80,12 +81,16 @@ def _finite(value: Decimal, text: str) -> Decimal:
     return value
 
 
-@lru_cache(maxsize=4096)
 def _iso(value: str) -> datetime:
     # SPAPI.md §8.1: `2003-10-03T16:00:00-07:00`; some files write `2021-05-26 10:01:02 UTC` or `Z`.
-    cleaned = value.replace(" UTC", "+00:00").replace(" PST", "-08:00").replace(" PDT", "-07:00")
-    moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        cleaned = value.replace(" UTC", "+00:00").replace(" PST", "-08:00").replace(" PDT", "-07:00")
+        moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment if moment.utcoffset() == _NO_OFFSET else moment.astimezone(UTC)
 
 
 @lru_cache(maxsize=4096)

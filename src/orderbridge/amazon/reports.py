@@ -20,7 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import SellerAccount
@@ -44,9 +44,11 @@ from orderbridge.amazon.report_rows import (
     read_rows,
 )
 from orderbridge.clock import Clock
+from orderbridge.db import insert_rows
 from orderbridge.errors import OrderbridgeError
 
-BATCH = 2000
+BATCH = 5000
+ROW_COLUMNS = ("account_id", "report_type", "row_key", "report_id", "line", "status", "reason", "content")
 
 
 class ReportImportError(OrderbridgeError):
@@ -247,28 +249,29 @@ def _book_batch(
             refused[row.line] = str(error)
     if parsed:
         refused.update(handler.book(session, context, parsed))
-    records: list[dict[str, Any]] = []
+    records: list[tuple[Any, ...]] = []
+    quarantined = 0
     for key, row in keyed.items():
         if key in known:
             continue
         reason = refused.get(row.line)
+        if reason is not None:
+            quarantined += 1
         records.append(
-            {
-                "account_id": context.account_id,
-                "report_type": context.report_type,
-                "row_key": key,
-                "report_id": context.report_pk,
-                "line": row.line,
-                "status": RowStatus.QUARANTINED if reason is not None else RowStatus.BOOKED,
-                "reason": f"line {row.line}: {reason}"[:500] if reason is not None else None,
-                "content": row.text(),
-            }
+            (
+                context.account_id,
+                context.report_type,
+                key,
+                context.report_pk,
+                row.line,
+                (RowStatus.QUARANTINED if reason is not None else RowStatus.BOOKED).value,
+                f"line {row.line}: {reason}"[:500] if reason is not None else None,
+                row.text() if reason is not None else "",
+            )
         )
-    if records:
-        session.execute(insert(cast(Table, ReportRowRecord.__table__)), records)
+    insert_rows(session, cast(Table, ReportRowRecord.__table__), ROW_COLUMNS, records)
     stored = session.get(AmazonReport, context.report_pk)
     assert stored is not None
-    quarantined = sum(1 for r in records if r["reason"] is not None)
     result.read += len(batch)
     result.known += len(batch) - len(records)
     result.quarantined += quarantined
@@ -301,7 +304,7 @@ def retry_quarantined_rows(
                 now=clock(),
             )
             header = Header(tuple(report.header or ()))
-            row = ReportRow(record.content.split("\t"), record.line, header.index, context.locale)
+            row = ReportRow(record.content.split("\t"), record.line, header.names, context.locale)
             result.read += 1
             try:
                 value = handler.parse(row, context)

@@ -16,9 +16,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.channel import ChannelSettings, settings_for
@@ -38,8 +39,26 @@ from orderbridge.book.settlements import (
 )
 from orderbridge.book.tax import company
 from orderbridge.book.types import AMOUNT_PLACES
+from orderbridge.db import insert_rows
 
 SETTLEMENT_REPORT = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
+LINE_COLUMNS = (
+    "settlement_id",
+    "line",
+    "kind",
+    "transaction_type",
+    "amount_type",
+    "description",
+    "amount",
+    "order_ref",
+    "order_id",
+    "shipment_ref",
+    "adjustment_ref",
+    "sku",
+    "quantity",
+    "nominal_code",
+    "posted_at",
+)
 REQUIRED = (
     "settlement-id",
     "settlement-start-date",
@@ -67,7 +86,7 @@ class Summary:
     deposit: datetime | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Component:
     """One amount of a settlement."""
 
@@ -87,6 +106,7 @@ class Component:
     posted_at: datetime | None
 
 
+@lru_cache(maxsize=4096)
 def line_kind(transaction_type: str, amount_type: str, description: str) -> LineKind:
     """What an amount is, from its three columns (SPAPI.md §8.1 vocabulary; unknown ones: OTHER)."""
     kind = amount_type.lower()
@@ -128,10 +148,12 @@ class SettlementHandler(ReportHandler):
             )
         transaction_type, amount_type = row.required("transaction-type"), row.required("amount-type")
         description = row["amount-description"]
-        quantity = row["quantity-purchased"]
         amount = row.decimal("amount")
         if amount.as_tuple().exponent < -AMOUNT_PLACES:  # type: ignore[operator]
             raise RowError(f"amount: {row['amount']!r} has more than {AMOUNT_PLACES} decimal places")
+        quantity = row["quantity-purchased"]
+        market = row["marketplace-name"]
+        posted = (row["posted-date-time"] and "posted-date-time") or (row["posted-date"] and "posted-date")
         return Component(
             reference=reference,
             line=row.line,
@@ -143,10 +165,10 @@ class SettlementHandler(ReportHandler):
             order_ref=row["order-id"][:60],
             shipment_ref=row["shipment-id"][:60],
             adjustment_ref=row["adjustment-id"][:60],
-            marketplace_id=marketplace_by_name(row["marketplace-name"]) if row["marketplace-name"] else None,
+            marketplace_id=marketplace_by_name(market) if market else None,
             sku=row["sku"][:100],
             quantity=row.integer("quantity-purchased") if quantity else None,
-            posted_at=_optional_moment(row, "posted-date-time", "posted-date"),
+            posted_at=row.moment(posted) if posted else None,
         )
 
     def book(self, session: Session, context: ReportContext, rows: Sequence[ParsedRow]) -> Mapping[int, str]:
@@ -167,7 +189,7 @@ class SettlementHandler(ReportHandler):
         if components:
             orders = order_ids_by_ref(session, [c.order_ref for c in components if c.order_ref])
             records = [open_.record(c, orders.get(c.order_ref)) for c in components]
-            session.execute(insert(cast(Table, SettlementLine.__table__)), records)
+            insert_rows(session, cast(Table, SettlementLine.__table__), LINE_COLUMNS, records)
         return refused
 
     def finish(self, session: Session, context: ReportContext) -> None:
@@ -261,30 +283,31 @@ class _OpenSettlements:
             settings.fee_nominal_code,
         )
 
-    def record(self, component: Component, order_id: int | None) -> dict[str, Any]:
+    def record(self, component: Component, order_id: int | None) -> tuple[Any, ...]:
+        """The settlement line as a row of LINE_COLUMNS."""
         booking = self.open[component.reference]
         assert isinstance(booking, _Booking)
         if component.kind == LineKind.FEE:
             code = booking.fees.get(component.description, booking.default_fee)
         else:
             code = booking.codes.get(component.kind)
-        return {
-            "settlement_id": booking.settlement_id,
-            "line": component.line,
-            "kind": component.kind,
-            "transaction_type": component.transaction_type,
-            "amount_type": component.amount_type,
-            "description": component.description,
-            "amount": component.amount,
-            "order_ref": component.order_ref or None,
-            "order_id": order_id,
-            "shipment_ref": component.shipment_ref or None,
-            "adjustment_ref": component.adjustment_ref or None,
-            "sku": component.sku or None,
-            "quantity": component.quantity,
-            "nominal_code": code,
-            "posted_at": component.posted_at,
-        }
+        return (
+            booking.settlement_id,
+            component.line,
+            component.kind.value,
+            component.transaction_type,
+            component.amount_type,
+            component.description,
+            component.amount,
+            component.order_ref or None,
+            order_id,
+            component.shipment_ref or None,
+            component.adjustment_ref or None,
+            component.sku or None,
+            component.quantity,
+            code,
+            component.posted_at,
+        )
 
 
 def _channel_id(session: Session, marketplace_id: str) -> int | None:
