@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import NewAccount, add_account
-from orderbridge.amazon.channel import change_settings
+from orderbridge.amazon.channel import ChannelSettingsError, change_settings
 from orderbridge.amazon.report_inbox import AmazonReport, ReportRowRecord, RowStatus, quarantined_rows
 from orderbridge.amazon.report_rows import ReportFileError
 from orderbridge.amazon.reports import ImportResult, ReportSource, import_report_file, retry_quarantined_rows
@@ -389,3 +389,15 @@ def test_r2_money_trail_goes_from_the_order_to_its_settlement_lines_and_explains
         reasons = {v.reason.split(" (")[0].split(":")[0]: v.amount for v in trail.variances}
         assert reasons["channel fees"] == Decimal("-6.22")
         assert reasons["refunded to the buyer"] == Decimal("-17.00")
+
+
+@STORES
+def test_r2_fee_nominal_code_settings_name_what_is_wrong(settled: Book) -> None:
+    with settled.sessions() as session:
+        channel = channel_for(session, US)
+        with pytest.raises(ChannelSettingsError, match="fee_nominal_codes: Commission: nominal code '9999'"):
+            change_settings(session, channel, {"fee_nominal_codes": "Commission=9999"})
+        with pytest.raises(ChannelSettingsError, match="'Commission' is not TYPE=CODE"):
+            change_settings(session, channel, {"fee_nominal_codes": "Commission"})
+        with pytest.raises(ChannelSettingsError, match="withheld_tax_nominal_code: nominal code 'X'"):
+            change_settings(session, channel, {"withheld_tax_nominal_code": "X"})
