@@ -32,6 +32,7 @@ from orderbridge.book.settlements import (
     SettlementLine,
     SettlementStatus,
     refunds_for_order,
+    settle_waiting,
     totals_by_kind,
 )
 from orderbridge.book.tax import add_nominal_code, add_tax_code
@@ -401,3 +402,40 @@ def test_r2_fee_nominal_code_settings_name_what_is_wrong(settled: Book) -> None:
             change_settings(session, channel, {"fee_nominal_codes": "Commission"})
         with pytest.raises(ChannelSettingsError, match="withheld_tax_nominal_code: nominal code 'X'"):
             change_settings(session, channel, {"withheld_tax_nominal_code": "X"})
+
+
+@STORES
+def test_o4_an_order_booked_after_its_settlement_is_paid_when_settlements_are_checked_again(
+    settled: Book,
+) -> None:
+    settled.run(settled.write("settlement.txt", settlement_text(TOTAL, SALE)))
+    with settled.sessions.begin() as session:
+        late = order(session)
+        book_order(
+            session,
+            NewOrder(
+                channel_id=late.channel_id,
+                external_ref="999-9999999-9999999",
+                contact_id=late.contact_id,
+                status_id=late.status_id,
+                currency="USD",
+                placed_at=NOW,
+                rows=(
+                    NewRow(
+                        kind=RowKind.FREE_TEXT, name="Item", sku="SKU-2", quantity=1, net=Decimal("5.00"),
+                        tax=Decimal(0), tax_code="ZERO",
+                    ),
+                ),
+            ),
+            now=NOW,
+        )  # fmt: skip
+    with settled.sessions.begin() as session:
+        assert settle_waiting(session, now=NOW) == 1
+        assert settle_waiting(session, now=NOW) == 0
+    with settled.sessions() as session:
+        paid = session.scalar(select(SalesOrder).where(SalesOrder.external_ref == "999-9999999-9999999"))
+        assert paid is not None and paid.amount_paid == Decimal("5.00")
+        assert paid.payment_status == PaymentStatus.PAID
+        assert not [
+            a for a in open_alerts(session, Subject.SETTLEMENT) if a.kind == "settlement_unknown_orders"
+        ]

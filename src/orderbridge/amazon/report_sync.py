@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderbridge.amazon import leases
 from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.client_types import Report
@@ -27,9 +28,12 @@ from orderbridge.amazon.report_handler import ReportHandler, handler_for, load_h
 from orderbridge.amazon.report_inbox import AmazonReport, ReportState, find_report, latest_window_end
 from orderbridge.amazon.report_rows import ReportFileError
 from orderbridge.amazon.reports import ImportResult, ReportSource, import_report_file
+from orderbridge.amazon.settlements import SETTLEMENT_REPORT
+from orderbridge.book.settlements import settle_waiting
 from orderbridge.clock import Clock, as_utc
 
-DISCOVER_SINCE = timedelta(days=90)  # SPAPI.md §7: reports are kept at most 90 days
+DISCOVER_SINCE = timedelta(days=90)
+LEASE_TTL = timedelta(hours=6)  # SPAPI.md §7: reports are kept at most 90 days
 
 
 @dataclass
@@ -39,12 +43,15 @@ class ReportSyncResult:
     account: str
     imported: list[ImportResult] = field(default_factory=list)
     empty: int = 0
+    late_paid: int = 0
     failed: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [result.line() for result in self.imported]
         if self.empty:
             out.append(f"{self.empty} reports had no data")
+        if self.late_paid:
+            out.append(f"{self.late_paid} orders booked after their settlement were paid")
         out += [f"failed: {reason}" for reason in self.failed]
         return out or ["nothing new"]
 
@@ -71,15 +78,33 @@ def sync_reports(
             raise ValueError(f"no Amazon account with id {account_id}")
         label, markets = account.label, list(account.marketplace_ids)
     result = ReportSyncResult(label)
-    for report_type in types:
-        handler = handler_for(report_type)
-        if handler.policy is None:
-            _discover(sessions, client, account_id, handler, clock=clock, result=result)
-        else:
-            _request(
+    # One runner per account at a time (another holds it: LeaseHeld); long imports keep it for hours.
+    with leases.held(sessions, f"reports:{account_id}", clock=clock, ttl=LEASE_TTL):
+        for report_type in types:
+            handler = handler_for(report_type)
+            _sync_type(
                 sessions, client, account_id, handler, markets=markets, clock=clock, poll=poll, result=result
             )
     return result
+
+
+def _sync_type(
+    sessions: sessionmaker[Session],
+    client: SpApiClient,
+    account_id: int,
+    handler: ReportHandler,
+    *,
+    markets: list[str],
+    clock: Clock,
+    poll: float,
+    result: ReportSyncResult,
+) -> None:
+    if handler.policy is None:
+        _discover(sessions, client, account_id, handler, clock=clock, result=result)
+    else:
+        _request(
+            sessions, client, account_id, handler, markets=markets, clock=clock, poll=poll, result=result
+        )
 
 
 def _discover(
@@ -101,6 +126,10 @@ def _discover(
             if stored is not None and stored.state == ReportState.BOOKED:
                 continue
         _download_and_import(sessions, client, account_id, report, "discovered", clock=clock, result=result)
+    if handler.report_type == SETTLEMENT_REPORT:
+        with sessions.begin() as session:
+            # O4: orders booked after the settlement that paid them are paid now.
+            result.late_paid += settle_waiting(session, now=clock())
 
 
 def _request(

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from orderbridge.book.alerts import Subject, raise_alert
+from orderbridge.book.alerts import Subject, clear_alert, open_alerts, raise_alert
 from orderbridge.book.channels import Channel, ChannelKind
 from orderbridge.book.money import round_money
 from orderbridge.book.orders.model import SalesOrder
@@ -208,6 +208,10 @@ def settle(session: Session, settlement: Settlement, *, now: datetime) -> Reconc
     else:
         settlement.status = SettlementStatus.RECONCILED
         settlement.reconciled_at = settlement.reconciled_at or now
+    if not unknown:
+        for alert in open_alerts(session, Subject.SETTLEMENT, settlement.id):
+            if alert.kind == UNKNOWN_ORDERS:
+                clear_alert(alert, by="settlement", now=now)  # every order it named is in the book now
     if unknown:
         shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
         raise_alert(
@@ -227,6 +231,25 @@ def settle(session: Session, settlement: Settlement, *, now: datetime) -> Reconc
         paid,
         unknown,
     )
+
+
+def settle_waiting(session: Session, *, now: datetime) -> int:
+    """Settle again every settlement that names orders the book lacked, now that some may have
+    arrived (an order booked after its settlement is paid then). Returns how many arrived."""
+    waiting = session.scalars(
+        select(Settlement).where(
+            Settlement.id.in_(
+                select(SettlementLine.settlement_id)
+                .where(SettlementLine.order_id.is_(None), SettlementLine.order_ref.is_not(None))
+                .distinct()
+            )
+        )
+    )
+    arrived = 0
+    for settlement in list(waiting):
+        before = len(unknown_orders(session, settlement.id))
+        arrived += before - len(settle(session, settlement, now=now).unknown_orders)
+    return arrived
 
 
 def _link_orders(session: Session, settlement: Settlement) -> None:
