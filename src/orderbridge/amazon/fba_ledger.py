@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, func, insert, select, update
+from sqlalchemy import ForeignKey, Integer, String, Table, UniqueConstraint, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.amazon.fba_book import channels_by_country, places, products_for
@@ -48,7 +48,7 @@ from orderbridge.book.inventory import (
 )
 from orderbridge.book.orders.model import Fulfilment, OrderRow, RowKind, SalesOrder
 from orderbridge.book.types import UtcDateTime
-from orderbridge.db import Base, BigId
+from orderbridge.db import Base, BigId, insert_rows
 
 LEDGER = "GET_LEDGER_DETAIL_VIEW_DATA"
 REPLACEMENTS = "GET_FBA_FULFILLMENT_CUSTOMER_SHIPMENT_REPLACEMENT_DATA"
@@ -69,7 +69,7 @@ EVENT_TYPES = frozenset(
 MOVED_ELSEWHERE = frozenset({"Receipts", "CustomerReturns"})  # by inbound (F4) and returns (F8)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LedgerRow:
     """One ledger row, parsed. `identity` leaves out the reconciliation columns."""
 
@@ -119,13 +119,20 @@ class LedgerRow:
 
 def identity_of(row: ReportRow) -> str:
     parts = (
-        row["Date and Time"] or row["Date"], row["FNSKU"], row["MSKU"], row["Event Type"],
-        row["Reference ID"], row["Fulfillment Center"], row["Disposition"], row["Reason"], row["Quantity"],
-    )  # fmt: skip
+        row["Date and Time"] or row["Date"],
+        row["FNSKU"],
+        row["MSKU"],
+        row["Event Type"],
+        row["Reference ID"],
+        row["Fulfillment Center"],
+        row["Disposition"],
+        row["Reason"],
+        row["Quantity"],
+    )
     return hashlib.sha1("|".join(parts).encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def parse_ledger_row(row: ReportRow) -> LedgerRow:
+def parse_ledger_row(row: ReportRow, identity: str | None = None) -> LedgerRow:
     """A ledger row, or RowError naming the column and value that is wrong."""
     event_type = row.required("Event Type")
     if event_type not in EVENT_TYPES:
@@ -136,7 +143,7 @@ def parse_ledger_row(row: ReportRow) -> LedgerRow:
     if event_type == "Adjustments" and reason not in ADJUSTMENT_REASONS:
         raise RowError(f"Reason: unknown adjustment reason code {reason!r} (SPAPI.md §8.3)")
     return LedgerRow(
-        identity=identity_of(row),
+        identity=identity_of(row) if identity is None else identity,
         happened_at=row.moment("Date and Time", "Date"),
         sku=row.required("MSKU"),
         fnsku=row["FNSKU"],
@@ -194,6 +201,9 @@ class Replacement(Base):
     shipped_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+ENTRIES = Table("fba_ledger_entries", Base.metadata)
+
+
 @dataclass(frozen=True)
 class Place:
     channel_id: int
@@ -226,11 +236,11 @@ def book_ledger_rows(
             seen.add(row.identity)
             fresh.append((line, row))
     if updates:
-        session.execute(update(LedgerEntry), updates)
+        session.execute(update(LedgerEntry), updates)  # bulk UPDATE by primary key
     placed = _places(session, cache, {row.country for _, row in fresh})
     products = _products(session, cache, placed, fresh)
     replacements = _replacement_orders(session, account_id, fresh)
-    entries: list[dict[str, Any]] = []
+    entries: list[tuple[Any, ...]] = []
     movements: list[NewMovement] = []
     shipped: list[tuple[LedgerRow, Product, int]] = []
     for line, row in fresh:
@@ -250,28 +260,32 @@ def book_ledger_rows(
                 reason = MovementReason.REPLACEMENT
             movements.append(
                 NewMovement(
-                    product_id=product.id, warehouse_id=place.warehouse_id, quantity=row.quantity,
-                    reason=reason, reference=row.reference, moved_at=row.happened_at,
+                    product_id=product.id,
+                    warehouse_id=place.warehouse_id,
+                    quantity=row.quantity,
+                    reason=reason,
+                    reference=row.reference,
+                    moved_at=row.happened_at,
                     note=f"ledger {row.event_type} {row.reason} {row.reference_id} {row.fulfillment_center}",
                 )
-            )  # fmt: skip
+            )
             if reason in (MovementReason.SHIPMENT, MovementReason.REPLACEMENT) and row.quantity < 0:
                 shipped.append((row, product, place.warehouse_id))
         entries.append(_entry(account_id, row, product, place, reason, report_pk=report_pk, line=line))
-    if entries:
-        session.execute(insert(LedgerEntry), entries)
-    move_stock_many(session, movements)
+    insert_rows(session, ENTRIES, ENTRY_COLUMNS, entries)
+    # Each movement's reference names a ledger entry first inserted just now, so none was applied before.
+    move_stock_many(session, movements, known_new=True)
     _ship_order_rows(session, placed, shipped)
     return refused
 
 
 def _known(session: Session, account_id: int, identities: list[str]) -> dict[str, tuple[int, int, int]]:
     found: dict[str, tuple[int, int, int]] = {}
-    for start in range(0, len(identities), 900):
+    for start in range(0, len(identities), 2000):
         query = select(
             LedgerEntry.identity, LedgerEntry.id, LedgerEntry.reconciled, LedgerEntry.unreconciled
         ).where(
-            LedgerEntry.account_id == account_id, LedgerEntry.identity.in_(identities[start : start + 900])
+            LedgerEntry.account_id == account_id, LedgerEntry.identity.in_(identities[start : start + 2000])
         )
         for identity, entry_id, reconciled, unreconciled in session.execute(query):
             found[identity] = (entry_id, reconciled, unreconciled)
@@ -316,6 +330,29 @@ def _replacement_orders(session: Session, account_id: int, rows: list[tuple[int,
     return set(session.scalars(query))
 
 
+ENTRY_COLUMNS = (
+    "account_id",
+    "identity",
+    "happened_at",
+    "sku",
+    "fnsku",
+    "product_id",
+    "warehouse_id",
+    "fulfillment_center",
+    "event_type",
+    "reference_id",
+    "quantity",
+    "disposition",
+    "reason",
+    "country",
+    "reconciled",
+    "unreconciled",
+    "movement",
+    "report_id",
+    "line",
+)
+
+
 def _entry(
     account_id: int,
     row: LedgerRow,
@@ -325,16 +362,28 @@ def _entry(
     *,
     report_pk: int | None,
     line: int,
-) -> dict[str, Any]:
-    return {
-        "account_id": account_id, "identity": row.identity, "happened_at": row.happened_at, "sku": row.sku,
-        "fnsku": row.fnsku, "product_id": product.id if product else None,
-        "warehouse_id": place.warehouse_id if place else None, "fulfillment_center": row.fulfillment_center,
-        "event_type": row.event_type, "reference_id": row.reference_id, "quantity": row.quantity,
-        "disposition": row.disposition, "reason": row.reason, "country": row.country,
-        "reconciled": row.reconciled, "unreconciled": row.unreconciled,
-        "movement": str(reason) if reason is not None else None, "report_id": report_pk, "line": line,
-    }  # fmt: skip
+) -> tuple[Any, ...]:
+    return (
+        account_id,
+        row.identity,
+        row.happened_at,
+        row.sku,
+        row.fnsku,
+        product.id if product else None,
+        place.warehouse_id if place else None,
+        row.fulfillment_center,
+        row.event_type,
+        row.reference_id,
+        row.quantity,
+        row.disposition,
+        row.reason,
+        row.country,
+        row.reconciled,
+        row.unreconciled,
+        str(reason) if reason is not None else None,
+        report_pk,
+        line,
+    )
 
 
 def _ship_order_rows(
@@ -422,10 +471,14 @@ def book_replacements(session: Session, account_id: int, rows: Sequence[Mapping[
         )
         session.execute(
             update(LedgerEntry)
-            .where(LedgerEntry.account_id == account_id, LedgerEntry.event_type == "Shipments",
-                   LedgerEntry.reference_id.in_(orders), LedgerEntry.movement.is_not(None))
+            .where(
+                LedgerEntry.account_id == account_id,
+                LedgerEntry.event_type == "Shipments",
+                LedgerEntry.reference_id.in_(orders),
+                LedgerEntry.movement.is_not(None),
+            )
             .values(movement=str(MovementReason.REPLACEMENT))
-        )  # fmt: skip
+        )
 
 
 def stock_by_centre(session: Session, account_id: int) -> dict[tuple[str, str], int]:
@@ -455,10 +508,13 @@ class LedgerHandler(ReportHandler):
         return key
 
     def parse(self, row: ReportRow, context: ReportContext) -> LedgerRow:
-        return parse_ledger_row(row)
+        return parse_ledger_row(row, identity="")  # `book` takes it from the row key, computed once
 
     def book(self, session: Session, context: ReportContext, rows: Sequence[ParsedRow]) -> Mapping[int, str]:
-        pairs = [(parsed.row.line, parsed.value) for parsed in rows]
+        pairs = []
+        for parsed in rows:
+            parsed.value.identity = parsed.key.split("|", 1)[0]
+            pairs.append((parsed.row.line, parsed.value))
         return book_ledger_rows(
             session, context.account_id, pairs, report_pk=context.report_pk, cache=context.scratch
         )

@@ -17,9 +17,9 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     String,
+    Table,
     UniqueConstraint,
     func,
-    insert,
     select,
     tuple_,
 )
@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from orderbridge.book.catalog import Product
 from orderbridge.book.errors import DuplicateError, InvalidValueError, NotFoundError
 from orderbridge.book.types import UtcDateTime
-from orderbridge.db import Base, BigId
+from orderbridge.db import Base, BigId, insert_rows
 
 
 class WarehouseKind(StrEnum):
@@ -172,12 +172,19 @@ class NewMovement:
     note: str | None = None
 
 
-def move_stock_many(session: Session, movements: Sequence[NewMovement], *, chunk: int = 500) -> int:
+def move_stock_many(
+    session: Session, movements: Sequence[NewMovement], *, chunk: int = 500, known_new: bool = False
+) -> int:
     """The bulk `move_stock`: one look-up of applied references and levels per chunk, one INSERT of the
-    movements, one change per level. References applied before (or twice in `movements`) move nothing.
-    Returns how many movements were made."""
+    movements, one change per level. References applied before (or twice in `movements`) move nothing;
+    a caller whose own records prove the references new (in this transaction) skips that look-up with
+    `known_new`. Returns how many movements were made."""
     fresh: dict[tuple[str, int, int], NewMovement] = {}
-    for start in range(0, len(movements), chunk):
+    if known_new:
+        for movement in movements:
+            if movement.quantity != 0:
+                fresh.setdefault((movement.reference, movement.product_id, movement.warehouse_id), movement)
+    for start in range(0, 0 if known_new else len(movements), chunk):
         part = [m for m in movements[start : start + chunk] if m.quantity != 0]
         keys = {(m.reference, m.product_id, m.warehouse_id) for m in part}
         applied = set(
@@ -199,30 +206,40 @@ def move_stock_many(session: Session, movements: Sequence[NewMovement], *, chunk
     for movement in fresh.values():
         pair = (movement.product_id, movement.warehouse_id)
         totals[pair] = totals.get(pair, 0) + movement.quantity
+    levels = _levels(session, list(totals))
     for (product_id, warehouse_id), change in totals.items():
-        level = stock_level(session, product_id, warehouse_id)
+        level = levels.get((product_id, warehouse_id)) or stock_level(session, product_id, warehouse_id)
         remaining = max(level.on_hand + change, 0)
         if level.allocated > remaining:
             with session.no_autoflush:
                 release_newest_allocations(session, level, level.allocated - remaining)
         level.on_hand += change
     session.flush()
-    session.execute(
-        insert(StockMovement),
+    insert_rows(
+        session,
+        MOVEMENTS,
+        ("product_id", "warehouse_id", "quantity", "reason", "reference", "moved_at", "note"),
         [
-            {
-                "product_id": m.product_id,
-                "warehouse_id": m.warehouse_id,
-                "quantity": m.quantity,
-                "reason": m.reason,
-                "reference": m.reference,
-                "moved_at": m.moved_at,
-                "note": m.note,
-            }
+            (m.product_id, m.warehouse_id, m.quantity, str(m.reason), m.reference, m.moved_at, m.note)
             for m in fresh.values()
         ],
     )
     return len(fresh)
+
+
+MOVEMENTS = Table("stock_movements", Base.metadata)
+
+
+def _levels(session: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    """The level rows of (product, warehouse) pairs, in one query per 500 pairs."""
+    found: dict[tuple[int, int], StockLevel] = {}
+    for start in range(0, len(pairs), 500):
+        query = select(StockLevel).where(
+            tuple_(StockLevel.product_id, StockLevel.warehouse_id).in_(pairs[start : start + 500])
+        )
+        for level in session.scalars(query):
+            found[(level.product_id, level.warehouse_id)] = level
+    return found
 
 
 def already_moved(session: Session, reference: str, product_id: int, warehouse_id: int) -> bool:

@@ -76,7 +76,7 @@ def message(notice: Notice, mail: MailSettings, recipients: list[str]) -> EmailM
     email["Date"] = format_datetime(notice.created_at)
     email["Message-ID"] = make_msgid(domain=mail.sender.rsplit("@", 1)[-1])
     email["X-Orderbridge-Event"] = notice.event_key
-    email.set_content(notice.body)
+    email.set_content(notice.content)
     return email
 
 

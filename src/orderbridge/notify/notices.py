@@ -22,7 +22,8 @@ class Notice(Base):
     event_key: Mapped[str] = mapped_column(String(300), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(300))
-    body: Mapped[str] = mapped_column(Text)
+    # Seller-facing text naming shipments, SKUs and units; never buyer data (those notices are not made).
+    content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     recipients: Mapped[str | None] = mapped_column(String(1000))
@@ -37,7 +38,7 @@ def queue_notice(
     # The query autoflushes, so a notice queued earlier in this unit of work is seen too.
     if session.scalar(select(Notice.id).where(Notice.event_key == event_key)) is not None:
         return None
-    notice = Notice(event_key=event_key, kind=kind, subject=subject, body=body, created_at=now, attempts=0)
+    notice = Notice(event_key=event_key, kind=kind, subject=subject, content=body, created_at=now, attempts=0)
     session.add(notice)
     return notice
 

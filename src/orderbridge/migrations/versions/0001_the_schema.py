@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 03:50:16.906412
+Create Date: 2026-12-02 04:31:19.512646
 """
 
 from collections.abc import Sequence
@@ -141,7 +141,7 @@ def upgrade() -> None:
         sa.Column("event_key", sa.String(length=300), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("subject", sa.String(length=300), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
         sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("recipients", sa.String(length=1000), nullable=True),
