@@ -74,6 +74,9 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+MAX_PARAMETERS = 30000  # bound parameters per statement (PostgreSQL allows 65,535)
+
+
 def insert_rows(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
@@ -98,4 +101,14 @@ def insert_rows(
                 if values[i] is not None:
                     values[i] = process(values[i])
             converted.append(values)
-    connection.exec_driver_sql(sql, [tuple(values) for values in converted])
+    if dialect.paramstyle == "qmark":
+        connection.exec_driver_sql(sql, [tuple(values) for values in converted])
+        return
+    # PostgreSQL: multi-row VALUES, one round trip per chunk instead of one per row.
+    per_chunk = max(1, MAX_PARAMETERS // len(columns))
+    one = f"({', '.join([marker] * len(columns))})"
+    head = f"INSERT INTO {table.name} ({names}) VALUES "
+    for start in range(0, len(converted), per_chunk):
+        chunk = converted[start : start + per_chunk]
+        flat = [value for values in chunk for value in values]
+        connection.exec_driver_sql(head + ", ".join([one] * len(chunk)), tuple(flat))
