@@ -279,6 +279,13 @@ def main() -> None:
                 name = f"bench_reports_{store}_{report_type.lower()[:20]}"
                 url = fresh_store(store, work, name)
                 figure = in_child(book_file, url, str(work), str(path), report_type)
+                console.print(
+                    f"{report_type} {store}: {figure.rows:,} rows, {figure.booked:,} booked, "
+                    f"{figure.quarantined:,} quarantined, {figure.rate:,.0f} rows/s "
+                    f"({figure.cpu_rate:,.0f} per CPU second), peak {figure.peak_mb:,.0f} MB; "
+                    f"csv alone {ceiling.rate:,.0f} rows/s",
+                    highlight=False,
+                )
                 table.add_row(
                     report_type.removeprefix("GET_")[:28],
                     store,
