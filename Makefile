@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/outbound.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/reports.py --rows 1000000
 
 # Until the first release the schema is one migration, rewritten from the models.
 migration: $(STAMP)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -143,6 +143,17 @@ class Settings(BaseSettings):
     dispatch_seconds: float = Field(
         default=5.0, gt=0, le=3600, description="Real seconds between two dispatcher ticks of the beat."
     )
+    # E-mail to the seller (F5). An empty smtp_host keeps notices in the book, unsent.
+    smtp_host: str = Field(default="", description="SMTP server; empty: no e-mail is sent.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="starttls (port 587), ssl (implicit TLS, port 465) or none."
+    )
+    smtp_username: str = Field(default="", description="SMTP login; empty: no authentication.")
+    smtp_password: SecretStr = Field(default=SecretStr(""))
+    smtp_timeout: float = Field(default=30.0, gt=0, le=600)
+    mail_from: str = Field(default="", description="The sender address of the book's e-mail.")
+    mail_to: str = Field(default="", description="Recipients, comma-separated (never Amazon's, C12).")
 
     @classmethod
     def settings_customise_sources(
@@ -264,6 +275,30 @@ class Settings(BaseSettings):
                     f"{name} {getattr(self, name)} is inside data_dir: database backups would copy it"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _mail_complete(self) -> Settings:
+        from orderbridge.notify.addresses import AddressError, checked_address
+
+        if not self.smtp_host:
+            return self
+        if not self.mail_from or not self.mail_recipients:
+            raise ValueError("smtp_host is set: mail_from and mail_to are needed too")
+        if self.smtp_password.get_secret_value() and not self.smtp_username:
+            raise ValueError("smtp_password is set without smtp_username")
+        if self.smtp_username and self.smtp_tls == "none":
+            raise ValueError("smtp_username with smtp_tls none would send the password in clear")
+        try:
+            checked_address(self.mail_from, what="mail_from")
+            for address in self.mail_recipients:
+                checked_address(address, what="mail_to")
+        except AddressError as error:
+            raise ValueError(str(error)) from None
+        return self
+
+    @property
+    def mail_recipients(self) -> list[str]:
+        return [part.strip() for part in self.mail_to.split(",") if part.strip()]
 
     @property
     def store_url(self) -> str:

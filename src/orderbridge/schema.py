@@ -6,10 +6,15 @@ from orderbridge.amazon import (
     calls,
     channel,
     cursors,
+    fba_claims,
+    fba_ledger,
+    inbound,
     inbox,
     leases,
     listings,
     quotas,
+    report_inbox,
+    returns,
     stock_push,
 )
 from orderbridge.book import (
@@ -21,11 +26,13 @@ from orderbridge.book import (
     custom_fields,
     inventory,
     payments,
+    settlements,
     tax,
     transfers,
 )
 from orderbridge.book.orders import model
 from orderbridge.db import Base
+from orderbridge.notify import notices
 from orderbridge.outbox import models as outbox_models
 from orderbridge.privacy import models as privacy_models
 from orderbridge.web import users as web_users
@@ -40,6 +47,7 @@ MODULES = (
     accounts,
     calls,
     quotas,
+    report_inbox,
     alerts,
     catalog,
     channels,
@@ -49,11 +57,17 @@ MODULES = (
     inventory,
     model,
     payments,
+    settlements,
     tax,
     transfers,
     privacy_models,
     outbox_models,
     stock_push,
     web_users,
+    inbound,
+    notices,
+    fba_ledger,
+    fba_claims,
+    returns,
 )
 metadata = Base.metadata

@@ -70,10 +70,20 @@ class ChannelSettings(BaseModel):
     skip_sfp_shipment_confirmation: bool = False
     fbm_warehouse: str | None = None
     fba_warehouse: str | None = None
+    # F3: the own warehouse FBA inbound shipments leave from; empty means fbm_warehouse.
+    inbound_source_warehouse: str | None = None
+    # F2: returned FBM units go back on hand for resale (FBA returns follow Amazon's disposition, F8).
     returns_to_stock: bool = True
     tax_behaviour: TaxBehaviour | None = None
     sales_nominal_code: str | None = None
     shipping_nominal_code: str | None = None
+    # R2: settlement fees by type (amount-description, e.g. Commission) -> nominal code; others to
+    # fee_nominal_code. Withheld tax (O16), reimbursements and other settlement amounts have their own.
+    fee_nominal_codes: dict[str, str] = Field(default_factory=dict)
+    fee_nominal_code: str | None = None
+    withheld_tax_nominal_code: str | None = None
+    reimbursement_nominal_code: str | None = None
+    other_settlement_nominal_code: str | None = None
 
     @model_validator(mode="after")
     def _contacts_named(self) -> ChannelSettings:
@@ -158,8 +168,24 @@ def change_settings(session: Session, channel: Channel, changes: dict[str, str])
     for name, text in changes.items():
         if name not in ChannelSettings.model_fields:
             raise ChannelSettingsError(f"channel {channel.code}: {name}: no such setting")
-        data[name] = _from_text(text)
+        data[name] = _mapping_from_text(channel, name, text) if name in MAPPINGS else _from_text(text)
     return save_settings(session, channel, parse_settings(data, channel=channel.code))
+
+
+MAPPINGS = ("fee_nominal_codes",)
+
+
+def _mapping_from_text(channel: Channel, name: str, text: str) -> dict[str, str]:
+    """`Commission=4010,FBAPerUnitFulfillmentFee=4020` (empty text: no entries)."""
+    out: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ChannelSettingsError(
+                f"channel {channel.code}: {name}: {part!r} is not TYPE=CODE (e.g. Commission=4010)"
+            )
+        out[key.strip()] = value.strip()
+    return out
 
 
 def _from_text(text: str) -> object:
@@ -191,10 +217,28 @@ def check_against_book(session: Session, channel: Channel, settings: ChannelSett
     _check_fields(session, where, settings)
     _check_warehouse(session, where, "fbm_warehouse", settings.fbm_warehouse, WarehouseKind.OWN)
     _check_warehouse(session, where, "fba_warehouse", settings.fba_warehouse, WarehouseKind.FBA)
-    for name in ("sales_nominal_code", "shipping_nominal_code"):
+    _check_warehouse(
+        session, where, "inbound_source_warehouse", settings.inbound_source_warehouse, WarehouseKind.OWN
+    )
+    for name in NOMINAL_SETTINGS:
         code = getattr(settings, name)
         if code is not None and session.get(NominalCode, code) is None:
             raise ChannelSettingsError(f"{where}: {name}: nominal code {code!r} does not exist")
+    for fee, code in settings.fee_nominal_codes.items():
+        if session.get(NominalCode, code) is None:
+            raise ChannelSettingsError(
+                f"{where}: fee_nominal_codes: {fee}: nominal code {code!r} does not exist"
+            )
+
+
+NOMINAL_SETTINGS = (
+    "sales_nominal_code",
+    "shipping_nominal_code",
+    "fee_nominal_code",
+    "withheld_tax_nominal_code",
+    "reimbursement_nominal_code",
+    "other_settlement_nominal_code",
+)
 
 
 # Which kind each custom-field setting needs: O12 gift messages a text area, O18/O20 yes/no or text.

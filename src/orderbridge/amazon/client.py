@@ -15,14 +15,24 @@ backoff, Retry-After) -> quota (the shared bucket in the store) -> LWA token (pe
 from __future__ import annotations
 
 import gzip
+import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
+import httpx
+
 from orderbridge.amazon import auth
-from orderbridge.amazon.client_layers import TIMEOUT, USER_AGENT, CallLayers, Request, RetryPolicy
+from orderbridge.amazon.client_layers import (
+    TIMEOUT,
+    USER_AGENT,
+    CallLayers,
+    Request,
+    RetryPolicy,
+    _raise_for_status,
+)
 from orderbridge.amazon.client_types import (
     Document,
     DocumentLink,
@@ -39,6 +49,7 @@ from orderbridge.amazon.client_types import (
     parse_amazon_time,
 )
 from orderbridge.amazon.errors import AmazonUnavailable, BadPayload
+from orderbridge.amazon.inbound_types import InboundShipmentInfo, InboundShipmentItem, parse_rows
 
 __all__ = ["TIMEOUT", "USER_AGENT", "Request", "RetryPolicy", "SpApiClient"]
 ORDERS = "/orders/2026-01-01/orders"
@@ -216,6 +227,49 @@ class SpApiClient(CallLayers):
                 raise BadPayload("download", response.status_code, "the document is not valid gzip") from None
         return Document(data, response.charset_encoding)
 
+    def download_to(self, url: str, target: BinaryIO, *, compression: str | None = None) -> str | None:
+        """Stream a pre-signed document URL into `target`, gunzipping on the fly, in constant memory
+        whatever its size; returns the charset the server declared. A retry starts the file again."""
+        request = Request("download", "GET", url)
+        charset: list[str | None] = [None]
+
+        def attempt(_: Request) -> httpx.Response:
+            target.seek(0)
+            target.truncate()
+            response, charset[0] = self._stream_into(url, target, compression=compression)
+            return response
+
+        self._with_retries(request, attempt)
+        return charset[0]
+
+    def _stream_into(
+        self, url: str, target: BinaryIO, *, compression: str | None
+    ) -> tuple[httpx.Response, str | None]:
+        unzip: Any = None
+        started = time.perf_counter()
+        try:
+            with self._http.stream("GET", url, extensions={"operation": "download"}) as response:
+                self._record("download", response.status_code, started, "", "")
+                if response.status_code >= 400:
+                    response.read()
+                    _raise_for_status("download", response)
+                for chunk in _raw_chunks(response):
+                    if unzip is None:
+                        # Raw bytes are gzip when the document is GZIP or S3 sent Content-Encoding: gzip;
+                        # the magic number decides (a transport may have decoded them already).
+                        unzip = zlib.decompressobj(15 + 32) if chunk[:2] == b"\x1f\x8b" else False
+                    target.write(unzip.decompress(chunk) if unzip else chunk)
+                if unzip:
+                    target.write(unzip.flush())
+                    if not unzip.eof:
+                        raise BadPayload("download", response.status_code, "the document's gzip is cut short")
+                return response, response.charset_encoding
+        except zlib.error:
+            raise BadPayload("download", 200, "the document is not valid gzip") from None
+        except httpx.TransportError as error:
+            self._record("download", 0, started, "", type(error).__name__)
+            raise AmazonUnavailable("download", 0, f"no response ({type(error).__name__})") from error
+
     def wait_for_report(self, report_id: str, *, poll: float = 30.0, limit: float = 4 * 3600.0) -> Report:
         """Poll getReport (2 rps, so cheap) until DONE / CANCELLED / FATAL; sleeps on the injected clock."""
         waited = 0.0
@@ -260,6 +314,34 @@ class SpApiClient(CallLayers):
         path = f"{INBOUND}/shipments/{_seg(shipment_id)}/items"
         request = Request("getShipmentItemsByShipmentId", "GET", path, {"MarketplaceId": marketplace_id})
         return _v0_page(self._json(self.call(request)), "ItemData", request.operation).rows
+
+    def inbound_shipments_updated(
+        self, marketplace_id: str, *, after: datetime, before: datetime
+    ) -> list[InboundShipmentInfo]:
+        """Every shipment changed in [after, before] (getShipments DATE_RANGE, all pages), typed."""
+        params = {
+            "QueryType": "DATE_RANGE",
+            "LastUpdatedAfter": amazon_time(after),
+            "LastUpdatedBefore": amazon_time(before),
+        }
+        rows = [row for page in self.shipments_pages(marketplace_id, params=params) for row in page.rows]
+        return parse_rows(InboundShipmentInfo, rows, "getShipments", "shipment")
+
+    def inbound_shipments_by_id(
+        self, marketplace_id: str, shipment_ids: Sequence[str]
+    ) -> list[InboundShipmentInfo]:
+        """The named shipments (getShipments SHIPMENT, at most 999 ids a call), typed."""
+        found: list[InboundShipmentInfo] = []
+        for start in range(0, len(shipment_ids), 999):
+            params = {"QueryType": "SHIPMENT", "ShipmentIdList": ",".join(shipment_ids[start : start + 999])}
+            rows = [row for page in self.shipments_pages(marketplace_id, params=params) for row in page.rows]
+            found += parse_rows(InboundShipmentInfo, rows, "getShipments", "shipment")
+        return found
+
+    def inbound_items(self, shipment_id: str, marketplace_id: str) -> list[InboundShipmentItem]:
+        """A shipment's items with QuantityShipped and QuantityReceived (the only source of receipts, §9)."""
+        rows = self.get_shipment_items(shipment_id, marketplace_id)
+        return parse_rows(InboundShipmentItem, rows, "getShipmentItemsByShipmentId", "item")
 
     # -- Listings Items 2021-08-01 and Feeds 2021-06-30 ---------------------------------------------
 
@@ -313,6 +395,14 @@ class SpApiClient(CallLayers):
     def get_feed_document(self, document_id: str) -> FeedDocumentLink:
         path = f"{FEEDS}/documents/{_seg(document_id)}"
         return self._model(FeedDocumentLink, self.call(Request("getFeedDocument", "GET", path)))
+
+
+def _raw_chunks(response: httpx.Response) -> Iterator[bytes]:
+    """The body as it came over the wire, in chunks (a response already read gives its bytes)."""
+    try:
+        yield from response.iter_raw(1 << 20)
+    except httpx.StreamConsumed:
+        yield response.content
 
 
 def _seg(value: str) -> str:

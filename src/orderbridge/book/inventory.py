@@ -7,16 +7,29 @@ Allocated never exceeds on hand: when on hand drops below it, the newest allocat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, func, select
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.book.catalog import Product
 from orderbridge.book.errors import DuplicateError, InvalidValueError, NotFoundError
 from orderbridge.book.types import UtcDateTime
-from orderbridge.db import Base, BigId
+from orderbridge.db import Base, BigId, insert_rows
 
 
 class WarehouseKind(StrEnum):
@@ -38,6 +51,7 @@ class MovementReason(StrEnum):
     FOUND = "found"
     CORRECTION = "correction"
     REPLACEMENT = "replacement"
+    REMOVAL = "removal"
 
 
 class Warehouse(Base):
@@ -149,6 +163,89 @@ def move_stock(
     )
     session.add(movement)
     return movement
+
+
+@dataclass(frozen=True)
+class NewMovement:
+    """One movement for `move_stock_many` (the product must be stock-tracked; the caller checked)."""
+
+    product_id: int
+    warehouse_id: int
+    quantity: int
+    reason: MovementReason
+    reference: str
+    moved_at: datetime
+    note: str | None = None
+
+
+def move_stock_many(
+    session: Session, movements: Sequence[NewMovement], *, chunk: int = 500, known_new: bool = False
+) -> int:
+    """The bulk `move_stock`: one look-up of applied references and levels per chunk, one INSERT of the
+    movements, one change per level. References applied before (or twice in `movements`) move nothing;
+    a caller whose own records prove the references new (in this transaction) skips that look-up with
+    `known_new`. Returns how many movements were made."""
+    fresh: dict[tuple[str, int, int], NewMovement] = {}
+    if known_new:
+        for movement in movements:
+            if movement.quantity != 0:
+                fresh.setdefault((movement.reference, movement.product_id, movement.warehouse_id), movement)
+    for start in range(0, 0 if known_new else len(movements), chunk):
+        part = [m for m in movements[start : start + chunk] if m.quantity != 0]
+        keys = {(m.reference, m.product_id, m.warehouse_id) for m in part}
+        applied = set(
+            session.execute(
+                select(StockMovement.reference, StockMovement.product_id, StockMovement.warehouse_id).where(
+                    tuple_(StockMovement.reference, StockMovement.product_id, StockMovement.warehouse_id).in_(
+                        keys
+                    )
+                )
+            )
+        ) if keys else set()  # fmt: skip
+        for movement in part:
+            key = (movement.reference, movement.product_id, movement.warehouse_id)
+            if key not in applied and key not in fresh:
+                fresh[key] = movement
+    if not fresh:
+        return 0
+    totals: dict[tuple[int, int], int] = {}
+    for movement in fresh.values():
+        pair = (movement.product_id, movement.warehouse_id)
+        totals[pair] = totals.get(pair, 0) + movement.quantity
+    levels = _levels(session, list(totals))
+    for (product_id, warehouse_id), change in totals.items():
+        level = levels.get((product_id, warehouse_id)) or stock_level(session, product_id, warehouse_id)
+        remaining = max(level.on_hand + change, 0)
+        if level.allocated > remaining:
+            with session.no_autoflush:
+                release_newest_allocations(session, level, level.allocated - remaining)
+        level.on_hand += change
+    session.flush()
+    insert_rows(
+        session,
+        MOVEMENTS,
+        ("product_id", "warehouse_id", "quantity", "reason", "reference", "moved_at", "note"),
+        [
+            (m.product_id, m.warehouse_id, m.quantity, str(m.reason), m.reference, m.moved_at, m.note)
+            for m in fresh.values()
+        ],
+    )
+    return len(fresh)
+
+
+MOVEMENTS = Table("stock_movements", Base.metadata)
+
+
+def _levels(session: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+    """The level rows of (product, warehouse) pairs, in one query per 500 pairs."""
+    found: dict[tuple[int, int], StockLevel] = {}
+    for start in range(0, len(pairs), 500):
+        query = select(StockLevel).where(
+            tuple_(StockLevel.product_id, StockLevel.warehouse_id).in_(pairs[start : start + 500])
+        )
+        for level in session.scalars(query):
+            found[(level.product_id, level.warehouse_id)] = level
+    return found
 
 
 def already_moved(session: Session, reference: str, product_id: int, warehouse_id: int) -> bool:

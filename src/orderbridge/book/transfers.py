@@ -54,11 +54,13 @@ class TransferRow(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     quantity_sent: Mapped[int] = mapped_column(Integer)
     quantity_received: Mapped[int] = mapped_column(Integer, default=0)
+    # Units written off the target's in-transit when the transfer was closed short (F5).
+    quantity_short: Mapped[int] = mapped_column(Integer, default=0)
     unexpected: Mapped[bool] = mapped_column(Boolean, default=False)
 
     @property
     def in_transit(self) -> int:
-        return max(self.quantity_sent - self.quantity_received, 0)
+        return max(self.quantity_sent - self.quantity_received - self.quantity_short, 0)
 
 
 @dataclass
@@ -103,7 +105,9 @@ def create_transfer(
     )
     session.add(transfer)
     for product, quantity in quantities.items():
-        transfer.rows.append(TransferRow(product_id=product.id, quantity_sent=quantity, quantity_received=0))
+        transfer.rows.append(
+            TransferRow(product_id=product.id, quantity_sent=quantity, quantity_received=0, quantity_short=0)
+        )
         move_stock(
             session,
             product,
@@ -142,7 +146,9 @@ def receive_transfer(
             continue
         row = rows.get(product.id)
         if row is None:
-            row = TransferRow(product_id=product.id, quantity_sent=0, quantity_received=0, unexpected=True)
+            row = TransferRow(
+                product_id=product.id, quantity_sent=0, quantity_received=0, quantity_short=0, unexpected=True
+            )
             transfer.rows.append(row)
             rows[product.id] = row
             receipt.unexpected[product.sku] = quantity
@@ -175,7 +181,7 @@ def close_transfer(session: Session, transfer: WarehouseTransfer, *, now: dateti
     for row in transfer.rows:
         if row.in_transit:
             stock_level(session, row.product_id, transfer.target_warehouse_id).in_transit -= row.in_transit
-            shortfall[row.product_id] = row.in_transit
+            shortfall[row.product_id] = row.quantity_short = row.in_transit
     transfer.status = TransferStatus.CLOSED
     transfer.closed_at = now
     return shortfall

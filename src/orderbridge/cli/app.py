@@ -12,10 +12,12 @@ from orderbridge.cli import (
     catalog,
     channels,
     database,
+    fba,
     listings,
     orders,
     outbox,
     privacy,
+    reports,
     scale,
     stock,
     users,
@@ -39,6 +41,12 @@ app.add_typer(listings.listings, name="listings")
 app.add_typer(outbox.outbox, name="outbox")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(sync_cli.sync, name="sync")
+app.add_typer(reports.reports, name="reports")
+app.add_typer(reports.settlements, name="settlements")
+orders.orders.command("trail")(reports.trail_command)
+app.add_typer(fba.inbound, name="inbound")
+app.add_typer(fba.fba, name="fba")
+app.add_typer(fba.notices, name="notices")
 app.add_typer(privacy.privacy, name="privacy")
 app.add_typer(privacy.archive, name="archive")
 app.add_typer(privacy.incidents_app, name="incidents")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderbridge.amazon.accounts import ENDPOINTS, SellerAccount, add_account, list_accounts, sandbox_accounts
 from orderbridge.amazon.channel import change_settings
 from orderbridge.amazon.listings import ListingFulfilment, connect_listing, find_listing
+from orderbridge.amazon.report_sync import scheduled_types, short_name
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.catalog import Product, save_product
 from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse, count_stock, warehouse_by_code
@@ -33,9 +34,12 @@ from orderbridge.jobs.tasks import (
     Runtime,
     check_account_completeness,
     push_all_stock,
+    send_notices,
     send_to_amazon,
     sweep_personal_data,
+    sync_account_inbound,
     sync_account_orders,
+    sync_account_reports,
 )
 from orderbridge.privacy.keystore import KeyStore
 from orderbridge.simulator import generator
@@ -153,8 +157,8 @@ OUTBOX_INTERVAL = timedelta(seconds=120)  # Amazon time between outbox passes: c
 
 
 def stock_sandbox_catalog(session: Session, listings: list[dict[str, Any]]) -> None:
-    """A product per sandbox listing, with opening stock, connected on every marketplace it sells in,
-    so that a demo books product rows that allocate stock (O5) instead of free text. A product or
+    """A product per sandbox listing, with opening stock in MAIN, connected on every marketplace it sells
+    in, so that a demo books product rows that allocate stock (O5) instead of free text. A product or
     connection the seller already has is left as it is; the opening stock is counted once."""
     warehouses = {code: warehouse_by_code(session, code) for code in ("MAIN", "FBA")}
     for listing in listings:
@@ -165,11 +169,13 @@ def stock_sandbox_catalog(session: Session, listings: list[dict[str, Any]]) -> N
             product = save_product(session, sku, str(listing.get("title") or sku))
             session.flush()
         if product.stock_tracked and not product.is_bundle:
+            # FBA units reach the FBA warehouse only as Amazon receives the sandbox's inbound shipments
+            # (F4) and leave it by the ledger, so the seller's own warehouse holds enough to send.
             count_stock(
                 session,
                 product,
-                warehouses["FBA" if fba else "MAIN"],
-                SANDBOX_OPENING_STOCK,
+                warehouses["MAIN"],
+                SANDBOX_OPENING_STOCK * (10 if fba else 1),
                 reference=f"sandbox-opening:{sku}",
                 now=utc_now(),
             )
@@ -195,7 +201,8 @@ def plan_jobs(
     completeness_days: int = 3,
     first_sync: timedelta = timedelta(0),
 ) -> list[tuple[int, str]]:
-    """Per account: an order sync every searchOrders refill and a daily completeness check."""
+    """Per account: an order sync every searchOrders refill, a daily completeness check and each report
+    type on its handler's schedule."""
     planned: list[tuple[int, str]] = []
     with runtime.sessions() as session:
         accounts = list_accounts(session)
@@ -221,6 +228,26 @@ def plan_jobs(
                 clock=clock,
                 first=timedelta(hours=1),
             )
+            for report_type, interval in scheduled_types().items():
+                # R1 and F-rules: each report type on its own schedule (settlements: discovered).
+                scheduler.every(
+                    interval,
+                    f"reports {short_name(report_type)} {account.label}",
+                    sync_account_reports,
+                    account.id,
+                    report_type,
+                    clock=clock,
+                    first=first_sync + timedelta(minutes=5),
+                )
+            # F3-F5: inbound shipments (getShipments refills 2 a second, so polling is cheap).
+            scheduler.every(
+                timedelta(minutes=30),
+                f"inbound {account.label}",
+                sync_account_inbound,
+                account.id,
+                clock=clock,
+                first=first_sync + timedelta(minutes=2),
+            )
             planned.append((account.id, account.label))
         # O23, I1: the outbox sender on the first account's clock (the sandbox's, when it runs one).
         sender_clock = runtime.endpoint(accounts[0]).clock if accounts else utc_now
@@ -228,6 +255,8 @@ def plan_jobs(
     scheduler.every(
         timedelta(days=1), "nightly stock push", push_all_stock, clock=sender_clock, first=timedelta(hours=1)
     )
+    # F5: the notices the book queued go out every few minutes, on the real clock.
+    scheduler.every(timedelta(minutes=5), "notices", send_notices, clock=utc_now)
     # P4: the retention sweep runs at start and then daily, on the real clock: Amazon's DPP counts
     # real days, whatever speed a sandbox runs at.
     scheduler.every(timedelta(days=1), "privacy sweep", sweep_personal_data, clock=utc_now)

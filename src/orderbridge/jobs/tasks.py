@@ -165,6 +165,27 @@ def check_account_completeness(account_id: int, days: int = 3) -> dict[str, Any]
     return _result(check_completeness(account_id, runtime().deps(account_id), days=days))
 
 
+def sync_account_reports(account_id: int, report_type: str | None = None) -> dict[str, Any]:
+    """One pass over Amazon's reports for an account (one type, or every type a handler books)."""
+    from orderbridge.amazon.report_sync import sync_reports
+
+    rt = runtime()
+    with rt.sessions() as session:
+        account = session.get(SellerAccount, account_id)
+        if account is None:
+            raise RuntimeMissing(f"jobs: no Amazon account with id {account_id}")
+    with rt.client(account) as client:
+        result = sync_reports(
+            rt.sessions,
+            client,
+            account_id=account_id,
+            clock=rt.clock_of(account_id),
+            report_types=[report_type] if report_type else None,
+            poll=rt.options.report_poll_seconds,
+        )
+    return {"reports": "; ".join(result.lines())}
+
+
 def all_account_ids() -> list[int]:
     return account_ids(runtime().sessions)
 
@@ -224,3 +245,35 @@ def sweep_personal_data() -> dict[str, Any]:
         f"{report.old_orders_deleted} orders past 18 months deleted"
         + ("" if writer is not None else " (no archive key: run `orderbridge archive keygen`)")
     }
+
+
+def sync_account_inbound(account_id: int) -> dict[str, Any]:
+    """F3-F5: poll the account's inbound shipments; transfers made and received, notices queued."""
+    from orderbridge.amazon.inbound import sync_inbound
+
+    rt = runtime()
+    report = sync_inbound(
+        account_id, sessions=rt.sessions, client_factory=rt.client, clock=rt.clock_of(account_id)
+    )
+    text = (
+        f"{report.shipments_seen} shipments seen, {report.transfers_created} transfers created, "
+        f"{report.units_received} units received, {report.closed} closed"
+    )
+    if report.problems:
+        text += f"; {len(report.problems)} waiting: " + "; ".join(report.problems[:3])
+    return {"inbound": text}
+
+
+def send_notices() -> dict[str, Any]:
+    """F5: send the notices the book queued, over the SMTP server in the settings (none: they wait)."""
+    from orderbridge.config import load_settings
+    from orderbridge.notify.mail import mail_settings, send_pending
+
+    mail = mail_settings(load_settings())
+    if mail is None:
+        return {"notices": "not sent: no smtp_host in the settings (they wait in the book)"}
+    report = send_pending(runtime().sessions, mail, clock=utc_now)
+    text = f"{report.sent} sent"
+    if report.failed:
+        text += f", {report.failed} failed: {report.errors[0]}"
+    return {"notices": text}

@@ -17,6 +17,7 @@ ADJUSTMENTS: dict[str, list[tuple[str, int, str]]] = {
     "damaged": [("E", -1, "SELLABLE"), ("P", 1, "WAREHOUSE_DAMAGED")],
     "disposed": [("D", -1, "SELLABLE")],
 }
+CLAIMABLE = frozenset({"M", "5", "E", "6", "7", "H", "K", "U"})  # lost / damaged at Amazon
 RETURN_DISPOSITIONS = ("SELLABLE", "DAMAGED", "CUSTOMER_DAMAGED", "DEFECTIVE", "CARRIER_DAMAGED", "EXPIRED")
 
 
@@ -45,6 +46,8 @@ def adjust(world: World, seller_id: str, sku: str, kind: str, *, quantity: int, 
     if kind not in ADJUSTMENTS:
         raise invalid_input(f"unknown adjustment kind {kind!r}; use one of {sorted(ADJUSTMENTS)}")
     reference = f"{world.rng.randint(10**7, 10**8 - 1)}"
+    if kind == "found":
+        reconcile(world, seller_id, sku, quantity)
     for reason, sign, disposition in ADJUSTMENTS[kind]:
         world.record_ledger(
             LedgerEvent(
@@ -58,8 +61,20 @@ def adjust(world: World, seller_id: str, sku: str, kind: str, *, quantity: int, 
                 disposition,
                 reason,
                 _country(world, seller_id).country_code,
+                reconciled=0 if reason in CLAIMABLE else None,
             )
         )
+
+
+def reconcile(world: World, seller_id: str, sku: str, quantity: int) -> None:
+    """Units reimbursed or found resolve the oldest open lost / damaged ledger rows of the SKU."""
+    for event in world.ledger:
+        if quantity <= 0:
+            return
+        if event.seller_id == seller_id and event.sku == sku and event.reconciled is not None:
+            taken = min(abs(event.quantity) - event.reconciled, quantity)
+            event.reconciled += taken
+            quantity -= taken
 
 
 def customer_return(
@@ -169,6 +184,7 @@ def reimburse(
         "case_id": "",
     }
     world.fba_events.append(FbaEvent(seller_id, "REIMBURSEMENT", world.now, sku, order_id, quantity, fields))
+    reconcile(world, seller_id, sku, quantity)
     if cash:
         description = "WAREHOUSE_DAMAGED" if reason.startswith("Damaged") else "WAREHOUSE_LOST"
         world.financial_events.append(

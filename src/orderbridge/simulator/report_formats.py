@@ -59,7 +59,11 @@ def ledger(world: World, scope: Scope) -> Rows:
             if product is None:
                 product = products[e.sku] = _product(world, e.seller_id, e.sku)
             asin, fnsku, title = product
-            reconciled = str(abs(e.quantity)) if e.event_type == "Adjustments" else "0"
+            if e.reconciled is not None:
+                reconciled, unreconciled = str(e.reconciled), str(abs(e.quantity) - e.reconciled)
+            else:
+                reconciled = str(abs(e.quantity)) if e.event_type == "Adjustments" else "0"
+                unreconciled = "0"
             rows.append(
                 [
                     _day(e.ts, "%m/%d/%Y"),
@@ -75,7 +79,7 @@ def ledger(world: World, scope: Scope) -> Rows:
                     e.reason,
                     e.country,
                     reconciled,
-                    "0",
+                    unreconciled,
                     _offset(e.ts),
                     "",
                 ]

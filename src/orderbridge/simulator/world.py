@@ -98,6 +98,9 @@ class LedgerEvent:
     disposition: str = "SELLABLE"
     reason: str = ""
     country: str = "US"
+    # Lost / damaged rows: units Amazon has since resolved (reimbursed or found), shown in the report's
+    # Reconciled / Unreconciled Quantity columns, which change after the row was first published.
+    reconciled: int | None = None
 
 
 @dataclass

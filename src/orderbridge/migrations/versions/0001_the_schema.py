@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 05:17:58.373514
+Create Date: 2026-12-02 05:18:26.331856
 """
 
 from collections.abc import Sequence
@@ -135,6 +135,24 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_nominal_codes")),
     )
+    op.create_table(
+        "notices",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("event_key", sa.String(length=300), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("recipients", sa.String(length=1000), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.String(length=500), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notices")),
+        sa.UniqueConstraint("event_key", name=op.f("uq_notices_event_key")),
+    )
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_notices_sent_at"), ["sent_at"], unique=False)
+
     op.create_table(
         "order_statuses",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -319,6 +337,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("channel_id", name=op.f("pk_amazon_channel_settings")),
     )
     op.create_table(
+        "amazon_inbound_polls",
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("marketplace_id", sa.String(length=20), nullable=False),
+        sa.Column("polled_until", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_inbound_polls_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("account_id", "marketplace_id", name=op.f("pk_amazon_inbound_polls")),
+    )
+    op.create_table(
         "amazon_inbox",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -355,6 +386,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_amazon_inbox_natural_id"), ["natural_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_amazon_inbox_pii_key"), ["pii_key"], unique=False)
         batch_op.create_index("ix_amazon_inbox_status", ["status", "id"], unique=False)
+
+    op.create_table(
+        "amazon_reports",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("report_type", sa.String(length=80), nullable=False),
+        sa.Column("report_id", sa.String(length=80), nullable=False),
+        sa.Column("document_id", sa.String(length=200), nullable=True),
+        sa.Column(
+            "marketplace_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("data_start", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("data_end", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("file_name", sa.String(length=300), nullable=True),
+        sa.Column(
+            "header",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("rows_read", sa.Integer(), nullable=False),
+        sa.Column("rows_booked", sa.Integer(), nullable=False),
+        sa.Column("rows_quarantined", sa.Integer(), nullable=False),
+        sa.Column("rows_known", sa.Integer(), nullable=False),
+        sa.Column("error", sa.String(length=1000), nullable=True),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("booked_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_reports_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_reports")),
+        sa.UniqueConstraint("account_id", "report_id", name=op.f("uq_amazon_reports_account_id_report_id")),
+    )
+    with op.batch_alter_table("amazon_reports", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_amazon_reports_account_id_report_type", ["account_id", "report_type"], unique=False
+        )
 
     op.create_table(
         "amazon_stock_feeds",
@@ -502,6 +576,67 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_custom_field_values_record_id"), ["record_id"], unique=False)
 
     op.create_table(
+        "fba_reimbursements",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("reimbursement_id", sa.String(length=40), nullable=False),
+        sa.Column("approved_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sku", sa.String(length=100), nullable=False),
+        sa.Column("reason", sa.String(length=60), nullable=False),
+        sa.Column("order_id", sa.String(length=40), nullable=True),
+        sa.Column("case_id", sa.String(length=40), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("amount_per_unit", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("amount_total", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("quantity_cash", sa.Integer(), nullable=False),
+        sa.Column("quantity_inventory", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_fba_reimbursements_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fba_reimbursements")),
+        sa.UniqueConstraint(
+            "account_id",
+            "reimbursement_id",
+            "sku",
+            name=op.f("uq_fba_reimbursements_account_id_reimbursement_id_sku"),
+        ),
+    )
+    with op.batch_alter_table("fba_reimbursements", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_fba_reimbursements_sku"), ["sku"], unique=False)
+
+    op.create_table(
+        "fba_replacements",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("replacement_order_id", sa.String(length=40), nullable=False),
+        sa.Column("original_order_id", sa.String(length=40), nullable=False),
+        sa.Column("sku", sa.String(length=100), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("reason_code", sa.String(length=10), nullable=False),
+        sa.Column("shipped_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_fba_replacements_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fba_replacements")),
+        sa.UniqueConstraint(
+            "account_id",
+            "replacement_order_id",
+            "sku",
+            name=op.f("uq_fba_replacements_account_id_replacement_order_id_sku"),
+        ),
+    )
+    with op.batch_alter_table("fba_replacements", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_fba_replacements_replacement_order_id"), ["replacement_order_id"], unique=False
+        )
+
+    op.create_table(
         "outbox_attempts",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("message_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -537,6 +672,30 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_products")),
         sa.UniqueConstraint("sku", name=op.f("uq_products_sku")),
     )
+    op.create_table(
+        "settlements",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("reference", sa.String(length=60), nullable=False),
+        sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("period_start", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("period_end", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("deposit_date", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("deposit_total", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("lines_total", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("reconciled_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["channel_id"], ["channels.id"], name=op.f("fk_settlements_channel_id_channels")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_settlements")),
+        sa.UniqueConstraint("reference", name=op.f("uq_settlements_reference")),
+    )
+    with op.batch_alter_table("settlements", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_settlements_channel_id"), ["channel_id"], unique=False)
+
     op.create_table(
         "tax_rules",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -641,6 +800,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_web_sessions_user_id"), ["user_id"], unique=False)
 
     op.create_table(
+        "amazon_inbound_shipments",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("marketplace_id", sa.String(length=20), nullable=False),
+        sa.Column("shipment_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=True),
+        sa.Column("destination", sa.String(length=20), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("transfer_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("problem", sa.String(length=1000), nullable=True),
+        sa.Column("first_seen_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_inbound_shipments_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["transfer_id"],
+            ["warehouse_transfers.id"],
+            name=op.f("fk_amazon_inbound_shipments_transfer_id_warehouse_transfers"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_inbound_shipments")),
+        sa.UniqueConstraint(
+            "account_id", "shipment_id", name=op.f("uq_amazon_inbound_shipments_account_id_shipment_id")
+        ),
+    )
+    op.create_table(
         "amazon_listings",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -667,6 +855,40 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("amazon_listings", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_amazon_listings_product_id"), ["product_id"], unique=False)
+
+    op.create_table(
+        "amazon_report_rows",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("report_type", sa.String(length=80), nullable=False),
+        sa.Column("row_key", sa.String(length=200), nullable=False),
+        sa.Column("report_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("line", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.String(length=500), nullable=True),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_report_rows_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["report_id"],
+            ["amazon_reports.id"],
+            name=op.f("fk_amazon_report_rows_report_id_amazon_reports"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_report_rows")),
+        sa.UniqueConstraint(
+            "account_id",
+            "report_type",
+            "row_key",
+            name=op.f("uq_amazon_report_rows_account_id_report_type_row_key"),
+        ),
+    )
+    with op.batch_alter_table("amazon_report_rows", schema=None) as batch_op:
+        batch_op.create_index("ix_amazon_report_rows_report_id_status", ["report_id", "status"], unique=False)
 
     op.create_table(
         "bundle_components",
@@ -701,6 +923,50 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("contact_id", "tag", name=op.f("pk_contact_tags")),
     )
+    op.create_table(
+        "fba_ledger_entries",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("identity", sa.String(length=40), nullable=False),
+        sa.Column("happened_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sku", sa.String(length=100), nullable=False),
+        sa.Column("fnsku", sa.String(length=20), nullable=False),
+        sa.Column("product_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("warehouse_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("fulfillment_center", sa.String(length=20), nullable=False),
+        sa.Column("event_type", sa.String(length=30), nullable=False),
+        sa.Column("reference_id", sa.String(length=100), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("disposition", sa.String(length=40), nullable=False),
+        sa.Column("reason", sa.String(length=10), nullable=False),
+        sa.Column("country", sa.String(length=5), nullable=False),
+        sa.Column("reconciled", sa.Integer(), nullable=False),
+        sa.Column("unreconciled", sa.Integer(), nullable=False),
+        sa.Column("movement", sa.String(length=20), nullable=True),
+        sa.Column("report_id", sa.Integer(), nullable=True),
+        sa.Column("line", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_fba_ledger_entries_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_id"], ["products.id"], name=op.f("fk_fba_ledger_entries_product_id_products")
+        ),
+        sa.ForeignKeyConstraint(
+            ["warehouse_id"], ["warehouses.id"], name=op.f("fk_fba_ledger_entries_warehouse_id_warehouses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fba_ledger_entries")),
+        sa.UniqueConstraint("account_id", "identity", name=op.f("uq_fba_ledger_entries_account_id_identity")),
+    )
+    with op.batch_alter_table("fba_ledger_entries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_fba_ledger_entries_happened_at"), ["happened_at"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_fba_ledger_entries_reference_id"), ["reference_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_fba_ledger_entries_sku"), ["sku"], unique=False)
+
     op.create_table(
         "product_prices",
         sa.Column("product_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -862,6 +1128,7 @@ def upgrade() -> None:
         sa.Column("product_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("quantity_sent", sa.Integer(), nullable=False),
         sa.Column("quantity_received", sa.Integer(), nullable=False),
+        sa.Column("quantity_short", sa.Integer(), nullable=False),
         sa.Column("unexpected", sa.Boolean(), nullable=False),
         sa.CheckConstraint(
             "quantity_sent >= 0 AND quantity_received >= 0", name=op.f("ck_transfer_rows_counts")
@@ -1038,6 +1305,40 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_sales_credits_order_id"), ["order_id"], unique=False)
 
     op.create_table(
+        "settlement_lines",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("settlement_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("line", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("transaction_type", sa.String(length=60), nullable=False),
+        sa.Column("amount_type", sa.String(length=60), nullable=False),
+        sa.Column("description", sa.String(length=120), nullable=False),
+        sa.Column("amount", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("order_ref", sa.String(length=60), nullable=True),
+        sa.Column("order_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("shipment_ref", sa.String(length=60), nullable=True),
+        sa.Column("adjustment_ref", sa.String(length=60), nullable=True),
+        sa.Column("sku", sa.String(length=100), nullable=True),
+        sa.Column("quantity", sa.Integer(), nullable=True),
+        sa.Column("nominal_code", sa.String(length=20), nullable=True),
+        sa.Column("posted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["sales_orders.id"], name=op.f("fk_settlement_lines_order_id_sales_orders")
+        ),
+        sa.ForeignKeyConstraint(
+            ["settlement_id"],
+            ["settlements.id"],
+            name=op.f("fk_settlement_lines_settlement_id_settlements"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_settlement_lines")),
+        sa.UniqueConstraint("settlement_id", "line", name=op.f("uq_settlement_lines_settlement_id_line")),
+    )
+    with op.batch_alter_table("settlement_lines", schema=None) as batch_op:
+        batch_op.create_index("ix_settlement_lines_order_id", ["order_id"], unique=False)
+        batch_op.create_index("ix_settlement_lines_order_ref", ["order_ref"], unique=False)
+
+    op.create_table(
         "shipments",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("order_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -1062,6 +1363,29 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("shipments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_shipments_order_id"), ["order_id"], unique=False)
+
+    op.create_table(
+        "amazon_return_credits",
+        sa.Column("credit_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("order_ref", sa.String(length=60), nullable=False),
+        sa.Column("sku", sa.String(length=100), nullable=False),
+        sa.Column("disposition", sa.String(length=40), nullable=False),
+        sa.Column("returned_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("priced_from_order", sa.Boolean(), nullable=False),
+        sa.Column("settlement_ref", sa.String(length=40), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["credit_id"],
+            ["sales_credits.id"],
+            name=op.f("fk_amazon_return_credits_credit_id_sales_credits"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("credit_id", name=op.f("pk_amazon_return_credits")),
+    )
+    with op.batch_alter_table("amazon_return_credits", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_amazon_return_credits_order_ref"), ["order_ref"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_amazon_return_credits_priced_from_order"), ["priced_from_order"], unique=False
+        )
 
     op.create_table(
         "credit_rows",
@@ -1155,10 +1479,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_credit_rows_credit_id"))
 
     op.drop_table("credit_rows")
+    with op.batch_alter_table("amazon_return_credits", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_amazon_return_credits_priced_from_order"))
+        batch_op.drop_index(batch_op.f("ix_amazon_return_credits_order_ref"))
+
+    op.drop_table("amazon_return_credits")
     with op.batch_alter_table("shipments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_shipments_order_id"))
 
     op.drop_table("shipments")
+    with op.batch_alter_table("settlement_lines", schema=None) as batch_op:
+        batch_op.drop_index("ix_settlement_lines_order_ref")
+        batch_op.drop_index("ix_settlement_lines_order_id")
+
+    op.drop_table("settlement_lines")
     with op.batch_alter_table("sales_credits", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sales_credits_order_id"))
         batch_op.drop_index(batch_op.f("ix_sales_credits_contact_id"))
@@ -1205,15 +1539,26 @@ def downgrade() -> None:
 
     op.drop_table("sales_orders")
     op.drop_table("product_prices")
+    with op.batch_alter_table("fba_ledger_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fba_ledger_entries_sku"))
+        batch_op.drop_index(batch_op.f("ix_fba_ledger_entries_reference_id"))
+        batch_op.drop_index(batch_op.f("ix_fba_ledger_entries_happened_at"))
+
+    op.drop_table("fba_ledger_entries")
     op.drop_table("contact_tags")
     with op.batch_alter_table("bundle_components", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bundle_components_component_id"))
 
     op.drop_table("bundle_components")
+    with op.batch_alter_table("amazon_report_rows", schema=None) as batch_op:
+        batch_op.drop_index("ix_amazon_report_rows_report_id_status")
+
+    op.drop_table("amazon_report_rows")
     with op.batch_alter_table("amazon_listings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_amazon_listings_product_id"))
 
     op.drop_table("amazon_listings")
+    op.drop_table("amazon_inbound_shipments")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_web_sessions_user_id"))
 
@@ -1228,11 +1573,23 @@ def downgrade() -> None:
     op.drop_table("web_api_tokens")
     op.drop_table("warehouse_transfers")
     op.drop_table("tax_rules")
+    with op.batch_alter_table("settlements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_settlements_channel_id"))
+
+    op.drop_table("settlements")
     op.drop_table("products")
     with op.batch_alter_table("outbox_attempts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_attempts_message_id"))
 
     op.drop_table("outbox_attempts")
+    with op.batch_alter_table("fba_replacements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fba_replacements_replacement_order_id"))
+
+    op.drop_table("fba_replacements")
+    with op.batch_alter_table("fba_reimbursements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fba_reimbursements_sku"))
+
+    op.drop_table("fba_reimbursements")
     with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_custom_field_values_record_id"))
         batch_op.drop_index(batch_op.f("ix_custom_field_values_pii_key"))
@@ -1251,6 +1608,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_amazon_stock_feeds_feed_id"))
 
     op.drop_table("amazon_stock_feeds")
+    with op.batch_alter_table("amazon_reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_amazon_reports_account_id_report_type")
+
+    op.drop_table("amazon_reports")
     with op.batch_alter_table("amazon_inbox", schema=None) as batch_op:
         batch_op.drop_index("ix_amazon_inbox_status")
         batch_op.drop_index(batch_op.f("ix_amazon_inbox_pii_key"))
@@ -1258,6 +1619,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_amazon_inbox_account_id_status")
 
     op.drop_table("amazon_inbox")
+    op.drop_table("amazon_inbound_polls")
     op.drop_table("amazon_channel_settings")
     with op.batch_alter_table("web_users", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_web_users_removed_at"))
@@ -1287,6 +1649,10 @@ def downgrade() -> None:
 
     op.drop_table("outbox_messages")
     op.drop_table("order_statuses")
+    with op.batch_alter_table("notices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notices_sent_at"))
+
+    op.drop_table("notices")
     op.drop_table("nominal_codes")
     op.drop_table("job_leases")
     op.drop_table("custom_field_definitions")

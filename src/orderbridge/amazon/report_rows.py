@@ -1,0 +1,193 @@
+"""Flat-file report rows read as a stream: columns by header name, one row at a time, constant memory.
+
+SPAPI.md §8: every flat file is tab-separated with one header line; parse by header name, never by
+position ("returned fields may vary"). Unknown extra columns are accepted; a missing required column
+refuses the whole file with its name. Fields are not quoted (a title may hold a lone `"`), so the
+reader uses `csv.QUOTE_NONE`. A file's bytes are decoded by the charset the download declared, else
+UTF-8 when the bytes are UTF-8, else the marketplace's fallback (cp1252 / cp932; SPAPI.md §7).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+
+from orderbridge.amazon.report_locale import ReportLocale, ValueFormatError
+from orderbridge.errors import OrderbridgeError
+
+CHUNK = 1 << 20
+
+
+class ReportFileError(OrderbridgeError):
+    """The file as a whole cannot be read: no header, a required column missing, not decodable."""
+
+
+class RowError(OrderbridgeError):
+    """One row cannot be booked; the row is quarantined with this reason and the rest books."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """The header line: column names and where each one is."""
+
+    names: tuple[str, ...]
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {name: position for position, name in enumerate(self.names)}
+
+    def require(self, required: Sequence[str], *, what: str) -> None:
+        missing = [name for name in required if name not in self.names]
+        if missing:
+            raise ReportFileError(
+                f"{what}: required column {', '.join(repr(m) for m in missing)} missing from the header"
+            )
+
+
+class ReportRow:
+    """One data row: `row["amount"]` by header name ("" for an empty or absent column; `row.fields` is
+    the same as a dict, for hot loops), typed readers that raise `RowError` naming the column and value,
+    the line number and the stripped values in file order."""
+
+    __slots__ = ("_locale", "fields", "line", "values")
+
+    def __init__(self, values: list[str], line: int, names: Sequence[str], locale: ReportLocale) -> None:
+        self.values = values
+        self.line = line
+        self.fields = dict(zip(names, values, strict=False))
+        self._locale = locale
+
+    def __getitem__(self, name: str) -> str:
+        return self.fields.get(name, "")
+
+    def get(self, *names: str) -> str:
+        """The first of these columns that the file has and fills (e.g. `order-id`, `amazon-order-id`)."""
+        for name in names:
+            value = self[name]
+            if value:
+                return value
+        return ""
+
+    def text(self) -> str:
+        """The row as it was in the file (tab-separated, each field stripped), for the inbox."""
+        return "\t".join(self.values)
+
+    def required(self, name: str) -> str:
+        value = self[name]
+        if not value:
+            raise RowError(f"{name} is empty")
+        return value
+
+    def decimal(self, name: str, *, default: Decimal | None = None) -> Decimal:
+        value = self[name]
+        if not value and default is not None:
+            return default
+        try:
+            return self._locale.decimal(value)
+        except ValueFormatError as error:
+            raise RowError(f"{name}: {error}") from None
+
+    def integer(self, name: str, *, default: int | None = None) -> int:
+        value = self[name]
+        if not value and default is not None:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise RowError(f"{name}: {value!r} is not a whole number") from None
+
+    def moment(self, *names: str) -> datetime:
+        """The first filled of these date/time columns as UTC (prefer the ISO one first)."""
+        for name in names:
+            value = self[name]
+            if value:
+                try:
+                    return self._locale.moment(value)
+                except ValueFormatError as error:
+                    raise RowError(f"{name}: {error}") from None
+        raise RowError(f"{' / '.join(names)} is empty")
+
+
+def open_text(path: Path, *, declared: str | None, fallback: str) -> IO[str]:
+    """The file as text in the declared charset, else UTF-8 (BOM dropped) if it is UTF-8, else fallback."""
+    encoding = _checked(declared) or ("utf-8-sig" if _is_utf8(path) else fallback)
+    errors = "strict" if encoding != fallback else "replace"
+    return path.open("r", encoding=encoding, errors=errors, newline="")
+
+
+def _checked(declared: str | None) -> str | None:
+    if not declared:
+        return None
+    try:
+        name = codecs.lookup(declared).name
+    except LookupError:
+        return None
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+def _is_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as raw:
+        try:
+            while chunk := raw.read(CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def read_rows(
+    text: IO[str],
+    *,
+    locale: ReportLocale,
+    required: Sequence[str] = (),
+    what: str = "report",
+) -> tuple[Header, Iterator[ReportRow]]:
+    """The header (checked for the required columns) and a lazy iterator over the data rows.
+
+    Blank lines are skipped; line numbers count from 1 at the header, as a spreadsheet shows them."""
+    reader = csv.reader(text, delimiter="\t", quoting=csv.QUOTE_NONE, strict=False)
+    try:
+        first = next(reader)
+    except StopIteration:
+        raise ReportFileError(f"{what}: the file is empty (no header line)") from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ReportFileError(f"{what}: the header cannot be read ({type(error).__name__})") from None
+    header = Header(tuple(name.strip().lstrip("\ufeff") for name in first))
+    header.require(required, what=what)
+    return header, _rows(reader, header, locale, what)
+
+
+def _rows(
+    reader: Iterator[list[str]], header: Header, locale: ReportLocale, what: str
+) -> Iterator[ReportRow]:
+    names = header.names
+    line = 1
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except (UnicodeDecodeError, csv.Error) as error:
+            problem = type(error).__name__
+            raise ReportFileError(f"{what}: line {line + 1} cannot be read ({problem})") from None
+        line += 1
+        if not values or (len(values) == 1 and not values[0].strip()):
+            continue
+        yield ReportRow([value.strip() for value in values], line, names, locale)
+
+
+def parse_text(
+    content: str, *, locale: ReportLocale, required: Sequence[str] = (), what: str = "report"
+) -> tuple[Header, list[ReportRow]]:
+    """A small file held in memory (tests, re-reading one quarantined row): header and rows."""
+    header, rows = read_rows(io.StringIO(content), locale=locale, required=required, what=what)
+    return header, list(rows)
