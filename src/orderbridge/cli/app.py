@@ -60,6 +60,15 @@ app.command()(scale.metrics)
 app.command()(scale.health)
 
 
+@app.command("web")
+def web_command(
+    for_seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+) -> None:
+    """Serve the web UI and API alone (settings web_host, web_port, web_tls): for installations whose
+    jobs run on `orderbridge worker` and `orderbridge beat`."""
+    sync_cli.serve_web_only(for_seconds=for_seconds)
+
+
 @app.command()
 def run(
     once: Annotated[bool, typer.Option(help="Run every due job once, then stop (for tests).")] = False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -260,4 +261,19 @@ def run_orderbridge(
             running.stop()
         if served_web is not None:
             served_web.stop()
+        tasks.configure(None)
+
+
+def serve_web_only(*, for_seconds: float | None) -> None:
+    """Serve the web UI and API without the jobs (the distributed mode runs those on workers)."""
+    database.upgrade()
+    tasks.configure(cli_runtime())  # retrying a quarantined order from a page needs a runtime
+    served = start_web()
+    stop = threading.Event()
+    try:
+        stop.wait(for_seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        served.stop()
         tasks.configure(None)
