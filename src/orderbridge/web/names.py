@@ -1,0 +1,28 @@
+"""The order list's name search, answered by privacy's blind index of live buyer names.
+
+`book` may not import `privacy`, so the book's `NameIndex` hook is filled here, in the web layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from orderbridge.book.orders.model import SalesOrder
+from orderbridge.privacy.search import find_contacts_by_name
+
+
+class LiveNameIndex:
+    """Orders of the contacts whose live name matches (exactly, after normalising); an order whose buyer
+    data was removed never matches, even while its contact still has live data from a later order."""
+
+    def order_ids(self, session: Session, name: str) -> Select[Any]:
+        contact_ids = [contact.id for contact in find_contacts_by_name(session, name)]
+        return select(SalesOrder.id).where(
+            SalesOrder.contact_id.in_(contact_ids), SalesOrder.pii_redacted_at.is_(None)
+        )
+
+
+NAMES = LiveNameIndex()
