@@ -19,6 +19,7 @@ from orderbridge.book.settlements import (
     settle,
 )
 from orderbridge.outbox.models import MessageKind, MessageStatus, OutboxMessage
+from orderbridge.privacy.models import AuditAction, AuditEntry
 from orderbridge.privacy.retention import sweep
 from orderbridge.privacy.sealing import privacy_of
 from orderbridge.web.roles import Permission
@@ -194,9 +195,19 @@ def test_p7_orders_are_found_by_buyer_name_only_while_their_buyer_data_is_live(w
         book.receive("A", 5)
         order = book.order(REF, [("A", 1)])
         order_id = order.id
-    operator = web.client("operator")
+    operator = web.client("operator", username="olga")
     found = operator.get("/orders?by=name&q=ann+buyer")
     assert found.status_code == 200 and f'href="/orders/{order_id}"' in found.text
+    with web.sessions() as session:  # AC-21: the search is audited under the searcher, without the name
+        searches = [
+            entry
+            for entry in session.scalars(
+                select(AuditEntry).where(AuditEntry.action == str(AuditAction.PII_READ))
+            )
+            if entry.detail.get("purpose") == "order_search_by_name"
+        ]
+        assert searches and searches[-1].actor == "user:olga"
+        assert "buyer" not in str(searches[-1].detail).lower()
     assert f'href="/orders/{order_id}"' not in operator.get("/orders?by=name&q=Nobody+Else").text
     # when: the order ships, its retention passes and the sweep removes its buyer data
     with web.sessions.begin() as session:

@@ -30,7 +30,7 @@ from orderbridge.book.settlements import Settlement
 from orderbridge.outbox.queries import order_messages
 from orderbridge.privacy.errors import PrivacyError
 from orderbridge.web.deps import Db, Principal, require, web_context
-from orderbridge.web.names import NAMES
+from orderbridge.web.names import LiveNameIndex
 from orderbridge.web.pages.rendering import REMOVED, back_to, buyer_data, not_found, page, pager
 from orderbridge.web.roles import Permission
 
@@ -92,8 +92,9 @@ def orders(request: Request, session: Db, principal: Reader) -> HTMLResponse:
         problems["q"] = "searching by buyer name needs the pii:read permission"
         wanted = OrderFilter(**{**wanted.__dict__, "name": None})
     found = None
+    names = LiveNameIndex(actor=principal.actor, channel=principal.channel, clock=web_context(request).clock)
     try:
-        found = list_orders(session, wanted, cursor=params.get("cursor"), size=50, names=NAMES)
+        found = list_orders(session, wanted, cursor=params.get("cursor"), size=50, names=names)
     except (SearchUnavailableError, PrivacyError) as error:
         problems["q"] = str(error)
     except BookError as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from orderbridge.amazon.outbox_sender import OutboxError, retry_message
@@ -17,6 +17,7 @@ from orderbridge.web.roles import Permission
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, require(Permission.ORDERS_READ)]
+RecordId = Annotated[int, Path(ge=1, le=2**62)]  # beyond BIGINT is a bad address, never a store error
 Writer = Annotated[Principal, require(Permission.ORDERS_WRITE)]
 
 
@@ -42,7 +43,7 @@ def outbox(request: Request, session: Db, principal: Reader) -> Response:
 
 
 @router.get("/outbox/{message_id}", response_class=HTMLResponse)
-def message_page(message_id: int, request: Request, session: Db, principal: Reader) -> Response:
+def message_page(message_id: RecordId, request: Request, session: Db, principal: Reader) -> Response:
     found = message(session, message_id)
     if found is None:
         raise HTTPException(404, f"outbox message {message_id} does not exist")
@@ -62,7 +63,7 @@ def _safe_next(value: str, message_id: int) -> str:
 
 @router.post("/outbox/{message_id}/retry")
 def retry(
-    message_id: int,
+    message_id: RecordId,
     request: Request,
     session: Db,
     principal: Writer,

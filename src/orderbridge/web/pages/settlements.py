@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from orderbridge.book.errors import BookError
@@ -20,6 +20,7 @@ from orderbridge.web.roles import Permission
 
 router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, require(Permission.ORDERS_READ)]
+RecordId = Annotated[int, Path(ge=1, le=2**62)]  # beyond BIGINT is a bad address, never a store error
 
 
 @router.get("/settlements", response_class=HTMLResponse)
@@ -39,7 +40,7 @@ def settlements(request: Request, session: Db, principal: Reader) -> Response:
 
 
 @router.get("/settlements/{settlement_id}", response_class=HTMLResponse)
-def settlement_page(settlement_id: int, request: Request, session: Db, principal: Reader) -> Response:
+def settlement_page(settlement_id: RecordId, request: Request, session: Db, principal: Reader) -> Response:
     detail = settlement_detail(session, settlement_id)
     if detail is None:
         raise HTTPException(404, f"settlement {settlement_id} does not exist")
