@@ -147,6 +147,7 @@ def test_the_outbox_page_filters_by_status_and_the_dashboard_counts_what_needs_a
     operator = web.client("operator")
     failed = operator.get("/outbox?status=failed").text
     assert f'href="/outbox/{message_id}"' in failed and "Retry" in failed
+    assert f'<a href="/orders/{order_id}">{REF}</a>' in failed  # named by its Amazon order id
     assert f'href="/outbox/{message_id}"' not in operator.get("/outbox?status=sent").text
     assert "unknown outbox status" in operator.get("/outbox?status=bogus").text
     assert "InvalidInput" in operator.get(f"/outbox/{message_id}").text
@@ -181,11 +182,12 @@ def test_the_api_lists_settlements_and_outbox_messages_with_the_same_permissions
         bad_status.status_code == 422 and bad_status.json()["error"]["fields"][0]["field"] == "query.status"
     )
     messages = viewer.get("/api/v1/outbox?status=failed").json()["items"]
-    assert [(m["id"], m["order_id"]) for m in messages] == [(message_id, order_id)]
+    assert [(m["id"], m["order_id"], m["order_ref"]) for m in messages] == [(message_id, order_id, REF)]
     assert viewer.api("POST", f"/api/v1/outbox/{message_id}/retry").status_code == 403
     operator = web.client("operator")
     retried = operator.api("POST", f"/api/v1/outbox/{message_id}/retry")
     assert retried.status_code == 200 and retried.json()["status"] == "pending"
+    assert retried.json()["order_ref"] == REF and retried.json()["history"][-1]["outcome"] == "requeued"
     assert operator.api("POST", f"/api/v1/outbox/{message_id}/retry").status_code == 409
 
 

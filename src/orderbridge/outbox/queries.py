@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.queries.paging import Page, decode, keyset_page, page_size
 from orderbridge.clock import as_utc
 from orderbridge.outbox.models import MessageKind, MessageStatus, OutboxMessage
@@ -38,6 +39,7 @@ class MessageLine:
     last_error: str | None
     result: dict[str, Any] | None
     history: tuple[AttemptLine, ...] = ()
+    order_ref: str | None = None  # the channel's order id of a shipment confirmation (lists only)
 
     @property
     def retryable(self) -> bool:
@@ -52,7 +54,7 @@ def _optional(value: datetime | None) -> datetime | None:
     return as_utc(value) if value is not None else None
 
 
-def _line(message: OutboxMessage, *, history: bool = False) -> MessageLine:
+def _line(message: OutboxMessage, *, history: bool = False, order_ref: str | None = None) -> MessageLine:
     return MessageLine(
         id=message.id,
         kind=str(message.kind),
@@ -70,6 +72,7 @@ def _line(message: OutboxMessage, *, history: bool = False) -> MessageLine:
         )
         if history
         else (),
+        order_ref=order_ref,
     )
 
 
@@ -92,7 +95,10 @@ def messages_page(
     size: int | None = None,
 ) -> Page[MessageLine]:
     """Messages newest first, optionally in one status (the status index serves the filter)."""
-    query = select(OutboxMessage)
+    query = select(OutboxMessage, SalesOrder.external_ref).outerjoin(
+        SalesOrder,
+        and_(SalesOrder.id == OutboxMessage.subject_id, OutboxMessage.kind == MessageKind.ORDER_SHIPPED),
+    )
     if status is not None:
         query = query.where(OutboxMessage.status == status)
     return keyset_page(
@@ -102,13 +108,18 @@ def messages_page(
         key_of=lambda row: (row[0].id,),
         cursor=decode(cursor, parts=1),
         size=page_size(size),
-        convert=lambda row: _line(row[0]),
+        convert=lambda row: _line(row[0], order_ref=row[1]),
     )
 
 
 def message(session: Session, message_id: int) -> MessageLine | None:
     found = session.get(OutboxMessage, message_id)
-    return _line(found, history=True) if found is not None else None
+    if found is None:
+        return None
+    ref = None
+    if found.kind == MessageKind.ORDER_SHIPPED:
+        ref = session.scalar(select(SalesOrder.external_ref).where(SalesOrder.id == found.subject_id))
+    return _line(found, history=True, order_ref=ref)
 
 
 def order_messages(session: Session, order_id: int) -> list[MessageLine]:

@@ -32,6 +32,7 @@ class MessageOut(BaseModel):
     kind: str
     key: str
     order_id: int | None
+    order_ref: str | None
     status: str
     attempts: int
     created_at: datetime
@@ -48,6 +49,7 @@ class MessageOut(BaseModel):
             kind=line.kind,
             key=line.key,
             order_id=line.order_id,
+            order_ref=line.order_ref,
             status=line.status,
             attempts=line.attempts,
             created_at=line.created_at,
