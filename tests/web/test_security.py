@@ -14,7 +14,8 @@ from orderbridge.web.deps import CSRF_COOKIE, PUBLIC_MARK, PUBLIC_PATHS
 from tests.book.builders import make_book
 from tests.web.conftest import WebApp
 
-OPEN = {"/login", "/health"}  # answer without a session (the other public paths send you to /login)
+# Answer without a session (the other public paths send you to /login).
+OPEN = {"/login", "/health", "/healthz"}
 
 
 def _routes(web: WebApp) -> list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orderbridge.cli.context import console, fail, keystore, sessions, settings, unit_of_work
+from orderbridge.cli.scale import _sources as scale_sources
 from orderbridge.jobs import tasks
 from orderbridge.web.api.alerts import RETRY_HOOK
 from orderbridge.web.app import create_app
@@ -21,7 +22,8 @@ def start_web() -> ServedWeb:
         raise fail(str(error), code=2) from None
     # The jobs runtime is configured by run before the web starts; retrying uses it (api/alerts.py).
     extras = {RETRY_HOOK: tasks.retry_account_quarantine}
-    app = create_app(config, sessions=sessions(), keys=keystore(), extras=extras)
+    # /metrics and /readyz read the sandbox accounts' clocks the way `orderbridge metrics` does.
+    app = create_app(config, sessions=sessions(), keys=keystore(), extras=extras, ops_sources=scale_sources)
     try:
         served = ServedWeb(app, listening).start()
     except OSError as error:

@@ -5,7 +5,8 @@ The figures come from plain functions (`metrics_text`, `check`); this router onl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -15,8 +16,11 @@ from orderbridge.ops.metrics import CONTENT_TYPE, metrics_text
 from orderbridge.ops.sources import Sources
 
 
-def ops_router(sources: Sources | Callable[[], Sources]) -> APIRouter:
-    """The routes; `sources` may be a factory, called at the first request (after the app started)."""
+def ops_router(sources: Sources | Callable[[], Sources], *, guarded: Sequence[Any] = ()) -> APIRouter:
+    """The routes; `sources` may be a factory, called at the first request (after the app started).
+
+    `guarded`: dependencies (e.g. a permission check) for /metrics and /readyz; /healthz stays open.
+    """
     router = APIRouter(tags=["operations"])
     made: list[Sources] = []
 
@@ -25,7 +29,7 @@ def ops_router(sources: Sources | Callable[[], Sources]) -> APIRouter:
             made.append(sources if isinstance(sources, Sources) else sources())
         return made[0]
 
-    @router.get("/metrics", include_in_schema=False)
+    @router.get("/metrics", include_in_schema=False, dependencies=list(guarded))
     def metrics() -> Response:
         return PlainTextResponse(metrics_text(current()), media_type=CONTENT_TYPE)
 
@@ -33,7 +37,7 @@ def ops_router(sources: Sources | Callable[[], Sources]) -> APIRouter:
     def alive() -> Response:
         return JSONResponse({"status": "ok"})
 
-    @router.get("/readyz", include_in_schema=False)
+    @router.get("/readyz", include_in_schema=False, dependencies=list(guarded))
     def ready() -> Response:
         health = check(current())
         return JSONResponse(

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import _iter_routes_with_context
+from fastapi.routing import APIRoute, _iter_routes_with_context
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,11 +21,14 @@ from starlette.routing import BaseRoute
 
 from orderbridge.clock import Clock, utc_now
 from orderbridge.config import Settings
+from orderbridge.ops.router import ops_router
+from orderbridge.ops.sources import Sources, sources_from
 from orderbridge.privacy.keystore import KeyStore
 from orderbridge.web import auth_pages, compliance, problems
 from orderbridge.web.api import router as api_router
-from orderbridge.web.deps import CSRF_COOKIE, WebContext, csrf_protect, public, signed_in
+from orderbridge.web.deps import CSRF_COOKIE, WebContext, csrf_protect, public, require, signed_in
 from orderbridge.web.pages import routers as page_routers
+from orderbridge.web.roles import Permission
 from orderbridge.web.signin import SignInPolicy
 from orderbridge.web.templating import STATIC_DIR
 
@@ -73,8 +76,12 @@ def create_app(
     keys: KeyStore,
     clock: Clock = utc_now,
     extras: dict[str, Any] | None = None,
+    ops_sources: Sources | Callable[[], Sources] | None = None,
 ) -> FastAPI:
-    """The web UI and REST API on the given (sealed) sessions and key store."""
+    """The web UI and REST API on the given (sealed) sessions and key store.
+
+    `ops_sources` feeds /metrics and /readyz (default: the settings' quota Redis and broker).
+    """
     app = FastAPI(
         title="orderbridge",
         summary="The order and inventory book for Amazon sellers: REST API v1.",
@@ -90,6 +97,7 @@ def create_app(
         keys=keys,
         clock=clock,
         policy=SignInPolicy.from_settings(settings),
+        extras=dict(extras or {}),
     )
     problems.install(app)
 
@@ -123,6 +131,15 @@ def create_app(
             session.execute(text("SELECT 1"))
         return {"status": "ok"}
 
+    # /healthz is open (a liveness probe); /metrics and /readyz need ops:read (a session or a scoped token).
+    ops = ops_router(
+        ops_sources or (lambda: sources_from(settings, sessions)),
+        guarded=[require(Permission.OPS_READ)],
+    )
+    for route in ops.routes:
+        if isinstance(route, APIRoute) and route.path == "/healthz":
+            public(route.endpoint)
+    app.include_router(ops)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(auth_pages.router)
     app.include_router(api_router)

@@ -37,7 +37,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The only routes reachable without signing in: their functions carry @public (tests/web/test_security.py
 # walks every route and checks that no other answers anonymously).
 PUBLIC_PATHS = frozenset(
-    {"/login", "/health", "/login/second-factor", "/login/enrol", "/login/password", "/logout"}
+    {"/login", "/health", "/healthz", "/login/second-factor", "/login/enrol", "/login/password", "/logout"}
 )
 PUBLIC_MARK = "_orderbridge_public"
 SANDBOX_BANNER = (

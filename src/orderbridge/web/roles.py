@@ -19,6 +19,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     COMPLIANCE_READ = "compliance:read"
     USERS_MANAGE = "users:manage"
+    OPS_READ = "ops:read"  # /metrics and /readyz: give a Prometheus scraper an API token with only this
 
 
 class Role(StrEnum):
@@ -49,6 +50,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.CATALOG_WRITE,
         Permission.SETTINGS_WRITE,
         Permission.PRIVACY_READ,
+        Permission.OPS_READ,
     },
     Role.VIEWER: _READ,
     Role.AUDITOR: _READ | {Permission.PRIVACY_READ, Permission.AUDIT_READ, Permission.COMPLIANCE_READ},

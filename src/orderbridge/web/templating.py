@@ -26,6 +26,7 @@ NAVIGATION: list[tuple[str, str, Permission]] = [
     ("Returns", "/returns", Permission.ORDERS_READ),
     ("Inbound", "/inbound", Permission.STOCK_READ),
     ("Settlements", "/settlements", Permission.ORDERS_READ),
+    ("Outbox", "/outbox", Permission.ORDERS_READ),
     ("Channels", "/channels", Permission.SETTINGS_READ),
     ("Privacy", "/privacy", Permission.PRIVACY_READ),
     ("Audit log", "/audit", Permission.AUDIT_READ),

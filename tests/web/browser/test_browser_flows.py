@@ -64,6 +64,13 @@ def test_first_sign_in_with_totp_connect_a_listing_retry_the_quarantine_and_ship
     assert "shipped 2 unit(s) as web-1" in page.locator(".notice.ok").inner_text()
     assert "JD0002211" in page.locator("table").nth(1).inner_text()
     site.shot(page, "order-shipped")
+    # then: the shipment confirmation for Amazon is on the order page and in the outbox
+    assert "Confirmations to Amazon" in page.content()
+    page.goto("/outbox")
+    assert f'href="/orders/{site.world.ready_order_id}"' in page.content()
+    site.shot(page, "outbox")
+    page.goto("/settlements")
+    site.shot(page, "settlements")
     with site.web.sessions() as session:
         order = session.get(SalesOrder, site.world.ready_order_id)
         assert order is not None and order.shipped_at is not None
@@ -117,6 +124,8 @@ def test_a_viewer_sees_the_pages_without_any_buyer_data(site: Site) -> None:
         "/quarantine",
         "/stock",
         "/channels/amazon-uk",
+        "/settlements",
+        "/outbox",
     ):
         page.goto(path)
         text = page.content()

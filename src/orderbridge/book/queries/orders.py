@@ -37,11 +37,12 @@ class NameIndex(Protocol):
     """The hook for searching orders by buyer name: privacy answers it from a blind index of live names.
 
     A name is buyer data: it can be found only while the order's PII is live (never once redacted), and
-    only by matching an index, never by decrypting every order. Until privacy provides one, a name
-    search is refused with `SearchUnavailableError`.
+    only by matching an index, never by decrypting every order. The web layer passes privacy's
+    (`web/names.py`: book never imports privacy); without one, a name search is refused with
+    `SearchUnavailableError`.
     """
 
-    def order_ids(self, session: Session, name: str) -> Select[tuple[int]]: ...
+    def order_ids(self, session: Session, name: str) -> Select[Any]: ...
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 05:18:26.331856
+Create Date: 2026-12-02 05:38:47.042224
 """
 
 from collections.abc import Sequence

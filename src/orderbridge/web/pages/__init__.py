@@ -12,8 +12,10 @@ from orderbridge.web.pages import (
     dashboard,
     inbound,
     orders,
+    outbox,
     privacy,
     returns,
+    settlements,
     stock,
 )
 
@@ -26,6 +28,8 @@ routers: list[APIRouter] = [
     stock.router,
     returns.router,
     inbound.router,
+    settlements.router,
+    outbox.router,
     channels.router,
     privacy.router,
 ]

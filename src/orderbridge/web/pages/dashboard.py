@@ -8,11 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from orderbridge.amazon.outbox_sender import ALERT_KIND as REFUSED_BY_AMAZON
 from orderbridge.amazon.queries import quarantined_count, sync_health, unconnected_count
 from orderbridge.book.queries.attention import open_alert_counts, orders_past_retention
 from orderbridge.book.queries.orders import orders_per_day
+from orderbridge.book.queries.settlements import unreconciled_count
 from orderbridge.book.queries.stock import fba_movements_per_day
+from orderbridge.book.settlements import UNBALANCED
 from orderbridge.clock import as_utc
+from orderbridge.outbox.models import MessageKind
+from orderbridge.outbox.queries import failed_counts
 from orderbridge.privacy.incidents import overdue_incidents
 from orderbridge.privacy.retention import amazon_channel_ids
 from orderbridge.privacy.sealing import privacy_of
@@ -22,6 +27,8 @@ from orderbridge.web.pages.rendering import page
 from orderbridge.web.roles import Permission
 
 router = APIRouter(include_in_schema=False)
+# Alerts with a tile of their own (counted from the outbox and settlements), not listed twice.
+SHOWN_APART = frozenset({REFUSED_BY_AMAZON, UNBALANCED})
 CHART_DAYS = 30
 
 # Alert kinds a person must act on, as the seller would name them (others show under their own kind).
@@ -40,13 +47,26 @@ def dashboard(
     privacy = privacy_of(session)
     period = privacy.period if privacy is not None else timedelta(days=context.settings.retention_days)
     alerts = open_alert_counts(session)
+    failed = failed_counts(session)
     needs = [
         ("Quarantined Amazon orders", quarantined_count(session), "/quarantine"),
         ("Unconnected listings", unconnected_count(session), "/listings?unconnected=1"),
         *[
             (ALERT_NAMES.get(kind, kind.replace("_", " ").capitalize()), n, f"/alerts?kind={kind}")
             for kind, n in sorted(alerts.items())
+            if kind not in SHOWN_APART
         ],
+        (
+            "Failed shipment confirmations to Amazon",
+            failed.get(MessageKind.ORDER_SHIPPED, 0),
+            "/outbox?status=failed",
+        ),
+        (
+            "Failed stock updates to Amazon",
+            failed.get(MessageKind.STOCK_CHANGED, 0) + failed.get(MessageKind.STOCK_RECOUNT, 0),
+            "/outbox?status=failed",
+        ),
+        ("Unreconciled settlements", unreconciled_count(session), "/settlements?status=unbalanced"),
         (
             "Orders holding buyer data past retention",
             orders_past_retention(session, amazon_channel_ids(session), cutoff=now - period),

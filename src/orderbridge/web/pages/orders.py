@@ -10,11 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from orderbridge.amazon.queries import payload_history
 from orderbridge.book.channels import Channel
 from orderbridge.book.contacts import Contact
 from orderbridge.book.errors import BookError, NotFoundError
+from orderbridge.book.money_trail import order_trail
 from orderbridge.book.orders.model import Fulfilment, RowKind, SalesOrder
 from orderbridge.book.orders.shipping import ship_order
 from orderbridge.book.queries.orders import (
@@ -24,7 +26,11 @@ from orderbridge.book.queries.orders import (
     order_detail,
     statuses,
 )
+from orderbridge.book.settlements import Settlement
+from orderbridge.outbox.queries import order_messages
+from orderbridge.privacy.errors import PrivacyError
 from orderbridge.web.deps import Db, Principal, require, web_context
+from orderbridge.web.names import LiveNameIndex
 from orderbridge.web.pages.rendering import REMOVED, back_to, buyer_data, not_found, page, pager
 from orderbridge.web.roles import Permission
 
@@ -86,9 +92,10 @@ def orders(request: Request, session: Db, principal: Reader) -> HTMLResponse:
         problems["q"] = "searching by buyer name needs the pii:read permission"
         wanted = OrderFilter(**{**wanted.__dict__, "name": None})
     found = None
+    names = LiveNameIndex(actor=principal.actor, channel=principal.channel, clock=web_context(request).clock)
     try:
-        found = list_orders(session, wanted, cursor=params.get("cursor"), size=50)
-    except SearchUnavailableError as error:
+        found = list_orders(session, wanted, cursor=params.get("cursor"), size=50, names=names)
+    except (SearchUnavailableError, PrivacyError) as error:
         problems["q"] = str(error)
     except BookError as error:
         problems["cursor" if "cursor" in str(error) else "from"] = str(error)
@@ -186,6 +193,7 @@ def order_page(order_id: int, request: Request, session: Db, principal: Reader) 
         )
         for line in detail.custom_fields
     ]
+    trail = order_trail(session, order)
     unshipped = sum(
         line.row.quantity - line.row.shipped for line in detail.rows if line.row.kind == RowKind.PRODUCT
     )
@@ -205,8 +213,19 @@ def order_page(order_id: int, request: Request, session: Db, principal: Reader) 
             "unshipped": unshipped,
             "next_reference": f"web-{len(order.shipments) + 1}",
             "row_names": {line.row.id: line.row.sku or line.row.name for line in detail.rows},
+            "trail": trail,
+            "settlement_ids": _settlement_ids(session, [step.reference for step in trail.settlements]),
+            "messages": order_messages(session, order.id),
+            "can_retry": principal.can(Permission.ORDERS_WRITE),
         },
     )
+
+
+def _settlement_ids(session: Session, references: list[str]) -> dict[str, int]:
+    if not references:
+        return {}
+    query = select(Settlement.reference, Settlement.id).where(Settlement.reference.in_(references))
+    return {reference: found for reference, found in session.execute(query)}
 
 
 def _order_pii_fields() -> list[str]:
