@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from orderbridge.privacy import audit
+from orderbridge.privacy.models import AuditAction
 from orderbridge.web.app import route_table
 from tests.web.conftest import WebApp
 
@@ -29,3 +31,31 @@ def test_ac31_no_marketing_export_or_buyer_email(web: WebApp) -> None:
     paths = " ".join(path for path, _, _ in route_table(web.app)).lower()
     for word in ("export", "marketing", "newsletter", "mail", "merge"):
         assert word not in paths, word
+
+
+def test_ac30_each_operation_shows_when_it_last_ran_and_falls_to_attention_when_late(web: WebApp) -> None:
+    auditor = web.client("auditor")
+
+    # given no sweep yet, the retention row says never and needs attention
+    page = auditor.get("/compliance").text
+    assert "last sweep never" in page
+    assert _state(page, "§2.1 Retention") == "attention"
+
+    # when a sweep runs (the sweep writes this entry), the row shows when, and is ok
+    with web.sessions.begin() as session:
+        audit.append(session, actor="system", action=AuditAction.SWEEP, clock=web.clock)
+    swept = web.clock().strftime("%Y-%m-%d %H:%M UTC")
+    page = auditor.get("/compliance").text
+    assert f"last sweep {swept}" in page
+    assert _state(page, "§2.1 Retention") == "ok"
+
+    # and three days without another sweep is late again
+    web.clock.advance(days=3)
+    late = web.client("admin").get("/compliance").text  # a fresh sign-in: the auditor's session has idled out
+    assert _state(late, "§2.1 Retention") == "attention"
+
+
+def _state(page: str, section: str) -> str:
+    row = page[page.index(section) :]
+    row = row[: row.index("</tr>")]
+    return "attention" if "attention" in row else "ok" if ">ok<" in row else "operator"
