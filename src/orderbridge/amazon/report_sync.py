@@ -12,7 +12,7 @@ streamed to a temporary file, gunzipped and booked from there, so memory does no
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ from orderbridge.amazon import leases
 from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.client_types import Report
-from orderbridge.amazon.report_handler import ReportHandler, handler_for, load_handlers
+from orderbridge.amazon.report_handler import ReportHandler, WindowPolicy, handler_for, load_handlers
 from orderbridge.amazon.report_inbox import AmazonReport, ReportState, find_report, latest_window_end
 from orderbridge.amazon.report_rows import ReportFileError
 from orderbridge.amazon.reports import ImportResult, ReportSource, import_report_file
@@ -77,187 +77,139 @@ def sync_reports(
         if account is None:
             raise ValueError(f"no Amazon account with id {account_id}")
         label, markets = account.label, list(account.marketplace_ids)
-    result = ReportSyncResult(label)
+    run = _Run(sessions, client, account_id, markets, clock, poll, ReportSyncResult(label))
     # One runner per account at a time (another holds it: LeaseHeld); long imports keep it for hours.
     with leases.held(sessions, f"reports:{account_id}", clock=clock, ttl=LEASE_TTL):
         for report_type in types:
             handler = handler_for(report_type)
-            _sync_type(
-                sessions, client, account_id, handler, markets=markets, clock=clock, poll=poll, result=result
-            )
-    return result
+            if handler.policy is None:
+                run.discover(handler)
+            else:
+                run.request(handler, handler.policy)
+    return run.result
 
 
-def _sync_type(
-    sessions: sessionmaker[Session],
-    client: SpApiClient,
-    account_id: int,
-    handler: ReportHandler,
-    *,
-    markets: list[str],
-    clock: Clock,
-    poll: float,
-    result: ReportSyncResult,
-) -> None:
-    if handler.policy is None:
-        _discover(sessions, client, account_id, handler, clock=clock, result=result)
-    else:
-        _request(
-            sessions, client, account_id, handler, markets=markets, clock=clock, poll=poll, result=result
-        )
+@dataclass
+class _Run:
+    """One account's report sync pass: what every step of it reads, and the result it adds to."""
 
+    sessions: sessionmaker[Session]
+    client: SpApiClient
+    account_id: int
+    markets: list[str]
+    clock: Clock
+    poll: float
+    result: ReportSyncResult
 
-def _discover(
-    sessions: sessionmaker[Session],
-    client: SpApiClient,
-    account_id: int,
-    handler: ReportHandler,
-    *,
-    clock: Clock,
-    result: ReportSyncResult,
-) -> None:
-    since = clock() - DISCOVER_SINCE + timedelta(minutes=5)
-    found: list[Report] = []
-    for page in client.reports_pages([handler.report_type], statuses=["DONE"], created_since=since):
-        found += page.reports
-    for report in sorted(found, key=lambda r: (r.created_time, r.report_id)):
-        with sessions() as session:
-            stored = find_report(session, account_id, report.report_id)
-            if stored is not None and stored.state == ReportState.BOOKED:
-                continue
-        _download_and_import(sessions, client, account_id, report, "discovered", clock=clock, result=result)
-    if handler.report_type == SETTLEMENT_REPORT:
-        with sessions.begin() as session:
-            # O4: orders booked after the settlement that paid them are paid now.
-            result.late_paid += settle_waiting(session, now=clock())
+    def discover(self, handler: ReportHandler) -> None:
+        since = self.clock() - DISCOVER_SINCE + timedelta(minutes=5)
+        found: list[Report] = []
+        for page in self.client.reports_pages([handler.report_type], statuses=["DONE"], created_since=since):
+            found += page.reports
+        for report in sorted(found, key=lambda r: (r.created_time, r.report_id)):
+            with self.sessions() as session:
+                stored = find_report(session, self.account_id, report.report_id)
+                if stored is not None and stored.state == ReportState.BOOKED:
+                    continue
+            self.download_and_import(report, "discovered")
+        if handler.report_type == SETTLEMENT_REPORT:
+            with self.sessions.begin() as session:
+                # O4: orders booked after the settlement that paid them are paid now.
+                self.result.late_paid += settle_waiting(session, now=self.clock())
 
+    def request(self, handler: ReportHandler, policy: WindowPolicy) -> None:
+        for report_pk in self.waiting(handler.report_type):
+            self.finish_request(report_pk)
+        now = self.clock()
+        with self.sessions() as session:
+            last = latest_window_end(session, self.account_id, handler.report_type)
+        start = (as_utc(last) - policy.overlap) if last is not None else now - policy.first_lookback
+        end_all = now - policy.lag
+        while start < end_all - timedelta(minutes=1):
+            end = min(start + policy.max_span, end_all)
+            report_id = self.client.create_report(handler.report_type, self.markets, start=start, end=end)
+            with self.sessions.begin() as session:
+                record = AmazonReport(
+                    account_id=self.account_id,
+                    report_type=handler.report_type,
+                    report_id=report_id,
+                    marketplace_ids=self.markets,
+                    data_start=start,
+                    data_end=end,
+                    state=ReportState.REQUESTED,
+                    source="requested",
+                    created_at=self.clock(),
+                )
+                session.add(record)
+                session.flush()
+                report_pk = record.id
+            self.finish_request(report_pk)
+            if end >= end_all:
+                break
+            start = end - policy.overlap
 
-def _request(
-    sessions: sessionmaker[Session],
-    client: SpApiClient,
-    account_id: int,
-    handler: ReportHandler,
-    *,
-    markets: list[str],
-    clock: Clock,
-    poll: float,
-    result: ReportSyncResult,
-) -> None:
-    policy = handler.policy
-    assert policy is not None
-    for report_pk in _waiting(sessions, account_id, handler.report_type):
-        _finish_request(sessions, client, account_id, report_pk, clock=clock, poll=poll, result=result)
-    now = clock()
-    with sessions() as session:
-        last = latest_window_end(session, account_id, handler.report_type)
-    start = (as_utc(last) - policy.overlap) if last is not None else now - policy.first_lookback
-    end_all = now - policy.lag
-    while start < end_all - timedelta(minutes=1):
-        end = min(start + policy.max_span, end_all)
-        report_id = client.create_report(handler.report_type, markets, start=start, end=end)
-        with sessions.begin() as session:
-            record = AmazonReport(
-                account_id=account_id,
-                report_type=handler.report_type,
-                report_id=report_id,
-                marketplace_ids=markets,
-                data_start=start,
-                data_end=end,
-                state=ReportState.REQUESTED,
-                source="requested",
-                created_at=clock(),
-            )
-            session.add(record)
-            session.flush()
-            report_pk = record.id
-        _finish_request(sessions, client, account_id, report_pk, clock=clock, poll=poll, result=result)
-        if end >= end_all:
-            break
-        start = end - policy.overlap
-
-
-def _waiting(sessions: sessionmaker[Session], account_id: int, report_type: str) -> list[int]:
-    with sessions() as session:
-        return list(
-            session.scalars(
-                select(AmazonReport.id).where(
-                    AmazonReport.account_id == account_id,
-                    AmazonReport.report_type == report_type,
-                    AmazonReport.source == "requested",
-                    AmazonReport.state.in_([ReportState.REQUESTED, ReportState.DOWNLOADED]),
+    def waiting(self, report_type: str) -> list[int]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    select(AmazonReport.id).where(
+                        AmazonReport.account_id == self.account_id,
+                        AmazonReport.report_type == report_type,
+                        AmazonReport.source == "requested",
+                        AmazonReport.state.in_([ReportState.REQUESTED, ReportState.DOWNLOADED]),
+                    )
                 )
             )
-        )
 
-
-def _finish_request(
-    sessions: sessionmaker[Session],
-    client: SpApiClient,
-    account_id: int,
-    report_pk: int,
-    *,
-    clock: Clock,
-    poll: float,
-    result: ReportSyncResult,
-) -> None:
-    with sessions() as session:
-        record = session.get(AmazonReport, report_pk)
-        assert record is not None
-        report_id = record.report_id
-    report = client.wait_for_report(report_id, poll=poll)
-    if report.processing_status == "DONE" and report.report_document_id:
-        _download_and_import(sessions, client, account_id, report, "requested", clock=clock, result=result)
-        return
-    with sessions.begin() as session:
-        record = session.get(AmazonReport, report_pk)
-        assert record is not None
-        if report.processing_status == "CANCELLED":
-            record.state = ReportState.EMPTY  # SPAPI.md §7: no data in the window, not a failure
-            result.empty += 1
-        else:
-            record.state, record.error = ReportState.FAILED, f"Amazon: {report.processing_status}"
-            result.failed.append(f"{report.report_type} {report_id}: {report.processing_status} at Amazon")
-
-
-def _download_and_import(
-    sessions: sessionmaker[Session],
-    client: SpApiClient,
-    account_id: int,
-    report: Report,
-    source: str,
-    *,
-    clock: Clock,
-    result: ReportSyncResult,
-    progress: Callable[[int], None] | None = None,
-) -> None:
-    assert report.report_document_id is not None
-    link = client.get_report_document(report.report_document_id)
-    with tempfile.TemporaryDirectory(prefix="orderbridge-report-") as folder:
-        path = Path(folder) / "report.tsv"
-        with path.open("wb") as target:
-            charset = client.download_to(link.url, target, compression=link.compression_algorithm)
-        try:
-            imported = import_report_file(
-                sessions,
-                account_id=account_id,
-                report_type=report.report_type,
-                path=path,
-                clock=clock,
-                source=ReportSource(
-                    report_id=report.report_id,
-                    document_id=report.report_document_id,
-                    marketplace_ids=tuple(report.marketplace_ids),
-                    data_start=report.data_start_time,
-                    data_end=report.data_end_time,
-                    charset=charset,
-                    source=source,
-                ),
-                progress=progress,
-            )
-        except ReportFileError as error:
-            result.failed.append(str(error))
+    def finish_request(self, report_pk: int) -> None:
+        with self.sessions() as session:
+            record = session.get(AmazonReport, report_pk)
+            assert record is not None
+            report_id = record.report_id
+        report = self.client.wait_for_report(report_id, poll=self.poll)
+        if report.processing_status == "DONE" and report.report_document_id:
+            self.download_and_import(report, "requested")
             return
-        result.imported.append(imported)
+        with self.sessions.begin() as session:
+            record = session.get(AmazonReport, report_pk)
+            assert record is not None
+            if report.processing_status == "CANCELLED":
+                record.state = ReportState.EMPTY  # SPAPI.md §7: no data in the window, not a failure
+                self.result.empty += 1
+            else:
+                record.state, record.error = ReportState.FAILED, f"Amazon: {report.processing_status}"
+                self.result.failed.append(
+                    f"{report.report_type} {report_id}: {report.processing_status} at Amazon"
+                )
+
+    def download_and_import(self, report: Report, source: str) -> None:
+        assert report.report_document_id is not None
+        link = self.client.get_report_document(report.report_document_id)
+        with tempfile.TemporaryDirectory(prefix="orderbridge-report-") as folder:
+            path = Path(folder) / "report.tsv"
+            with path.open("wb") as target:
+                charset = self.client.download_to(link.url, target, compression=link.compression_algorithm)
+            try:
+                imported = import_report_file(
+                    self.sessions,
+                    account_id=self.account_id,
+                    report_type=report.report_type,
+                    path=path,
+                    clock=self.clock,
+                    source=ReportSource(
+                        report_id=report.report_id,
+                        document_id=report.report_document_id,
+                        marketplace_ids=tuple(report.marketplace_ids),
+                        data_start=report.data_start_time,
+                        data_end=report.data_end_time,
+                        charset=charset,
+                        source=source,
+                    ),
+                )
+            except ReportFileError as error:
+                self.result.failed.append(str(error))
+                return
+            self.result.imported.append(imported)
 
 
 def scheduled_types() -> dict[str, timedelta]:
