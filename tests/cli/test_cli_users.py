@@ -7,7 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 from argon2 import PasswordHasher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from orderbridge.db import make_engine
+from orderbridge.privacy.models import AuditEntry
 from orderbridge.web.passwords import use_hasher
 from tests.cli.conftest import Run
 from tests.conftest import STORES
@@ -45,8 +49,40 @@ def test_ac23_first_admin_one_time_password_tokens_and_removal(run: Run) -> None
     assert run("tokens", "revoke", public_id.group(1)).exit_code == 0
     assert "revoked" in run("tokens", "list").output
 
+    assert run("users", "role", "kim", "operator").exit_code == 0
+    [kim_row] = [line for line in run("users", "list").output.splitlines() if " kim " in line]
+    assert "operator" in kim_row
+    assert "already has the role" in run("users", "role", "kim", "operator").output
+    assert "last admin" in run("users", "role", "jsmith", "viewer").output
     reset = run("users", "reset-password", "kim")
     assert reset.exit_code == 0 and "one-time password for kim" in reset.output
     assert run("users", "remove", "kim").exit_code == 0
     assert "kim" not in run("users", "list").output
     assert "last admin" in run("users", "remove", "jsmith").output
+
+
+def test_ac23_user_and_token_changes_from_the_cli_are_in_the_audit_log(run: Run, store_url: str) -> None:
+    run("users", "add", "jsmith", "--role", "admin")
+    run("users", "add", "kim", "--role", "viewer")
+    token = run("tokens", "add", "kim", "--name", "report script")
+    public_id = re.search(r"token ([0-9a-f]{12}) for kim", token.output)
+    assert public_id
+    run("tokens", "revoke", public_id.group(1))
+    run("users", "role", "kim", "operator")
+    run("users", "reset-password", "kim")
+    run("users", "remove", "kim")
+    engine = make_engine(store_url)
+    with Session(engine) as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        trail = [(e.action, e.subjects) for e in entries if e.action.startswith(("user_", "token_"))]
+        assert all(e.actor.startswith("cli:") for e in entries)
+    engine.dispose()
+    assert trail == [
+        ("user_added", ["user:jsmith"]),
+        ("user_added", ["user:kim"]),
+        ("token_added", ["user:kim"]),
+        ("token_revoked", ["user:kim"]),
+        ("user_role_changed", ["user:kim"]),
+        ("user_password_reset", ["user:kim"]),
+        ("user_removed", ["user:kim"]),
+    ]

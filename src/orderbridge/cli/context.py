@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -77,6 +78,11 @@ def unit_of_work() -> Iterator[Session]:
     """One transaction for one command: committed when the command succeeds, rolled back otherwise."""
     with sessions().begin() as session:
         yield session
+
+
+def cli_actor() -> str:
+    """Who acts, for the audit log: the operating-system user running the command."""
+    return f"cli:{getpass.getuser()}"
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -6,7 +6,6 @@ except `privacy reveal`, which is audited (AC-21).
 
 from __future__ import annotations
 
-import getpass
 import os
 from dataclasses import asdict
 from datetime import UTC, date, datetime
@@ -19,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.pii import pii_fields
 from orderbridge.cli import context
-from orderbridge.cli.context import console, errors, fail, settings
+from orderbridge.cli.context import cli_actor, console, errors, fail, settings
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.clock import utc_now
 from orderbridge.privacy import archive as sealed_archive
@@ -41,10 +40,6 @@ seller = typer.Typer(help="Purge one seller (authorisation revoked or Amazon not
 
 Actor = Annotated[str, typer.Option(help="Who acts (a user id, for the audit log).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
 
 
 def open_privacy() -> Privacy:
@@ -104,7 +99,7 @@ def sweep_command(
                 wired,
                 writer,
                 clock=utc_now,
-                actor=_actor(),
+                actor=cli_actor(),
                 batch_size=batch,
                 non_pii_legal_basis=settings().non_pii_legal_basis,
             )
@@ -198,7 +193,7 @@ def reveal_command(
             raise fail(f"order {order} does not exist")
         names = field or pii_fields(SalesOrder.__table__)
         try:
-            shown = reveal(session, found, names, actor=actor or _actor(), purpose=purpose, clock=utc_now)
+            shown = reveal(session, found, names, actor=actor or cli_actor(), purpose=purpose, clock=utc_now)
         except PrivacyError as error:
             raise fail(str(error)) from None
     print_table(f"Order {order} (read audited)", ["field", "value"], [[k, v or ""] for k, v in shown.items()])
@@ -242,7 +237,7 @@ def archive_rotate(
     with context.sessions().begin() as session:
         audit.append(
             session,
-            actor=_actor(),
+            actor=cli_actor(),
             action=AuditAction.ARCHIVE_KEY_ROTATED,
             detail={"from_key": old, "to_key": new},
             clock=utc_now,
@@ -264,7 +259,7 @@ def archive_verify() -> None:
     with context.sessions().begin() as session:
         audit.append(
             session,
-            actor=_actor(),
+            actor=cli_actor(),
             action=AuditAction.ARCHIVE_VERIFIED,
             detail={"files": len(found.files), "damaged": len(found.damaged)},
             clock=utc_now,
@@ -309,7 +304,7 @@ def archive_restore(
     with context.sessions().begin() as session:
         audit.append(
             session,
-            actor=_actor(),
+            actor=cli_actor(),
             action=AuditAction.ARCHIVE_RESTORED,
             subjects=[f"order:{r.order_id}" for r in list(unique)[:50]],
             detail={"records": len(unique)},
@@ -332,7 +327,7 @@ def incident_open(
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
         with context.sessions().begin() as session:
             incident = incidents.open_incident(
-                session, summary=summary, detected_at=at, actor=actor or _actor(), clock=utc_now
+                session, summary=summary, detected_at=at, actor=actor or cli_actor(), clock=utc_now
             )
             shown = incidents.view(incident, utc_now())
     except ValueError as error:
@@ -374,7 +369,7 @@ def incident_notified(incident_id: int, actor: Actor = "") -> None:
     """Record that Amazon (security@amazon.com) was told."""
     try:
         with context.sessions().begin() as session:
-            incidents.record_amazon_notified(session, incident_id, actor=actor or _actor(), clock=utc_now)
+            incidents.record_amazon_notified(session, incident_id, actor=actor or cli_actor(), clock=utc_now)
     except PrivacyError as error:
         raise fail(str(error)) from None
     console.print(f"incident {incident_id}: Amazon notified")
@@ -393,7 +388,7 @@ def incident_close(
             incidents.close_incident(
                 session,
                 incident_id,
-                actor=actor or _actor(),
+                actor=actor or cli_actor(),
                 clock=utc_now,
                 resolution=resolution,
                 not_notified_reason=not_notified_reason,
@@ -413,10 +408,10 @@ def keys_rotate() -> None:
     with context.sessions().begin() as session:
         try:
             if os.environ.get(KEK_ENV):  # the operator set the new KEK (and the old in ..._PREVIOUS)
-                count = key_lifecycle.rotate_kek(wired.keys, session, actor=_actor(), clock=utc_now)
+                count = key_lifecycle.rotate_kek(wired.keys, session, actor=cli_actor(), clock=utc_now)
             else:
                 count = key_lifecycle.rotate_kek(
-                    wired.keys, session, actor=_actor(), clock=utc_now, key_file=settings().kek_file
+                    wired.keys, session, actor=cli_actor(), clock=utc_now, key_file=settings().kek_file
                 )
         except PrivacyError as error:
             raise fail(str(error)) from None
@@ -430,7 +425,7 @@ def keys_rotate_index() -> None:
     """Rotate every blind-index key: re-index live contacts, then shred the old keys (AC-20); logged."""
     wired = open_privacy()
     try:
-        result = rotate_index_keys(context.sessions(), wired, actor=_actor(), clock=utc_now)
+        result = rotate_index_keys(context.sessions(), wired, actor=cli_actor(), clock=utc_now)
     except PrivacyError as error:
         raise fail(str(error)) from None
     console.print(
@@ -461,7 +456,7 @@ def seller_purge(
     wired = open_privacy()
     try:
         certificate = purge_seller_data(
-            context.sessions(), wired, scope, actor=_actor(), clock=utc_now, reason=reason
+            context.sessions(), wired, scope, actor=cli_actor(), clock=utc_now, reason=reason
         )
     except PrivacyError as error:
         raise fail(str(error)) from None

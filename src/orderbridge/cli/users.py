@@ -6,15 +6,21 @@ from typing import Annotated
 
 import typer
 
-from orderbridge.cli.context import console, fail, unit_of_work
+from orderbridge.cli.context import cli_actor, console, fail, unit_of_work
 from orderbridge.cli.output import print_table
 from orderbridge.clock import utc_now
 from orderbridge.web.errors import WebError
-from orderbridge.web.passwords import add_user, generate_password, reset_password
 from orderbridge.web.roles import parse_permissions, permissions_of
-from orderbridge.web.signin import end_sessions_of
-from orderbridge.web.tokens import MAX_DAYS, add_token, revoke_token, tokens_of
-from orderbridge.web.users import active_users, get_user, parse_role, remove_user
+from orderbridge.web.tokens import MAX_DAYS, tokens_of
+from orderbridge.web.user_admin import (
+    admit_user,
+    change_role,
+    dismiss_user,
+    issue_token,
+    reset_user,
+    withdraw_token,
+)
+from orderbridge.web.users import active_users, get_user, parse_role
 
 users = typer.Typer(
     help="Users of the web UI and API (unique people; roles; DPP password policy).", no_args_is_help=True
@@ -39,25 +45,25 @@ def add_command(
     ] = False,
 ) -> None:
     """Add a user. Without --set-password a one-time password is printed, to change at first sign-in."""
-    password = generate_password()
+    chosen = None
     if set_password:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        chosen = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         with unit_of_work() as session:
-            user = add_user(
+            admitted = admit_user(
                 session,
                 username,
                 role=parse_role(role),
-                password=password,
+                password=chosen,
                 full_name=full_name,
-                one_time=not set_password,
+                by=cli_actor(),
                 clock=utc_now,
             )
     except WebError as error:
         raise fail(str(error)) from None
-    console.print(f"user {user.username} added ({user.role})", highlight=False)
-    if not set_password:
-        _show_once("one-time password", password)
+    console.print(f"user {admitted.user.username} added ({admitted.user.role})", highlight=False)
+    if admitted.one_time_password is not None:
+        _show_once("one-time password", admitted.one_time_password)
     console.print("At first sign-in they choose a password and set up an authenticator app (TOTP).")
 
 
@@ -84,10 +90,24 @@ def remove_command(username: Annotated[str, typer.Argument(help="The user name."
     """Remove a user: their sessions end and their API tokens stop at once (AC-23)."""
     try:
         with unit_of_work() as session:
-            user = remove_user(session, username, clock=utc_now)
+            user = dismiss_user(session, username, by=cli_actor(), clock=utc_now)
     except WebError as error:
         raise fail(str(error)) from None
     console.print(f"user {user.username} removed; sessions ended, API tokens revoked", highlight=False)
+
+
+@users.command("role")
+def role_command(
+    username: Annotated[str, typer.Argument(help="The user name.")],
+    role: Annotated[str, typer.Argument(help="admin, operator, viewer or auditor.")],
+) -> None:
+    """Give a user another role (it applies at their next request, API tokens included)."""
+    try:
+        with unit_of_work() as session:
+            user = change_role(session, username, parse_role(role), by=cli_actor(), clock=utc_now)
+    except WebError as error:
+        raise fail(str(error)) from None
+    console.print(f"user {user.username} is now {user.role}", highlight=False)
 
 
 @users.command("reset-password")
@@ -100,12 +120,9 @@ def reset_command(
     """Give a user a one-time password (and lift a lockout); their sessions end."""
     try:
         with unit_of_work() as session:
-            user = get_user(session, username)
-            password = reset_password(session, user, clock=utc_now)
-            end_sessions_of(session, user)
-            if authenticator:
-                user.totp_secret = None
-                user.totp_confirmed_at = None
+            user, password = reset_user(
+                session, username, authenticator=authenticator, by=cli_actor(), clock=utc_now
+            )
     except WebError as error:
         raise fail(str(error)) from None
     _show_once(f"one-time password for {user.username}", password)
@@ -133,7 +150,9 @@ def token_add_command(
                     if p.value.endswith(":read") and p.value != "pii:read"
                 )
             )
-            secret, token = add_token(session, user, name=name, scopes=scopes, days=days, clock=utc_now)
+            secret, token = issue_token(
+                session, user.username, name=name, scopes=scopes, days=days, by=cli_actor(), clock=utc_now
+            )
     except (WebError, ValueError) as error:
         raise fail(str(error)) from None
     console.print(
@@ -171,7 +190,7 @@ def token_revoke_command(
     """Revoke a token at once."""
     try:
         with unit_of_work() as session:
-            token = revoke_token(session, public_id, clock=utc_now)
+            token = withdraw_token(session, public_id, by=cli_actor(), clock=utc_now)
     except WebError as error:
         raise fail(str(error)) from None
     console.print(f"token {token.public_id} revoked", highlight=False)

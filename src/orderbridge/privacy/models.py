@@ -33,6 +33,12 @@ class AuditAction(StrEnum):
     INCIDENT_NOTIFIED = "incident_notified"
     INCIDENT_NOTE = "incident_note"
     INCIDENT_CLOSED = "incident_closed"
+    USER_ADDED = "user_added"
+    USER_REMOVED = "user_removed"
+    USER_PASSWORD_RESET = "user_password_reset"
+    USER_ROLE_CHANGED = "user_role_changed"
+    TOKEN_ADDED = "token_added"
+    TOKEN_REVOKED = "token_revoked"
 
 
 class AuditEntry(Base):

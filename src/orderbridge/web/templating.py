@@ -31,6 +31,7 @@ NAVIGATION: list[tuple[str, str, Permission]] = [
     ("Privacy", "/privacy", Permission.PRIVACY_READ),
     ("Audit log", "/audit", Permission.AUDIT_READ),
     ("Compliance", "/compliance", Permission.COMPLIANCE_READ),
+    ("Users", "/users", Permission.USERS_MANAGE),
     ("API", "/api/v1/docs", Permission.ORDERS_READ),
 ]
 

@@ -170,3 +170,37 @@ def test_the_privacy_page_after_a_sweep(site: Site) -> None:
     content = page.content()
     assert BUYER not in content and REDACTED not in content
     assert "removed (retention)" in content
+
+
+def test_an_admin_adds_a_user_whose_one_time_password_works_once(site: Site) -> None:
+    # given: a signed-in admin on the users page
+    site.web.add_user("ada", "admin")
+    page = site.page()
+    site.sign_in_first_time(page, "ada")
+    page.goto("/users")
+    # when: a new viewer is added
+    form = page.locator("form[action='/users']")
+    form.locator("input[name=username]").fill("noah")
+    form.locator("select[name=role]").select_option("viewer")
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    # then: the one-time password is shown once, on this page only
+    password = page.get_by_test_id("one-time-password").inner_text().strip()
+    assert password not in page.url
+    site.shot(page, "user-added")
+    page.goto("/users")
+    assert "noah" in page.locator("table.grid").first.inner_text()
+    assert password not in page.content()
+    # and: noah signs in with it and must choose his own password first
+    other = site.page()
+    other.goto("/login")
+    other.fill("input[name=username]", "noah")
+    other.fill("input[name=password]", password)
+    other.click("button[type=submit]")
+    other.wait_for_url("**/login/password**")
+    other.fill("input[name=current]", password)
+    other.fill("input[name=new]", "Harbour-Lights-2042")
+    other.fill("input[name=repeat]", "Harbour-Lights-2042")
+    other.click("form[action='/login/password'] button[type=submit]")
+    other.wait_for_url("**/login/enrol**")
+    site.shot(other, "new-user-enrols")

@@ -11,9 +11,17 @@ from pydantic import BaseModel, Field
 
 from orderbridge.book.orders.model import Fulfilment, SalesOrder
 from orderbridge.book.orders.shipping import ship_order
-from orderbridge.book.queries.orders import OrderFilter, OrderLine, list_orders, order_detail
+from orderbridge.book.queries.orders import (
+    OrderFilter,
+    OrderLine,
+    SearchUnavailableError,
+    list_orders,
+    order_detail,
+)
+from orderbridge.privacy.errors import PrivacyError
 from orderbridge.web.api.paging import ApiPage, CursorParam, SizeParam, cursor_checked, page_of
-from orderbridge.web.deps import Context, Db, Principal, require
+from orderbridge.web.deps import Context, CurrentUser, Db, Principal, require
+from orderbridge.web.names import LiveNameIndex
 from orderbridge.web.pii import show_pii
 from orderbridge.web.problems import ApiError
 from orderbridge.web.roles import Permission
@@ -60,6 +68,8 @@ def _order(line: OrderLine) -> OrderOut:
 @router.get("", summary="Orders, newest first, filtered and paged")
 def orders_list(
     db: Db,
+    context: Context,
+    principal: CurrentUser,
     *,
     channel_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     status_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
@@ -70,9 +80,19 @@ def orders_list(
         str | None, Query(max_length=100, description="Channel order id or book id.")
     ] = None,
     sku: Annotated[str | None, Query(max_length=100)] = None,
+    name: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Buyer name, exact after normalising; needs pii:read, each search is audited. "
+            "Finds only orders whose buyer data is still held (P7).",
+        ),
+    ] = None,
     cursor: CursorParam = None,
     size: SizeParam = 50,
 ) -> ApiPage[OrderOut]:
+    if name and not principal.can(Permission.PII_READ):
+        raise ApiError(403, "searching by buyer name needs the pii:read permission", field="query.name")
     if placed_from and placed_to and placed_from > placed_to:
         raise ApiError(
             422, f"placed_to {placed_to} is before placed_from {placed_from}", field="query.placed_to"
@@ -85,9 +105,15 @@ def orders_list(
         placed_to=placed_to,
         reference=reference or None,
         sku=sku or None,
+        name=name or None,
     )
+    names = LiveNameIndex(actor=principal.actor, channel=principal.channel, clock=context.clock)
     with cursor_checked():
-        return page_of(list_orders(db, wanted, cursor=cursor, size=size), _order)
+        try:
+            found = list_orders(db, wanted, cursor=cursor, size=size, names=names)
+        except (SearchUnavailableError, PrivacyError) as error:
+            raise ApiError(409, str(error), field="query.name") from None
+        return page_of(found, _order)
 
 
 class RowOut(BaseModel):

@@ -17,6 +17,7 @@ from orderbridge.web.pages import (
     returns,
     settlements,
     stock,
+    users,
 )
 
 routers: list[APIRouter] = [
@@ -32,4 +33,5 @@ routers: list[APIRouter] = [
     outbox.router,
     channels.router,
     privacy.router,
+    users.router,
 ]
