@@ -236,12 +236,13 @@ def run_orderbridge(
     tasks.configure(runtime)
 
     def done(job: Job, result: Any) -> None:
-        console.print(f"{job.name}: {describe(result)}", highlight=False)
-        database.summary()
+        console.print(f"{time.strftime('%H:%M:%S')} {job.name}: {describe(result)}", highlight=False)
 
     def failed(job: Job, error: BaseException) -> None:
         kind = "Amazon" if isinstance(error, AmazonError) else type(error).__name__
-        console.print(f"[red]{job.name} failed[/red] ({kind}): {error}", highlight=False)
+        console.print(
+            f"{time.strftime('%H:%M:%S')} [red]{job.name} failed[/red] ({kind}): {error}", highlight=False
+        )
 
     scheduler = Scheduler(on_done=done, on_error=failed)
     planned = plan_jobs(scheduler, runtime)
@@ -257,6 +258,7 @@ def run_orderbridge(
         console.print("stopping")
     finally:
         scheduler.stop()
+        database.summary()
         if running is not None:
             running.stop()
         if served_web is not None:
