@@ -24,6 +24,8 @@ from orderbridge.amazon import leases
 from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.client_types import Report
+from orderbridge.amazon.fba_ledger import LEDGER
+from orderbridge.amazon.fba_opening import OpeningError, fetch_opening, needs_opening
 from orderbridge.amazon.report_handler import ReportHandler, WindowPolicy, handler_for, load_handlers
 from orderbridge.amazon.report_inbox import AmazonReport, ReportState, find_report, latest_window_end
 from orderbridge.amazon.report_rows import ReportFileError
@@ -45,9 +47,11 @@ class ReportSyncResult:
     empty: int = 0
     late_paid: int = 0
     failed: list[str] = field(default_factory=list)
+    opening: str | None = None  # the FBA opening balance this pass took, if any
 
     def lines(self) -> list[str]:
-        out = [result.line() for result in self.imported]
+        out = [self.opening] if self.opening else []
+        out += [result.line() for result in self.imported]
         if self.empty:
             out.append(f"{self.empty} reports had no data")
         if self.late_paid:
@@ -80,6 +84,8 @@ def sync_reports(
     run = _Run(sessions, client, account_id, markets, clock, poll, ReportSyncResult(label))
     # One runner per account at a time (another holds it: LeaseHeld); long imports keep it for hours.
     with leases.held(sessions, f"reports:{account_id}", clock=clock, ttl=LEASE_TTL):
+        if LEDGER in types:
+            run.open_fba()
         for report_type in types:
             handler = handler_for(report_type)
             if handler.policy is None:
@@ -100,6 +106,20 @@ class _Run:
     clock: Clock
     poll: float
     result: ReportSyncResult
+
+    def open_fba(self) -> None:
+        """The account's first FBA sync: Amazon's count of the stock already there is the opening."""
+        with self.sessions() as session:
+            if not needs_opening(session, self.account_id):
+                return
+        try:
+            opening = fetch_opening(
+                self.sessions, self.client, account_id=self.account_id, clock=self.clock, poll=self.poll
+            )
+        except (OpeningError, ReportFileError) as error:
+            self.result.failed.append(f"FBA opening balance: {error}")
+            return
+        self.result.opening = opening.line()
 
     def discover(self, handler: ReportHandler) -> None:
         since = self.clock() - DISCOVER_SINCE + timedelta(minutes=5)

@@ -62,6 +62,33 @@ HEADERS: dict[str, list[str]] = {
         "Date and Time",
         "Store",
     ],
+    # SPAPI.md §8.3 names the summary view's figures; the spaced download names below are those the
+    # ledger's detail view uses for its columns (Date ... Disposition) and, for the balances, the
+    # names Seller Central's download carries (`Starting Warehouse Balance`, `Ending Warehouse
+    # Balance`, `Location`) as third-party parsers of the file read them.
+    "GET_LEDGER_SUMMARY_VIEW_DATA": [
+        "Date",
+        "FNSKU",
+        "ASIN",
+        "MSKU",
+        "Title",
+        "Disposition",
+        "Starting Warehouse Balance",
+        "In Transit Between Warehouses",
+        "Receipts",
+        "Customer Shipments",
+        "Customer Returns",
+        "Vendor Returns",
+        "Warehouse Transfer In/Out",
+        "Found",
+        "Lost",
+        "Damaged",
+        "Disposed",
+        "Other Events",
+        "Ending Warehouse Balance",
+        "Unknown Events",
+        "Location",
+    ],
     "GET_FBA_FULFILLMENT_CUSTOMER_SHIPMENT_REPLACEMENT_DATA": [
         "shipment-date",
         "sku",
