@@ -110,6 +110,16 @@ def test_f10_a_seller_connecting_with_stock_and_sales_under_way_gets_amazons_cou
 ) -> None:
     seller = world.seller("NA")
     assert sum(sandbox_fba_stock(world, seller).values()) > 0  # given: stock at Amazon, sales under way
+    # and an inbound shipment whose receiving straddles the count: half before its cutoff, half after
+    a, b = fba_skus(world, seller)[:2]
+    items = [{"sku": a, "quantityShipped": 20}, {"sku": b, "quantityShipped": 30}]
+    admin(
+        world,
+        "POST",
+        "/inbound",
+        {"sellerId": seller.seller_id, "shipmentId": "FBA1STRADDLE", "auto": True, "items": items},
+    )
+    world.sandbox.advance(134 * 3600 + 60)  # receiving starts after 110 hours and closes 24 hours later
     # when: the first FBA sync runs
     lines = fba_sync(world, seller)
     assert any(line.startswith("FBA opening balance set") for line in lines), lines
@@ -130,9 +140,22 @@ def test_f10_a_seller_connecting_with_stock_and_sales_under_way_gets_amazons_cou
         assert session.scalar(
             select(func.count()).select_from(LedgerEntry).where(LedgerEntry.event_type == OPENING_EVENT)
         )
+        receipts = dict(
+            session.execute(
+                select(LedgerEntry.movement, func.sum(LedgerEntry.quantity))
+                .where(LedgerEntry.reference_id == "FBA1STRADDLE")
+                .group_by(LedgerEntry.movement)
+            ).all()
+        )
+        assert receipts[BEFORE_OPENING] > 0 and receipts[None] > 0  # it did straddle the cutoff
+        taken_back = session.scalar(
+            select(func.sum(StockMovement.quantity)).where(
+                StockMovement.reference.like("fba-opening-receipts:%FBA1STRADDLE%")
+            )
+        )
+        assert taken_back == -receipts[BEFORE_OPENING]  # the transfer released those into the count again
 
-    # when: life goes on at Amazon (orders ship, units are lost, a return comes back) and FBA syncs again
-    a, b = fba_skus(world, seller)[:2]
+    # when: life goes on at Amazon (units are lost, some found) and FBA syncs again
     admin(
         world, "POST", "/fba/events", {"sellerId": seller.seller_id, "sku": a, "kind": "lost", "quantity": 2}
     )

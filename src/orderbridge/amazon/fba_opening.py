@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ForeignKey, Integer, String, func, or_, select
+from sqlalchemy import ForeignKey, Integer, String, case, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from orderbridge.amazon.accounts import MARKETPLACES, SellerAccount
@@ -367,19 +367,22 @@ def settle_opening_receipts(
         if found is None or not pre:
             continue
         released = f"transfer:{found.reference}:receipt:%"
-        rows = session.execute(
-            select(StockMovement.moved_at < cutoff, func.sum(StockMovement.quantity))
-            .where(
+        early, total = session.execute(
+            select(
+                func.coalesce(
+                    func.sum(case((StockMovement.moved_at < cutoff, StockMovement.quantity), else_=0)), 0
+                ),
+                func.coalesce(func.sum(StockMovement.quantity), 0),
+            ).where(
                 StockMovement.product_id == product_id,
                 StockMovement.warehouse_id == found.target_warehouse_id,
                 StockMovement.reference.like(released),
             )
-            .group_by(StockMovement.moved_at < cutoff)
-        ).all()
-        before = sum(int(total) for early, total in rows if early)
-        after = sum(int(total) for early, total in rows if not early)
+        ).one()
+        before, after = int(early), int(total) - int(early)
         target = -max(0, min(after, int(pre) - before))
-        prefix = f"fba-opening-receipts:{account_id}:{shipment_id}:"
+        # Per opening: an older opening's corrections are dated before this cutoff, inside this count.
+        prefix = f"fba-opening-receipts:{opening.id}:{shipment_id}:"
         booked = session.scalar(
             select(func.coalesce(func.sum(StockMovement.quantity), 0)).where(
                 StockMovement.product_id == product_id,
