@@ -30,6 +30,7 @@ from orderbridge.amazon.report_handler import ReportHandler, WindowPolicy, handl
 from orderbridge.amazon.report_inbox import AmazonReport, ReportState, find_report, latest_window_end
 from orderbridge.amazon.report_rows import ReportFileError
 from orderbridge.amazon.reports import ImportResult, ReportSource, import_report_file
+from orderbridge.amazon.returns import reprice_credits
 from orderbridge.amazon.settlements import SETTLEMENT_REPORT
 from orderbridge.book.settlements import settle_waiting
 from orderbridge.clock import Clock, as_utc
@@ -136,6 +137,8 @@ class _Run:
             with self.sessions.begin() as session:
                 # O4: orders booked after the settlement that paid them are paid now.
                 self.result.late_paid += settle_waiting(session, now=self.clock())
+                # F1: credits of returns booked before their refund's settlement take its amounts now.
+                reprice_credits(session)
 
     def request(self, handler: ReportHandler, policy: WindowPolicy) -> None:
         for report_pk in self.waiting(handler.report_type):
