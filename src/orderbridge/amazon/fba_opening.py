@@ -18,6 +18,9 @@ processed before it are credited without restocking, and units an inbound shipme
 (ledger `Receipts` before the cutoff) are taken back out of what its transfer releases afterwards.
 Rows after the cutoff apply on top as usual. Taking the same report twice changes nothing; a later
 opening (a new count) sets the book again from its own cutoff.
+
+Days are UTC days here; whether Amazon's summary ends its day at UTC or marketplace midnight is
+UNCONFIRMED (SPAPI.md §8.3 does not say), so rows within hours of the cutoff are the ones to check.
 """
 
 from __future__ import annotations
