@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from orderbridge.amazon.accounts import SellerAccount
+from orderbridge.amazon.channel import change_settings
 from orderbridge.amazon.fba_claims import REIMBURSEMENTS
 from orderbridge.amazon.fba_ledger import BEFORE_OPENING, LEDGER, REPLACEMENTS, LedgerEntry, stock_by_centre
 from orderbridge.amazon.fba_opening import (
@@ -29,6 +30,7 @@ from orderbridge.amazon.fba_opening import (
 from orderbridge.amazon.report_locale import COMMA_DAY_FIRST
 from orderbridge.amazon.report_sync import sync_reports
 from orderbridge.amazon.returns import FBA_RETURNS, MFN_RETURNS
+from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.inventory import MovementReason, StockMovement
 from orderbridge.db import make_engine, session_factory
 from orderbridge.simulator import worldfile
@@ -224,3 +226,31 @@ def test_the_summary_view_is_read_by_header_in_the_marketplaces_locale() -> None
         parse_summary("Date\tMSKU\tDisposition\tLocation\n", locale=COMMA_DAY_FIRST, country="DE")
     assert SUMMARY == "GET_LEDGER_SUMMARY_VIEW_DATA"
     assert datetime(2026, 12, 2, tzinfo=UTC)  # dates are UTC days
+
+
+def test_f10_without_an_fba_warehouse_the_opening_waits_and_so_does_the_ledger(world: SyncWorld) -> None:
+    seller = world.seller("NA")
+    marketplace_id = world.sandbox.world.accounts[seller.seller_id].marketplace_ids[0]
+    with world.sessions.begin() as session:
+        change_settings(session, channel_for(session, marketplace_id), {"fba_warehouse": ""})
+    # when: the first FBA sync runs without a warehouse to hold Amazon's count
+    account = _account(world, seller)
+    with world.client(account) as client:
+        result = sync_reports(
+            world.sessions, client, account_id=account.id, clock=world.vtime.now, report_types=[LEDGER]
+        )
+    # then: it says which setting is missing, and neither the count nor the ledger is booked
+    (problem,) = result.failed
+    assert "fba_warehouse" in problem and "the ledger waits" in problem
+    with world.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(FbaOpening)) == 0
+        assert session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+    # when: the setting is made and the sync runs again, the count is taken and the ledger follows
+    with world.sessions.begin() as session:
+        change_settings(session, channel_for(session, marketplace_id), {"fba_warehouse": "FBA"})
+    with world.client(account) as client:
+        result = sync_reports(
+            world.sessions, client, account_id=account.id, clock=world.vtime.now, report_types=[LEDGER]
+        )
+    assert not result.failed and result.opening and result.opening.startswith("FBA opening balance set")
+    assert_book_is_amazon(world, seller)

@@ -215,6 +215,11 @@ def take_opening(
         if channel is None or warehouse is None:
             if skus:
                 result.refused.append(f"country {country}: no Amazon channel with an fba_warehouse setting")
+                if not dry_run:  # a count the book cannot hold is not taken: the next sync tries again
+                    raise OpeningError(
+                        f"country {country} has FBA stock at Amazon but no Amazon channel with an "
+                        "fba_warehouse setting (orderbridge channels set CODE fba_warehouse=...)"
+                    )
             continue
         resolved[country] = (warehouse, products_for(session, channel.id, skus))
     for key in sorted(set(counted) | set(book_before)):

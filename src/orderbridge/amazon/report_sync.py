@@ -85,8 +85,8 @@ def sync_reports(
     run = _Run(sessions, client, account_id, markets, clock, poll, ReportSyncResult(label))
     # One runner per account at a time (another holds it: LeaseHeld); long imports keep it for hours.
     with leases.held(sessions, f"reports:{account_id}", clock=clock, ttl=LEASE_TTL):
-        if LEDGER in types:
-            run.open_fba()
+        if LEDGER in types and not run.open_fba():
+            types.remove(LEDGER)  # the ledger waits for the opening: its first rows would start from zero
         for report_type in types:
             handler = handler_for(report_type)
             if handler.policy is None:
@@ -108,19 +108,21 @@ class _Run:
     poll: float
     result: ReportSyncResult
 
-    def open_fba(self) -> None:
-        """The account's first FBA sync: Amazon's count of the stock already there is the opening."""
+    def open_fba(self) -> bool:
+        """The account's first FBA sync: Amazon's count of the stock already there is the opening.
+        False when it could not be taken (the reason is in the result)."""
         with self.sessions() as session:
             if not needs_opening(session, self.account_id):
-                return
+                return True
         try:
             opening = fetch_opening(
                 self.sessions, self.client, account_id=self.account_id, clock=self.clock, poll=self.poll
             )
         except (OpeningError, ReportFileError) as error:
-            self.result.failed.append(f"FBA opening balance: {error}")
-            return
+            self.result.failed.append(f"FBA opening balance (the ledger waits for it): {error}")
+            return False
         self.result.opening = opening.line()
+        return True
 
     def discover(self, handler: ReportHandler) -> None:
         since = self.clock() - DISCOVER_SINCE + timedelta(minutes=5)
