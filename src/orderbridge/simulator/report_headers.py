@@ -62,10 +62,10 @@ HEADERS: dict[str, list[str]] = {
         "Date and Time",
         "Store",
     ],
-    # SPAPI.md §8.3 names the summary view's figures; the spaced download names below are those the
-    # ledger's detail view uses for its columns (Date ... Disposition) and, for the balances, the
-    # names Seller Central's download carries (`Starting Warehouse Balance`, `Ending Warehouse
-    # Balance`, `Location`) as third-party parsers of the file read them.
+    # SPAPI.md §8.3 names the summary view's figures; the download's 21 spaced column names below are
+    # those Seller Central's help lists for the summary view ("Starting warehouse balance", "In
+    # transit between warehouses" ...) as third-party parsers of the file read them, `Location`
+    # last (the centre, or the country with aggregateByLocation COUNTRY); Disposition in capitals.
     "GET_LEDGER_SUMMARY_VIEW_DATA": [
         "Date",
         "FNSKU",
