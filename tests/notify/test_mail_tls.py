@@ -20,7 +20,7 @@ from orderbridge.config import SettingsError, load_settings
 from orderbridge.db import make_engine, session_factory
 from orderbridge.notify.mail import mail_settings, send_pending
 from orderbridge.notify.notices import notices, queue_notice
-from tests.notify.smtp_server import Inbox, free_port
+from tests.notify.smtp_server import Inbox, free_port, smtp_server
 from tests.notify.tls_server import PASSWORD, Certificates, make_certificates, tls_smtp_server
 
 NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
@@ -129,6 +129,10 @@ def test_f5_a_server_that_refuses_names_the_setting_and_the_notice_stays_for_the
     assert "refused the recipients in mail_to" in report.errors[0]
     (last_error,) = _pending(sessions)
     assert last_error is not None and "mail_to" in last_error and "550" in last_error
+    # when: the server takes mail again, the notice that waited goes out once
+    with smtp_server() as (inbox, working):
+        assert send_pending(sessions, working, clock=lambda: NOW).sent == 1
+    assert len(inbox.messages) == 1 and _pending(sessions) == []
 
 
 def test_f5_a_server_that_wants_tls_when_the_settings_say_none_names_smtp_tls(
