@@ -152,6 +152,10 @@ class Settings(BaseSettings):
     smtp_username: str = Field(default="", description="SMTP login; empty: no authentication.")
     smtp_password: SecretStr = Field(default=SecretStr(""))
     smtp_timeout: float = Field(default=30.0, gt=0, le=600)
+    smtp_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of CA certificates to trust for the SMTP server (instead of the system's).",
+    )
     mail_from: str = Field(default="", description="The sender address of the book's e-mail.")
     mail_to: str = Field(default="", description="Recipients, comma-separated (never Amazon's, C12).")
 
@@ -288,6 +292,8 @@ class Settings(BaseSettings):
             raise ValueError("smtp_password is set without smtp_username")
         if self.smtp_username and self.smtp_tls == "none":
             raise ValueError("smtp_username with smtp_tls none would send the password in clear")
+        if self.smtp_ca_file is not None and not self.smtp_ca_file.is_file():
+            raise ValueError(f"smtp_ca_file {self.smtp_ca_file} is not a readable file")
         try:
             checked_address(self.mail_from, what="mail_from")
             for address in self.mail_recipients:

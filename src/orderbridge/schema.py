@@ -8,6 +8,7 @@ from orderbridge.amazon import (
     cursors,
     fba_claims,
     fba_ledger,
+    fba_opening,
     inbound,
     inbox,
     leases,
@@ -67,6 +68,7 @@ MODULES = (
     inbound,
     notices,
     fba_ledger,
+    fba_opening,
     fba_claims,
     returns,
 )

@@ -98,16 +98,18 @@ def sandbox_fba_stock(world: SyncWorld, seller: SandboxSeller) -> Counter[str]:
     return totals
 
 
-def _account(world: SyncWorld) -> SellerAccount:
+def _account(world: SyncWorld, region: str = "NA") -> SellerAccount:
     with world.sessions() as session:
-        account = session.get(SellerAccount, world.accounts[world.seller("NA").seller_id])
+        account = session.get(SellerAccount, world.accounts[world.seller(region).seller_id])
         assert account is not None
         return account
 
 
-def fetch_reports(world: SyncWorld, tmp: Path, report_types: Sequence[str], *, since: datetime) -> list[Path]:
+def fetch_reports(
+    world: SyncWorld, tmp: Path, report_types: Sequence[str], *, since: datetime, region: str = "NA"
+) -> list[Path]:
     """Every FBA report from `since` to now, requested at the sandbox in 30-day windows and imported."""
-    account = _account(world)
+    account = _account(world, region)
     client = world.client(account)
     files = []
     now = world.vtime.now() - timedelta(minutes=2)
@@ -120,14 +122,16 @@ def fetch_reports(world: SyncWorld, tmp: Path, report_types: Sequence[str], *, s
             if report.report_document_id:
                 path = tmp / f"{report_type}-{report_id}.tsv"
                 path.write_bytes(client.download_report(report.report_document_id).data)
-                import_file(world, report_type, path, report_id=report_id)
+                import_file(world, report_type, path, report_id=report_id, region=region)
                 files.append(path)
             start = end
     return files
 
 
-def import_file(world: SyncWorld, report_type: str, path: Path, *, report_id: str | None = None) -> None:
-    account = _account(world)
+def import_file(
+    world: SyncWorld, report_type: str, path: Path, *, report_id: str | None = None, region: str = "NA"
+) -> None:
+    account = _account(world, region)
     source = ReportSource(
         report_id=report_id, marketplace_ids=tuple(account.marketplace_ids), source="requested"
     )

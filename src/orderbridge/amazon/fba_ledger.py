@@ -13,6 +13,9 @@ reference names the entry (F10):
   move those units, so they are never counted twice. They still count in the per-centre sub-ledger.
 - WhseTransfers move units between centres; VendorReturns are removals.
 
+Rows dated before the account's FBA opening balance (`fba_opening.py`) are inside Amazon's opening
+count: they are kept as entries marked `before_opening` (claims, shipped order rows) and move nothing.
+
 An entry's identity leaves out the Reconciled / Unreconciled columns, which Amazon changes later (a
 lost unit found or reimbursed): a re-download with new reconciliation updates the entry (for claims)
 and books nothing again.
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Table, UniqueConstraint, func, select, update
+from sqlalchemy import ForeignKey, Integer, String, Table, UniqueConstraint, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.amazon.fba_book import channels_by_country, places, products_for
@@ -67,6 +70,7 @@ EVENT_TYPES = frozenset(
     {"Shipments", "Receipts", "CustomerReturns", "Adjustments", "WhseTransfers", "VendorReturns"}
 )
 MOVED_ELSEWHERE = frozenset({"Receipts", "CustomerReturns"})  # by inbound (F4) and returns (F8)
+BEFORE_OPENING = "before_opening"  # LedgerEntry.movement of a row the opening count already holds
 
 
 @dataclass(slots=True)
@@ -240,6 +244,8 @@ def book_ledger_rows(
     placed = _places(session, cache, {row.country for _, row in fresh})
     products = _products(session, cache, placed, fresh)
     replacements = _replacement_orders(session, account_id, fresh)
+    cutoff = _opening_cutoff(session, account_id, cache)
+    receipts_before: set[str] = set()
     entries: list[tuple[Any, ...]] = []
     movements: list[NewMovement] = []
     shipped: list[tuple[LedgerRow, Product, int]] = []
@@ -247,6 +253,12 @@ def book_ledger_rows(
         place = placed.get(row.country)
         product = products.get((place.channel_id, row.sku)) if place else None
         reason = row.movement_reason()
+        if cutoff is not None and row.happened_at < cutoff:
+            # In Amazon's opening count already: kept for claims and shipped rows, moves nothing.
+            entries.append(
+                _before_opening(account_id, row, product, place, shipped, receipts_before, report_pk, line)
+            )
+            continue
         if reason is not None:
             if place is None or place.warehouse_id is None:
                 refused[line] = f"country {row.country}: no Amazon channel with an fba_warehouse setting"
@@ -276,7 +288,40 @@ def book_ledger_rows(
     # Each movement's reference names a ledger entry first inserted just now, so none was applied before.
     move_stock_many(session, movements, known_new=True)
     _ship_order_rows(session, placed, shipped)
+    if receipts_before:
+        from orderbridge.amazon.fba_opening import settle_opening_receipts
+
+        settle_opening_receipts(session, account_id, receipts_before)
     return refused
+
+
+def _opening_cutoff(session: Session, account_id: int, cache: dict[str, Any]) -> datetime | None:
+    if "opening" not in cache:
+        from orderbridge.amazon.fba_opening import opening_cutoff  # fba_opening builds on this module
+
+        cache["opening"] = opening_cutoff(session, account_id)
+    cutoff: datetime | None = cache["opening"]
+    return cutoff
+
+
+def _before_opening(  # noqa: PLR0917 - the loop's state, passed once
+    account_id: int,
+    row: LedgerRow,
+    product: Product | None,
+    place: Place | None,
+    shipped: list[tuple[LedgerRow, Product, int]],
+    receipts: set[str],
+    report_pk: int | None,
+    line: int,
+) -> tuple[Any, ...]:
+    """The entry of a row dated before the opening's cutoff: it moves nothing (the count holds it)."""
+    if row.event_type == "Shipments" and row.quantity < 0 and product and place and place.warehouse_id:
+        shipped.append((row, product, place.warehouse_id))
+    if row.event_type == "Receipts":
+        receipts.add(row.reference_id)
+    entry = _entry(account_id, row, product, place, None, report_pk=report_pk, line=line)
+    at = ENTRY_COLUMNS.index("movement")
+    return (*entry[:at], BEFORE_OPENING, *entry[at + 1 :])
 
 
 def _known(session: Session, account_id: int, identities: list[str]) -> dict[str, tuple[int, int, int]]:
@@ -476,16 +521,22 @@ def book_replacements(session: Session, account_id: int, rows: Sequence[Mapping[
                 LedgerEntry.event_type == "Shipments",
                 LedgerEntry.reference_id.in_(orders),
                 LedgerEntry.movement.is_not(None),
+                LedgerEntry.movement != BEFORE_OPENING,
             )
             .values(movement=str(MovementReason.REPLACEMENT))
         )
 
 
 def stock_by_centre(session: Session, account_id: int) -> dict[tuple[str, str], int]:
-    """(SKU, fulfilment centre) -> sellable units, summed from the ledger entries (the sub-ledger)."""
+    """(SKU, fulfilment centre) -> sellable units, summed from the ledger entries (the sub-ledger) and the
+    opening balance; rows the opening count already holds are left out."""
     query = (
         select(LedgerEntry.sku, LedgerEntry.fulfillment_center, func.sum(LedgerEntry.quantity))
-        .where(LedgerEntry.account_id == account_id, func.lower(LedgerEntry.disposition) == "sellable")
+        .where(
+            LedgerEntry.account_id == account_id,
+            func.lower(LedgerEntry.disposition) == "sellable",
+            or_(LedgerEntry.movement.is_(None), LedgerEntry.movement != BEFORE_OPENING),
+        )
         .group_by(LedgerEntry.sku, LedgerEntry.fulfillment_center)
     )
     return {(sku, fc): int(total) for sku, fc, total in session.execute(query) if total}
@@ -494,9 +545,11 @@ def stock_by_centre(session: Session, account_id: int) -> dict[tuple[str, str], 
 class LedgerHandler(ReportHandler):
     report_type = LEDGER
     required = ("Date", "MSKU", "Event Type", "Quantity", "Fulfillment Center", "Disposition", "Country")
-    # Near-real-time FBA report: regenerated at most every 30 minutes (SPAPI.md §7).
+    # Near-real-time FBA report: regenerated at most every 30 minutes (SPAPI.md §7). The first window
+    # reaches as far back as the inbound poll's (90 days), so every shipment it sees has its receipts
+    # here: those before the opening balance are in Amazon's count (fba_opening.py).
     policy = WindowPolicy(
-        every=timedelta(hours=1), first_lookback=timedelta(days=30), max_span=timedelta(days=31)
+        every=timedelta(hours=1), first_lookback=timedelta(days=90), max_span=timedelta(days=31)
     )
 
     def row_key(self, row: ReportRow, context: ReportContext) -> str:

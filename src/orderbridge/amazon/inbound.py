@@ -199,6 +199,9 @@ def apply_shipment(
         return applied
     products = products_for(session, where.channel.id, [item.seller_sku for item in items])
     transfer = session.get(WarehouseTransfer, record.transfer_id) if record.transfer_id else None
+    if transfer is None and info.status == "CLOSED" and _in_opening(session, account_id, info, items):
+        record.problem = None  # Amazon had it all before the opening count: no transfer, no notices
+        return applied
     if transfer is None:
         transfer = _create(session, record, items, products, where=where, notices=notices, now=now)
         if transfer is None:
@@ -206,6 +209,10 @@ def apply_shipment(
             return applied
         applied.created = True
     applied.received = _receive(session, record, transfer, items, products, notices=notices, now=now)
+    if applied.received:
+        from orderbridge.amazon.fba_opening import settle_opening_receipts
+
+        settle_opening_receipts(session, account_id, [info.shipment_id])
     if info.status == "CLOSED" and transfer.status != TransferStatus.CLOSED:
         close_transfer(session, transfer, now=now)
         applied.closed = True
@@ -217,6 +224,16 @@ def apply_shipment(
             now=now,
         )  # fmt: skip
     return applied
+
+
+def _in_opening(
+    session: Session, account_id: int, info: InboundShipmentInfo, items: Sequence[InboundShipmentItem]
+) -> bool:
+    """A closed shipment whose every received unit the ledger dates before the FBA opening's cutoff."""
+    from orderbridge.amazon.fba_opening import received_before_opening
+
+    before = received_before_opening(session, account_id, info.shipment_id)
+    return bool(before) and all(item.quantity_received <= before.get(item.seller_sku, 0) for item in items)
 
 
 def _record(

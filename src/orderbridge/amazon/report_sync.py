@@ -24,10 +24,13 @@ from orderbridge.amazon import leases
 from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.client_types import Report
+from orderbridge.amazon.fba_ledger import LEDGER
+from orderbridge.amazon.fba_opening import OpeningError, fetch_opening, needs_opening
 from orderbridge.amazon.report_handler import ReportHandler, WindowPolicy, handler_for, load_handlers
 from orderbridge.amazon.report_inbox import AmazonReport, ReportState, find_report, latest_window_end
 from orderbridge.amazon.report_rows import ReportFileError
 from orderbridge.amazon.reports import ImportResult, ReportSource, import_report_file
+from orderbridge.amazon.returns import reprice_credits
 from orderbridge.amazon.settlements import SETTLEMENT_REPORT
 from orderbridge.book.settlements import settle_waiting
 from orderbridge.clock import Clock, as_utc
@@ -45,9 +48,11 @@ class ReportSyncResult:
     empty: int = 0
     late_paid: int = 0
     failed: list[str] = field(default_factory=list)
+    opening: str | None = None  # the FBA opening balance this pass took, if any
 
     def lines(self) -> list[str]:
-        out = [result.line() for result in self.imported]
+        out = [self.opening] if self.opening else []
+        out += [result.line() for result in self.imported]
         if self.empty:
             out.append(f"{self.empty} reports had no data")
         if self.late_paid:
@@ -80,6 +85,8 @@ def sync_reports(
     run = _Run(sessions, client, account_id, markets, clock, poll, ReportSyncResult(label))
     # One runner per account at a time (another holds it: LeaseHeld); long imports keep it for hours.
     with leases.held(sessions, f"reports:{account_id}", clock=clock, ttl=LEASE_TTL):
+        if LEDGER in types and not run.open_fba():
+            types.remove(LEDGER)  # the ledger waits for the opening: its first rows would start from zero
         for report_type in types:
             handler = handler_for(report_type)
             if handler.policy is None:
@@ -101,6 +108,22 @@ class _Run:
     poll: float
     result: ReportSyncResult
 
+    def open_fba(self) -> bool:
+        """The account's first FBA sync: Amazon's count of the stock already there is the opening.
+        False when it could not be taken (the reason is in the result)."""
+        with self.sessions() as session:
+            if not needs_opening(session, self.account_id):
+                return True
+        try:
+            opening = fetch_opening(
+                self.sessions, self.client, account_id=self.account_id, clock=self.clock, poll=self.poll
+            )
+        except (OpeningError, ReportFileError) as error:
+            self.result.failed.append(f"FBA opening balance (the ledger waits for it): {error}")
+            return False
+        self.result.opening = opening.line()
+        return True
+
     def discover(self, handler: ReportHandler) -> None:
         since = self.clock() - DISCOVER_SINCE + timedelta(minutes=5)
         found: list[Report] = []
@@ -116,6 +139,8 @@ class _Run:
             with self.sessions.begin() as session:
                 # O4: orders booked after the settlement that paid them are paid now.
                 self.result.late_paid += settle_waiting(session, now=self.clock())
+                # F1: credits of returns booked before their refund's settlement take its amounts now.
+                reprice_credits(session)
 
     def request(self, handler: ReportHandler, policy: WindowPolicy) -> None:
         for report_pk in self.waiting(handler.report_type):

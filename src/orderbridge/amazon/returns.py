@@ -76,8 +76,10 @@ class ReturnCredit(Base):
     settlement_ref: Mapped[str | None] = mapped_column(String(40))
 
 
-def book_return(session: Session, item: Return) -> SalesCredit:
-    """The credit for one returned line (once per reference); RowError when the order or SKU is unknown."""
+def book_return(session: Session, item: Return, *, opening: datetime | None = None) -> SalesCredit:
+    """The credit for one returned line (once per reference); RowError when the order or SKU is unknown.
+    An FBA return processed before the FBA opening balance's cutoff (`opening`) is in that count: it is
+    credited without going back into stock again."""
     order, channel = _order(session, item.order_ref)
     rows = [
         row for row in order.rows
@@ -89,6 +91,7 @@ def book_return(session: Session, item: Return) -> SalesCredit:
     if item.fba:
         warehouse = where.fba_warehouse
         restock = item.disposition == SELLABLE and warehouse is not None  # F8
+        restock = restock and (opening is None or item.returned_at >= opening)
     else:
         warehouse = where.own_warehouse
         restock = where.returns_to_stock and warehouse is not None  # F2
@@ -204,10 +207,14 @@ def credited_units(session: Session, order_row_id: int) -> int:
 class _ReturnsHandler(ReportHandler):
     def book(self, session: Session, context: ReportContext, rows: Sequence[ParsedRow]) -> Mapping[int, str]:
         refused: dict[int, str] = {}
+        if "opening" not in context.scratch:
+            from orderbridge.amazon.fba_opening import opening_cutoff
+
+            context.scratch["opening"] = opening_cutoff(session, context.account_id)
         for parsed in rows:
             try:
                 with session.begin_nested():
-                    book_return(session, parsed.value)
+                    book_return(session, parsed.value, opening=context.scratch["opening"])
             except RowError as error:
                 refused[parsed.row.line] = str(error)
         return refused

@@ -1,4 +1,4 @@
-"""`orderbridge inbound list|show|sync`, `fba claims|stock` and `notices list|send`."""
+"""`orderbridge inbound list|show|sync`, `fba claims|stock|opening-balance` and `notices list|send`."""
 
 from __future__ import annotations
 
@@ -192,6 +192,44 @@ def stock_command(account: AccountOption = None, as_json: AsJson = False) -> Non
     print_table(
         "FBA stock by centre", columns, [[r[c] for c in columns] for r in rows], right=frozenset({"units"})
     )
+
+
+@fba.command("opening-balance")
+def opening_balance_command(
+    account: AccountOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show Amazon's count and the changes; book nothing.")
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Set FBA stock per SKU and centre to Amazon's count (ledger summary view, end of yesterday).
+
+    The first report sync of an account does this by itself; run it to re-count, e.g. after fixing a
+    listing connection. Ledger rows dated before the count never move stock again."""
+    from orderbridge.cli.sync import _account_ids, cli_runtime
+    from orderbridge.jobs import tasks
+
+    ids = _account_ids(account)
+    out = []
+    try:
+        tasks.configure(cli_runtime())
+        for account_id in ids:
+            out.append({"account": account_id, **tasks.take_fba_opening(account_id, dry_run=dry_run)})
+    except OrderbridgeError as error:
+        raise fail(str(error)) from None
+    finally:
+        tasks.configure(None)
+    if as_json:
+        print_json(out)
+        return
+    for result in out:
+        console.print(f"account {result['account']}: {result['opening']}", highlight=False)
+        columns = ["sku", "centre", "amazon", "book", "change"]
+        changed = [[line[c] for c in columns] for line in result["lines"] if line["change"]]
+        if changed:
+            print_table("FBA opening balance", columns, changed, right=frozenset(columns[2:]))
+        for problem in result["refused"]:
+            errors.print(f"refused: {problem}", highlight=False)
 
 
 def _int(text: str) -> int:

@@ -186,6 +186,33 @@ def sync_account_reports(account_id: int, report_type: str | None = None) -> dic
     return {"reports": "; ".join(result.lines())}
 
 
+def take_fba_opening(account_id: int, *, dry_run: bool = False) -> dict[str, Any]:
+    """Take (or with `dry_run` only show) the account's FBA opening balance from Amazon's count."""
+    from orderbridge.amazon.fba_opening import fetch_opening
+
+    rt = runtime()
+    with rt.sessions() as session:
+        account = session.get(SellerAccount, account_id)
+        if account is None:
+            raise RuntimeMissing(f"jobs: no Amazon account with id {account_id}")
+    with rt.client(account) as client:
+        result = fetch_opening(
+            rt.sessions, client, account_id=account_id, clock=rt.clock_of(account_id), dry_run=dry_run,
+            poll=rt.options.report_poll_seconds,
+        )  # fmt: skip
+    lines = [
+        {
+            "sku": line.sku,
+            "centre": line.centre,
+            "amazon": line.amazon,
+            "book": line.book,
+            "change": line.change,
+        }
+        for line in result.lines
+    ]
+    return {"opening": result.line(), "lines": lines, "refused": result.refused}
+
+
 def all_account_ids() -> list[int]:
     return account_ids(runtime().sessions)
 

@@ -1,4 +1,9 @@
-"""Sending queued notices over SMTP (smtplib: STARTTLS, implicit TLS or plain; optional login)."""
+"""Sending queued notices over SMTP (smtplib: STARTTLS, implicit TLS or plain; optional login).
+
+The server's certificate is verified against the system's CAs, or only against `smtp_ca_file` when that
+is set; a failure to connect, verify or log in is reported naming the setting to fix, and every notice
+stays pending for the next run.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +33,7 @@ class MailSettings:
     username: str = ""
     password: str = field(default="", repr=False)
     timeout: float = 30.0
+    ca_file: Path | None = None
 
 
 @dataclass
@@ -49,6 +56,7 @@ def mail_settings(settings: Settings) -> MailSettings | None:
         username=settings.smtp_username,
         password=settings.smtp_password.get_secret_value(),
         timeout=settings.smtp_timeout,
+        ca_file=settings.smtp_ca_file,
     )
 
 
@@ -56,16 +64,75 @@ Connect = Callable[[MailSettings], smtplib.SMTP]
 
 
 def connect(mail: MailSettings) -> smtplib.SMTP:
-    context = ssl.create_default_context()
+    """A connected (and logged-in) SMTP session; OSError or SMTPException as smtplib raises them."""
+    context = ssl.create_default_context(cafile=str(mail.ca_file) if mail.ca_file else None)
     if mail.tls == "ssl":
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(mail.host, mail.port, timeout=mail.timeout, context=context)
     else:
         smtp = smtplib.SMTP(mail.host, mail.port, timeout=mail.timeout)
-        if mail.tls == "starttls":
-            smtp.starttls(context=context)
+        try:
+            if mail.tls == "starttls":
+                smtp.starttls(context=context)
+        except BaseException:
+            smtp.close()
+            raise
     if mail.username:
-        smtp.login(mail.username, mail.password)
+        try:
+            smtp.login(mail.username, mail.password)
+        except BaseException:
+            smtp.close()
+            raise
     return smtp
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def explain(mail: MailSettings, error: BaseException) -> str:
+    """What went wrong reaching the server, naming the setting that decides it (never the password)."""
+    where = f"SMTP {mail.host}:{mail.port}"
+    detail = f"{error.__class__.__name__}: {error}"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        trust = (
+            f"smtp_ca_file {mail.ca_file}" if mail.ca_file else "the system's CAs (smtp_ca_file is not set)"
+        )
+        return (
+            f"{where}: the server's certificate does not verify against {trust}; set smtp_ca_file to "
+            f"the PEM file of the CA that signed it ({error.verify_message})"
+        )
+    if isinstance(error, ssl.SSLError):
+        return f"{where}: TLS failed (smtp_tls {mail.tls}: is it the right mode for this port?): {detail}"
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return (
+            f"{where} refused the login of smtp_username {mail.username!r}: check smtp_username and "
+            f"smtp_password ({error.smtp_code} {_text(error.smtp_error)})"
+        )
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        if mail.tls == "starttls" and not mail.username:
+            return (
+                f"{where} does not offer STARTTLS: set smtp_tls (none or ssl) to what it supports ({detail})"
+            )
+        return f"{where}: {detail} (check smtp_tls and smtp_username)"
+    if isinstance(error, ConnectionRefusedError):
+        return f"{where}: nothing accepts connections there (check smtp_host and smtp_port): {detail}"
+    if isinstance(error, smtplib.SMTPResponseException) and error.smtp_code == 530:
+        reply = _text(error.smtp_error)
+        return f"{where} wants TLS or a login first (check smtp_tls and smtp_username): {reply}"
+    if isinstance(error, smtplib.SMTPSenderRefused):
+        reply = f"{error.smtp_code} {_text(error.smtp_error)}"
+        return f"{where} refused the sender mail_from {mail.sender!r}: {reply}"
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        refused = ", ".join(
+            f"{address} ({code} {_text(reply)})"
+            for address, (code, reply) in sorted(error.recipients.items())
+        )
+        return f"{where} refused the recipients in mail_to: {refused}"
+    if isinstance(error, smtplib.SMTPResponseException):
+        return (
+            f"{where} refused (smtp_host / smtp_port / smtp_tls): {error.smtp_code} {_text(error.smtp_error)}"
+        )
+    return f"{where} (smtp_host / smtp_port / smtp_tls): {detail}"
 
 
 def message(notice: Notice, mail: MailSettings, recipients: list[str]) -> EmailMessage:
@@ -99,7 +166,7 @@ def send_pending(
         smtp = connect(mail)
     except (OSError, smtplib.SMTPException) as error:
         report.failed = len(pending)
-        report.errors.append(f"SMTP {mail.host}:{mail.port}: {error.__class__.__name__}: {error}")
+        report.errors.append(explain(mail, error))
         return report
     with smtp:
         for notice_id in pending:
@@ -111,7 +178,7 @@ def send_pending(
                     smtp.send_message(message(notice, mail, recipients))
                 except (OSError, smtplib.SMTPException) as error:
                     notice.attempts += 1
-                    notice.last_error = f"{error.__class__.__name__}: {error}"[:500]
+                    notice.last_error = explain(mail, error)[:500]
                     report.failed += 1
                     report.errors.append(f"notice {notice.id}: {notice.last_error}")
                     continue
@@ -123,4 +190,4 @@ def send_pending(
     return report
 
 
-__all__ = ["AddressError", "MailSettings", "SendReport", "mail_settings", "send_pending"]
+__all__ = ["AddressError", "MailSettings", "SendReport", "explain", "mail_settings", "send_pending"]

@@ -18,12 +18,42 @@ Rows = list[list[str]]
 
 @dataclass(frozen=True)
 class Scope:
-    """Whose data, for which marketplaces, between which times."""
+    """Whose data, for which marketplaces, between which times (and the request's reportOptions)."""
 
     seller_id: str
     marketplace_ids: frozenset[str]
     start: float
     end: float
+    options: tuple[tuple[str, str], ...] = ()
+    marketplace_id: str = ""  # the first marketplace of the request: the file's locale
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a marketplace's flat files write day dates and amounts (SPAPI.md §7-§8.1: `posted-date` and
+    the ledger `Date` follow the marketplace, `DD.MM.YYYY` in German files, `MM/DD/YYYY` in US ones;
+    continental European files write decimal commas). ISO times are the same everywhere."""
+
+    day: str = "%m/%d/%Y"
+    comma: bool = False
+
+    def money(self, amount: Decimal | str) -> str:
+        text = str(amount)
+        return text.replace(".", ",") if self.comma else text
+
+
+_DAY_FIRST = Style("%d/%m/%Y")
+_CONTINENTAL = Style("%d.%m.%Y", comma=True)
+STYLES: dict[str, Style] = {
+    **dict.fromkeys(("UK", "IE", "CA", "MX", "AU", "SG"), _DAY_FIRST),
+    **dict.fromkeys(("DE", "FR", "IT", "ES", "NL", "SE", "PL", "BE", "TR", "BR"), _CONTINENTAL),
+    "JP": Style("%Y/%m/%d"),
+}
+
+
+def style(marketplace_id: str) -> Style:
+    mkt = BY_ID.get(marketplace_id)
+    return STYLES.get(mkt.code, Style()) if mkt is not None else Style()
 
 
 @lru_cache(maxsize=8192)
@@ -51,6 +81,7 @@ def _product(world: World, seller_id: str, sku: str) -> tuple[str, str, str]:
 
 def ledger(world: World, scope: Scope) -> Rows:
     rows = []
+    day_format = style(scope.marketplace_id).day
     countries = {BY_ID[m].country_code for m in scope.marketplace_ids}
     products: dict[str, tuple[str, str, str]] = {}
     for e in world.ledger:
@@ -66,7 +97,7 @@ def ledger(world: World, scope: Scope) -> Rows:
                 unreconciled = "0"
             rows.append(
                 [
-                    _day(e.ts, "%m/%d/%Y"),
+                    _day(e.ts, day_format),
                     fnsku,
                     asin,
                     e.sku,
@@ -137,6 +168,7 @@ def replacements(world: World, scope: Scope) -> Rows:
 
 def reimbursements(world: World, scope: Scope) -> Rows:
     rows = []
+    written = style(scope.marketplace_id)
     for e in world.fba_events:
         if e.kind == "REIMBURSEMENT" and e.seller_id == scope.seller_id and scope.start <= e.ts <= scope.end:
             asin, fnsku, title = _product(world, e.seller_id, e.sku)
@@ -154,8 +186,8 @@ def reimbursements(world: World, scope: Scope) -> Rows:
                     title,
                     "SELLABLE",
                     f["currency"],
-                    f["amount_per_unit"],
-                    f["amount_total"],
+                    written.money(f["amount_per_unit"]),
+                    written.money(f["amount_total"]),
                     f["cash"],
                     f["inventory"],
                     str(e.quantity),
@@ -286,8 +318,16 @@ def settlement(world: World, scope: Scope, settlement_id: str) -> Rows:
     ]
     total = sum((e.amount for e in events), Decimal(0))
     deposit = scope.end + 2 * 86400
+    written = style(marketplace_id)
     rows = [
-        [settlement_id, _offset(scope.start), _offset(scope.end), _offset(deposit), str(total), mkt.currency]
+        [
+            settlement_id,
+            _offset(scope.start),
+            _offset(scope.end),
+            _offset(deposit),
+            written.money(total),
+            mkt.currency,
+        ]
         + [""] * 17
     ]
     for e in events:
@@ -308,9 +348,9 @@ def settlement(world: World, scope: Scope, settlement_id: str) -> Rows:
                 mkt.name,
                 e.amount_type,
                 e.amount_description,
-                str(e.amount),
+                written.money(e.amount),
                 e.fulfillment_id,
-                _day(e.ts),
+                _day(e.ts, written.day),
                 _offset(e.ts),
                 e.order_item_code,
                 "",
@@ -322,9 +362,63 @@ def settlement(world: World, scope: Scope, settlement_id: str) -> Rows:
     return rows
 
 
+# Summary view columns after Starting Warehouse Balance and In Transit: the day's events by kind.
+_SUMMARY_EVENT = {"Receipts": 0, "Shipments": 1, "CustomerReturns": 2, "VendorReturns": 3, "WhseTransfers": 4}
+_SUMMARY_ADJUSTMENT = {
+    **dict.fromkeys(("F", "N"), 5),  # Found
+    **dict.fromkeys(("M", "5"), 6),  # Lost
+    **dict.fromkeys(("6", "7", "E", "H", "K", "U"), 7),  # Damaged
+    **dict.fromkeys(("D", "G"), 8),  # Disposed
+}
+_OTHER_EVENTS = 9
+
+
+def ledger_summary(world: World, scope: Scope) -> Rows:
+    """GET_LEDGER_SUMMARY_VIEW_DATA, DAILY: per day, SKU, disposition and centre (aggregateByLocation FC)
+    or country (COUNTRY): the starting balance, the day's events by kind, the ending balance."""
+    by_fc = dict(scope.options).get("aggregateByLocation", "COUNTRY") == "FC"
+    written = style(scope.marketplace_id)
+    countries = {BY_ID[m].country_code for m in scope.marketplace_ids}
+    first_day, last_day = int(scope.start // 86400), int(scope.end // 86400)
+    running: dict[tuple[str, str, str], int] = {}
+    moves: dict[int, dict[tuple[str, str, str], list[int]]] = {}
+    for e in sorted(world.ledger, key=lambda event: event.ts):
+        day = int(e.ts // 86400)
+        if day > last_day:
+            break
+        if e.seller_id != scope.seller_id or e.country not in countries:
+            continue
+        key = (e.sku, e.disposition, e.fulfillment_center if by_fc else e.country)
+        if day < first_day:
+            running[key] = running.get(key, 0) + e.quantity
+            continue
+        column = _SUMMARY_EVENT.get(e.event_type)
+        if column is None:
+            column = _SUMMARY_ADJUSTMENT.get(e.reason, _OTHER_EVENTS)
+        moves.setdefault(day, {}).setdefault(key, [0] * 10)[column] += e.quantity
+    rows = []
+    for day in range(first_day, last_day + 1):
+        today = moves.get(day, {})
+        for key in sorted(set(running) | set(today)):
+            start = running.get(key, 0)
+            figures = today.get(key, [0] * 10)
+            end = running[key] = start + sum(figures)
+            if not (start or end or any(figures)):
+                continue
+            sku, disposition, location = key
+            asin, fnsku, title = _product(world, scope.seller_id, sku)
+            rows.append(
+                [_day(day * 86400.0, written.day), fnsku, asin, sku, title, disposition, str(start), "0"]
+                + [str(n) for n in figures]
+                + [str(end), "0", location]
+            )
+    return rows
+
+
 BUILDERS: dict[str, Callable[[World, Scope], Rows]] = {
     "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA": customer_returns,
     "GET_LEDGER_DETAIL_VIEW_DATA": ledger,
+    "GET_LEDGER_SUMMARY_VIEW_DATA": ledger_summary,
     "GET_FBA_FULFILLMENT_CUSTOMER_SHIPMENT_REPLACEMENT_DATA": replacements,
     "GET_FBA_REIMBURSEMENTS_DATA": reimbursements,
     "GET_FLAT_FILE_ALL_ORDERS_DATA_BY_LAST_UPDATE_GENERAL": all_orders,

@@ -62,6 +62,33 @@ HEADERS: dict[str, list[str]] = {
         "Date and Time",
         "Store",
     ],
+    # SPAPI.md §8.3 names the summary view's figures; the download's 21 spaced column names below are
+    # those Seller Central's help lists for the summary view ("Starting warehouse balance", "In
+    # transit between warehouses" ...) as third-party parsers of the file read them, `Location`
+    # last (the centre, or the country with aggregateByLocation COUNTRY); Disposition in capitals.
+    "GET_LEDGER_SUMMARY_VIEW_DATA": [
+        "Date",
+        "FNSKU",
+        "ASIN",
+        "MSKU",
+        "Title",
+        "Disposition",
+        "Starting Warehouse Balance",
+        "In Transit Between Warehouses",
+        "Receipts",
+        "Customer Shipments",
+        "Customer Returns",
+        "Vendor Returns",
+        "Warehouse Transfer In/Out",
+        "Found",
+        "Lost",
+        "Damaged",
+        "Disposed",
+        "Other Events",
+        "Ending Warehouse Balance",
+        "Unknown Events",
+        "Location",
+    ],
     "GET_FBA_FULFILLMENT_CUSTOMER_SHIPMENT_REPLACEMENT_DATA": [
         "shipment-date",
         "sku",

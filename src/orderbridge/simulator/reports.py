@@ -95,10 +95,18 @@ class ReportStore:
         return str(self.rng.randint(10**10, 10**11 - 1))
 
     def create(
-        self, seller_id: str, report_type: str, marketplace_ids: list[str], start: float, end: float
+        self,
+        seller_id: str,
+        report_type: str,
+        marketplace_ids: list[str],
+        start: float,
+        end: float,
+        *,
+        options: dict[str, str] | None = None,
     ) -> Report:
         world = self.world
         report = Report(self._next_id(), report_type, seller_id, marketplace_ids, world.now, start, end)
+        report.options = dict(options or {})
         self.reports[report.report_id] = report
         world.schedule(world.now + 30, "report", report.report_id)
         return report
@@ -111,7 +119,14 @@ class ReportStore:
             report.status, report.started = "IN_PROGRESS", world.now
             world.schedule(world.now + 30, "report", report.report_id)
             return
-        scope = Scope(report.seller_id, frozenset(report.marketplace_ids), report.start, report.end)
+        scope = Scope(
+            report.seller_id,
+            frozenset(report.marketplace_ids),
+            report.start,
+            report.end,
+            tuple(sorted(report.options.items())),
+            report.marketplace_ids[0],
+        )
         rows = report_formats.BUILDERS[report.report_type](world, scope)
         report.finished = world.now
         if not rows:
@@ -148,7 +163,7 @@ class ReportStore:
         self, world: World, seller_id: str, marketplace_id: str, start: float, end: float
     ) -> None:
         settlement_id = str(self.rng.randint(10**10, 10**11 - 1))
-        scope = Scope(seller_id, frozenset([marketplace_id]), start, end)
+        scope = Scope(seller_id, frozenset([marketplace_id]), start, end, marketplace_id=marketplace_id)
         rows = report_formats.settlement(world, scope, settlement_id)
         report = Report(
             self._next_id(), SETTLEMENT, seller_id, [marketplace_id], end, start, end, "DONE", end, end
@@ -178,8 +193,32 @@ async def create_report(ctx: Ctx) -> Response:
         raise invalid_input("Invalid marketplaceIds.")
     end = parse_iso(body["dataEndTime"]) if body.get("dataEndTime") else ctx.now
     start = parse_iso(body["dataStartTime"]) if body.get("dataStartTime") else end - 30 * DAY
-    report = ctx.sandbox.reports.create(ctx.principal.seller_id, report_type, marketplaces, start, end)
+    options = body.get("reportOptions") or {}
+    if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
+        raise invalid_input("reportOptions must be an object of strings.")
+    if report_type == SUMMARY:
+        _check_summary_options(options)
+    report = ctx.sandbox.reports.create(
+        ctx.principal.seller_id, report_type, marketplaces, start, end, options=options
+    )
     return json_response({"reportId": report.report_id}, 202)
+
+
+SUMMARY = "GET_LEDGER_SUMMARY_VIEW_DATA"
+SUMMARY_OPTIONS = {
+    "aggregateByLocation": ("COUNTRY", "FC"),
+    "aggregatedByTimePeriod": ("DAILY", "WEEKLY", "MONTHLY"),
+}
+
+
+def _check_summary_options(options: dict[str, str]) -> None:
+    """SPAPI.md §8.3: the summary view's reportOptions; the sandbox aggregates by day only."""
+    for name, value in options.items():
+        allowed = SUMMARY_OPTIONS.get(name)
+        if allowed is None or value not in allowed:
+            raise invalid_input(f"reportOptions {name}={value!r} is not valid for {SUMMARY}.")
+    if options.get("aggregatedByTimePeriod", "DAILY") != "DAILY":
+        raise invalid_input("The sandbox serves aggregatedByTimePeriod DAILY only.")
 
 
 async def get_report(ctx: Ctx) -> Response:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 05:38:47.042224
+Create Date: 2026-12-02 06:57:41.908560
 """
 
 from collections.abc import Sequence
@@ -574,6 +574,25 @@ def upgrade() -> None:
     with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_custom_field_values_pii_key"), ["pii_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_custom_field_values_record_id"), ["record_id"], unique=False)
+
+    op.create_table(
+        "fba_openings",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("cutoff", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("reports", sa.String(length=500), nullable=False),
+        sa.Column("units", sa.Integer(), nullable=False),
+        sa.Column("taken_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_fba_openings_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_fba_openings")),
+    )
+    with op.batch_alter_table("fba_openings", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_fba_openings_account_id"), ["account_id"], unique=False)
 
     op.create_table(
         "fba_reimbursements",
@@ -1590,6 +1609,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_fba_reimbursements_sku"))
 
     op.drop_table("fba_reimbursements")
+    with op.batch_alter_table("fba_openings", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_fba_openings_account_id"))
+
+    op.drop_table("fba_openings")
     with op.batch_alter_table("custom_field_values", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_custom_field_values_record_id"))
         batch_op.drop_index(batch_op.f("ix_custom_field_values_pii_key"))
