@@ -227,46 +227,48 @@ def _book_batch(
     """One batch in one transaction: identities, skip known, parse, book, record every new row."""
     keyed: dict[str, ReportRow] = {}
     refused: dict[int, str] = {}
-    lines: dict[int, tuple[str, ReportRow]] = {}
+    row_key, parse = handler.row_key, handler.parse
     for row in batch:
         try:
-            key = handler.row_key(row, context)
+            key = row_key(row, context)
         except RowError as error:
             key = f"line:{context.report_id}:{row.line}"  # unidentifiable: quarantined under its line
             refused[row.line] = str(error)
-        if key in keyed:
-            continue  # the same row twice in one file: booked once
-        keyed[key] = row
-        lines[row.line] = (key, row)
+        if key not in keyed:  # the same row twice in one file: booked once
+            keyed[key] = row
     known = known_keys(session, context.account_id, context.report_type, list(keyed))
     parsed: list[ParsedRow] = []
     for key, row in keyed.items():
         if key in known or row.line in refused:
             continue
         try:
-            parsed.append(ParsedRow(row, key, handler.parse(row, context)))
+            parsed.append(ParsedRow(row, key, parse(row, context)))
         except RowError as error:
             refused[row.line] = str(error)
     if parsed:
         refused.update(handler.book(session, context, parsed))
     records: list[tuple[Any, ...]] = []
     quarantined = 0
+    account_id, report_type, report_pk = context.account_id, context.report_type, context.report_pk
+    booked_status, quarantined_status = RowStatus.BOOKED.value, RowStatus.QUARANTINED.value
     for key, row in keyed.items():
         if key in known:
             continue
-        reason = refused.get(row.line)
-        if reason is not None:
-            quarantined += 1
+        reason = refused.get(row.line) if refused else None
+        if reason is None:
+            records.append((account_id, report_type, key, report_pk, row.line, booked_status, None, ""))
+            continue
+        quarantined += 1
         records.append(
             (
-                context.account_id,
-                context.report_type,
+                account_id,
+                report_type,
                 key,
-                context.report_pk,
+                report_pk,
                 row.line,
-                (RowStatus.QUARANTINED if reason is not None else RowStatus.BOOKED).value,
-                f"line {row.line}: {reason}"[:500] if reason is not None else None,
-                row.text() if reason is not None else "",
+                quarantined_status,
+                f"line {row.line}: {reason}"[:500],
+                row.text(),
             )
         )
     insert_rows(session, cast(Table, ReportRowRecord.__table__), ROW_COLUMNS, records)
