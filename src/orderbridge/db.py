@@ -91,13 +91,14 @@ def insert_rows(
     active = [(i, process) for i, process in enumerate(processors) if process is not None]
     converted: Sequence[Sequence[Any]] = rows
     if active:
-        converted = []
+        processed: list[tuple[Any, ...]] = []
         for row in rows:
             values = list(row)
             for i, process in active:
                 if values[i] is not None:
                     values[i] = process(values[i])
-            converted.append(tuple(values))
+            processed.append(tuple(values))
+        converted = processed
     if dialect.paramstyle == "qmark":
         marks = ", ".join(["?"] * len(columns))
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
@@ -106,5 +107,5 @@ def insert_rows(
     raw = connection.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
-        for values in converted:
-            copy.write_row(values)
+        for record in converted:
+            copy.write_row(record)

@@ -318,9 +318,9 @@ def _pay_orders(session: Session, settlement: Settlement, *, now: datetime) -> i
     reference = f"settlement {settlement.reference}"
     paid = 0
     paid_at = settlement.deposit_date or now
-    last = 0
+    last: int = 0
     while page := session.execute(released.where(SettlementLine.order_id > last)).all():
-        last = page[-1][0]
+        last = int(page[-1][0] or 0)
         done = set(
             session.scalars(
                 select(Payment.order_id).where(
@@ -353,7 +353,7 @@ def _pay_orders(session: Session, settlement: Settlement, *, now: datetime) -> i
     return paid
 
 
-def _unknown_refs(settlement_id: int) -> Select[tuple[str | None]]:
+def _unknown_refs(settlement_id: int) -> Select[str | None]:
     return select(SettlementLine.order_ref).where(
         SettlementLine.settlement_id == settlement_id,
         SettlementLine.order_id.is_(None),
