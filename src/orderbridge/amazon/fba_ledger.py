@@ -556,6 +556,7 @@ class LedgerHandler(ReportHandler):
     policy = WindowPolicy(
         every=timedelta(hours=1), first_lookback=timedelta(days=30), max_span=timedelta(days=31)
     )
+    looked_up = ("fba_ledger_entries",)
 
     def row_key(self, row: ReportRow, context: ReportContext) -> str:
         # The inbox key carries the reconciliation columns, so a re-download in which Amazon reconciled

@@ -85,6 +85,9 @@ class ReportHandler:
     report_type: ClassVar[str] = ""
     required: ClassVar[tuple[str, ...]] = ()
     policy: ClassVar[WindowPolicy | None] = None
+    # Tables `book` looks each batch's rows up in (by identity), besides the inbox: their statistics
+    # are refreshed early in a large import (PostgreSQL), so those look-ups stay index probes.
+    looked_up: ClassVar[tuple[str, ...]] = ()
 
     def row_key(self, row: ReportRow, context: ReportContext) -> str:
         """The row's identity, stable across downloads (at most 200 characters; see `row_identity`)."""
