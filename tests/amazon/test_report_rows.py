@@ -107,3 +107,12 @@ def test_row_identity_stays_short() -> None:
     assert row_identity("a", "b") == "a|b"
     long = row_identity(*["x" * 50] * 10)
     assert long.startswith("sha256:") and len(long) <= 200
+
+
+def test_f10_pick_reads_columns_by_name_in_one_step_absent_and_missing_ones_empty() -> None:
+    # a header without `amount`, and a row shorter than the header (trailing empty fields dropped)
+    _, rows = parse_text("sku\tquantity\tnote\nA-1\t3\tx\nB-2\n", locale=DOT_MONTH_FIRST)
+    assert rows[0].pick(("note", "amount", "sku")) == ("x", "", "A-1")
+    assert rows[1].pick(("quantity", "sku")) == ("", "B-2")
+    assert rows[1].pick(("sku",)) == ("B-2",)
+    assert rows[1].text() == "B-2"  # the inbox keeps the row as it was, not padded

@@ -19,6 +19,7 @@ from orderbridge.amazon.report_rows import ReportFileError
 from orderbridge.amazon.reports import ImportResult, ReportSource, import_report_file, retry_quarantined_rows
 from orderbridge.amazon.settlements import SETTLEMENT_REPORT
 from orderbridge.amazon.sync_booking import channel_for
+from orderbridge.book import settlements as book_settlements
 from orderbridge.book.alerts import Subject, open_alerts
 from orderbridge.book.contacts import NewContact, create_contact
 from orderbridge.book.money_trail import order_trail
@@ -34,6 +35,8 @@ from orderbridge.book.settlements import (
     refunds_for_order,
     settle_waiting,
     totals_by_kind,
+    unknown_order_count,
+    unknown_orders,
 )
 from orderbridge.book.tax import add_nominal_code, add_tax_code
 from orderbridge.db import make_engine, session_factory
@@ -439,3 +442,57 @@ def test_o4_an_order_booked_after_its_settlement_is_paid_when_settlements_are_ch
         assert not [
             a for a in open_alerts(session, Subject.SETTLEMENT) if a.kind == "settlement_unknown_orders"
         ]
+
+
+@STORES
+def test_r1_many_unknown_orders_are_counted_in_sql_named_in_part_and_paid_page_by_page_when_booked(
+    settled: Book, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a settlement naming twelve orders the book lacks, reconciled one order per page
+    monkeypatch.setattr(book_settlements, "PAY_PAGE", 1)
+    refs = [f"222-{n:07d}-0000000" for n in range(12)]
+    lines = SALE[:5] + [line("Order", ref, "ItemPrice", "Principal", "1.00") for ref in refs]
+    settled.run(settled.write("settlement.txt", settlement_text("25.78", lines)))
+    # then all twelve are counted and listed, and the alert names the first ten and how many more
+    with settled.sessions() as session:
+        settlement = session.scalar(select(Settlement))
+        assert settlement is not None and settlement.status == SettlementStatus.RECONCILED
+        assert unknown_order_count(session, settlement.id) == 12
+        assert unknown_orders(session, settlement.id) == refs
+        assert unknown_orders(session, settlement.id, limit=3) == refs[:3]
+        (alert,) = [
+            a for a in open_alerts(session, Subject.SETTLEMENT) if a.kind == "settlement_unknown_orders"
+        ]
+        assert "12 orders are not in the book" in alert.message and "and 2 more" in alert.message
+        assert refs[9] in alert.message and refs[10] not in alert.message
+    # when two of them reach the book and settlements are checked again
+    with settled.sessions.begin() as session:
+        known = order(session)
+        for ref in refs[:2]:
+            book_order(
+                session,
+                NewOrder(
+                    channel_id=known.channel_id, external_ref=ref, contact_id=known.contact_id,
+                    status_id=known.status_id, currency="USD", placed_at=NOW,
+                    rows=(
+                        NewRow(
+                            kind=RowKind.FREE_TEXT, name="Item", sku="SKU-1", quantity=1,
+                            net=Decimal("1.00"), tax=Decimal(0), tax_code="ZERO",
+                        ),
+                    ),
+                ),
+                now=NOW,
+            )  # fmt: skip
+    with settled.sessions.begin() as session:
+        assert settle_waiting(session, now=NOW) == 2
+        assert settle_waiting(session, now=NOW) == 0  # paid once, whatever the pages
+    # then every known order is paid once, over three pages, and ten remain unknown
+    with settled.sessions() as session:
+        paid = session.scalars(select(SalesOrder).order_by(SalesOrder.external_ref)).all()
+        assert [(o.external_ref, o.amount_paid) for o in paid] == [
+            ("111-0000001-0000001", Decimal("20.00")),
+            (refs[0], Decimal("1.00")),
+            (refs[1], Decimal("1.00")),
+        ]
+        settlement = session.scalar(select(Settlement))
+        assert settlement is not None and unknown_order_count(session, settlement.id) == 10

@@ -121,45 +121,90 @@ class LedgerRow:
         return f"ledger:{self.identity}"
 
 
+# What a ledger row is read as, in one step (ReportRow.pick); the first nine make its identity.
+LEDGER_COLUMNS = (
+    "Date and Time",
+    "Date",
+    "FNSKU",
+    "MSKU",
+    "Event Type",
+    "Reference ID",
+    "Fulfillment Center",
+    "Disposition",
+    "Reason",
+    "Quantity",
+    "Country",
+    "Reconciled Quantity",
+    "Unreconciled Quantity",
+)
+
+
 def identity_of(row: ReportRow) -> str:
-    parts = (
-        row["Date and Time"] or row["Date"],
-        row["FNSKU"],
-        row["MSKU"],
-        row["Event Type"],
-        row["Reference ID"],
-        row["Fulfillment Center"],
-        row["Disposition"],
-        row["Reason"],
-        row["Quantity"],
-    )
+    return _identity(row.pick(LEDGER_COLUMNS))
+
+
+def _identity(values: tuple[str, ...]) -> str:
+    at, day, fnsku, sku, event_type, reference, centre, disposition, reason, quantity = values[:10]
+    parts = (at or day, fnsku, sku, event_type, reference, centre, disposition, reason, quantity)
     return hashlib.sha1("|".join(parts).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _whole(name: str, value: str, default: int | None = None) -> int:
+    if not value and default is not None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise RowError(f"{name}: {value!r} is not a whole number") from None
 
 
 def parse_ledger_row(row: ReportRow, identity: str | None = None) -> LedgerRow:
     """A ledger row, or RowError naming the column and value that is wrong."""
-    event_type = row.required("Event Type")
+    values = row.pick(LEDGER_COLUMNS)
+    (
+        _at,
+        _day,
+        fnsku,
+        sku,
+        event_type,
+        reference,
+        centre,
+        disposition,
+        reason,
+        quantity,
+        country,
+        reconciled,
+        unreconciled,
+    ) = values
+    if not event_type:
+        raise RowError("Event Type is empty")
     if event_type not in EVENT_TYPES:
         raise RowError(
             f"Event Type: unknown event type {event_type!r} (expected one of {sorted(EVENT_TYPES)})"
         )
-    reason = row["Reason"]
     if event_type == "Adjustments" and reason not in ADJUSTMENT_REASONS:
         raise RowError(f"Reason: unknown adjustment reason code {reason!r} (SPAPI.md §8.3)")
+    happened_at = row.moment("Date and Time", "Date")
+    if not sku:
+        raise RowError("MSKU is empty")
+    whole = _whole("Quantity", quantity)
+    for name, value in (("Fulfillment Center", centre), ("Disposition", disposition), ("Country", country)):
+        if not value:
+            raise RowError(f"{name} is empty")
     return LedgerRow(
-        identity=identity_of(row) if identity is None else identity,
-        happened_at=row.moment("Date and Time", "Date"),
-        sku=row.required("MSKU"),
-        fnsku=row["FNSKU"],
+        identity=_identity(values) if identity is None else identity,
+        happened_at=happened_at,
+        sku=sku,
+        fnsku=fnsku,
         event_type=event_type,
-        reference_id=row["Reference ID"],
-        quantity=row.integer("Quantity"),
-        fulfillment_center=row.required("Fulfillment Center"),
-        disposition=row.required("Disposition"),
+        reference_id=reference,
+        quantity=whole,
+        fulfillment_center=centre,
+        disposition=disposition,
         reason=reason,
-        country=row.required("Country").upper(),
-        reconciled=row.integer("Reconciled Quantity", default=0),
-        unreconciled=row.integer("Unreconciled Quantity", default=0),
+        country=country.upper(),
+        reconciled=_whole("Reconciled Quantity", reconciled, 0),
+        unreconciled=_whole("Unreconciled Quantity", unreconciled, 0),
     )
 
 
@@ -326,13 +371,26 @@ def _before_opening(  # noqa: PLR0917 - the loop's state, passed once
 
 def _known(session: Session, account_id: int, identities: list[str]) -> dict[str, tuple[int, int, int]]:
     found: dict[str, tuple[int, int, int]] = {}
-    for start in range(0, len(identities), 2000):
-        query = select(
-            LedgerEntry.identity, LedgerEntry.id, LedgerEntry.reconciled, LedgerEntry.unreconciled
-        ).where(
-            LedgerEntry.account_id == account_id, LedgerEntry.identity.in_(identities[start : start + 2000])
-        )
-        for identity, entry_id, reconciled, unreconciled in session.execute(query):
+    connection = session.connection()
+    head = (
+        f"SELECT identity, id, reconciled, unreconciled FROM {LedgerEntry.__tablename__} "
+        "WHERE account_id = {mark} AND identity "
+    )
+    # Plain SQL (an ORM IN list compiled per batch costs more than the look-up); on PostgreSQL one
+    # array parameter, so the statement is the same for every batch.
+    chunks: list[tuple[str, tuple[Any, ...]]]
+    if connection.dialect.paramstyle != "qmark":
+        chunks = [(head.format(mark="%s") + "= ANY(%s)", (account_id, identities))]
+    else:
+        chunks = [
+            (
+                head.format(mark="?") + f"IN ({', '.join(['?'] * len(part))})",
+                (account_id, *part),
+            )
+            for part in (identities[start : start + 5000] for start in range(0, len(identities), 5000))
+        ]
+    for sql, parameters in chunks:
+        for identity, entry_id, reconciled, unreconciled in connection.exec_driver_sql(sql, parameters):
             found[identity] = (entry_id, reconciled, unreconciled)
     return found
 
@@ -551,13 +609,15 @@ class LedgerHandler(ReportHandler):
     policy = WindowPolicy(
         every=timedelta(hours=1), first_lookback=timedelta(days=90), max_span=timedelta(days=31)
     )
+    looked_up = ("fba_ledger_entries",)
 
     def row_key(self, row: ReportRow, context: ReportContext) -> str:
         # The inbox key carries the reconciliation columns, so a re-download in which Amazon reconciled
         # a row reaches `book`, which updates the entry and moves nothing (the identity is already booked).
-        key = identity_of(row)
-        if row["Event Type"] == "Adjustments":
-            key += f"|{row['Reconciled Quantity']}|{row['Unreconciled Quantity']}"
+        values = row.pick(LEDGER_COLUMNS)
+        key = _identity(values)
+        if values[4] == "Adjustments":
+            key += f"|{values[11]}|{values[12]}"
         return key
 
     def parse(self, row: ReportRow, context: ReportContext) -> LedgerRow:

@@ -16,7 +16,7 @@ import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -57,9 +57,9 @@ class ReportContext:
         return self.marketplace_ids[0] if self.marketplace_ids else None
 
 
-@dataclass(frozen=True)
-class ParsedRow:
-    """A row that parsed: the raw row (line, columns), its identity and the handler's value."""
+class ParsedRow(NamedTuple):
+    """A row that parsed: the raw row (line, columns), its identity and the handler's value (a tuple:
+    a million of them are made per million-row report)."""
 
     row: ReportRow
     key: str
@@ -85,6 +85,9 @@ class ReportHandler:
     report_type: ClassVar[str] = ""
     required: ClassVar[tuple[str, ...]] = ()
     policy: ClassVar[WindowPolicy | None] = None
+    # Tables `book` looks each batch's rows up in (by identity), besides the inbox: their statistics
+    # are refreshed early in a large import (PostgreSQL), so those look-ups stay index probes.
+    looked_up: ClassVar[tuple[str, ...]] = ()
 
     def row_key(self, row: ReportRow, context: ReportContext) -> str:
         """The row's identity, stable across downloads (at most 200 characters; see `row_identity`)."""

@@ -95,13 +95,19 @@ def known_keys(session: Session, account_id: int, report_type: str, keys: Sequen
     """Which of these row identities the inbox holds already (booked or quarantined)."""
     found: set[str] = set()
     connection = session.connection()
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    table = ReportRowRecord.__tablename__
+    if connection.dialect.paramstyle != "qmark":
+        # PostgreSQL: the keys as one array parameter, so the statement is the same (and parsed once)
+        # whatever the batch.
+        sql = f"SELECT row_key FROM {table} WHERE account_id = %s AND report_type = %s AND row_key = ANY(%s)"
+        found.update(key for (key,) in connection.exec_driver_sql(sql, (account_id, report_type, list(keys))))
+        return found
     for start in range(0, len(keys), KEYS_PER_QUERY):
         chunk = list(keys[start : start + KEYS_PER_QUERY])
         # Plain SQL: compiling a 5,000-value IN list per batch costs more than the lookup itself.
         sql = (
-            f"SELECT row_key FROM {ReportRowRecord.__tablename__} WHERE account_id = {marker} "
-            f"AND report_type = {marker} AND row_key IN ({', '.join([marker] * len(chunk))})"
+            f"SELECT row_key FROM {table} WHERE account_id = ? "
+            f"AND report_type = ? AND row_key IN ({', '.join(['?'] * len(chunk))})"
         )
         found.update(key for (key,) in connection.exec_driver_sql(sql, (account_id, report_type, *chunk)))
     return found

@@ -88,6 +88,8 @@ def _iso(value: str) -> datetime:
     except ValueError:
         cleaned = value.replace(" UTC", "+00:00").replace(" PST", "-08:00").replace(" PDT", "-07:00")
         moment = datetime.fromisoformat(cleaned.replace("Z", "+00:00"))
+    if moment.tzinfo is UTC:  # `+00:00` and `Z` parse to the UTC singleton: the common case
+        return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment if moment.utcoffset() == _NO_OFFSET else moment.astimezone(UTC)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from operator import itemgetter
 from pathlib import Path
 from typing import IO
 
@@ -51,21 +52,66 @@ class Header:
             )
 
 
+class Layout:
+    """Where each column of one header is, shared by every row of the file (no dict per row), with
+    the compiled readers of column groups that handlers ask for (`ReportRow.pick`)."""
+
+    __slots__ = ("_getters", "index", "width")
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.index = {name: position for position, name in enumerate(names)}
+        self.width = len(names)
+        self._getters: dict[tuple[str, ...], tuple[int, Callable[[Sequence[str]], tuple[str, ...]]]] = {}
+
+    def getter(self, names: tuple[str, ...]) -> tuple[int, Callable[[Sequence[str]], tuple[str, ...]]]:
+        """(values a row needs, reader): absent columns read a position past the header, filled with ""."""
+        found = self._getters.get(names)
+        if found is None:
+            positions = [self.index.get(name, self.width) for name in names]
+            take = itemgetter(*positions)
+            reader = take if len(positions) > 1 else (lambda values: (take(values),))
+            found = self._getters[names] = (max(positions) + 1, reader)
+        return found
+
+
 class ReportRow:
-    """One data row: `row["amount"]` by header name ("" for an empty or absent column; `row.fields` is
-    the same as a dict, for hot loops), typed readers that raise `RowError` naming the column and value,
-    the line number and the stripped values in file order."""
+    """One data row: `row["amount"]` by header name ("" for an empty or absent column; `row.pick(names)`
+    reads several at once, for hot loops), typed readers that raise `RowError` naming the column and
+    value, the line number and the stripped values in file order."""
 
-    __slots__ = ("_locale", "fields", "line", "values")
+    __slots__ = ("_layout", "_locale", "line", "values")
 
-    def __init__(self, values: list[str], line: int, names: Sequence[str], locale: ReportLocale) -> None:
+    def __init__(
+        self,
+        values: list[str],
+        line: int,
+        names: Sequence[str],
+        locale: ReportLocale,
+        layout: Layout | None = None,
+    ) -> None:
         self.values = values
         self.line = line
-        self.fields = dict(zip(names, values, strict=False))
+        self._layout = layout if layout is not None else Layout(names)
         self._locale = locale
 
+    @property
+    def fields(self) -> dict[str, str]:
+        values = self.values
+        return {name: values[i] for name, i in self._layout.index.items() if i < len(values)}
+
     def __getitem__(self, name: str) -> str:
-        return self.fields.get(name, "")
+        position = self._layout.index.get(name)
+        if position is None or position >= len(self.values):
+            return ""
+        return self.values[position]
+
+    def pick(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        """These columns' values in this order ("" for empty or absent ones), read in one step."""
+        needed, reader = self._layout.getter(names)
+        values = self.values
+        if len(values) < needed:
+            values = values + [""] * (needed - len(values))
+        return reader(values)
 
     def get(self, *names: str) -> str:
         """The first of these columns that the file has and fills (e.g. `order-id`, `amazon-order-id`)."""
@@ -170,19 +216,18 @@ def _rows(
     reader: Iterator[list[str]], header: Header, locale: ReportLocale, what: str
 ) -> Iterator[ReportRow]:
     names = header.names
+    layout = Layout(names)
+    strip = str.strip
     line = 1
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except (UnicodeDecodeError, csv.Error) as error:
-            problem = type(error).__name__
-            raise ReportFileError(f"{what}: line {line + 1} cannot be read ({problem})") from None
-        line += 1
-        if not values or (len(values) == 1 and not values[0].strip()):
-            continue
-        yield ReportRow([value.strip() for value in values], line, names, locale)
+    try:
+        for values in reader:
+            line += 1
+            if not values or (len(values) == 1 and not values[0].strip()):
+                continue
+            yield ReportRow(list(map(strip, values)), line, names, locale, layout)
+    except (UnicodeDecodeError, csv.Error) as error:
+        problem = type(error).__name__
+        raise ReportFileError(f"{what}: line {line + 1} cannot be read ({problem})") from None
 
 
 def parse_text(

@@ -59,6 +59,23 @@ LINE_COLUMNS = (
     "nominal_code",
     "posted_at",
 )
+# What `parse` reads of every row, in one step (ReportRow.pick), in the order it unpacks them.
+COMPONENT_COLUMNS = (
+    "settlement-id",
+    "total-amount",
+    "transaction-type",
+    "amount-type",
+    "amount-description",
+    "amount",
+    "quantity-purchased",
+    "marketplace-name",
+    "posted-date-time",
+    "posted-date",
+    "order-id",
+    "shipment-id",
+    "adjustment-id",
+    "sku",
+)
 REQUIRED = (
     "settlement-id",
     "settlement-start-date",
@@ -136,8 +153,25 @@ class SettlementHandler(ReportHandler):
         return f"{row.required('settlement-id')}:{row.line}"
 
     def parse(self, row: ReportRow, context: ReportContext) -> Summary | Component:
-        reference = row.required("settlement-id")
-        if row["total-amount"]:
+        (
+            reference,
+            total,
+            transaction_type,
+            amount_type,
+            description,
+            amount_text,
+            quantity,
+            market,
+            posted_time,
+            posted_day,
+            order_ref,
+            shipment_ref,
+            adjustment_ref,
+            sku,
+        ) = row.pick(COMPONENT_COLUMNS)
+        if not reference:
+            raise RowError("settlement-id is empty")
+        if total:
             return Summary(
                 reference,
                 row.required("currency").upper(),
@@ -146,29 +180,29 @@ class SettlementHandler(ReportHandler):
                 _optional_moment(row, "settlement-end-date"),
                 _optional_moment(row, "deposit-date"),
             )
-        transaction_type, amount_type = row.required("transaction-type"), row.required("amount-type")
-        description = row["amount-description"]
+        if not transaction_type:
+            raise RowError("transaction-type is empty")
+        if not amount_type:
+            raise RowError("amount-type is empty")
         amount = row.decimal("amount")
         if amount.as_tuple().exponent < -AMOUNT_PLACES:  # type: ignore[operator]
-            raise RowError(f"amount: {row['amount']!r} has more than {AMOUNT_PLACES} decimal places")
-        quantity = row["quantity-purchased"]
-        market = row["marketplace-name"]
-        posted = (row["posted-date-time"] and "posted-date-time") or (row["posted-date"] and "posted-date")
+            raise RowError(f"amount: {amount_text!r} has more than {AMOUNT_PLACES} decimal places")
+        posted = (posted_time and "posted-date-time") or (posted_day and "posted-date")
         return Component(
-            reference=reference,
-            line=row.line,
-            kind=line_kind(transaction_type, amount_type, description),
-            transaction_type=transaction_type[:60],
-            amount_type=amount_type[:60],
-            description=description[:120],
-            amount=amount,
-            order_ref=row["order-id"][:60],
-            shipment_ref=row["shipment-id"][:60],
-            adjustment_ref=row["adjustment-id"][:60],
-            marketplace_id=marketplace_by_name(market) if market else None,
-            sku=row["sku"][:100],
-            quantity=row.integer("quantity-purchased") if quantity else None,
-            posted_at=row.moment(posted) if posted else None,
+            reference,
+            row.line,
+            line_kind(transaction_type, amount_type, description),
+            transaction_type[:60],
+            amount_type[:60],
+            description[:120],
+            amount,
+            order_ref[:60],
+            shipment_ref[:60],
+            adjustment_ref[:60],
+            marketplace_by_name(market) if market else None,
+            sku[:100],
+            row.integer("quantity-purchased") if quantity else None,
+            row.moment(posted) if posted else None,
         )
 
     def book(self, session: Session, context: ReportContext, rows: Sequence[ParsedRow]) -> Mapping[int, str]:

@@ -20,9 +20,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     UniqueConstraint,
     and_,
+    case,
     func,
     select,
     type_coerce,
@@ -146,18 +148,28 @@ def settlement_by_reference(session: Session, reference: str) -> Settlement | No
     return session.scalar(select(Settlement).where(Settlement.reference == reference))
 
 
+REFS_PER_QUERY = 5000
+
+
 def order_ids_by_ref(session: Session, refs: Sequence[str]) -> dict[str, int]:
     """Book order ids of channel order ids (Amazon order ids are unique across marketplaces)."""
     found: dict[str, int] = {}
     unique = sorted(set(refs))
-    for start in range(0, len(unique), 900):
-        chunk = unique[start : start + 900]
-        query = (
-            select(SalesOrder.external_ref, SalesOrder.id)
-            .join(Channel, Channel.id == SalesOrder.channel_id)
-            .where(SalesOrder.external_ref.in_(chunk), Channel.kind == ChannelKind.AMAZON)
+    connection = session.connection()
+    head = (
+        f"SELECT o.external_ref, o.id FROM {SalesOrder.__tablename__} o JOIN {Channel.__tablename__} c "
+        f"ON c.id = o.channel_id WHERE c.kind = '{ChannelKind.AMAZON.value}' AND o.external_ref "
+    )
+    if connection.dialect.paramstyle != "qmark":  # PostgreSQL: one array parameter, one statement
+        found.update(
+            (ref, order_id) for ref, order_id in connection.exec_driver_sql(head + "= ANY(%s)", (unique,))
         )
-        found.update({ref: order_id for ref, order_id in session.execute(query)})
+        return found
+    # Plain SQL: compiling the ORM's expanding IN per chunk costs more than the lookup (bulk imports).
+    for start in range(0, len(unique), REFS_PER_QUERY):
+        chunk = unique[start : start + REFS_PER_QUERY]
+        sql = head + f"IN ({', '.join(['?'] * len(chunk))})"
+        found.update((ref, order_id) for ref, order_id in connection.exec_driver_sql(sql, tuple(chunk)))
     return found
 
 
@@ -169,7 +181,8 @@ class Reconciliation:
     lines_total: Decimal
     difference: Decimal
     orders_paid: int
-    unknown_orders: list[str]
+    unknown_count: int  # distinct orders the book does not have
+    unknown_sample: list[str]  # the first few of them (`unknown_orders()` lists all)
 
     @property
     def balanced(self) -> bool:
@@ -187,7 +200,10 @@ def settle(session: Session, settlement: Settlement, *, now: datetime) -> Reconc
     )
     settlement.lines_total = Decimal(total or 0)
     paid = _pay_orders(session, settlement, now=now)
-    unknown = unknown_orders(session, settlement.id)
+    unknown, sample = (
+        unknown_order_count(session, settlement.id),
+        unknown_orders(session, settlement.id, limit=10),
+    )
     where = f"settlement {settlement.reference}"
 
     def money(amount: Decimal) -> Decimal:
@@ -213,13 +229,13 @@ def settle(session: Session, settlement: Settlement, *, now: datetime) -> Reconc
             if alert.kind == UNKNOWN_ORDERS:
                 clear_alert(alert, by="settlement", now=now)  # every order it named is in the book now
     if unknown:
-        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        shown = ", ".join(sample) + (f" and {unknown - len(sample)} more" if unknown > len(sample) else "")
         raise_alert(
             session,
             Subject.SETTLEMENT,
             settlement.id,
             UNKNOWN_ORDERS,
-            f"{where}: {len(unknown)} orders are not in the book: {shown}",
+            f"{where}: {unknown} orders are not in the book: {shown}",
             now=now,
         )
     return Reconciliation(
@@ -230,6 +246,7 @@ def settle(session: Session, settlement: Settlement, *, now: datetime) -> Reconc
         settlement.difference,
         paid,
         unknown,
+        sample,
     )
 
 
@@ -247,41 +264,47 @@ def settle_waiting(session: Session, *, now: datetime) -> int:
     )
     arrived = 0
     for settlement in list(waiting):
-        before = len(unknown_orders(session, settlement.id))
-        arrived += before - len(settle(session, settlement, now=now).unknown_orders)
+        before = unknown_order_count(session, settlement.id)
+        arrived += before - settle(session, settlement, now=now).unknown_count
     return arrived
 
 
 def _link_orders(session: Session, settlement: Settlement) -> None:
-    """Lines booked before their order reached the book get its id now."""
-    refs = list(
-        session.scalars(
-            select(SettlementLine.order_ref)
-            .where(
-                SettlementLine.settlement_id == settlement.id,
-                SettlementLine.order_id.is_(None),
-                SettlementLine.order_ref.is_not(None),
-            )
-            .distinct()
-        )
+    """Lines booked before their order reached the book get its id now: one set-based UPDATE, so a
+    settlement of a million lines whose orders are all unknown costs no memory here."""
+    order = (
+        select(func.min(SalesOrder.id))
+        .join(Channel, Channel.id == SalesOrder.channel_id)
+        .where(SalesOrder.external_ref == SettlementLine.order_ref, Channel.kind == ChannelKind.AMAZON)
+        .scalar_subquery()
     )
-    for ref, order_id in order_ids_by_ref(session, [r for r in refs if r]).items():
-        session.execute(
-            update(SettlementLine)
-            .where(
-                SettlementLine.settlement_id == settlement.id,
-                SettlementLine.order_ref == ref,
-                SettlementLine.order_id.is_(None),
-            )
-            .values(order_id=order_id)
+    session.execute(
+        update(SettlementLine)
+        .where(
+            SettlementLine.settlement_id == settlement.id,
+            SettlementLine.order_id.is_(None),
+            SettlementLine.order_ref.is_not(None),
+            order.is_not(None),
         )
+        .values(order_id=order)
+        .execution_options(synchronize_session=False)
+    )
+
+
+PAY_PAGE = 1000
 
 
 def _pay_orders(session: Session, settlement: Settlement, *, now: datetime) -> int:
     """O4/R2: per order, the sale and withheld-tax lines are what the buyer paid that reached the
-    seller's side; that amount pays the order. Fees are costs, not less payment."""
+    seller's side; that amount pays the order. Fees are costs, not less payment. Orders are summed in
+    SQL and taken a page at a time (flushed after each), so memory does not grow with the settlement."""
+    withheld = case((SettlementLine.kind == LineKind.WITHHELD_TAX, SettlementLine.amount), else_=0)
     released = (
-        select(SettlementLine.order_id, type_coerce(func.sum(SettlementLine.amount), Amount()))
+        select(
+            SettlementLine.order_id,
+            type_coerce(func.sum(SettlementLine.amount), Amount()),
+            type_coerce(func.sum(withheld), Amount()),
+        )
         .where(
             SettlementLine.settlement_id == settlement.id,
             SettlementLine.order_id.is_not(None),
@@ -289,53 +312,67 @@ def _pay_orders(session: Session, settlement: Settlement, *, now: datetime) -> i
             SettlementLine.transaction_type == "Order",
         )
         .group_by(SettlementLine.order_id)
+        .order_by(SettlementLine.order_id)
+        .limit(PAY_PAGE)
     )
-    withheld = dict(
-        session.execute(
-            select(SettlementLine.order_id, type_coerce(func.sum(SettlementLine.amount), Amount()))
-            .where(
-                SettlementLine.settlement_id == settlement.id,
-                SettlementLine.kind == LineKind.WITHHELD_TAX,
-                SettlementLine.transaction_type == "Order",
-            )
-            .group_by(SettlementLine.order_id)
-        ).all()
-    )
+    reference = f"settlement {settlement.reference}"
     paid = 0
     paid_at = settlement.deposit_date or now
-    for order_id, amount in session.execute(released).all():
-        order = session.get(SalesOrder, order_id)
-        if order is None or amount is None or Decimal(amount) == 0:
-            continue
-        kept = -Decimal(withheld.get(order_id) or 0)
-        if kept and order.withheld_tax == 0:
-            order.withheld_tax = kept  # O16: the marketplace kept it; the seller is owed that much less
-        pay_order(
-            session,
-            order,
-            Decimal(amount),
-            method=PAYMENT_METHOD,
-            reference=f"settlement {settlement.reference}",
-            paid_at=paid_at,
+    last: int = 0
+    while page := session.execute(released.where(SettlementLine.order_id > last)).all():
+        last = int(page[-1][0] or 0)
+        done = set(
+            session.scalars(
+                select(Payment.order_id).where(
+                    Payment.reference == reference, Payment.order_id.in_([row[0] for row in page])
+                )
+            )
         )
-        paid += 1
+        for order_id, amount, kept_amount in page:
+            if amount is None or Decimal(amount) == 0:
+                continue
+            if order_id in done:  # paid by an earlier run: nothing changes (idempotent)
+                paid += 1
+                continue
+            order = session.get(SalesOrder, order_id)
+            if order is None:
+                continue
+            kept = -Decimal(kept_amount or 0)
+            if kept and order.withheld_tax == 0:
+                order.withheld_tax = kept  # O16: the marketplace kept it; the seller is owed that much less
+            pay_order(
+                session,
+                order,
+                Decimal(amount),
+                method=PAYMENT_METHOD,
+                reference=reference,
+                paid_at=paid_at,
+            )
+            paid += 1
+        session.flush()
     return paid
 
 
-def unknown_orders(session: Session, settlement_id: int) -> list[str]:
-    """Order ids a settlement names that the book does not have (listed, never dropped)."""
-    query = (
-        select(SettlementLine.order_ref)
-        .where(
-            SettlementLine.settlement_id == settlement_id,
-            SettlementLine.order_id.is_(None),
-            SettlementLine.order_ref.is_not(None),
-            SettlementLine.order_ref != "",
-        )
-        .distinct()
-        .order_by(SettlementLine.order_ref)
+def _unknown_refs(settlement_id: int) -> Select[str | None]:
+    return select(SettlementLine.order_ref).where(
+        SettlementLine.settlement_id == settlement_id,
+        SettlementLine.order_id.is_(None),
+        SettlementLine.order_ref.is_not(None),
+        SettlementLine.order_ref != "",
     )
+
+
+def unknown_orders(session: Session, settlement_id: int, *, limit: int | None = None) -> list[str]:
+    """Order ids a settlement names that the book does not have (listed, never dropped), in order;
+    the first `limit` of them when given."""
+    query = _unknown_refs(settlement_id).distinct().order_by(SettlementLine.order_ref).limit(limit)
     return [ref for ref in session.scalars(query) if ref]
+
+
+def unknown_order_count(session: Session, settlement_id: int) -> int:
+    """How many distinct orders a settlement names that the book does not have (counted in SQL)."""
+    counted = select(func.count()).select_from(_unknown_refs(settlement_id).distinct().subquery())
+    return int(session.scalar(counted) or 0)
 
 
 @dataclass(frozen=True)
