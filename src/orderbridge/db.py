@@ -112,3 +112,32 @@ def insert_rows(
         chunk = converted[start : start + per_chunk]
         flat = [value for values in chunk for value in values]
         connection.exec_driver_sql(head + ", ".join([one] * len(chunk)), tuple(flat))
+
+
+def insert_dicts(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """`session.execute(insert(table), rows)` through `insert_rows`: the same rows written (the first
+    row's keys name the columns, as for executemany; a column's Python default fills a key a row lacks;
+    every value converted by its column's type), without SQLAlchemy's per-row parameter processing."""
+    if not rows:
+        return
+    names = list(rows[0])
+    missing = [
+        column
+        for column in table.columns
+        if column.name not in rows[0] and column.default is not None and not column.primary_key
+    ]
+    fills: list[Any] = []
+    for column in missing:
+        default: Any = column.default
+        if not (default.is_scalar or default.is_callable):  # a SQL expression: SQLAlchemy renders it
+            session.execute(table.insert(), list(rows))
+            return
+        names.append(column.name)
+        fills.append(default)
+    values = []
+    for row in rows:
+        made = [row[name] for name in names[: len(names) - len(fills)]]
+        for default in fills:
+            made.append(default.arg if default.is_scalar else default.arg(None))
+        values.append(made)
+    insert_rows(session, table, names, values)

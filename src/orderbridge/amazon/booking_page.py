@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.booking import Action, Applied, apply_order, new_record, set_fields
@@ -23,6 +23,7 @@ from orderbridge.book.orders.booking import book_orders
 from orderbridge.book.orders.commands import NewOrder
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.orders.statuses import shipping_method
+from orderbridge.db import insert_dicts
 
 
 def book_amazon_orders(
@@ -107,9 +108,10 @@ def _book_new_orders(
         for alert in mapped.alerts  # a new order has no open alert to refresh yet
     ]
     if alerts:
-        session.execute(insert(cast(Table, Alert.__table__)), alerts)
-    session.execute(
-        insert(cast(Table, AmazonOrderRecord.__table__)),
+        insert_dicts(session, cast(Table, Alert.__table__), alerts)
+    insert_dicts(
+        session,
+        cast(Table, AmazonOrderRecord.__table__),
         [new_record(mapped, order_id, now=now) for mapped, order_id in zip(page, order_ids, strict=True)],
     )
     session.flush()
