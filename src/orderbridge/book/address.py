@@ -77,9 +77,7 @@ def read_address(record: Any, prefix: str) -> Address:
 
 def address_values(prefix: str, address: Address) -> dict[str, Any]:
     """The `prefix_*` column values of an address, for the bulk INSERT paths."""
-    values = {
-        column: getattr(address, name) for name, column in zip(_PARTS, _columns(prefix), strict=True)
-    }
+    values = {column: getattr(address, name) for name, column in zip(_PARTS, _columns(prefix), strict=True)}
     values[f"{prefix}_postcode_district"] = address.postcode_district
     return values
 

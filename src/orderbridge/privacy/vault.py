@@ -92,23 +92,22 @@ class Vault:
 
         For short bursts only, like `field_opener`: the caller picks each value's key.
         """
-        ciphers: dict[str, tuple[AESGCM, bytes]] = {}  # key id -> cipher and ciphertext header
+        # By the key object (kept alive here, so its id is not reused): cipher, header and key id.
+        ciphers: dict[int, tuple[DataKey, AESGCM, bytes, str]] = {}
         heads: dict[str, bytes] = {}
         tails: dict[tuple[str, str], bytes] = {}
         last_ref: list[str | bytes] = ["", b""]
-        nonces = bytearray()
+        nonces: list[bytes] = [b""]
         nonce_at = [0]
 
         def seal(value: str, table: str, record_id: str, field: str, key: DataKey) -> bytes:
-            key_id = str(key.key_id)
-            found = ciphers.get(key_id)
+            found = ciphers.get(id(key))
             if found is None:
+                key_id = str(key.key_id)
                 encoded = key_id.encode("ascii")
-                found = ciphers[key_id] = (
-                    AESGCM(key.secret),
-                    bytes((FORMAT_VERSION, len(encoded))) + encoded,
-                )
-            cipher, header = found
+                header = bytes((FORMAT_VERSION, len(encoded))) + encoded
+                found = ciphers[id(key)] = (key, AESGCM(key.secret), header, key_id)
+            _key, cipher, header, key_id = found
             head = heads.get(table)
             if head is None:
                 head = heads[table] = _AAD_LABEL + _prefixed(str(FORMAT_VERSION)) + _prefixed(table)
@@ -118,10 +117,10 @@ class Vault:
             if last_ref[0] != record_id:  # a record's fields come one after another
                 last_ref[0], last_ref[1] = record_id, _prefixed(record_id)
             at = nonce_at[0]
-            if at + _NONCE_BYTES > len(nonces):
-                nonces[:] = os.urandom(_NONCE_BYTES * 256)
+            if at + _NONCE_BYTES > len(nonces[0]):
+                nonces[0] = os.urandom(_NONCE_BYTES * 256)
                 at = 0
-            nonce = bytes(nonces[at : at + _NONCE_BYTES])
+            nonce = nonces[0][at : at + _NONCE_BYTES]
             nonce_at[0] = at + _NONCE_BYTES
             aad = head + cast(bytes, last_ref[1]) + tail
             return header + nonce + cipher.encrypt(nonce, value.encode("utf-8"), aad)
