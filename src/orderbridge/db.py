@@ -87,7 +87,9 @@ def insert_rows(
         return
     connection = session.connection()
     dialect = connection.dialect
-    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+    # The dialect's implementation of each type, as the compiler uses: a TypeDecorator's own processor
+    # alone would hand SQLite a datetime for its driver to format, not SQLAlchemy's stored format.
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
     sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join([marker] * len(columns))})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, cast
 
@@ -66,6 +66,33 @@ def test_insert_dicts_refuses_what_the_column_types_refuse(book: Book) -> None:
     order = book.order("o-bad", [("A", 1)])
     with pytest.raises(ValueError, match="more than 4 decimal places"):
         insert_dicts(book.session, ROWS, [_row(book, order.id, 12, Decimal("0.00001"))])
+
+
+def test_insert_dicts_stores_times_in_the_orm_format(book: Book) -> None:
+    """SQLite compares stored times as text: keyset pages and date filters need the ORM's exact format."""
+    session = book.session
+    orders = cast(Table, SalesOrder.__table__)
+    base = {
+        "channel_id": book.channel.id,
+        "contact_id": book.contact.id,
+        "status_id": book.new_order("x", ()).status_id,
+        "currency": "GBP",
+        "placed_at": datetime(2026, 11, 2, 10, 15, 30, 123456, tzinfo=timezone(timedelta(hours=2))),
+        "created_at": datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
+        "updated_at": datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
+        "total_net": Decimal("1.5"),
+        "pii_ref": "ref",
+    }
+    session.execute(insert(orders), [dict(base, external_ref="by-orm")])
+    insert_dicts(session, orders, [dict(base, external_ref="by-driver")])
+
+    query = text(
+        "SELECT * FROM sales_orders WHERE external_ref IN ('by-orm', 'by-driver') ORDER BY external_ref"
+    )
+    by_driver, by_orm = (dict(found) for found in session.execute(query).mappings())
+    for found in (by_driver, by_orm):
+        found.pop("id"), found.pop("external_ref"), found.pop("pii_ref")
+    assert by_driver == by_orm
 
 
 def test_booked_orders_keep_utc_times_and_totals_through_the_driver_path(book: Book, store: str) -> None:
