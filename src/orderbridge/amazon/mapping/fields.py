@@ -50,10 +50,12 @@ class Reader:
 
     def get(self, node: object, path: str) -> Any:
         """The value at a dotted path under `node` (list indexes as numbers), or None where absent."""
+        if isinstance(node, dict) and "." not in path:  # most reads are one key of an object
+            return node.get(path)
         current: Any = node
         parts = _PARTS.get(path) or _parts(path)
         for part in parts:
-            if type(current) is dict or isinstance(current, dict):
+            if isinstance(current, dict):
                 current = current.get(part)
             elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
                 current = current[int(part)]
@@ -75,8 +77,11 @@ class Reader:
         value = self.get(node, path)
         if value is None:
             return []
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        if not isinstance(value, list):
             raise self.fail(where, "expected a list of objects")
+        for item in value:
+            if not isinstance(item, dict):
+                raise self.fail(where, "expected a list of objects")
         return value
 
     def text(self, node: object, path: str, where: str, *, required: bool = False) -> str | None:
