@@ -163,14 +163,23 @@ def _unopenable(_value: str | None, _table: str, _ref: str, _name: str) -> str |
 
 
 def pending_items(session: Session, account_id: int, *, limit: int = 500) -> list[InboxItem]:
-    """Received items of an account, oldest version first."""
-    query = (
-        select(InboxItem)
-        .where(InboxItem.account_id == account_id, InboxItem.status == InboxStatus.RECEIVED)
-        .order_by(InboxItem.version_time, InboxItem.id)
-        .limit(limit)
+    """Received items of an account, oldest version first.
+
+    The ids are picked first, then their items loaded: sorting only (version time, id) keeps the
+    payloads out of the sort of every received item of the account.
+    """
+    wanted = list(
+        session.scalars(
+            select(InboxItem.id)
+            .where(InboxItem.account_id == account_id, InboxItem.status == InboxStatus.RECEIVED)
+            .order_by(InboxItem.version_time, InboxItem.id)
+            .limit(limit)
+        )
     )
-    return list(session.scalars(query))
+    if not wanted:
+        return []
+    found = {item.id: item for item in session.scalars(select(InboxItem).where(InboxItem.id.in_(wanted)))}
+    return [found[item_id] for item_id in wanted if item_id in found]
 
 
 def quarantined_items(session: Session, account_id: int | None = None) -> list[InboxItem]:
