@@ -78,11 +78,19 @@ MAX_PARAMETERS = 30000  # bound parameters per statement (PostgreSQL allows 65,5
 
 
 def insert_rows(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    copy: bool = False,
 ) -> None:
     """Bulk INSERT of many rows as tuples, in the session's transaction: the columns' types still
     convert each value (exact amounts, UTC times), but SQLAlchemy's per-row statement machinery is
-    skipped, which bulk report imports need (a dict per row through `insert()` costs ~10x more)."""
+    skipped, which bulk report imports need (a dict per row through `insert()` costs ~10x more).
+
+    With `copy`, PostgreSQL takes the rows through COPY FROM STDIN (no statement of thousands of
+    placeholders to build and parse); SQLite ignores it."""
     if not rows:
         return
     connection = session.connection()
@@ -105,6 +113,13 @@ def insert_rows(
             converted.append(values)
     if dialect.paramstyle == "qmark":
         connection.exec_driver_sql(sql, [tuple(values) for values in converted])
+        return
+    if copy:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as stream:
+            for values in converted:
+                stream.write_row(values)
         return
     # PostgreSQL: multi-row VALUES, one round trip per chunk instead of one per row.
     per_chunk = max(1, MAX_PARAMETERS // len(columns))
@@ -142,4 +157,4 @@ def insert_dicts(session: Session, table: Table, rows: Sequence[dict[str, Any]])
         for default in fills:
             made.append(default.arg if default.is_scalar else default.arg(None))
         values.append(made)
-    insert_rows(session, table, names, values)
+    insert_rows(session, table, names, values, copy=True)
