@@ -118,8 +118,8 @@ def insert_rows(
         driver = connection.connection.driver_connection
         assert driver is not None
         with driver.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as stream:
-            for values in converted:
-                stream.write_row(values)
+            for row in converted:
+                stream.write_row(row)
         return
     # PostgreSQL: multi-row VALUES, one round trip per chunk instead of one per row.
     per_chunk = max(1, MAX_PARAMETERS // len(columns))
