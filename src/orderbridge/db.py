@@ -105,11 +105,19 @@ def insert_rows(
     converted: Sequence[Sequence[Any]] = rows
     if active:
         converted = []
+        # The same object in one column of every row (a batch's `now`) is converted once.
+        last: list[tuple[Any, Any]] = [(None, None)] * len(active)
         for row in rows:
             values = list(row)
-            for i, process in active:
-                if values[i] is not None:
-                    values[i] = process(values[i])
+            for n, (i, process) in enumerate(active):
+                value = values[i]
+                if value is None:
+                    continue
+                seen, made = last[n]
+                if value is not seen:
+                    made = process(value)
+                    last[n] = (value, made)
+                values[i] = made
             converted.append(values)
     if dialect.paramstyle == "qmark":
         connection.exec_driver_sql(sql, [tuple(values) for values in converted])
