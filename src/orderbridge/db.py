@@ -146,6 +146,9 @@ def insert_dicts(session: Session, table: Table, rows: Sequence[dict[str, Any]])
     if not rows:
         return
     names = list(rows[0])
+    if any(len(row) != len(names) for row in rows):  # rows of different shapes: SQLAlchemy decides
+        session.execute(table.insert(), list(rows))
+        return
     missing = [
         column
         for column in table.columns
