@@ -55,7 +55,7 @@ from orderbridge.simulator.generator import Settings, generate
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NOW = parse_iso("2026-03-02T12:00:00Z")
 BASE = "http://sandbox.local"
-console = Console()
+console = Console(width=150)  # the booking table has eight columns; logs are not 80 wide
 
 
 class Transport(httpx.BaseTransport):
