@@ -86,18 +86,28 @@ def insert_rows(
         return
     connection = session.connection()
     dialect = connection.dialect
-    processors = [table.c[name].type.bind_processor(dialect) for name in columns]
+    # The dialect's implementation of each type, as the compiler uses: a TypeDecorator's own processor
+    # alone would hand SQLite a datetime for its driver to format, not SQLAlchemy's stored format.
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
     names = ", ".join(dialect.identifier_preparer.quote(name) for name in columns)
     active = [(i, process) for i, process in enumerate(processors) if process is not None]
     converted: Sequence[Sequence[Any]] = rows
     if active:
-        processed: list[tuple[Any, ...]] = []
+        processed: list[list[Any]] = []
+        # The same object in one column of every row (a batch's `now`) is converted once.
+        last: list[tuple[Any, Any]] = [(None, None)] * len(active)
         for row in rows:
             values = list(row)
-            for i, process in active:
-                if values[i] is not None:
-                    values[i] = process(values[i])
-            processed.append(tuple(values))
+            for n, (i, process) in enumerate(active):
+                value = values[i]
+                if value is None:
+                    continue
+                seen, made = last[n]
+                if value is not seen:
+                    made = process(value)
+                    last[n] = (value, made)
+                values[i] = made
+            processed.append(values)
         converted = processed
     if dialect.paramstyle == "qmark":
         marks = ", ".join(["?"] * len(columns))
@@ -109,3 +119,35 @@ def insert_rows(
     with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
         for record in converted:
             copy.write_row(record)
+
+
+def insert_dicts(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """`session.execute(insert(table), rows)` through `insert_rows`: the same rows written (the first
+    row's keys name the columns, as for executemany; a column's Python default fills a key a row lacks;
+    every value converted by its column's type), without SQLAlchemy's per-row parameter processing."""
+    if not rows:
+        return
+    names = list(rows[0])
+    if any(len(row) != len(names) for row in rows):  # rows of different shapes: SQLAlchemy decides
+        session.execute(table.insert(), list(rows))
+        return
+    missing = [
+        column
+        for column in table.columns
+        if column.name not in rows[0] and column.default is not None and not column.primary_key
+    ]
+    fills: list[Any] = []
+    for column in missing:
+        default: Any = column.default
+        if not (default.is_scalar or default.is_callable):  # a SQL expression: SQLAlchemy renders it
+            session.execute(table.insert(), list(rows))
+            return
+        names.append(column.name)
+        fills.append(default)
+    values = []
+    for row in rows:
+        made = [row[name] for name in names[: len(names) - len(fills)]]
+        for default in fills:
+            made.append(default.arg if default.is_scalar else default.arg(None))
+        values.append(made)
+    insert_rows(session, table, names, values)

@@ -482,3 +482,17 @@ def test_o21_o7_partial_cancellation_of_a_bundle_while_pending_shrinks_its_compo
         (RowKind.PRODUCT, 4),
     ]
     assert shop.allocated("SPOON") == 4
+
+
+def test_the_page_booking_copies_every_field_of_a_new_order() -> None:
+    """booking_page._with stands in for dataclasses.replace: a NewOrder field it forgot would be lost."""
+    from dataclasses import fields
+
+    from orderbridge.amazon.booking_page import _with
+    from orderbridge.book.orders.commands import NewOrder
+
+    marked: Any = {f.name: object() for f in fields(NewOrder)}
+    original = NewOrder(**marked)
+    copied = _with(original, original.shipping_method_id, original.contact_id, original.billing)
+
+    assert {name: getattr(copied, name) for name in marked} == marked

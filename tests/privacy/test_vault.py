@@ -65,6 +65,33 @@ def test_ac16_ciphertext_moved_to_another_row_or_field_fails(
     assert canary.name not in str(caught.value)
 
 
+def test_ac16_field_sealer_writes_what_encrypt_writes_bound_to_its_row_field_and_key(
+    vault: Vault, canary: CanaryBuyer
+) -> None:
+    """The bulk paths' sealer: the same format as `encrypt` (so `decrypt` opens it), a fresh nonce per
+    value across its nonce refills, and the same binding to (table, row, field, key id)."""
+    epoch, other = vault.keys.epoch_key(SELLER, MARKETPLACE, DAY), vault.keys.open_key(SELLER, MARKETPLACE)
+    seal = vault.field_sealer()
+    blobs = [
+        (seal(f"{canary.name} {n}", "sales_order", str(n), "ship_name", epoch if n % 2 else other), n)
+        for n in range(600)  # more than one batch of nonces
+    ]
+
+    for blob, n in blobs:
+        assert vault.decrypt(blob, at=FieldRef("sales_order", n, "ship_name")) == f"{canary.name} {n}"
+        assert key_id_of(blob) == (epoch if n % 2 else other).key_id
+    assert len({blob[2 + blob[1] : 2 + blob[1] + 12] for blob, _ in blobs}) == len(blobs)  # nonces
+    assert canary.name.encode() not in b"".join(blob for blob, _ in blobs)
+    first = blobs[1][0]
+    for elsewhere in (
+        FieldRef("sales_order", 2, "ship_name"),
+        FieldRef("sales_order", 1, "bill_name"),
+        FieldRef("contact", 1, "ship_name"),
+    ):
+        with pytest.raises(DecryptionError, match="moved from another row or field"):
+            vault.decrypt(first, at=elsewhere)
+
+
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_ac16_flipping_any_bit_fails(keystore: KeyStore, data: st.DataObject) -> None:

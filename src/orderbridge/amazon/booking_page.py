@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.booking import Action, Applied, apply_order, new_record, set_fields
@@ -16,6 +15,7 @@ from orderbridge.amazon.booking_records import AmazonOrderRecord
 from orderbridge.amazon.channel import resolve, with_no_email_contact
 from orderbridge.amazon.listings import SeenListing, record_seen
 from orderbridge.amazon.mapping import MappedOrder, MappingError, Outcome, map_order
+from orderbridge.book.address import Address
 from orderbridge.book.alerts import Alert, Subject
 from orderbridge.book.channels import Channel
 from orderbridge.book.contacts import NewContact, create_contacts
@@ -23,6 +23,7 @@ from orderbridge.book.orders.booking import book_orders
 from orderbridge.book.orders.commands import NewOrder
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.orders.statuses import shipping_method
+from orderbridge.db import insert_dicts
 
 
 def book_amazon_orders(
@@ -107,9 +108,10 @@ def _book_new_orders(
         for alert in mapped.alerts  # a new order has no open alert to refresh yet
     ]
     if alerts:
-        session.execute(insert(cast(Table, Alert.__table__)), alerts)
-    session.execute(
-        insert(cast(Table, AmazonOrderRecord.__table__)),
+        insert_dicts(session, cast(Table, Alert.__table__), alerts)
+    insert_dicts(
+        session,
+        cast(Table, AmazonOrderRecord.__table__),
         [new_record(mapped, order_id, now=now) for mapped, order_id in zip(page, order_ids, strict=True)],
     )
     session.flush()
@@ -149,10 +151,29 @@ def _with_contacts(
         assert mapped.order is not None
         method = methods.get(mapped.shipping_method or "")
         if index is None:
-            orders.append(replace(mapped.order, shipping_method_id=method))
+            orders.append(_with(mapped.order, method, mapped.order.contact_id, mapped.order.billing))
         else:
-            billing = contacts[index].billing
-            orders.append(
-                replace(mapped.order, shipping_method_id=method, contact_id=ids[index], billing=billing)
-            )
+            orders.append(_with(mapped.order, method, ids[index], contacts[index].billing))
     return orders
+
+
+def _with(order: NewOrder, shipping_method_id: int | None, contact_id: int, billing: Address) -> NewOrder:
+    """`dataclasses.replace(order, ...)` of these three fields, at a third of its cost (once per order)."""
+    return NewOrder(
+        order.channel_id,
+        order.external_ref,
+        contact_id,
+        order.status_id,
+        order.currency,
+        order.placed_at,
+        order.rows,
+        billing,
+        order.delivery,
+        order.fulfilment,
+        order.warehouse_id,
+        shipping_method_id,
+        order.price_list_id,
+        order.withheld_tax,
+        order.notes,
+        order.note_source,
+    )

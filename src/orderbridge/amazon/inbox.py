@@ -133,31 +133,53 @@ def store_orders(
 
 def payload(session: Session, item: InboxItem) -> dict[str, Any] | None:
     """The stored order document; None once the retention sweep redacted it."""
-    text = item.payload
-    if text is None or text == REDACTED:
-        return None
-    if text.startswith("ob1:"):  # sealed by privacy: opened with the installation's keys
-        from orderbridge.privacy import sealing
+    return payloads(session, [item])[0]
 
-        privacy = sealing.privacy_of(session)
-        if privacy is None:
-            return None
-        text = sealing.open_sealed(privacy, text, table=TABLE, ref=item.pii_ref, name="payload")
-        if text is None or text == REDACTED:
-            return None
-    loaded = orjson.loads(text)
-    return loaded if isinstance(loaded, dict) else None
+
+def payloads(session: Session, items: Sequence[InboxItem]) -> list[dict[str, Any] | None]:
+    """The stored order documents of a batch of items, in order (None where the sweep redacted one);
+    sealed ones are opened with the installation's keys, each key set up once for the batch."""
+    opener = None
+    found: list[dict[str, Any] | None] = []
+    for item in items:
+        text = item.payload
+        if text is not None and text.startswith("ob1:"):  # sealed by privacy
+            if opener is None:
+                from orderbridge.privacy import sealing
+
+                privacy = sealing.privacy_of(session)
+                opener = sealing.batch_opener(privacy) if privacy is not None else _unopenable
+            text = opener(text, TABLE, item.pii_ref, "payload")
+        if text is None or text == REDACTED or text.startswith("ob1:"):
+            found.append(None)
+            continue
+        loaded = orjson.loads(text)
+        found.append(loaded if isinstance(loaded, dict) else None)
+    return found
+
+
+def _unopenable(_value: str | None, _table: str, _ref: str, _name: str) -> str | None:
+    return None  # sealed, and this session has no keys to open it
 
 
 def pending_items(session: Session, account_id: int, *, limit: int = 500) -> list[InboxItem]:
-    """Received items of an account, oldest version first."""
-    query = (
-        select(InboxItem)
-        .where(InboxItem.account_id == account_id, InboxItem.status == InboxStatus.RECEIVED)
-        .order_by(InboxItem.version_time, InboxItem.id)
-        .limit(limit)
+    """Received items of an account, oldest version first.
+
+    The ids are picked first, then their items loaded: sorting only (version time, id) keeps the
+    payloads out of the sort of every received item of the account.
+    """
+    wanted = list(
+        session.scalars(
+            select(InboxItem.id)
+            .where(InboxItem.account_id == account_id, InboxItem.status == InboxStatus.RECEIVED)
+            .order_by(InboxItem.version_time, InboxItem.id)
+            .limit(limit)
+        )
     )
-    return list(session.scalars(query))
+    if not wanted:
+        return []
+    found = {item.id: item for item in session.scalars(select(InboxItem).where(InboxItem.id.in_(wanted)))}
+    return [found[item_id] for item_id in wanted if item_id in found]
 
 
 def quarantined_items(session: Session, account_id: int | None = None) -> list[InboxItem]:

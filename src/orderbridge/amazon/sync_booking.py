@@ -26,7 +26,7 @@ from orderbridge.amazon.inbox import (
     InboxItem,
     mark_booked,
     mark_skipped,
-    payload,
+    payloads,
     pending_items,
     quarantine,
     quarantined_items,
@@ -87,8 +87,8 @@ def book_items(
 ) -> None:
     """Book a batch of received items: per order the newest version, per channel one page booking."""
     newest: dict[str, tuple[InboxItem, dict[str, Any]]] = {}
-    for item in sorted(items, key=lambda i: (as_utc(i.version_time), i.id)):
-        doc = payload(session, item)
+    ordered = sorted(items, key=lambda i: (as_utc(i.version_time), i.id))
+    for item, doc in zip(ordered, payloads(session, ordered), strict=True):
         if doc is None:
             mark_skipped(item, "the payload was redacted by the retention sweep", now=now)
             tally.skipped += 1

@@ -61,18 +61,28 @@ class DeliveryAddressColumns:
     delivery_postcode_district: Mapped[str | None] = mapped_column(String(10))
 
 
+_PARTS = tuple(part.name for part in fields(Address))
+_COLUMNS = {prefix: tuple(f"{prefix}_{name}" for name in _PARTS) for prefix in ("billing", "delivery")}
+
+
+def _columns(prefix: str) -> tuple[str, ...]:
+    return _COLUMNS.get(prefix) or tuple(f"{prefix}_{name}" for name in _PARTS)
+
+
 def read_address(record: Any, prefix: str) -> Address:
-    return Address(**{part.name: getattr(record, f"{prefix}_{part.name}") for part in fields(Address)})
+    return Address(
+        **{name: getattr(record, column) for name, column in zip(_PARTS, _columns(prefix), strict=True)}
+    )
 
 
 def address_values(prefix: str, address: Address) -> dict[str, Any]:
     """The `prefix_*` column values of an address, for the bulk INSERT paths."""
-    values = {f"{prefix}_{part.name}": getattr(address, part.name) for part in fields(Address)}
+    values = {column: getattr(address, name) for name, column in zip(_PARTS, _columns(prefix), strict=True)}
     values[f"{prefix}_postcode_district"] = address.postcode_district
     return values
 
 
 def write_address(record: Any, prefix: str, address: Address) -> None:
-    for part in fields(Address):
-        setattr(record, f"{prefix}_{part.name}", getattr(address, part.name))
+    for name, column in zip(_PARTS, _columns(prefix), strict=True):
+        setattr(record, column, getattr(address, name))
     setattr(record, f"{prefix}_postcode_district", address.postcode_district)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ForeignKey, String, Table, func, insert, select, update
+from sqlalchemy import ForeignKey, String, Table, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from orderbridge.book.address import (
@@ -20,7 +20,7 @@ from orderbridge.book.address import (
 from orderbridge.book.errors import InvalidValueError, NotFoundError
 from orderbridge.book.pii import PIIRecordColumns, new_pii_ref, pii_column, seal_rows
 from orderbridge.book.types import UtcDateTime
-from orderbridge.db import Base, BigId
+from orderbridge.db import Base, BigId, insert_dicts
 
 
 class Contact(PIIRecordColumns, BillingAddressColumns, Base):
@@ -107,7 +107,7 @@ def create_contacts(session: Session, new: Sequence[NewContact], *, now: datetim
     rows = [_contact_values(contact, now=now) for contact in new]
     seal_rows(session, table, rows)
     before = session.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
-    session.execute(insert(table), rows)
+    insert_dicts(session, table, rows)
     refs = [row["pii_ref"] for row in rows]
     found: dict[str, int] = {}
     for start in range(0, len(refs), 500):
@@ -118,7 +118,7 @@ def create_contacts(session: Session, new: Sequence[NewContact], *, now: datetim
     ids = [found[ref] for ref in refs]
     tags = [{"contact_id": i, "tag": tag} for i, c in zip(ids, new, strict=True) for tag in sorted(c.tags)]
     if tags:
-        session.execute(insert(cast(Table, ContactTag.__table__)), tags)
+        insert_dicts(session, cast(Table, ContactTag.__table__), tags)
     return ids
 
 

@@ -116,6 +116,37 @@ def seal(privacy: Privacy, value: str, *, table: str, ref: str, name: str, key: 
     return SEALED_PREFIX + base64.b64encode(blob).decode("ascii")
 
 
+def batch_sealer(privacy: Privacy) -> Callable[[str, str, str, str, DataKey], str]:
+    """`seal` for a burst of values (the bulk INSERT paths): the same sealed text, set up once per key."""
+    encrypt = privacy.vault.field_sealer()
+
+    def seal_value(value: str, table: str, ref: str, name: str, key: DataKey) -> str:
+        blob = encrypt(value, table, ref, name, key)
+        return SEALED_PREFIX + binascii.b2a_base64(blob, newline=False).decode("ascii")
+
+    return seal_value
+
+
+def batch_opener(privacy: Privacy) -> Callable[[str | None, str, str, str], str | None]:
+    """`open_sealed(privacy, value, table=, ref=, name=)` for a burst of values (a batch of the inbox):
+    the same results and errors, each key fetched and set up once (`Vault.field_opener`)."""
+    fast = privacy.vault.field_opener()
+
+    def open_value(value: str | None, table: str, ref: str, name: str) -> str | None:
+        if value is None or not value.startswith(SEALED_PREFIX):
+            return value
+        try:
+            blob = binascii.a2b_base64(value[len(SEALED_PREFIX) :], strict_mode=True)
+        except binascii.Error:
+            raise DecryptionError(f"vault: {table} {ref} {name}: sealed text is damaged") from None
+        try:
+            return fast(blob, table, ref, name)
+        except KeyDestroyedError:
+            return pii.REDACTED
+
+    return open_value
+
+
 def open_sealed(
     privacy: Privacy,
     value: str | None,
@@ -472,18 +503,20 @@ def _seal_bulk(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
         order_ids = {row["order_id"] for row in rows}
         query = select(SalesOrder.id, SalesOrder.pii_key).where(SalesOrder.id.in_(order_ids))
         owner_keys = {order_id: key_id for order_id, key_id in session.execute(query)}
-    if table.name == SalesOrder.__tablename__:
+    is_orders = table.name == SalesOrder.__tablename__
+    if is_orders:
         _reopen_contacts(
             privacy, session, [row for row in rows if not (row.get("shipped_at") or row.get("cancelled_at"))]
         )
+    seal_value = batch_sealer(privacy)
+    table_name = table.name
+    redacted = pii.REDACTED
     for row in rows:
-        if table.name == SalesOrder.__tablename__:
-            choice = order_choice(
-                privacy, session, row.get("channel_id"), row.get("shipped_at"), row.get("cancelled_at")
-            )
-            cache_key: Any = choice
-            if choice not in keys:
-                keys[choice] = key_for(privacy, choice)
+        if is_orders:
+            # A page's orders share a few channels and (while new) no shipped or cancelled time.
+            cache_key: Any = (row.get("channel_id"), row.get("shipped_at"), row.get("cancelled_at"))
+            if cache_key not in keys:
+                keys[cache_key] = key_for(privacy, order_choice(privacy, session, *cache_key))
         elif registered and row.get("marketplace_id"):
             # Another package's Amazon data (the inbox): an open key of an Amazon scope, which the sweep
             # rolls and destroys once the rows it seals are redacted (never the local open key, P5).
@@ -498,10 +531,12 @@ def _seal_bulk(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
             if owner not in keys:
                 keys[owner] = _key_by_id(privacy, owner)
         key = keys[cache_key]
+        ref = row["pii_ref"]
         for name in names:
             value = row.get(name)
-            if value is not None and is_plaintext(value):
-                row[name] = seal(privacy, value, table=table.name, ref=row["pii_ref"], name=name, key=key)
+            # is_plaintext(value), inline: a page of orders has a dozen PII fields each
+            if value is not None and value != redacted and not value.startswith(SEALED_PREFIX):
+                row[name] = seal_value(value, table_name, ref, name, key)
         row["pii_key"] = str(key.key_id)
 
 
@@ -511,9 +546,15 @@ def _seal_new_contacts(privacy: Privacy, session: Session, rows: Sequence[dict[s
     marketplace (no order of it is due yet, P1); any other contact under the local key (P8)."""
     names = pii.pii_fields(Contact.__table__)
     keys: dict[KeyChoice, DataKey] = {}
+    scopes: dict[tuple[str | None, int | None], tuple[str, str]] = {}
+    seal_value = batch_sealer(privacy)
     for row in rows:
         marketplace_id = row.get("marketplace_id")
-        seller, marketplace = _contact_scope(session, marketplace_id, row.get("origin_channel_id"))
+        where = (marketplace_id, row.get("origin_channel_id"))
+        scope = scopes.get(where)
+        if scope is None:
+            scope = scopes[where] = _contact_scope(session, *where)
+        seller, marketplace = scope
         choice = KeyChoice(seller, marketplace, None)
         plain_email = row.get("email")
         if row.get("email_key") is None and marketplace_id is not None and is_plaintext(plain_email):
@@ -525,11 +566,11 @@ def _seal_new_contacts(privacy: Privacy, session: Session, rows: Sequence[dict[s
         if choice not in keys:
             keys[choice] = key_for(privacy, choice)
         key = keys[choice]
+        ref = row["pii_ref"]
         for name in names:
             value = row.get(name)
             if value is not None and is_plaintext(value):
-                ref = row["pii_ref"]
-                row[name] = seal(privacy, value, table=Contact.__tablename__, ref=ref, name=name, key=key)
+                row[name] = seal_value(value, Contact.__tablename__, ref, name, key)
         row["pii_key"] = str(key.key_id)
 
 
@@ -538,11 +579,9 @@ def _reopen_contacts(privacy: Privacy, session: Session, open_orders: Sequence[d
     contact_ids = {row["contact_id"] for row in open_orders if row.get("contact_id")}
     if not contact_ids:
         return
-    amazon = {
-        row["contact_id"]
-        for row in open_orders
-        if _channel_scope(_channel(session, row.get("channel_id")))[2]
-    }
+    channels = {row.get("channel_id") for row in open_orders}
+    amazon_channels = {c for c in channels if _channel_scope(_channel(session, c))[2]}
+    amazon = {row["contact_id"] for row in open_orders if row.get("channel_id") in amazon_channels}
     query = select(Contact).where(
         Contact.id.in_(contact_ids & amazon),
         Contact.marketplace_id.is_not(None),

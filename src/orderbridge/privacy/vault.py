@@ -84,6 +84,49 @@ class Vault:
         sealed = AESGCM(key.secret).encrypt(nonce, value.encode("utf-8"), aad)
         return bytes((FORMAT_VERSION, len(key_id))) + key_id + nonce + sealed
 
+    def field_sealer(self) -> Callable[[str, str, str, str, DataKey], bytes]:
+        """`encrypt` for a burst of values (a page of new rows): `seal(value, table, record id, field,
+        key)` gives exactly what `encrypt` gives, with one cipher per key, the repeating parts of the
+        associated data (table, field, key id) encoded once and nonces drawn from one `os.urandom` call
+        per 256 values (each still 12 fresh random bytes used once).
+
+        For short bursts only, like `field_opener`: the caller picks each value's key.
+        """
+        # By the key object (kept alive here, so its id is not reused): cipher, header and key id.
+        ciphers: dict[int, tuple[DataKey, AESGCM, bytes, str]] = {}
+        heads: dict[str, bytes] = {}
+        tails: dict[tuple[str, str], bytes] = {}
+        last_ref: list[str | bytes] = ["", b""]
+        nonces: list[bytes] = [b""]
+        nonce_at = [0]
+
+        def seal(value: str, table: str, record_id: str, field: str, key: DataKey) -> bytes:
+            found = ciphers.get(id(key))
+            if found is None:
+                key_id = str(key.key_id)
+                encoded = key_id.encode("ascii")
+                header = bytes((FORMAT_VERSION, len(encoded))) + encoded
+                found = ciphers[id(key)] = (key, AESGCM(key.secret), header, key_id)
+            _key, cipher, header, key_id = found
+            head = heads.get(table)
+            if head is None:
+                head = heads[table] = _AAD_LABEL + _prefixed(str(FORMAT_VERSION)) + _prefixed(table)
+            tail = tails.get((field, key_id))
+            if tail is None:
+                tail = tails[(field, key_id)] = _prefixed(field) + _prefixed(key_id)
+            if last_ref[0] != record_id:  # a record's fields come one after another
+                last_ref[0], last_ref[1] = record_id, _prefixed(record_id)
+            at = nonce_at[0]
+            if at + _NONCE_BYTES > len(nonces[0]):
+                nonces[0] = os.urandom(_NONCE_BYTES * 256)
+                at = 0
+            nonce = nonces[0][at : at + _NONCE_BYTES]
+            nonce_at[0] = at + _NONCE_BYTES
+            aad = head + cast(bytes, last_ref[1]) + tail
+            return header + nonce + cipher.encrypt(nonce, value.encode("utf-8"), aad)
+
+        return seal
+
     def decrypt(self, blob: bytes, *, at: FieldRef) -> str:
         """The plaintext of the field `at`.
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,9 +21,16 @@ class MappingError(OrderbridgeError):
         self.problem = problem
 
 
-@functools.lru_cache(maxsize=1024)
+_PARTS: dict[str, tuple[str, ...]] = {}  # the paths read are a few hundred constants
+
+
 def _parts(path: str) -> tuple[str, ...]:
-    return tuple(path.split("."))
+    parts = _PARTS.get(path)
+    if parts is None:
+        parts = tuple(path.split("."))
+        if len(_PARTS) < 4096:
+            _PARTS[path] = parts
+    return parts
 
 
 class Reader:
@@ -44,8 +50,11 @@ class Reader:
 
     def get(self, node: object, path: str) -> Any:
         """The value at a dotted path under `node` (list indexes as numbers), or None where absent."""
+        if isinstance(node, dict) and "." not in path:  # most reads are one key of an object
+            return node.get(path)
         current: Any = node
-        for part in _parts(path):
+        parts = _PARTS.get(path) or _parts(path)
+        for part in parts:
             if isinstance(current, dict):
                 current = current.get(part)
             elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
@@ -68,19 +77,25 @@ class Reader:
         value = self.get(node, path)
         if value is None:
             return []
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        if not isinstance(value, list):
             raise self.fail(where, "expected a list of objects")
+        for item in value:
+            if not isinstance(item, dict):
+                raise self.fail(where, "expected a list of objects")
         return value
 
     def text(self, node: object, path: str, where: str, *, required: bool = False) -> str | None:
         value = self.get(node, path)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if isinstance(value, str):
+            value = value.strip()
+            if value:
+                return value
+            value = None
+        if value is None:
             if required:
                 raise self.fail(where, "missing")
             return None
-        if not isinstance(value, str):
-            raise self.fail(where, f"expected a string, got {type(value).__name__}")
-        return value.strip()
+        raise self.fail(where, f"expected a string, got {type(value).__name__}")
 
     def texts(self, node: object, path: str, where: str) -> list[str]:
         value = self.get(node, path)

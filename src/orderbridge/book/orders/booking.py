@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from orderbridge.book.address import address_values
@@ -25,6 +25,7 @@ from orderbridge.book.money import round_money
 from orderbridge.book.orders.commands import NewOrder, NewRow
 from orderbridge.book.orders.model import OrderNote, OrderRow, OrderStatus, PaymentStatus, RowKind, SalesOrder
 from orderbridge.book.pii import new_pii_ref, seal_rows
+from orderbridge.db import insert_dicts
 
 
 @dataclass(frozen=True)
@@ -296,7 +297,7 @@ def _insert(session: Session, planned: list[_PlannedOrder]) -> list[int]:
         return []
     orders, rows_table = cast(Table, SalesOrder.__table__), cast(Table, OrderRow.__table__)
     seal_rows(session, orders, [order.values for order in planned])  # P2: privacy seals the PII first
-    session.execute(insert(orders), [order.values for order in planned])
+    insert_dicts(session, orders, [order.values for order in planned])
     order_ids = _ids_by_reference(session, planned)
     parents: list[dict[str, Any]] = []
     for order_id, order in zip(order_ids, planned, strict=True):
@@ -304,7 +305,7 @@ def _insert(session: Session, planned: list[_PlannedOrder]) -> list[int]:
             row.values["order_id"] = order_id
             if row.parent is None:
                 parents.append(row.values)
-    session.execute(insert(rows_table), parents)
+    insert_dicts(session, rows_table, parents)
     children = [(order, row) for order in planned for row in order.rows if row.parent is not None]
     if children:
         ids = _row_ids(
@@ -315,8 +316,9 @@ def _insert(session: Session, planned: list[_PlannedOrder]) -> list[int]:
                 if any(row.parent is not None for row in order.rows)
             ],
         )
-        session.execute(
-            insert(rows_table),
+        insert_dicts(
+            session,
+            rows_table,
             [
                 {
                     **row.values,
@@ -333,7 +335,7 @@ def _insert(session: Session, planned: list[_PlannedOrder]) -> list[int]:
     ]
     if notes:
         seal_rows(session, cast(Table, OrderNote.__table__), notes)
-        session.execute(insert(cast(Table, OrderNote.__table__)), notes)
+        insert_dicts(session, cast(Table, OrderNote.__table__), notes)
     return order_ids
 
 
