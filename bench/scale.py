@@ -161,10 +161,10 @@ class Arrivals(threading.Thread):
                     self.failed += 1
 
 
-def throttled_and_calls(url: str) -> tuple[int, int]:
+def calls_made(url: str) -> dict[str, dict[str, int]]:
+    """The sandbox's counters per SP-API operation (calls, throttled)."""
     summary = httpx.get(url + "/_sandbox/calls", timeout=30.0).json()["operations"]
-    sp_api = {op: stats for op, stats in summary.items() if op != "lwa.token"}
-    return sum(s["throttled"] for s in sp_api.values()), sum(s["calls"] for s in sp_api.values())
+    return {op: stats for op, stats in summary.items() if op != "lwa.token"}
 
 
 def sandbox_now(url: str) -> float:
@@ -264,7 +264,7 @@ def run(workers: int, *, world: Path, args: argparse.Namespace, tmp: Path) -> di
         sandbox_cpu = cpu_seconds(sandbox.pid) - sandbox_cpu
         arrivals.halt.set()
         arrivals.join(timeout=30)
-        throttled, calls = throttled_and_calls(url)
+        operations = calls_made(url)
         dumped = httpx.get(url + "/_sandbox/world", timeout=120.0).json()
         capacity = quota_capacity(end - sandbox_started)
         by_seller = bookable(dumped, end)
@@ -281,8 +281,9 @@ def run(workers: int, *, world: Path, args: argparse.Namespace, tmp: Path) -> di
             "behind": (bound - booked_in) / per_second if per_second else None,
             "worst": min(shares) if shares else 1.0,
             "quota": capacity * len(by_seller),
-            "calls": calls,
-            "throttled": throttled,
+            "calls": sum(stats["calls"] for stats in operations.values()),
+            "throttled": sum(stats["throttled"] for stats in operations.values()),
+            "operations": {op: stats["calls"] for op, stats in operations.items()},
             "placed": arrivals.placed,
             "failed": arrivals.failed,
             "worker_cpu": worker_cpu,
@@ -370,6 +371,9 @@ def main() -> None:
             f"{r['load'][0]:.1f} -> {r['load'][1]:.1f}",
         )
     console.print(table)
+    for r in results:
+        calls = ", ".join(f"{op} {n:,}" for op, n in sorted(r["operations"].items()))
+        console.print(f"{r['workers']} worker(s): SP-API calls by operation: {calls}")
     quota = max(r["quota"] for r in results)
     console.print(
         f"Amazon's usage plans alone would allow {quota:,.0f} orders in the longest run: "

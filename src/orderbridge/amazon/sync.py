@@ -22,6 +22,7 @@ from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.client_types import OrdersQuery
 from orderbridge.amazon.cursors import Window, abandon_search, advance, cursor_for, next_window
 from orderbridge.amazon.errors import AccountError, BadRequest
+from orderbridge.amazon.first_use import ensure_first_use_rows
 from orderbridge.amazon.inbox import ORDER, known_order_ids, store_orders
 from orderbridge.amazon.sync_backfill import (
     Backfill,
@@ -41,7 +42,6 @@ from orderbridge.amazon.sync_booking import (
     channel_for,
     requeue_quarantined,
 )
-from orderbridge.book.orders.statuses import ensure_default_statuses
 from orderbridge.clock import Clock
 from orderbridge.privacy.blind_index import BlindIndexer
 from orderbridge.privacy.keystore import KeyStore
@@ -129,9 +129,11 @@ def lease_name(account_id: int) -> str:
 
 
 def _account(session: Session, account_id: int) -> SellerAccount:
+    """The account, with the statuses and channels its orders book to (made on first use, race-free)."""
     account = session.get(SellerAccount, account_id)
     if account is None:
         raise AccountError(f"no seller account with id {account_id}")
+    ensure_first_use_rows(session, account.marketplace_ids)
     return account
 
 
@@ -156,9 +158,6 @@ def sync_orders(
         with sessions.begin() as session:
             account = _account(session, account_id)
             report = SyncReport(account.label)
-            ensure_default_statuses(session)  # mapping names statuses; a seller's edits are kept
-            for marketplace_id in account.marketplace_ids:
-                channel_for(session, marketplace_id)
         with client_factory(account) as client:
             _download(deps, account, client, report, holder)
             if options.pending_watch:

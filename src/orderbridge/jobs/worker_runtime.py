@@ -85,6 +85,22 @@ def sandbox_endpoint_at(url: str) -> Endpoint | None:
     return Endpoint(clock=clock, sleep=clock.sleep, speed=clock.speed)
 
 
+class SharedTransport(httpx.BaseTransport):
+    """One connection pool for every SP-API client of a process: building an httpx transport loads the
+    CA bundle into a new TLS context (tens of milliseconds), and a pass's client would otherwise also
+    open a new connection for each account. A client's close leaves it open; it lives as long as the
+    process."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        """Kept open for the next client of the process."""
+
+
 @cache
 def quota_redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
@@ -134,6 +150,7 @@ def build_runtime(settings: Settings) -> Runtime:
         options=options,
         resolve=sandbox_endpoint_at,
         min_real_lease=settings.lease_real_seconds,
+        transport=SharedTransport(),
     )
     shared = shared_quotas(settings)
     if shared is not None:
