@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from orderbridge.amazon.channel import StoredChannelSettings
 from orderbridge.amazon.first_use import channel_code, ensure_first_use_rows
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.channels import Channel, ChannelKind
@@ -35,6 +36,10 @@ def test_first_use_rows_are_what_the_lookups_would_create_and_made_once(session:
     assert sorted(c.code for c in channels) == ["amazon-uk", "amazon-us"]
     assert channel_for(session, US).code == channel_code(US) == "amazon-us"
     assert session.scalar(select(func.count()).select_from(Channel)) == 2
+    # and: each with its settings row (the defaults), so a first save of settings updates it
+    stored = session.scalars(select(StoredChannelSettings)).all()
+    assert sorted(row.channel_id for row in stored) == sorted(c.id for c in channels)
+    assert all(row.document == {} for row in stored)
 
 
 def test_a_seller_s_own_channel_and_statuses_are_kept(session: Session) -> None:
@@ -98,6 +103,7 @@ def test_two_runners_making_first_use_rows_at_once_both_succeed(fresh_store_url:
 
         assert isinstance(_race(sessions, lookups, fresh_store_url), IntegrityError)
         with sessions.begin() as session:
+            session.execute(text("DELETE FROM amazon_channel_settings"))
             session.execute(text("DELETE FROM channels"))
             session.execute(text("DELETE FROM order_statuses"))
         # when: both make them with ensure_first_use_rows
@@ -107,5 +113,6 @@ def test_two_runners_making_first_use_rows_at_once_both_succeed(fresh_store_url:
         with sessions() as session:
             assert session.scalar(select(func.count()).select_from(OrderStatus)) == len(DEFAULT_STATUSES)
             assert sorted(session.scalars(select(Channel.code))) == ["amazon-uk", "amazon-us"]
+            assert session.scalar(select(func.count()).select_from(StoredChannelSettings)) == 2
     finally:
         engine.dispose()

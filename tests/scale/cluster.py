@@ -91,6 +91,10 @@ class Cluster:
         for process in self.processes:
             process.wait(timeout=15)
 
+    def full_logs(self) -> str:
+        found = sorted(Path(self.env["ORDERBRIDGE_DATA_DIR"]).glob("proc-*.log"))
+        return "\n".join(p.read_text(errors="replace") for p in found)
+
     def logs(self) -> str:
         found = sorted(Path(self.env["ORDERBRIDGE_DATA_DIR"]).glob("proc-*.log"))
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in found)

@@ -1,12 +1,14 @@
-"""The rows an account's first sync pass needs, created race-free: the default order statuses and an
-Amazon channel per marketplace.
+"""The rows an account's first sync pass needs, created race-free: the default order statuses, an
+Amazon channel per marketplace and the channel's settings row (empty: the defaults).
 
 On a brand-new installation several workers start their first passes at once. Creating these rows by
 "select, and add when missing" lets two workers add the same status name or channel code; the one that
 commits second fails on the unique constraint and its whole pass is lost. Here each missing row is
 inserted with INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite alike): a worker that loses the
 race inserts nothing (PostgreSQL makes it wait for the winner's commit) and then reads the winner's row
-through the usual lookups (`channel_for`, `status_by_name`), which then find and never create.
+through the usual lookups (`channel_for`, `status_by_name`), which then find and never create. The
+settings row exists so that the first save of a channel's settings (booking saves the contact for
+orders without an e-mail on first need) updates it rather than inserting a second one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.accounts import MARKETPLACES
+from orderbridge.amazon.channel import StoredChannelSettings
 from orderbridge.book.channels import Channel, ChannelKind
 from orderbridge.book.orders.model import OrderStatus
 from orderbridge.book.orders.statuses import DEFAULT_STATUSES
@@ -56,13 +59,8 @@ def ensure_first_use_rows(session: Session, marketplace_ids: Iterable[str]) -> N
     if statuses:
         _insert_ignoring_duplicates(session, OrderStatus, statuses, "name")
     wanted = list(dict.fromkeys(marketplace_ids))
-    have = set(
-        session.scalars(
-            select(Channel.marketplace_id).where(
-                Channel.kind == ChannelKind.AMAZON, Channel.marketplace_id.in_(wanted)
-            )
-        )
-    )
+    found = _amazon_channels(session, wanted)
+    have = {marketplace_id for marketplace_id, _, _ in found}
     channels = [
         {
             "code": channel_code(marketplace_id),
@@ -75,3 +73,17 @@ def ensure_first_use_rows(session: Session, marketplace_ids: Iterable[str]) -> N
     ]
     if channels:
         _insert_ignoring_duplicates(session, Channel, channels, "code")
+        found = _amazon_channels(session, wanted)
+    unset = [{"channel_id": channel_id, "document": {}} for _, channel_id, stored in found if stored is None]
+    if unset:
+        _insert_ignoring_duplicates(session, StoredChannelSettings, unset, "channel_id")
+
+
+def _amazon_channels(session: Session, marketplace_ids: list[str]) -> list[tuple[str, int, int | None]]:
+    """(marketplace, channel id, settings row's channel id or None) of the marketplaces' Amazon channels."""
+    query = (
+        select(Channel.marketplace_id, Channel.id, StoredChannelSettings.channel_id)
+        .outerjoin(StoredChannelSettings, StoredChannelSettings.channel_id == Channel.id)
+        .where(Channel.kind == ChannelKind.AMAZON, Channel.marketplace_id.in_(marketplace_ids))
+    )
+    return [(str(m), int(c), s) for m, c, s in session.execute(query)]

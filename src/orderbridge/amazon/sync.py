@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -124,6 +124,23 @@ class SyncDeps:
     options: SyncOptions = SyncOptions()
 
 
+@dataclass
+class _Held:
+    """The account's lease as this pass holds it."""
+
+    name: str
+    holder: str
+    renewed: datetime
+
+    def keep(self, deps: SyncDeps) -> None:
+        """Renew the lease once half its time has run: a pass of many pages keeps it, a pass of a page or
+        two does not write it once more (LeaseHeld if it was lost, as `leases.renew`)."""
+        now = deps.clock()
+        if now - self.renewed >= deps.options.lease_ttl / 2:
+            leases.renew(deps.sessions, self.name, self.holder, clock=deps.clock, ttl=deps.options.lease_ttl)
+            self.renewed = now
+
+
 def lease_name(account_id: int) -> str:
     return f"amazon-orders:{account_id}"
 
@@ -155,11 +172,12 @@ def sync_orders(
     """Fetch orders changed since the cursor into the inbox, then book what the inbox holds."""
     deps = SyncDeps(sessions, client_factory, clock, keys, options)
     with leases.held(sessions, lease_name(account_id), clock=clock, ttl=options.lease_ttl) as holder:
+        held = _Held(lease_name(account_id), holder, clock())
         with sessions.begin() as session:
             account = _account(session, account_id)
             report = SyncReport(account.label)
         with client_factory(account) as client:
-            _download(deps, account, client, report, holder)
+            _download(deps, account, client, report, held)
             if options.pending_watch:
                 _watch(deps, account, client, report)
         _book(deps, account, report)
@@ -180,7 +198,7 @@ def _watch(deps: SyncDeps, account: SellerAccount, client: SpApiClient, report: 
 
 
 def _download(
-    deps: SyncDeps, account: SellerAccount, client: SpApiClient, report: SyncReport, holder: str
+    deps: SyncDeps, account: SellerAccount, client: SpApiClient, report: SyncReport, held: _Held
 ) -> None:
     options, markets = deps.options, list(account.marketplace_ids)
     with deps.sessions.begin() as session:
@@ -231,7 +249,7 @@ def _download(
         report.pages += 1
         report.fetched += len(page.orders)
         report.stored += stored
-        leases.renew(deps.sessions, lease_name(account.id), holder, clock=deps.clock, ttl=options.lease_ttl)
+        held.keep(deps)
         if not page.next_token:
             return
         token = page.next_token
