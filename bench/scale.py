@@ -16,20 +16,23 @@ arrivals the book is behind at the end, the worst account's ratio (fairness), th
 (quota violations: must be 0), SP-API calls, and CPU seconds of the workers (with orders booked per
 worker CPU-second: wall clock is noisy on a shared machine) and of the sandbox.
 
-Why these defaults (200 accounts, 4,000 orders of backlog, 1,200 orders a minute, x60, 150 s): at x60
-Amazon's quotas allow each account 2,000 orders at once (searchOrders' burst of 20 pages) and about
-64 a real second after that, so the quota never binds 200 accounts on 2 cores; what bounds any client
-is what the sellers sell. A client at the bound keeps each account at most one searchOrders refill
-behind (179 Amazon seconds: 3 real seconds at x60), so it runs about 67 sync passes a second for 200
-accounts, each fetching a page and booking the handful of orders that arrived; with the 1,200 orders a
-minute to book (about 2 % of a core at the booking path's 800 orders a CPU-second) this is within 2
-cores only when a pass costs a few CPU-milliseconds everywhere (worker, PostgreSQL, Redis, sandbox):
-exactly the per-pass overhead the figure is about. The backlog is booked in the first seconds; the
-rest of the run is the steady state. A slower client falls behind by its pass interval, which the
-"behind by" column shows; a longer run or a larger backlog would only dilute that.
+Why these defaults (200 accounts, 4,000 orders of backlog, 900 new orders a minute, x20, 180 s): at
+x20 Amazon's usage plans allow each account 2,000 orders at once (searchOrders' burst of 20 pages of
+100) and about 21 a real second after that, so the quota never binds 200 accounts on 2 cores: what
+bounds any client is what the sellers sell, and how soon Amazon shows it. A client at that bound
+searches every account once per searchOrders refill (179 Amazon seconds: 9 real seconds at x20), so
+it runs 22 passes a second for 200 accounts, each fetching a page and booking the order or two that
+arrived; it is then behind by half a refill (4.5 s of arrivals, about 1.5 % of the bound) on average.
+That costs about a core at the 30-40 CPU-milliseconds a pass takes (worker, PostgreSQL, sandbox) plus
+2 % of one for booking 15 orders a second: reachable on 2 cores, and only when the per-pass overhead,
+which this figure is about, stays that small. At x60 the same client would need 67 passes a second
+(more than 2 cores give at that cost); at x10 a new order waits 3 real minutes to become Unshipped,
+longer than a run. The backlog is booked in the first seconds (it shows that a large first sync
+does not starve anything); the rest of the run is the steady state, with 90 real seconds of
+arrivals bookable by the end.
 
-Run: .venv/bin/python bench/scale.py [--accounts 200] [--backlog 4000] [--arrival 1200] [--workers 1,2,4]
-     [--seconds 150] [--speed 60]
+Run: .venv/bin/python bench/scale.py [--accounts 200] [--backlog 4000] [--arrival 900] [--workers 1,2,4]
+     [--seconds 180] [--speed 20]
 Needs PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379). Figures depend on the machine's load.
 """
 
@@ -315,10 +318,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--backlog", type=int, default=4_000, help="orders of the past three days")
-    parser.add_argument("--arrival", type=float, default=1_200.0, help="new orders per real minute")
+    parser.add_argument("--arrival", type=float, default=900.0, help="new orders per real minute")
     parser.add_argument("--workers", default="1,2,4")
-    parser.add_argument("--seconds", type=float, default=150.0, help="real seconds per worker count")
-    parser.add_argument("--speed", type=float, default=60.0, help="sandbox seconds per real second")
+    parser.add_argument("--seconds", type=float, default=180.0, help="real seconds per worker count")
+    parser.add_argument("--speed", type=float, default=20.0, help="sandbox seconds per real second")
     args = parser.parse_args()
     try:
         redis.Redis.from_url(REDIS, socket_connect_timeout=3).ping()
