@@ -8,8 +8,9 @@ do). For each worker count: a fresh sandbox, PostgreSQL book and Redis key space
 `orderbridge beat` and N `orderbridge worker --pool solo` processes started, `--seconds` real seconds.
 
 The bound (the most any client could have booked): an order counts when it was bookable (Unshipped,
-Partially shipped or Shipped) and searchable (`lastUpdatedBefore` must be two minutes in the past) by
-the end of the run, per account at most what its usage plans let any client fetch in the run
+Partially shipped or Shipped) by the end of the run and a client could have seen it so (searchOrders
+shows an order two minutes after it became visible; getOrder shows an order seen Pending the moment it
+turns Unshipped), per account at most what its usage plans let any client fetch in the run
 (searchOrders pages of 100 from a full burst plus its refill, and getOrder one by one). Printed per
 run: orders of the bound booked, the bound, their ratio, both per minute, how many seconds of
 arrivals the book is behind at the end, the worst account's ratio (fairness), the sandbox's 429s
@@ -182,8 +183,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def bookable(world: dict[str, Any], end: float) -> dict[str, set[str]]:
-    """Per seller, the orders any client could have booked by `end` (Amazon time): bookable now, Ready
-    (30 minutes after they were placed) and visible to a search two minutes before `end`."""
+    """Per seller, the orders any client could have booked by `end` (Amazon time): bookable now, and
+    Ready (30 minutes after they were placed) by `end`. searchOrders shows a change two minutes late,
+    but an order seen Pending can be watched with getOrder, which shows it at once; an order first
+    visible later than that is found by a search two minutes after it became visible."""
     found: dict[str, set[str]] = {}
     for account in world["accounts"]:
         meta = account.get("orderMeta") or {}
@@ -194,7 +197,7 @@ def bookable(world: dict[str, Any], end: float) -> dict[str, set[str]]:
             created = parse_iso(doc["createdTime"])
             visible_at = meta.get(doc["orderId"], {}).get("visibleAt")
             visible = parse_iso(visible_at) if visible_at else created
-            if max(visible, created + READY_AFTER) + TWO_MINUTES <= end:
+            if max(created + READY_AFTER, visible + TWO_MINUTES) <= end:
                 ids.add(doc["orderId"])
     return found
 
