@@ -107,19 +107,42 @@ def quota_redis(url: str) -> redis.Redis:
 
 
 class CountedCallLog(CallLog):
-    """The call log, with every call and 429 also counted in Redis for the metrics of all workers."""
+    """The call log, with every call and 429 also counted in Redis for the metrics of all workers.
+
+    Counts are written in one pipeline at the end of each task (`flush`), at once on a 429, and at the
+    latest every `FLUSH_SECONDS`: a round trip to Redis for every SP-API call cost a pass as much as the
+    call's quota check."""
+
+    FLUSH_SECONDS = 5.0
 
     def __init__(self, client: redis.Redis, *, prefix: str) -> None:
         super().__init__()
         self._redis = client
         self._key = calls_key(prefix)
+        self._pending: dict[str, int] = {}
+        self._since = time.monotonic()
 
     def record(self, event: CallEvent) -> None:
         super().record(event)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(self._key, f"{event.operation}:calls", 1)
+        if not self._pending:
+            self._since = time.monotonic()
+        field = f"{event.operation}:calls"
+        self._pending[field] = self._pending.get(field, 0) + 1
         if event.status == 429:
-            pipe.hincrby(self._key, f"{event.operation}:throttled", 1)
+            field = f"{event.operation}:throttled"
+            self._pending[field] = self._pending.get(field, 0) + 1
+            self.flush()
+        elif time.monotonic() - self._since >= self.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Add the counts not yet written to Redis's."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        pipe = self._redis.pipeline(transaction=False)
+        for field, count in pending.items():
+            pipe.hincrby(self._key, field, count)
         pipe.execute()
 
 
