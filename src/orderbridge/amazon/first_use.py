@@ -46,10 +46,12 @@ def _insert_ignoring_duplicates(session: Session, table: Any, rows: list[dict[st
     session.execute(statement)
 
 
-def ensure_first_use_rows(session: Session, marketplace_ids: Iterable[str]) -> None:
+def ensure_first_use_rows(session: Session, marketplace_ids: Iterable[str]) -> list[int]:
     """Create the default statuses and the marketplaces' Amazon channels that do not exist yet, never
     failing because another worker created them at the same moment. A seller's edits are kept: an
-    existing status or an Amazon channel of the marketplace (whatever its code) is left alone."""
+    existing status or an Amazon channel of the marketplace (whatever its code) is left alone.
+
+    Returns the marketplaces' channel ids, in their order: the channels `channel_for` finds."""
     names = set(session.scalars(select(OrderStatus.name)))
     statuses = [
         {"name": name, "is_cancelled": cancelled, "position": position}
@@ -77,6 +79,10 @@ def ensure_first_use_rows(session: Session, marketplace_ids: Iterable[str]) -> N
     unset = [{"channel_id": channel_id, "document": {}} for _, channel_id, stored in found if stored is None]
     if unset:
         _insert_ignoring_duplicates(session, StoredChannelSettings, unset, "channel_id")
+    first: dict[str, int] = {}
+    for marketplace_id, channel_id, _ in found:
+        first[marketplace_id] = min(channel_id, first.get(marketplace_id, channel_id))
+    return [first[marketplace_id] for marketplace_id in wanted]
 
 
 def _amazon_channels(session: Session, marketplace_ids: list[str]) -> list[tuple[str, int, int | None]]:

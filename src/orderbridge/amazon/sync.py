@@ -39,7 +39,6 @@ from orderbridge.amazon.sync_booking import (
     BookingTally,
     alert_long_pending,
     book_pending,
-    channel_for,
     requeue_quarantined,
 )
 from orderbridge.clock import Clock
@@ -145,13 +144,13 @@ def lease_name(account_id: int) -> str:
     return f"amazon-orders:{account_id}"
 
 
-def _account(session: Session, account_id: int) -> SellerAccount:
-    """The account, with the statuses and channels its orders book to (made on first use, race-free)."""
+def _account(session: Session, account_id: int) -> tuple[SellerAccount, list[int]]:
+    """The account and the ids of its marketplaces' channels, with the statuses and channels its orders
+    book to (made on first use, race-free)."""
     account = session.get(SellerAccount, account_id)
     if account is None:
         raise AccountError(f"no seller account with id {account_id}")
-    ensure_first_use_rows(session, account.marketplace_ids)
-    return account
+    return account, ensure_first_use_rows(session, account.marketplace_ids)
 
 
 def _email_key(deps: SyncDeps, account: SellerAccount) -> EmailKey | None:
@@ -174,20 +173,21 @@ def sync_orders(
     with leases.held(sessions, lease_name(account_id), clock=clock, ttl=options.lease_ttl) as holder:
         held = _Held(lease_name(account_id), holder, clock())
         with sessions.begin() as session:
-            account = _account(session, account_id)
+            account, channels = _account(session, account_id)
             report = SyncReport(account.label)
         with client_factory(account) as client:
             _download(deps, account, client, report, held)
             if options.pending_watch:
-                _watch(deps, account, client, report)
-        _book(deps, account, report)
+                _watch(deps, account, channels, client, report)
+        _book(deps, account, channels, report)
     return report
 
 
-def _watch(deps: SyncDeps, account: SellerAccount, client: SpApiClient, report: SyncReport) -> None:
+def _watch(
+    deps: SyncDeps, account: SellerAccount, channels: list[int], client: SpApiClient, report: SyncReport
+) -> None:
     since = deps.clock() - timedelta(days=2)
     with deps.sessions.begin() as session:
-        channels = [channel_for(session, m).id for m in account.marketplace_ids]
         ids = pending_order_ids(session, account.id, channels, since=since, reason=WAITING_REASON)
     fetched, stored = watch_pending(
         client, deps.sessions, account.id, ids[: deps.options.pending_watch], clock=deps.clock
@@ -318,7 +318,7 @@ def _restart(deps: SyncDeps, account: SellerAccount, markets: list[str]) -> Wind
         )
 
 
-def _book(deps: SyncDeps, account: SellerAccount, report: SyncReport) -> None:
+def _book(deps: SyncDeps, account: SellerAccount, channels: list[int], report: SyncReport) -> None:
     tally = book_pending(
         deps.sessions,
         account.id,
@@ -329,7 +329,6 @@ def _book(deps: SyncDeps, account: SellerAccount, report: SyncReport) -> None:
     )
     report.add(tally)
     with deps.sessions.begin() as session:
-        channels = [channel_for(session, m).id for m in account.marketplace_ids]
         report.alerts += alert_long_pending(
             session, channels, days=deps.options.pending_alert_days, now=deps.clock()
         )
@@ -339,9 +338,9 @@ def book_inbox(account_id: int, deps: SyncDeps) -> SyncReport:
     """Book what the inbox holds for an account, without calling Amazon (`orders retry`, benchmarks)."""
     with leases.held(deps.sessions, lease_name(account_id), clock=deps.clock, ttl=deps.options.lease_ttl):
         with deps.sessions.begin() as session:
-            account = _account(session, account_id)
+            account, channels = _account(session, account_id)
             report = SyncReport(account.label)
-        _book(deps, account, report)
+        _book(deps, account, channels, report)
     return report
 
 
@@ -355,14 +354,14 @@ def fetch_order(account_id: int, order_id: str, deps: SyncDeps) -> SyncReport:
     """Re-import one order by id (getOrder) into the inbox and book it."""
     with leases.held(deps.sessions, lease_name(account_id), clock=deps.clock, ttl=deps.options.lease_ttl):
         with deps.sessions.begin() as session:
-            account = _account(session, account_id)
+            account, channels = _account(session, account_id)
             report = SyncReport(account.label)
         with deps.client_factory(account) as client:
             doc = client.get_order(order_id)
         with deps.sessions.begin() as session:
             report.stored += store_orders(session, account.id, [doc], now=deps.clock())
         report.fetched += 1
-        _book(deps, account, report)
+        _book(deps, account, channels, report)
     return report
 
 
@@ -370,7 +369,7 @@ def check_completeness(account_id: int, deps: SyncDeps, *, days: int = 3) -> Syn
     """Compare the inbox with the all-orders report of the past `days` and fetch what is missing."""
     with leases.held(deps.sessions, lease_name(account_id), clock=deps.clock, ttl=deps.options.lease_ttl):
         with deps.sessions.begin() as session:
-            account = _account(session, account_id)
+            account, channels = _account(session, account_id)
             report = SyncReport(account.label)
         now = deps.clock()
         with deps.client_factory(account) as client:
@@ -384,7 +383,7 @@ def check_completeness(account_id: int, deps: SyncDeps, *, days: int = 3) -> Syn
                 with deps.sessions.begin() as session:
                     report.stored += store_orders(session, account.id, [doc], now=deps.clock())
                 report.fetched += 1
-        _book(deps, account, report)
+        _book(deps, account, channels, report)
     return report
 
 

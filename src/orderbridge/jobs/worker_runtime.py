@@ -152,9 +152,14 @@ def shared_quotas(settings: Settings) -> Callable[[Clock], Quotas] | None:
     if not settings.quota_store_url:
         return None
     client = quota_redis(settings.quota_store_url)
+    # One limiter per clock (per SP-API host) for the life of the process: it remembers the rates it
+    # has learned, so a pass does not rewrite a bucket's rate on every operation's first answer.
+    made: dict[Clock, RedisQuotaLimiter] = {}
 
     def quotas(clock: Clock) -> Quotas:
-        return RedisQuotaLimiter(client, clock=clock, prefix=settings.redis_prefix)
+        if clock not in made:
+            made[clock] = RedisQuotaLimiter(client, clock=clock, prefix=settings.redis_prefix)
+        return made[clock]
 
     return quotas
 
