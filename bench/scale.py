@@ -24,10 +24,11 @@ bounds any client is what the sellers sell, and how soon Amazon shows it. A clie
 searches every account once per searchOrders refill (179 Amazon seconds: 9 real seconds at x20), so
 it runs 22 passes a second for 200 accounts, each fetching a page and booking the order or two that
 arrived; it is then behind by half a refill (4.5 s of arrivals, about 1.5 % of the bound) on average.
-That costs about a core at the 30-40 CPU-milliseconds a pass takes (worker, PostgreSQL, sandbox) plus
-2 % of one for booking 15 orders a second: reachable on 2 cores, and only when the per-pass overhead,
-which this figure is about, stays that small. At x60 the same client would need 67 passes a second
-(more than 2 cores give at that cost); at x10 a new order waits 3 real minutes to become Unshipped,
+At the 50 worker CPU-milliseconds a pass takes (with its getOrder calls for orders still Pending; the
+sandbox and PostgreSQL add a little) that is 1.1 cores, booking the 15 orders a second included:
+reachable on 2 cores while little else runs, and only while the per-pass overhead, which this
+figure is about, stays that small. At x60 the same client would need 67 passes a second (more than
+2 cores give at that cost); at x10 a new order waits 3 real minutes to become Unshipped,
 longer than a run. The backlog is booked in the first seconds (it shows that a large first sync
 does not starve anything); the rest of the run is the steady state, with 90 real seconds of
 arrivals bookable by the end.
