@@ -119,7 +119,7 @@ class Settings(BaseSettings):
     broker_url: str = Field(default="", description="Celery broker (redis:// or amqp://); distributed only.")
     quota_redis_url: str = Field(
         default="",
-        description="Redis for the shared quota buckets; empty: the broker when it is Redis, else the book.",
+        description="Redis for the shared quota buckets and dispatch markers; empty: the broker (Redis).",
     )
     sync_pages_per_task: int = Field(
         default=5, ge=1, le=1000, description="searchOrders pages one distributed task fetches at most."
@@ -256,6 +256,11 @@ class Settings(BaseSettings):
             )
         if not self.broker_url:
             missing.append("ORDERBRIDGE_BROKER_URL must name the Celery broker (redis:// or amqp://)")
+        elif not self.broker_url.startswith("redis") and not self.quota_redis_url:
+            missing.append(
+                "ORDERBRIDGE_QUOTA_REDIS_URL must name a Redis when the broker is RabbitMQ (the shared "
+                "quota buckets and the dispatcher's markers live there)"
+            )
         if missing:
             raise ValueError("ORDERBRIDGE_MODE=distributed: " + "; ".join(missing))
         return self

@@ -125,9 +125,15 @@ class SyncWorld:
 
 
 def open_world(
-    store_url_sessions: sessionmaker[Session], sandbox: Sandbox, tmp: Path, *, base: str = BASE
+    store_url_sessions: sessionmaker[Session],
+    sandbox: Sandbox,
+    tmp: Path,
+    *,
+    base: str = BASE,
+    prepare: bool = True,
 ) -> SyncWorld:
-    """Accounts for every sandbox seller and a book ready to take their orders."""
+    """Accounts for every sandbox seller and a book ready to take their orders (`prepare=False`: the
+    accounts alone, as on a brand-new installation)."""
     keys = open_keystore(tmp / "keys", key_file=tmp / "kek", environ={})
     world = SyncWorld(sandbox, store_url_sessions, keys)
     markets: list[str] = []
@@ -147,7 +153,8 @@ def open_world(
             account = add_account(session, keys, new, clock=world.vtime.now)
             world.accounts[seller.seller_id] = account.id
             markets += [m for m in seller.marketplace_ids if m not in markets]
-        setup_book(session, markets)
+        if prepare:
+            setup_book(session, markets)
     return world
 
 

@@ -7,12 +7,14 @@ reaches them all. Waiting is for conditions (a poll with a deadline), never for 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,6 +90,10 @@ class Cluster:
                 process.kill()
         for process in self.processes:
             process.wait(timeout=15)
+
+    def full_logs(self) -> str:
+        found = sorted(Path(self.env["ORDERBRIDGE_DATA_DIR"]).glob("proc-*.log"))
+        return "\n".join(p.read_text(errors="replace") for p in found)
 
     def logs(self) -> str:
         found = sorted(Path(self.env["ORDERBRIDGE_DATA_DIR"]).glob("proc-*.log"))
@@ -165,22 +171,47 @@ def assert_books_each_order_once(world: SyncWorld) -> int:
     return checked
 
 
+def assert_no_account_held_twice(cluster: Cluster) -> None:
+    """No account's lease was ever held by two workers at once, though accounts moved between them."""
+    holds = cluster.records("holds")
+    by_account: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    for entry in holds:
+        by_account[entry["lease"]].append((entry["start"], entry["end"], entry["worker"]))
+    for spans in by_account.values():
+        spans.sort()
+        for (_, end, _), (start, _, _) in itertools.pairwise(spans):
+            assert start > end
+    assert any(len({worker for *_, worker in spans}) > 1 for spans in by_account.values())
+    assert len({entry["worker"] for entry in holds}) >= 2
+
+
 @contextmanager
 def cluster_on(
-    store_url: str, tmp: Path, *, redis_url: str, prefix: str, sandbox: Sandbox
+    store_url: str,
+    tmp: Path,
+    *,
+    redis_url: str,
+    prefix: str,
+    sandbox: Sandbox,
+    broker_url: str | None = None,
+    prepare_book: bool = True,
 ) -> Iterator[Cluster]:
+    """A cluster on a served sandbox. `broker_url` (default: the Redis) is Celery's broker; Redis keeps
+    the quota buckets either way. `prepare_book=False` adds the accounts to a book with nothing else in
+    it (no statuses, channels, warehouses): a brand-new installation."""
     engine = make_engine(store_url)
     data = tmp / "data"
     data.mkdir()
     try:
         with ServedSandbox(sandbox) as running:
-            world = open_world(session_factory(engine), sandbox, tmp, base=running.url)
+            world = open_world(session_factory(engine), sandbox, tmp, base=running.url, prepare=prepare_book)
             env = {
                 **{k: v for k, v in os.environ.items() if not k.startswith("ORDERBRIDGE_")},
                 "ORDERBRIDGE_CONFIG": str(tmp / "none.toml"),
                 "ORDERBRIDGE_MODE": "distributed",
                 "ORDERBRIDGE_DATABASE_URL": store_url,
-                "ORDERBRIDGE_BROKER_URL": redis_url,
+                "ORDERBRIDGE_BROKER_URL": broker_url or redis_url,
+                "ORDERBRIDGE_QUOTA_REDIS_URL": redis_url,
                 "ORDERBRIDGE_REDIS_PREFIX": prefix,
                 "ORDERBRIDGE_DATA_DIR": str(data),
                 "ORDERBRIDGE_KEY_STORE_DIR": str(tmp / "keys"),

@@ -59,9 +59,15 @@ def test_distributed_quotas_live_in_the_redis_broker_and_embedded_ones_in_the_bo
     distributed = load_settings(mode="distributed", database_url=PG, broker_url="redis://127.0.0.1:6379/0")
     assert distributed.quota_store_url == "redis://127.0.0.1:6379/0"
     rabbit = load_settings(
-        mode="distributed", database_url=PG, broker_url="amqp://guest@127.0.0.1//", quota_redis_url=""
+        mode="distributed",
+        database_url=PG,
+        broker_url="amqp://guest@127.0.0.1//",
+        quota_redis_url="redis://127.0.0.1:6379/1",
     )
-    assert rabbit.quota_store_url == ""  # RabbitMQ as broker and no Redis: the book's buckets
+    assert rabbit.quota_store_url == "redis://127.0.0.1:6379/1"  # RabbitMQ as broker, Redis beside it
+    # RabbitMQ alone is refused: the dispatcher's markers (and the shared buckets) need a Redis
+    with pytest.raises(SettingsError, match="ORDERBRIDGE_QUOTA_REDIS_URL must name a Redis"):
+        load_settings(mode="distributed", database_url=PG, broker_url="amqp://guest@127.0.0.1//")
 
 
 @pytest.fixture

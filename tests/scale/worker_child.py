@@ -7,7 +7,8 @@ size; `OB_TEST_PAUSE_AT_STORED=N` makes the worker stop inside the transaction t
 order version and say so in Redis, to be SIGKILLed there. Every finished pass is recorded in Redis
 (`<prefix>:test:passes`), and every time an account's lease was held (`<prefix>:test:holds`: worker
 pid, lease, real time just after taking it and just before releasing it), so the test can prove that
-no two workers ever synced one account at once.
+no two workers ever synced one account at once; and when the worker is ready for tasks
+(`<prefix>:test:ready`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 import redis
+from celery.signals import worker_ready
 
 from orderbridge.amazon import leases
 from orderbridge.config import Settings, load_settings
@@ -73,6 +75,11 @@ def main() -> None:
                 log.rpush(f"{prefix}:test:holds", json.dumps(entry))
 
     leases.held = recorded_held  # type: ignore[assignment]
+
+    def ready(**_: Any) -> None:
+        log.rpush(f"{prefix}:test:ready", json.dumps({"worker": os.getpid()}))
+
+    worker_ready.connect(ready, weak=False)
     celery_app.configure_app(settings).worker_main(
         [
             "worker",

@@ -12,9 +12,9 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, delete, insert, or_, update
+from sqlalchemy import String, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -24,6 +24,7 @@ from orderbridge.db import Base
 from orderbridge.errors import OrderbridgeError
 
 DEFAULT_TTL = timedelta(minutes=10)
+RELEASED = datetime(2000, 1, 1, tzinfo=UTC)  # the expiry of a released lease
 
 
 class LeaseHeld(OrderbridgeError):
@@ -76,8 +77,16 @@ def renew(
 
 
 def release(sessions: sessionmaker[Session], name: str, holder: str) -> None:
+    """Free the lease by expiring it (the row stays, so the next runner takes it with one UPDATE rather
+    than an UPDATE that finds nothing and an INSERT). The expiry is long past on every clock: runners
+    whose clocks differ by a few milliseconds must not see it as still held."""
     with sessions.begin() as session:
-        session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+        session.execute(
+            update(Lease)
+            .where(Lease.name == name, Lease.holder == holder)
+            .values(expires_at=RELEASED)
+            .execution_options(synchronize_session=False)
+        )
 
 
 @contextmanager

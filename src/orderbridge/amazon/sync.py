@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,7 @@ from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.client_types import OrdersQuery
 from orderbridge.amazon.cursors import Window, abandon_search, advance, cursor_for, next_window
 from orderbridge.amazon.errors import AccountError, BadRequest
+from orderbridge.amazon.first_use import ensure_first_use_rows
 from orderbridge.amazon.inbox import ORDER, known_order_ids, store_orders
 from orderbridge.amazon.sync_backfill import (
     Backfill,
@@ -38,10 +39,8 @@ from orderbridge.amazon.sync_booking import (
     BookingTally,
     alert_long_pending,
     book_pending,
-    channel_for,
     requeue_quarantined,
 )
-from orderbridge.book.orders.statuses import ensure_default_statuses
 from orderbridge.clock import Clock
 from orderbridge.privacy.blind_index import BlindIndexer
 from orderbridge.privacy.keystore import KeyStore
@@ -124,15 +123,34 @@ class SyncDeps:
     options: SyncOptions = SyncOptions()
 
 
+@dataclass
+class _Held:
+    """The account's lease as this pass holds it."""
+
+    name: str
+    holder: str
+    renewed: datetime
+
+    def keep(self, deps: SyncDeps) -> None:
+        """Renew the lease once half its time has run: a pass of many pages keeps it, a pass of a page or
+        two does not write it once more (LeaseHeld if it was lost, as `leases.renew`)."""
+        now = deps.clock()
+        if now - self.renewed >= deps.options.lease_ttl / 2:
+            leases.renew(deps.sessions, self.name, self.holder, clock=deps.clock, ttl=deps.options.lease_ttl)
+            self.renewed = now
+
+
 def lease_name(account_id: int) -> str:
     return f"amazon-orders:{account_id}"
 
 
-def _account(session: Session, account_id: int) -> SellerAccount:
+def _account(session: Session, account_id: int) -> tuple[SellerAccount, list[int]]:
+    """The account and the ids of its marketplaces' channels, with the statuses and channels its orders
+    book to (made on first use, race-free)."""
     account = session.get(SellerAccount, account_id)
     if account is None:
         raise AccountError(f"no seller account with id {account_id}")
-    return account
+    return account, ensure_first_use_rows(session, account.marketplace_ids)
 
 
 def _email_key(deps: SyncDeps, account: SellerAccount) -> EmailKey | None:
@@ -153,24 +171,23 @@ def sync_orders(
     """Fetch orders changed since the cursor into the inbox, then book what the inbox holds."""
     deps = SyncDeps(sessions, client_factory, clock, keys, options)
     with leases.held(sessions, lease_name(account_id), clock=clock, ttl=options.lease_ttl) as holder:
+        held = _Held(lease_name(account_id), holder, clock())
         with sessions.begin() as session:
-            account = _account(session, account_id)
+            account, channels = _account(session, account_id)
             report = SyncReport(account.label)
-            ensure_default_statuses(session)  # mapping names statuses; a seller's edits are kept
-            for marketplace_id in account.marketplace_ids:
-                channel_for(session, marketplace_id)
         with client_factory(account) as client:
-            _download(deps, account, client, report, holder)
+            _download(deps, account, client, report, held)
             if options.pending_watch:
-                _watch(deps, account, client, report)
-        _book(deps, account, report)
+                _watch(deps, account, channels, client, report)
+        _book(deps, account, channels, report)
     return report
 
 
-def _watch(deps: SyncDeps, account: SellerAccount, client: SpApiClient, report: SyncReport) -> None:
+def _watch(
+    deps: SyncDeps, account: SellerAccount, channels: list[int], client: SpApiClient, report: SyncReport
+) -> None:
     since = deps.clock() - timedelta(days=2)
     with deps.sessions.begin() as session:
-        channels = [channel_for(session, m).id for m in account.marketplace_ids]
         ids = pending_order_ids(session, account.id, channels, since=since, reason=WAITING_REASON)
     fetched, stored = watch_pending(
         client, deps.sessions, account.id, ids[: deps.options.pending_watch], clock=deps.clock
@@ -181,7 +198,7 @@ def _watch(deps: SyncDeps, account: SellerAccount, client: SpApiClient, report: 
 
 
 def _download(
-    deps: SyncDeps, account: SellerAccount, client: SpApiClient, report: SyncReport, holder: str
+    deps: SyncDeps, account: SellerAccount, client: SpApiClient, report: SyncReport, held: _Held
 ) -> None:
     options, markets = deps.options, list(account.marketplace_ids)
     with deps.sessions.begin() as session:
@@ -232,7 +249,7 @@ def _download(
         report.pages += 1
         report.fetched += len(page.orders)
         report.stored += stored
-        leases.renew(deps.sessions, lease_name(account.id), holder, clock=deps.clock, ttl=options.lease_ttl)
+        held.keep(deps)
         if not page.next_token:
             return
         token = page.next_token
@@ -301,7 +318,7 @@ def _restart(deps: SyncDeps, account: SellerAccount, markets: list[str]) -> Wind
         )
 
 
-def _book(deps: SyncDeps, account: SellerAccount, report: SyncReport) -> None:
+def _book(deps: SyncDeps, account: SellerAccount, channels: list[int], report: SyncReport) -> None:
     tally = book_pending(
         deps.sessions,
         account.id,
@@ -312,7 +329,6 @@ def _book(deps: SyncDeps, account: SellerAccount, report: SyncReport) -> None:
     )
     report.add(tally)
     with deps.sessions.begin() as session:
-        channels = [channel_for(session, m).id for m in account.marketplace_ids]
         report.alerts += alert_long_pending(
             session, channels, days=deps.options.pending_alert_days, now=deps.clock()
         )
@@ -322,9 +338,9 @@ def book_inbox(account_id: int, deps: SyncDeps) -> SyncReport:
     """Book what the inbox holds for an account, without calling Amazon (`orders retry`, benchmarks)."""
     with leases.held(deps.sessions, lease_name(account_id), clock=deps.clock, ttl=deps.options.lease_ttl):
         with deps.sessions.begin() as session:
-            account = _account(session, account_id)
+            account, channels = _account(session, account_id)
             report = SyncReport(account.label)
-        _book(deps, account, report)
+        _book(deps, account, channels, report)
     return report
 
 
@@ -338,14 +354,14 @@ def fetch_order(account_id: int, order_id: str, deps: SyncDeps) -> SyncReport:
     """Re-import one order by id (getOrder) into the inbox and book it."""
     with leases.held(deps.sessions, lease_name(account_id), clock=deps.clock, ttl=deps.options.lease_ttl):
         with deps.sessions.begin() as session:
-            account = _account(session, account_id)
+            account, channels = _account(session, account_id)
             report = SyncReport(account.label)
         with deps.client_factory(account) as client:
             doc = client.get_order(order_id)
         with deps.sessions.begin() as session:
             report.stored += store_orders(session, account.id, [doc], now=deps.clock())
         report.fetched += 1
-        _book(deps, account, report)
+        _book(deps, account, channels, report)
     return report
 
 
@@ -353,7 +369,7 @@ def check_completeness(account_id: int, deps: SyncDeps, *, days: int = 3) -> Syn
     """Compare the inbox with the all-orders report of the past `days` and fetch what is missing."""
     with leases.held(deps.sessions, lease_name(account_id), clock=deps.clock, ttl=deps.options.lease_ttl):
         with deps.sessions.begin() as session:
-            account = _account(session, account_id)
+            account, channels = _account(session, account_id)
             report = SyncReport(account.label)
         now = deps.clock()
         with deps.client_factory(account) as client:
@@ -367,7 +383,7 @@ def check_completeness(account_id: int, deps: SyncDeps, *, days: int = 3) -> Syn
                 with deps.sessions.begin() as session:
                     report.stored += store_orders(session, account.id, [doc], now=deps.clock())
                 report.fetched += 1
-        _book(deps, account, report)
+        _book(deps, account, channels, report)
     return report
 
 

@@ -27,7 +27,7 @@ from orderbridge.amazon.leases import LeaseHeld
 from orderbridge.config import Settings, load_settings
 from orderbridge.jobs import dispatch as dispatcher
 from orderbridge.jobs import tasks
-from orderbridge.jobs.worker_runtime import build_runtime
+from orderbridge.jobs.worker_runtime import CountedCallLog, build_runtime
 from orderbridge.privacy.log_filter import install_pii_filter
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ def sync_orders(account_id: int) -> dict[str, Any]:
         next_due = _later(here, account_id)
         raise
     finally:
+        _flush_counts(here)
         if not held:
             dispatcher.finished(
                 jobs_redis(), dispatcher.ORDERS, account_id, next_due=next_due, prefix=_prefix()
@@ -165,8 +166,13 @@ def _later(here: tasks.Runtime, account_id: int) -> float | None:
         return None
 
 
+def _flush_counts(here: tasks.Runtime) -> None:
+    if isinstance(here.calls, CountedCallLog):
+        here.calls.flush()
+
+
 def check_completeness(account_id: int, days: int = 3) -> dict[str, Any]:
-    runtime()
+    here = runtime()
     next_due: float | None = None
     held = False
     try:
@@ -180,6 +186,7 @@ def check_completeness(account_id: int, days: int = 3) -> dict[str, Any]:
         next_due = tasks.now_of(account_id).timestamp() + dispatcher.COMPLETENESS_EVERY.total_seconds()
         raise
     finally:
+        _flush_counts(here)
         if not held:
             dispatcher.finished(
                 jobs_redis(), dispatcher.COMPLETENESS, account_id, next_due=next_due, prefix=_prefix()

@@ -125,12 +125,9 @@ def next_orders_due(runtime: Runtime, account_id: int, result: dict[str, Any], n
 
 
 def _sync_interval(runtime: Runtime, account_id: int) -> timedelta:
-    from orderbridge.amazon.accounts import SellerAccount
-
-    with runtime.sessions() as session:
-        account = session.get(SellerAccount, account_id)
-        if account is None:
-            return orders_interval()
-        where = runtime.endpoint(account)
-        rate = runtime.limiter(where.clock).state(account.selling_partner_id, account.region, "searchOrders")
+    host = runtime.host_of(account_id)
+    if host is None:
+        return orders_interval()
+    clock = runtime.endpoint_at(host.base_url).clock
+    rate = runtime.limiter(clock).state(host.selling_partner_id, host.region, "searchOrders")
     return orders_interval(rate.rate)

@@ -53,6 +53,18 @@ class Endpoint:
     speed: float = 1.0  # seconds of this clock per real second (a sandbox's speed; 0: it waits for us)
 
 
+ACCOUNT_CACHE_SECONDS = 60.0  # how long a process trusts what it read of an account's host
+
+
+@dataclass(frozen=True)
+class AccountHost:
+    """What tasks and the dispatcher ask of an account several times a pass, read once."""
+
+    base_url: str
+    selling_partner_id: str
+    region: str
+
+
 @dataclass
 class Runtime:
     """What tasks need besides their arguments. `endpoints` maps an SP-API base URL to its Endpoint."""
@@ -71,6 +83,25 @@ class Runtime:
     # A lease lasts at least this many real seconds, however fast a sandbox's clock runs (distributed
     # workers: a lease that lapses between two renewals would let a second worker in). None: as set.
     min_real_lease: float | None = None
+    # The HTTP transport of clients whose Endpoint names none: a worker keeps one for the process (one
+    # TLS context, kept-alive connections) instead of a new httpx client stack for every pass.
+    transport: httpx.BaseTransport | None = None
+    _hosts: dict[int, tuple[float, AccountHost]] = field(default_factory=dict, repr=False)
+
+    def host_of(self, account_id: int) -> AccountHost | None:
+        """The account's SP-API host and selling partner, re-read from the store at most once a minute
+        (a distributed pass asks for its clock four times; each ask was a query). None: no such account."""
+        cached = self._hosts.get(account_id)
+        if cached is not None and time.monotonic() - cached[0] < ACCOUNT_CACHE_SECONDS:
+            return cached[1]
+        with self.sessions() as session:
+            account = session.get(SellerAccount, account_id)
+            if account is None:
+                self._hosts.pop(account_id, None)
+                return None
+            host = AccountHost(account.endpoint, account.selling_partner_id, account.region)
+        self._hosts[account_id] = (time.monotonic(), host)
+        return host
 
     def endpoint(self, account: SellerAccount) -> Endpoint:
         return self.endpoint_at(account.endpoint)
@@ -87,9 +118,8 @@ class Runtime:
         return self.quotas(clock) if self.quotas is not None else QuotaLimiter(self.sessions, clock=clock)
 
     def clock_of(self, account_id: int) -> Clock:
-        with self.sessions() as session:
-            account = session.get(SellerAccount, account_id)
-            return self.endpoint(account).clock if account is not None else utc_now
+        host = self.host_of(account_id)
+        return self.endpoint_at(host.base_url).clock if host is not None else utc_now
 
     def client(self, account: SellerAccount) -> SpApiClient:
         where = self.endpoint(account)
@@ -98,7 +128,7 @@ class Runtime:
             quotas=self.limiter(where.clock),
             clock=where.clock,
             sleep=where.sleep,
-            transport=where.transport,
+            transport=where.transport or self.transport,
             calls=self.calls,
             tokens=self.tokens,
         )
@@ -106,9 +136,8 @@ class Runtime:
     def deps(self, account_id: int) -> SyncDeps:
         options = self.options
         if self.min_real_lease is not None:
-            with self.sessions() as session:
-                account = session.get(SellerAccount, account_id)
-                speed = self.endpoint(account).speed if account is not None else 1.0
+            host = self.host_of(account_id)
+            speed = self.endpoint_at(host.base_url).speed if host is not None else 1.0
             floor = timedelta(seconds=self.min_real_lease * max(speed, 1.0))
             if options.lease_ttl < floor:
                 options = replace(options, lease_ttl=floor)

@@ -85,25 +85,64 @@ def sandbox_endpoint_at(url: str) -> Endpoint | None:
     return Endpoint(clock=clock, sleep=clock.sleep, speed=clock.speed)
 
 
+class SharedTransport(httpx.BaseTransport):
+    """One connection pool for every SP-API client of a process: building an httpx transport loads the
+    CA bundle into a new TLS context (tens of milliseconds), and a pass's client would otherwise also
+    open a new connection for each account. A client's close leaves it open; it lives as long as the
+    process."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        """Kept open for the next client of the process."""
+
+
 @cache
 def quota_redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
 class CountedCallLog(CallLog):
-    """The call log, with every call and 429 also counted in Redis for the metrics of all workers."""
+    """The call log, with every call and 429 also counted in Redis for the metrics of all workers.
+
+    Counts are written in one pipeline at the end of each task (`flush`), at once on a 429, and at the
+    latest every `FLUSH_SECONDS`: a round trip to Redis for every SP-API call cost a pass as much as the
+    call's quota check."""
+
+    FLUSH_SECONDS = 5.0
 
     def __init__(self, client: redis.Redis, *, prefix: str) -> None:
         super().__init__()
         self._redis = client
         self._key = calls_key(prefix)
+        self._pending: dict[str, int] = {}
+        self._since = time.monotonic()
 
     def record(self, event: CallEvent) -> None:
         super().record(event)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hincrby(self._key, f"{event.operation}:calls", 1)
+        if not self._pending:
+            self._since = time.monotonic()
+        field = f"{event.operation}:calls"
+        self._pending[field] = self._pending.get(field, 0) + 1
         if event.status == 429:
-            pipe.hincrby(self._key, f"{event.operation}:throttled", 1)
+            field = f"{event.operation}:throttled"
+            self._pending[field] = self._pending.get(field, 0) + 1
+            self.flush()
+        elif time.monotonic() - self._since >= self.FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Add the counts not yet written to Redis's."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        pipe = self._redis.pipeline(transaction=False)
+        for field, count in pending.items():
+            pipe.hincrby(self._key, field, count)
         pipe.execute()
 
 
@@ -113,9 +152,14 @@ def shared_quotas(settings: Settings) -> Callable[[Clock], Quotas] | None:
     if not settings.quota_store_url:
         return None
     client = quota_redis(settings.quota_store_url)
+    # One limiter per clock (per SP-API host) for the life of the process: it remembers the rates it
+    # has learned, so a pass does not rewrite a bucket's rate on every operation's first answer.
+    made: dict[Clock, RedisQuotaLimiter] = {}
 
     def quotas(clock: Clock) -> Quotas:
-        return RedisQuotaLimiter(client, clock=clock, prefix=settings.redis_prefix)
+        if clock not in made:
+            made[clock] = RedisQuotaLimiter(client, clock=clock, prefix=settings.redis_prefix)
+        return made[clock]
 
     return quotas
 
@@ -134,6 +178,7 @@ def build_runtime(settings: Settings) -> Runtime:
         options=options,
         resolve=sandbox_endpoint_at,
         min_real_lease=settings.lease_real_seconds,
+        transport=SharedTransport(),
     )
     shared = shared_quotas(settings)
     if shared is not None:
