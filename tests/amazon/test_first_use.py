@@ -12,13 +12,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderbridge.amazon.channel import StoredChannelSettings
+from orderbridge.amazon.channel import StoredChannelSettings, resolve, settings_for, with_no_email_contact
 from orderbridge.amazon.first_use import channel_code, ensure_first_use_rows
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.channels import Channel, ChannelKind
+from orderbridge.book.contacts import Contact
 from orderbridge.book.orders.model import OrderStatus
 from orderbridge.book.orders.statuses import DEFAULT_STATUSES, ensure_default_statuses
 from orderbridge.db import make_engine, session_factory
+from tests.conftest import NOW
 
 US, UK = "ATVPDKIKX0DER", "A1F83G8C2ARO7P"
 
@@ -114,5 +116,32 @@ def test_two_runners_making_first_use_rows_at_once_both_succeed(fresh_store_url:
             assert session.scalar(select(func.count()).select_from(OrderStatus)) == len(DEFAULT_STATUSES)
             assert sorted(session.scalars(select(Channel.code))) == ["amazon-uk", "amazon-us"]
             assert session.scalar(select(func.count()).select_from(StoredChannelSettings)) == 2
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("fresh_store_url", ["postgresql"], indirect=True)
+def test_c4_two_runners_needing_the_no_email_contact_at_once_make_one(fresh_store_url: str) -> None:
+    engine = make_engine(fresh_store_url)
+    sessions = session_factory(engine)
+    try:
+        with sessions.begin() as session:
+            ensure_first_use_rows(session, [US])
+        made: list[int] = []
+
+        def need_contact(session: Session) -> None:
+            channel = channel_for(session, US)
+            book = with_no_email_contact(session, channel, resolve(session, channel), now=NOW)
+            assert book.no_email_contact_id is not None
+            made.append(book.no_email_contact_id)
+
+        # when: runner B needs the contact while runner A has just made it, uncommitted
+        assert _race(sessions, need_contact, fresh_store_url) is None
+        # then: B waited and took A's contact; one such contact exists, and the settings name it
+        assert len(made) == 2 and made[0] == made[1]
+        with sessions() as session:
+            tagged = session.scalars(select(Contact).where(Contact.company_name.like("%without an e-mail%")))
+            assert [contact.id for contact in tagged] == [made[0]]
+            assert settings_for(session, channel_for(session, US)).no_email_contact_id == made[0]
     finally:
         engine.dispose()

@@ -312,6 +312,17 @@ def with_no_email_contact(
     first need (C1, C4): one per marketplace, tagged so nothing mails it (C12), holding no buyer data."""
     if book.settings.customer_mode != CustomerMode.CREATE_CONTACTS or book.no_email_contact_id is not None:
         return book
+    # Two runners may meet here on a channel's first such order: the settings row is locked (PostgreSQL
+    # makes the second wait for the first's commit) and read again, so the second uses the first's contact.
+    document = session.scalar(
+        select(StoredChannelSettings.document)
+        .where(StoredChannelSettings.channel_id == channel.id)
+        .with_for_update()
+    )
+    made = (document or {}).get("no_email_contact_id")
+    if made:
+        settings = book.settings.model_copy(update={"no_email_contact_id": int(made)})
+        return replace(book, settings=settings, no_email_contact_id=int(made))
     contact = create_contact(
         session,
         NewContact(
