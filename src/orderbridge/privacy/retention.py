@@ -52,7 +52,7 @@ from orderbridge.privacy.sweep.due import (
     table_of,
 )
 from orderbridge.privacy.sweep.forgetting import forget_store
-from orderbridge.privacy.sweep.ledger import ledger_entries, write_ledger
+from orderbridge.privacy.sweep.ledger import record_redactions
 from orderbridge.privacy.sweep.redaction import redact_contacts, redact_orders, redact_rows
 from orderbridge.privacy.sweep.rekeying import seal_stored
 from orderbridge.privacy.sweep.shredding import destroy_epoch_keys, roll_open_keys
@@ -165,12 +165,19 @@ class Sweep:
         for rows in due_batches(run.sessions, orders, run.batch_size, read):
             # Durable in the archive before anything is redacted (P6, AC-13).
             archived = archive_orders(run.archive, run.privacy, rows, report)
-            ledger = ledger_entries(
-                "sales_order", rows, field_classes=_ORDER_FIELDS, rule=rule, now=now, archived=archived
-            )
+            ids = [row.id for row in rows]
             with run.transaction() as session:
-                redact_orders(session, [row.id for row in rows], now)
-                write_ledger(session, ledger)
+                record_redactions(
+                    session,
+                    orders,
+                    ids,
+                    kind="sales_order",
+                    field_classes=_ORDER_FIELDS,
+                    rule=rule,
+                    now=now,
+                    archived=archived,
+                )
+                redact_orders(session, ids, now)
             report.orders += len(rows)
             run.after_batch("orders", report.orders, total)
 
@@ -190,12 +197,18 @@ class Sweep:
             return session.execute(query).all()
 
         for rows in due_batches(run.sessions, contacts, run.batch_size, read):
-            ledger = ledger_entries(
-                "contact", rows, field_classes=_CONTACT_FIELDS, rule=_CONTACT_RULE, now=now
-            )
+            ids = [row.id for row in rows]
             with run.transaction() as session:
-                redact_contacts(session, [row.id for row in rows], now)
-                write_ledger(session, ledger)
+                record_redactions(
+                    session,
+                    contacts,
+                    ids,
+                    kind="contact",
+                    field_classes=_CONTACT_FIELDS,
+                    rule=_CONTACT_RULE,
+                    now=now,
+                )
+                redact_contacts(session, ids, now)
             report.contacts += len(rows)
             run.after_batch("contacts", report.contacts, total)
 
@@ -218,12 +231,18 @@ class Sweep:
 
         done = 0
         for rows in due_batches(run.sessions, table, run.batch_size, read):
-            ledger = ledger_entries(
-                table.name, rows, field_classes=field_classes, rule=entry.rule[:100], now=now
-            )
+            ids = [row.id for row in rows]
             with run.transaction() as session:
-                redact_rows(session, table, [row.id for row in rows], now)
-                write_ledger(session, ledger)
+                record_redactions(
+                    session,
+                    table,
+                    ids,
+                    kind=table.name,
+                    field_classes=field_classes,
+                    rule=entry.rule[:100],
+                    now=now,
+                )
+                redact_rows(session, table, ids, now)
             done += len(rows)
             report.other_records += len(rows)
             run.after_batch(table.name, done, done)

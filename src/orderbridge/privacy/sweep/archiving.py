@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from orderbridge.privacy.archive import GROUP_SIZE, ArchiveRecord, ArchiveWriter
 from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError
 from orderbridge.privacy.sealing import LOCAL_MARKETPLACE, SEALED_PREFIX, Privacy, scope_name
 from orderbridge.privacy.sweep.context import SweepReport
+from orderbridge.privacy.vault import record_part
 
 _ADDRESS_PARTS = ("name", "company", "line1", "line2", "city", "postcode")
 _ARCHIVE_NAMES = {"line1": "address_line1", "line2": "address_line2"}
@@ -34,23 +35,31 @@ class ArchivePlace:
     head: str
 
 
+@dataclass(frozen=True)
+class ArchiveGroup:
+    """One archive entry the sweep wrote and the ids of the orders sealed in it."""
+
+    place: ArchivePlace
+    order_ids: list[int]
+
+
 def archive_orders(
     archive: ArchiveWriter | None, privacy: Privacy, rows: Sequence[Any], report: SweepReport
-) -> dict[int, ArchivePlace]:
+) -> list[ArchiveGroup]:
     """Seal the tax fields of `rows` into the archive, durably, before anything is redacted (P6, AC-13).
 
-    `rows` carry the order's id, external ref, pii ref, placed_at, channel code and marketplace, the
-    two countries and the `TAX_COLUMN_NAMES`. Returns where each archived order (by id) went; orders
-    with nothing to archive (or no archive configured) are absent.
+    `rows` carry the order's id, external_ref, pii_ref, placed_at, the channel's code and marketplace_id,
+    the two countries and the `TAX_COLUMN_NAMES`. Returns the archive entries written, each with the
+    ids of its orders; orders with nothing to archive (or no archive configured) are in none.
     """
-    if archive is None:
-        return {}
-    opener = privacy.vault.field_opener()
+    if archive is None or not rows:
+        return []
+    read = _TaxReader(rows[0]._fields, privacy, report)
     scopes: dict[str, str] = {}
     records: list[ArchiveRecord] = []
     archived_ids: list[int] = []
     for row in rows:
-        fields = tax_fields(row, report, opener)
+        fields = read(row)
         if not fields:
             continue
         seller, marketplace = row.code, row.marketplace_id or LOCAL_MARKETPLACE
@@ -62,48 +71,68 @@ def archive_orders(
         records.append(ArchiveRecord(row.external_ref, day, scopes[seller], scopes[marketplace], fields))
         archived_ids.append(row.id)
     if not records:
-        return {}
+        return []
     # One sealed box per group of records: an X25519 exchange per group, not per order.
     batch = archive.append_grouped(records, per_entry=GROUP_SIZE)
     report.archive_files.add(batch.file)
     report.archived += len(records)
-    return {
-        order_id: ArchivePlace(batch.file, batch.first_entry + offset // GROUP_SIZE, batch.head)
-        for offset, order_id in enumerate(archived_ids)
-    }
+    return [
+        ArchiveGroup(
+            ArchivePlace(batch.file, batch.first_entry + number, batch.head),
+            archived_ids[start : start + GROUP_SIZE],
+        )
+        for number, start in enumerate(range(0, len(archived_ids), GROUP_SIZE))
+    ]
 
 
-def tax_fields(
-    row: Any, report: SweepReport, opener: Callable[[bytes, str, str, str], str]
-) -> dict[str, str]:
-    """The invoice address (billing, else delivery) in clear, for the archive (AC-15: tax fields only).
+class _TaxReader:
+    """The invoice address (billing, else delivery) of a row in clear, for the archive (AC-15: tax fields).
 
     Only these columns are read and decrypted: the sweep's inner loop (phones, e-mails and notes are
-    redacted without ever being opened).
+    redacted without ever being opened). A value whose key is destroyed is left out; one that does not
+    decrypt is left out and reported.
     """
-    mapping = row._mapping
-    ref = row.pii_ref
-    for prefix, names in TAX_COLUMNS:
-        fields: dict[str, str] = {}
-        for name, archived_as in names:
-            value = mapping[name]
-            if value is None or value == pii.REDACTED:
-                continue
-            if value.startswith(SEALED_PREFIX):
-                try:
-                    value = opener(_unbase64(value), "sales_orders", ref, name)
-                except KeyDestroyedError:
+
+    def __init__(self, names: Sequence[str], privacy: Privacy, report: SweepReport) -> None:
+        position = {name: index for index, name in enumerate(names)}
+        self.parts = [
+            (
+                position[f"{prefix}_country"],
+                [(position[column], column, archived_as) for column, archived_as in columns],
+            )
+            for prefix, columns in TAX_COLUMNS
+        ]
+        self.id, self.ref = position["id"], position["pii_ref"]
+        self.open = privacy.vault.table_opener("sales_orders")
+        self.report = report
+
+    def __call__(self, row: Sequence[Any]) -> dict[str, str]:
+        record: bytes | None = None
+        for country_at, columns in self.parts:
+            fields: dict[str, str] = {}
+            for at, column, archived_as in columns:
+                value = row[at]
+                if value is None or value == pii.REDACTED:
                     continue
-                except DecryptionError:
-                    report.problems.append(f"order {row.id}: {name} does not decrypt; redacted unarchived")
-                    continue
-            fields[archived_as] = value
-        if fields:
-            country = mapping[f"{prefix}_country"]
-            if country:
-                fields["country"] = country
-            return fields
-    return {}
+                if value.startswith(SEALED_PREFIX):
+                    if record is None:
+                        record = record_part(row[self.ref])
+                    try:
+                        value = self.open(_unbase64(value), record, column)
+                    except KeyDestroyedError:
+                        continue
+                    except DecryptionError:
+                        self.report.problems.append(
+                            f"order {row[self.id]}: {column} does not decrypt; redacted unarchived"
+                        )
+                        continue
+                fields[archived_as] = value
+            if fields:
+                country = row[country_at]
+                if country:
+                    fields["country"] = country
+                return fields
+        return {}
 
 
 def _unbase64(value: str) -> bytes:
