@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from orderbridge.privacy.models import RedactionLedger
 from orderbridge.privacy.sweep.archiving import ArchiveGroup, ArchivePlace
-from orderbridge.privacy.sweep.due import table_of
+from orderbridge.privacy.sweep.due import among, table_of
 
 
 def record_redactions(
@@ -61,7 +61,7 @@ def _insert(
     ]
     kind = entry[0]
     entries = select(*entry, *pointer).where(
-        table.c.id.in_(ids),
+        among(session, table.c.id, ids),
         table.c.pii_redacted_at.is_(None),
         ~exists().where(columns.record_kind == kind, columns.record_id == table.c.id),
     )

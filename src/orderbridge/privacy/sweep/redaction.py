@@ -12,7 +12,7 @@ from orderbridge.book import pii
 from orderbridge.book.contacts import Contact
 from orderbridge.book.custom_fields import CustomFieldDefinition, CustomFieldValue, RecordKind
 from orderbridge.book.orders.model import OrderNote, SalesOrder
-from orderbridge.privacy.sweep.due import table_of
+from orderbridge.privacy.sweep.due import among, table_of
 
 
 def redacted_values(table: Table) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def redact_rows(session: Session, table: Table, ids: list[int], now: datetime, *
     """Redact the rows of `table` with these ids that are not redacted yet."""
     session.execute(
         update(table)
-        .where(table.c.id.in_(ids), table.c.pii_redacted_at.is_(None))
+        .where(among(session, table.c.id, ids), table.c.pii_redacted_at.is_(None))
         .values(**redacted_values(table), pii_key=None, pii_redacted_at=now, **also)
     )
 
@@ -38,7 +38,7 @@ def redact_orders(session: Session, ids: list[int], now: datetime) -> None:
     notes = table_of(OrderNote)
     session.execute(
         update(notes)
-        .where(notes.c.order_id.in_(ids), notes.c.pii_redacted_at.is_(None))
+        .where(among(session, notes.c.order_id, ids), notes.c.pii_redacted_at.is_(None))
         .values(**redacted_values(notes), pii_key=None, pii_redacted_at=now)
     )
     redact_custom_values(session, RecordKind.SALES_ORDER, ids, now)
@@ -56,7 +56,7 @@ def redact_custom_values(session: Session, kind: RecordKind, ids: list[int], now
     session.execute(
         update(values)
         .where(
-            values.c.record_id.in_(ids),
+            among(session, values.c.record_id, ids),
             values.c.definition_id.in_(definitions.scalar_subquery()),
             values.c.pii_redacted_at.is_(None),
         )
