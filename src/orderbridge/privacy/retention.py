@@ -51,7 +51,7 @@ from orderbridge.privacy.sweep.due import (
     refresh_statistics,
     table_of,
 )
-from orderbridge.privacy.sweep.forgetting import forget_store
+from orderbridge.privacy.sweep.forgetting import forget_store, swept_models
 from orderbridge.privacy.sweep.ledger import record_redactions
 from orderbridge.privacy.sweep.redaction import redact_contacts, redact_orders, redact_rows
 from orderbridge.privacy.sweep.rekeying import seal_stored
@@ -109,7 +109,7 @@ class Sweep:
             return report
         report.sealed = seal_stored(run, amazon, cutoff)
         report.names_indexed = index_missing_names(run.sessions, run.privacy, batch_size=run.batch_size)
-        refresh_statistics(run.engine(), [table_of(SalesOrder), table_of(Contact)])
+        refresh_statistics(run.engine(), [table_of(model) for model in swept_models()])
         self._redact_orders(amazon, cutoff, now, due, report)
         self._redact_contacts(amazon, cutoff, now, contacts or 0, report)
         for entry in registered_pii_tables():
