@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
@@ -11,14 +10,12 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Engine,
-    Select,
     Table,
     and_,
     any_,
     bindparam,
     exists,
     func,
-    literal_column,
     or_,
     select,
 )
@@ -123,11 +120,12 @@ def table_of(model: Any) -> Table:
 
 
 def among(session: Session, column: ColumnElement[Any], ids: Sequence[int]) -> ColumnElement[bool]:
-    """`column IN ids`, with the ids bound as ONE value: a batch's thousands of ids cost no per-id
-    placeholder to render and bind (an array on PostgreSQL, a JSON array read by json_each on SQLite)."""
+    """`column IN ids`; on PostgreSQL the ids are bound as ONE array value (`= ANY`), so a batch's
+    thousands of ids cost no per-id placeholder to render and bind.
+
+    SQLite keeps the placeholder list: given the ids as one value (json_each) its planner, not knowing
+    how many there are, may read a due-date index over every live row instead of looking the ids up.
+    """
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, list(ids), type_=ARRAY(BigInteger())))
-    values: Select[tuple[Any]] = select(literal_column("value")).select_from(
-        func.json_each(json.dumps(list(ids)))
-    )
-    return column.in_(values.scalar_subquery())
+    return column.in_(ids)
