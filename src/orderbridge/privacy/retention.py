@@ -81,7 +81,7 @@ class Sweep:
     ) -> None:
         """`non_pii_legal_basis`: "" deletes redacted Amazon data past 18 months (AC-29); a basis keeps it;
         None leaves that step to the caller."""
-        self.run_with = SweepContext(
+        self.context = SweepContext(
             sessions,
             privacy,
             archive,
@@ -94,7 +94,7 @@ class Sweep:
         self.non_pii_legal_basis = non_pii_legal_basis
 
     def run(self, *, dry_run: bool = False) -> SweepReport:
-        run = self.run_with
+        run = self.context
         now = as_utc(run.clock())
         report = SweepReport(dry_run=dry_run)
         cutoff = day_cutoff(now, run.privacy.period)
@@ -144,7 +144,7 @@ class Sweep:
     def _redact_orders(
         self, amazon: Sequence[int], cutoff: datetime, now: datetime, total: int, report: SweepReport
     ) -> None:
-        run = self.run_with
+        run = self.context
         orders, channels = table_of(SalesOrder), table_of(Channel)
         columns = [orders.c.id, orders.c.external_ref, orders.c.pii_ref, orders.c.pii_key, orders.c.placed_at]
         columns += [orders.c.billing_country, orders.c.delivery_country]
@@ -184,7 +184,7 @@ class Sweep:
     def _redact_contacts(
         self, amazon: Sequence[int], cutoff: datetime, now: datetime, total: int, report: SweepReport
     ) -> None:
-        run = self.run_with
+        run = self.context
         contacts = table_of(Contact)
 
         def read(session: Session, window: ColumnElement[bool]) -> Sequence[Any]:
@@ -216,7 +216,7 @@ class Sweep:
         self, entry: PiiTable, cutoff: datetime, now: datetime, report: SweepReport
     ) -> None:
         """A PII table another package registered (the Amazon inbox's payloads): redact its due rows."""
-        run = self.run_with
+        run = self.context
         table = table_of(entry.model)
         field_classes = ",".join(pii.pii_fields(table))[:200]
 
