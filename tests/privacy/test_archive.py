@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 import stat
@@ -424,3 +425,109 @@ def test_restore_can_skip_damaged_entries_and_keep_the_intact_ones(
         restore(archive_dir, offline / "archive.key")
     intact = restore(archive_dir, offline / "archive.key", skip_damaged=True)
     assert [r.order_id for r in intact] == ["o-0", "o-1", "o-3"]
+
+
+# -- grouped entries: one sealed box per group of records (what the sweep writes) ----------------------
+
+
+def entry_offsets(path: Path) -> list[int]:
+    data = path.read_bytes()
+    offsets, offset = [], 56
+    while offset < len(data):
+        offsets.append(offset)
+        offset += 4 + int.from_bytes(data[offset : offset + 4], "big") + 32
+    return offsets
+
+
+def test_p6_grouped_entries_restore_each_order_exactly(
+    writer: ArchiveWriter, archive_dir: Path, offline: Path
+) -> None:
+    # given five buyers sealed two to a box (three entries, one X25519 exchange each)
+    buyers = [make_canary() for _ in range(5)]
+    days = [date(2026, 10, 20) + timedelta(days=n) for n in range(5)]
+    records = [record_of(b, f"o-{n}", day) for n, (b, day) in enumerate(zip(buyers, days, strict=True))]
+    batch = writer.append_grouped(records, per_entry=2)
+
+    # then the file holds three entries, verifiable without the private key, and no plaintext
+    assert (batch.first_entry, batch.count) == (0, 3)
+    assert verify(archive_dir).ok and verify(archive_dir).files[0].entries == 3
+    stored = all_bytes_under(archive_dir)
+    for buyer in buyers:
+        assert buyer.name.encode() not in stored and buyer.address_line1.encode() not in stored
+    # and each order restores on its own, exactly, from the middle of its group
+    (third,) = restore(archive_dir, offline / "archive.key", order_id="o-3")
+    assert third == records[3] and dict(third.fields) == dict(records[3].fields)
+    # and by date range, across groups
+    found = restore(archive_dir, offline / "archive.key", date_from=days[1], date_to=days[3])
+    assert [r.order_id for r in found] == ["o-1", "o-2", "o-3"]
+    assert [dict(r.fields) for r in found] == [dict(r.fields) for r in records[1:4]]
+
+
+def test_p6_a_damaged_grouped_entry_is_named_and_the_other_groups_still_restore(
+    writer: ArchiveWriter, archive_dir: Path, offline: Path
+) -> None:
+    writer.append_grouped([record_of(make_canary(), f"o-{n}") for n in range(6)], per_entry=2)
+    path = only_file(archive_dir)
+    flip(path, entry_offsets(path)[1] + 300)  # inside entry 1's sealed box (orders o-2 and o-3)
+
+    (damaged,) = verify(archive_dir).damaged
+    assert (damaged.file, damaged.problems) == (path.name, ["entry 1: damaged (hash chain mismatch)"])
+    with pytest.raises(ArchiveDamagedError, match=rf"{path.name} is damaged: entry 1"):
+        restore(archive_dir, offline / "archive.key", order_id="o-4")
+    intact = restore(archive_dir, offline / "archive.key", skip_damaged=True)
+    assert [r.order_id for r in intact] == ["o-0", "o-1", "o-4", "o-5"]
+
+
+def test_p6_a_grouped_entry_under_another_key_names_the_file_and_the_key(
+    writer: ArchiveWriter, archive_dir: Path, tmp_path: Path
+) -> None:
+    writer.append_grouped([record_of(make_canary(), f"o-{n}") for n in range(3)], per_entry=2)
+    keygen(tmp_path / "stranger.key", tmp_path / "stranger.pub")
+
+    with pytest.raises(ArchiveKeyError, match="wrong private key") as caught:
+        restore(archive_dir, tmp_path / "stranger.key", order_id="o-2")
+
+    assert only_file(archive_dir).name in str(caught.value)
+    assert verify(archive_dir).files[0].recipient in str(caught.value)
+
+
+def test_p6_a_grouped_header_that_disagrees_with_its_sealed_records_is_named(
+    writer: ArchiveWriter, archive_dir: Path, offline: Path, public_key_file: Path
+) -> None:
+    # given a grouped entry whose clear header was rewritten (another order id) with the chain and
+    # manifest recomputed, as someone with write access but no private key could
+    writer.append_grouped([record_of(make_canary(), "o-1"), record_of(make_canary(), "o-2")])
+    path = only_file(archive_dir)
+    data = bytearray(path.read_bytes())
+    start = entry_offsets(path)[0]
+    at = data.index(b'"o-2"', start)
+    data[at : at + 5] = b'"o-9"'
+    length = data[start : start + 4]
+    body = bytes(data[start + 4 : start + 4 + int.from_bytes(length, "big")])
+    head = hashlib.sha256(hashlib.sha256(bytes(data[:56])).digest() + bytes(length) + body).digest()
+    end = start + 4 + len(body)
+    data[end : end + 32] = head
+    path.write_bytes(bytes(data))
+    manifest_file = archive_dir / f"{path.name}.manifest.json"
+    manifest = json.loads(manifest_file.read_bytes())
+    manifest_file.write_text(json.dumps({**manifest, "head": head.hex()}))
+    assert verify(archive_dir).ok  # the chain alone cannot tell: only the sealed content can
+
+    with pytest.raises(ArchiveDamagedError, match=rf"{path.name} is damaged: entry 0: sealed content"):
+        restore(archive_dir, offline / "archive.key", order_id="o-9")
+
+
+def test_p6_single_record_entries_of_older_files_restore_beside_grouped_ones(
+    writer: ArchiveWriter, archive_dir: Path, offline: Path
+) -> None:
+    # given a file that holds one-record entries (as written before grouping) and then a grouped entry
+    old = [record_of(make_canary(), f"old-{n}") for n in range(2)]
+    new = [record_of(make_canary(), f"new-{n}") for n in range(3)]
+    writer.append(old)
+    writer.append_grouped(new)
+
+    assert verify(archive_dir).ok and verify(archive_dir).files[0].entries == 3
+    restored = restore(archive_dir, offline / "archive.key")
+    assert [(r.order_id, dict(r.fields)) for r in restored] == [
+        (r.order_id, dict(r.fields)) for r in old + new
+    ]

@@ -7,10 +7,12 @@ file, -wal and -shm, or a pg_dump of the PostgreSQL database, plus the logs, arc
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -197,6 +199,42 @@ def test_ac2_ac4_ac13_ac17_p5_p6_a_due_order_is_archived_redacted_and_shredded(
         "postcode": "SW1A 1AA",
         "country": "GB",
     }
+
+
+def _clear_headers(path: Path) -> list[dict[str, Any]]:
+    """Each entry's clear header, read as `archive verify` reads them: without any key."""
+    data, headers, offset = path.read_bytes(), [], 56
+    while offset < len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        body = data[offset + 4 : offset + 4 + length]
+        headers.append(json.loads(body[2 : 2 + int.from_bytes(body[:2], "big")]))
+        offset += 4 + length + 32
+    return headers
+
+
+@STORES
+def test_ac13_each_ledger_entry_points_to_the_archive_entry_that_holds_its_order(world: World) -> None:
+    # given five due orders swept two per batch (one grouped archive entry per batch)
+    refs = [f"202-200000{n}-0000005" for n in range(5)]
+    for ref in refs:
+        world.ship(world.book(ref, make_canary_buyer()), days_ago=35)
+
+    report = world.sweep(batch_size=2)
+
+    # then each order's ledger entry names the file, the entry holding the order, and a head hash
+    assert report.archived == 5
+    with world.sessions() as session:
+        entries = session.scalars(
+            select(RedactionLedger).where(RedactionLedger.record_kind == "sales_order")
+        ).all()
+        by_order = {world.order(session, e.record_id).external_ref: e for e in entries}
+    assert sorted(by_order) == refs
+    (file,) = {e.archive_file for e in entries}
+    headers = _clear_headers(world.archive_dir / str(file))
+    assert len(headers) == 3
+    for ref, entry in by_order.items():
+        assert entry.archive_entry is not None and entry.archive_head
+        assert ref in [record["order_id"] for record in headers[entry.archive_entry]["records"]]
 
 
 @STORES

@@ -27,9 +27,9 @@ from orderbridge.privacy.index_rotation import rotate_index_keys
 from orderbridge.privacy.keystore import KeyId, KeyKind
 from orderbridge.privacy.models import AuditAction, RedactionLedger
 from orderbridge.privacy.purge import purge_seller_data
-from orderbridge.privacy.retention import OPEN_KEY_DAYS
 from orderbridge.privacy.sealing import email_key, is_sealed, open_sealed, reveal
 from orderbridge.privacy.search import find_contacts_by_name
+from orderbridge.privacy.sweep.shredding import OPEN_KEY_DAYS
 from tests.privacy.world import AMAZON_UK, World, make_world
 
 STORES = pytest.mark.parametrize("fresh_store_url", ["sqlite", "postgresql"], indirect=True)

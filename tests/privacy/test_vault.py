@@ -92,6 +92,33 @@ def test_ac16_field_sealer_writes_what_encrypt_writes_bound_to_its_row_field_and
             vault.decrypt(first, at=elsewhere)
 
 
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        FieldRef("sales_order", 43, "ship_name"),
+        FieldRef("sales_order", "42", "bill_name"),
+        FieldRef("contact", 42, "ship_name"),
+    ],
+    ids=["another row", "another field", "another table"],
+)
+def test_ac16_the_sweeps_burst_opener_binds_row_field_and_table_too(
+    vault: Vault, canary: CanaryBuyer, elsewhere: FieldRef
+) -> None:
+    key = vault.keys.epoch_key(SELLER, MARKETPLACE, DAY)
+    blob = vault.encrypt(canary.name, at=NAME_42, key=key)
+    other = vault.encrypt("Other buyer", at=elsewhere, key=key)
+    opener = vault.opener()
+    assert opener(blob, NAME_42) == canary.name  # its caches now hold the key and the AAD's parts
+    assert opener(other, elsewhere) == "Other buyer"
+
+    with pytest.raises(DecryptionError, match="moved from another row or field") as caught:
+        opener(blob, elsewhere)
+
+    assert canary.name not in str(caught.value)
+    with pytest.raises(DecryptionError, match="truncated"):
+        opener(blob[:30], NAME_42)
+
+
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_ac16_flipping_any_bit_fails(keystore: KeyStore, data: st.DataObject) -> None:

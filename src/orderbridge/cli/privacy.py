@@ -101,9 +101,9 @@ def sweep_command(
                 clock=utc_now,
                 actor=cli_actor(),
                 batch_size=batch,
+                progress=tick,
                 non_pii_legal_basis=settings().non_pii_legal_basis,
             )
-            sweep.progress = tick
             report = sweep.run(dry_run=dry_run)
         except PrivacyError as error:
             raise fail(str(error)) from None

@@ -34,8 +34,8 @@ from orderbridge.book.orders.model import SalesOrder
 from orderbridge.clock import as_utc, utc_now
 from orderbridge.jobs.worker_runtime import calls_key
 from orderbridge.ops.sources import Sources
-from orderbridge.privacy.retention import amazon_channel_ids, anchored_before, due_contacts
 from orderbridge.privacy.retention_clock import retention_period
+from orderbridge.privacy.sweep.due import amazon_channel_ids, anchored_before, due_contacts
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 QUEUES = ("orders", "reports", "control")

@@ -22,8 +22,8 @@ from orderbridge.privacy import audit, incidents
 from orderbridge.privacy.archive import verify
 from orderbridge.privacy.models import AuditAction
 from orderbridge.privacy.purge import NON_PII_LIMIT
-from orderbridge.privacy.retention import amazon_channel_ids, anchored_before, due_contacts
 from orderbridge.privacy.sealing import Privacy
+from orderbridge.privacy.sweep.due import amazon_channel_ids, anchored_before, due_contacts
 
 IR_PLAN_REVIEW = timedelta(days=182)  # DPP §1.6: the incident-response plan is reviewed every 6 months
 

@@ -46,6 +46,11 @@ def _prefixed(part: str) -> bytes:
     return len(encoded).to_bytes(4, "big") + encoded
 
 
+def record_part(record_id: str) -> bytes:
+    """A record id as `table_opener` takes it (its part of the associated data)."""
+    return _prefixed(record_id)
+
+
 def _associated_data(version: int, at: FieldRef, key_id: str) -> bytes:
     parts = (str(version), at.table, str(at.record_id), at.field, key_id)
     return _AAD_LABEL + b"".join(_prefixed(part) for part in parts)
@@ -154,61 +159,58 @@ class Vault:
 
         For short bursts only: a key another process destroys meanwhile is noticed by the next opener.
         """
-        fast = self.field_opener()
+        by_table: dict[str, Callable[[bytes, bytes, str], str]] = {}
 
         def decrypt(blob: bytes, at: FieldRef) -> str:
-            return fast(blob, at.table, str(at.record_id), at.field)
+            fast = by_table.get(at.table)
+            if fast is None:
+                fast = by_table[at.table] = self.table_opener(at.table)
+            return fast(blob, record_part(str(at.record_id)), at.field)
 
         return decrypt
 
-    def field_opener(self) -> Callable[[bytes, str, str, str], str]:
-        """`decrypt(blob, table, record id, field)` for a burst of values, with no per-value set-up.
+    def table_opener(self, table: str) -> Callable[[bytes, bytes, str], str]:
+        """`decrypt(blob, record_part(record id), field)` for a burst of values of one table.
 
-        Each key is fetched once, and the parts of the associated data that repeat (table, field, key id)
-        are encoded once: a sweep opens millions of values and this is its inner loop.
+        The sweep's inner loop (it opens millions of values): each key is fetched and set up once, the
+        associated data's parts that repeat (everything but the record id) are encoded once per key
+        and field, and the caller encodes each record id once for all of its fields.
         """
-        # By table, then the ciphertext's header bytes (version, key id): the cipher and the AAD's head.
-        known: dict[str, dict[bytes, tuple[str, AESGCM, bytes]]] = {}
-        tails: dict[tuple[str, str], bytes] = {}
-        last_ref: list[str | bytes] = ["", b""]
+        # By the ciphertext's header bytes (version, key id) and the field: the cipher and the AAD's parts.
+        known: dict[tuple[bytes, str], tuple[AESGCM, bytes, bytes, str]] = {}
 
-        def decrypt(blob: bytes, table: str, record_id: str, field: str) -> str:
+        def decrypt(blob: bytes, record: bytes, field: str) -> str:
             end = 2 + blob[1] if len(blob) > 1 else 0
-            by_header = known.get(table)
-            if by_header is None:
-                by_header = known[table] = {}
-            found = by_header.get(blob[:end])
+            found = known.get((blob[:end], field))
             if found is None:
-                version, key_id, _nonce, _sealed = _split(blob)
-                try:
-                    key = self.keys.get(KeyId.parse(key_id))
-                except KeyDestroyedError:
-                    raise
-                except KeyStoreError as error:
-                    raise DecryptionError(
-                        f"vault: {table} {record_id} {field} cannot be decrypted: {error}"
-                    ) from None
-                head = _AAD_LABEL + _prefixed(str(version)) + _prefixed(table)
-                found = by_header[blob[:end]] = (key_id, AESGCM(key.secret), head)
-            key_id, cipher, head = found
+                found = known[(blob[:end], field)] = self._field_setup(blob, table, field)
+            cipher, head, tail, key_id = found
             if len(blob) < end + _NONCE_BYTES + 16:
                 raise DecryptionError("vault: ciphertext is truncated")
-            tail = tails.get((field, key_id))
-            if tail is None:
-                tail = tails[(field, key_id)] = _prefixed(field) + _prefixed(key_id)
-            if last_ref[0] != record_id:  # a record's fields come one after another
-                last_ref[0], last_ref[1] = record_id, _prefixed(record_id)
-            aad = head + cast(bytes, last_ref[1]) + tail
             try:
-                plain = cipher.decrypt(blob[end : end + _NONCE_BYTES], blob[end + _NONCE_BYTES :], aad)
+                plain = cipher.decrypt(
+                    blob[end : end + _NONCE_BYTES], blob[end + _NONCE_BYTES :], head + record + tail
+                )
             except InvalidTag:
+                at = f"{table} {record[4:].decode('utf-8', 'replace')} {field}"
                 raise DecryptionError(
-                    f"vault: {table} {record_id} {field} does not decrypt under key {key_id} "
+                    f"vault: {at} does not decrypt under key {key_id} "
                     "(moved from another row or field, or altered)"
                 ) from None
             return plain.decode("utf-8")
 
         return decrypt
+
+    def _field_setup(self, blob: bytes, table: str, field: str) -> tuple[AESGCM, bytes, bytes, str]:
+        version, key_id, _nonce, _sealed = _split(blob)
+        try:
+            key = self.keys.get(KeyId.parse(key_id))
+        except KeyDestroyedError:
+            raise
+        except KeyStoreError as error:
+            raise DecryptionError(f"vault: {table} {field} cannot be decrypted: {error}") from None
+        head = _AAD_LABEL + _prefixed(str(version)) + _prefixed(table)
+        return AESGCM(key.secret), head, _prefixed(field) + _prefixed(key_id), key_id
 
     def read(self, blob: bytes | None, *, at: FieldRef) -> str | None:
         """What a reader sees: the plaintext, ``[Redacted]`` once its key is destroyed, None if no value."""

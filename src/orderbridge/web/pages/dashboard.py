@@ -19,8 +19,8 @@ from orderbridge.clock import as_utc
 from orderbridge.outbox.models import MessageKind
 from orderbridge.outbox.queries import failed_counts
 from orderbridge.privacy.incidents import overdue_incidents
-from orderbridge.privacy.retention import amazon_channel_ids
 from orderbridge.privacy.sealing import privacy_of
+from orderbridge.privacy.sweep.due import amazon_channel_ids
 from orderbridge.web.deps import Db, Principal, require, web_context
 from orderbridge.web.pages.charts import line_chart
 from orderbridge.web.pages.rendering import page
