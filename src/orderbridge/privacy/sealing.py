@@ -40,7 +40,7 @@ from orderbridge.privacy.keystore import DataKey, KeyId, KeyStore
 from orderbridge.privacy.models import AuditAction
 from orderbridge.privacy.retention_clock import FulfilmentFacts, retention_due, retention_period
 from orderbridge.privacy.tables import registered_pii_tables
-from orderbridge.privacy.vault import FieldRef, Vault
+from orderbridge.privacy.vault import FieldRef, Vault, record_part
 
 SEALED_PREFIX = "ob1:"
 LOCAL_SCOPE = "book"
@@ -129,8 +129,8 @@ def batch_sealer(privacy: Privacy) -> Callable[[str, str, str, str, DataKey], st
 
 def batch_opener(privacy: Privacy) -> Callable[[str | None, str, str, str], str | None]:
     """`open_sealed(privacy, value, table=, ref=, name=)` for a burst of values (a batch of the inbox):
-    the same results and errors, each key fetched and set up once (`Vault.field_opener`)."""
-    fast = privacy.vault.field_opener()
+    the same results and errors, each key fetched and set up once (`Vault.table_opener`)."""
+    openers: dict[str, Callable[[bytes, bytes, str], str]] = {}
 
     def open_value(value: str | None, table: str, ref: str, name: str) -> str | None:
         if value is None or not value.startswith(SEALED_PREFIX):
@@ -140,7 +140,10 @@ def batch_opener(privacy: Privacy) -> Callable[[str | None, str, str, str], str 
         except binascii.Error:
             raise DecryptionError(f"vault: {table} {ref} {name}: sealed text is damaged") from None
         try:
-            return fast(blob, table, ref, name)
+            fast = openers.get(table)
+            if fast is None:
+                fast = openers[table] = privacy.vault.table_opener(table)
+            return fast(blob, record_part(ref), name)
         except KeyDestroyedError:
             return pii.REDACTED
 
