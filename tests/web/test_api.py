@@ -81,3 +81,22 @@ def test_openapi_is_served_to_signed_in_users_only(web: WebApp) -> None:
     assert document["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
     docs = web.client("viewer").get("/api/v1/docs")
     assert "GET /api/v1/orders" in docs.text
+
+
+def test_a_nul_character_anywhere_is_refused_by_name_not_a_server_error(web: WebApp) -> None:
+    operator = web.client("operator")
+    query = operator.api("GET", "/api/v1/orders", params={"sku": "A\x00B"})
+    assert query.status_code == 422, query.text
+    assert query.json()["error"]["fields"] == [
+        {"field": "query.sku", "message": "query 'sku' contains a NUL character"}
+    ]
+    body = operator.api(
+        "POST",
+        "/api/v1/listings/connect",
+        json={"channel": "amazon-us", "seller_sku": "X\x00", "product_sku": "A"},
+    )
+    assert body.status_code == 422 and body.json()["error"]["fields"][0]["field"] == "body"
+    page = operator.get("/orders", params={"by": "sku", "q": "\x00"})
+    assert page.status_code == 422 and "contains a NUL character" in page.text
+    form = web.client("admin").submit("/users", {"username": "x\x00", "role": "viewer"})
+    assert form.status_code == 422 and "form &#39;username&#39;" in form.text

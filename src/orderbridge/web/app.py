@@ -27,6 +27,7 @@ from orderbridge.privacy.keystore import KeyStore
 from orderbridge.web import auth_pages, compliance, problems
 from orderbridge.web.api import router as api_router
 from orderbridge.web.deps import CSRF_COOKIE, WebContext, csrf_protect, public, require, signed_in
+from orderbridge.web.inputs import refuse_nul_characters
 from orderbridge.web.pages import routers as page_routers
 from orderbridge.web.roles import Permission
 from orderbridge.web.signin import SignInPolicy
@@ -89,7 +90,7 @@ def create_app(
         docs_url=None,  # served signed-in only, from local assets (api/docs.py)
         redoc_url=None,
         openapi_url=None,
-        dependencies=[Depends(signed_in), Depends(csrf_protect)],
+        dependencies=[Depends(signed_in), Depends(csrf_protect), Depends(refuse_nul_characters)],
     )
     app.state.web = WebContext(
         settings=settings,
