@@ -116,10 +116,6 @@ class LedgerRow:
             return MovementReason.REMOVAL
         return MovementReason.SHIPMENT
 
-    @property
-    def reference(self) -> str:
-        return f"ledger:{self.identity}"
-
 
 # What a ledger row is read as, in one step (ReportRow.pick); the first nine make its identity.
 LEDGER_COLUMNS = (
@@ -292,7 +288,7 @@ def book_ledger_rows(
     cutoff = _opening_cutoff(session, account_id, cache)
     receipts_before: set[str] = set()
     entries: list[tuple[Any, ...]] = []
-    movements: list[NewMovement] = []
+    moves: list[tuple[int, int, int, int, MovementReason, datetime, str]] = []  # (entry's index, ...)
     shipped: list[tuple[LedgerRow, Product, int]] = []
     for line, row in fresh:
         place = placed.get(row.country)
@@ -315,23 +311,21 @@ def book_ledger_rows(
                 continue
             if reason == MovementReason.SHIPMENT and row.reference_id in replacements:
                 reason = MovementReason.REPLACEMENT
-            movements.append(
-                NewMovement(
-                    product_id=product.id,
-                    warehouse_id=place.warehouse_id,
-                    quantity=row.quantity,
-                    reason=reason,
-                    reference=row.reference,
-                    moved_at=row.happened_at,
-                    note=f"ledger {row.event_type} {row.reason} {row.reference_id} {row.fulfillment_center}",
+            moves.append(
+                (
+                    len(entries),
+                    product.id,
+                    place.warehouse_id,
+                    row.quantity,
+                    reason,
+                    row.happened_at,
+                    f"ledger {row.event_type} {row.reason} {row.reference_id} {row.fulfillment_center}",
                 )
             )
             if reason in (MovementReason.SHIPMENT, MovementReason.REPLACEMENT) and row.quantity < 0:
                 shipped.append((row, product, place.warehouse_id))
         entries.append(_entry(account_id, row, product, place, reason, report_pk=report_pk, line=line))
-    insert_rows(session, ENTRIES, ENTRY_COLUMNS, entries)
-    # Each movement's reference names a ledger entry first inserted just now, so none was applied before.
-    move_stock_many(session, movements, known_new=True)
+    _insert(session, entries, moves)
     _ship_order_rows(session, placed, shipped)
     if receipts_before:
         from orderbridge.amazon.fba_opening import settle_opening_receipts
@@ -367,6 +361,42 @@ def _before_opening(  # noqa: PLR0917 - the loop's state, passed once
     entry = _entry(account_id, row, product, place, None, report_pk=report_pk, line=line)
     at = ENTRY_COLUMNS.index("movement")
     return (*entry[:at], BEFORE_OPENING, *entry[at + 1 :])
+
+
+def _insert(
+    session: Session,
+    entries: list[tuple[Any, ...]],
+    moves: list[tuple[int, int, int, int, MovementReason, datetime, str]],
+) -> None:
+    """Insert the entries and make their movements (each naming its entry's index in `entries`)."""
+    # Entry ids are taken before the INSERT so that each movement's reference names its entry by id:
+    # ids grow, so the movements' unique reference index is appended to, not written at random pages
+    # (a content hash there made every insert land on a random page of a table of millions).
+    ids = _next_entry_ids(session, len(entries))
+    insert_rows(
+        session, ENTRIES, ("id", *ENTRY_COLUMNS), [(ids[i], *entry) for i, entry in enumerate(entries)]
+    )
+    # Each movement's reference names a ledger entry first inserted just now, so none was applied before.
+    movements = [
+        NewMovement(product_id, warehouse_id, quantity, reason, f"ledger:{ids[at]}", moved_at, note)
+        for at, product_id, warehouse_id, quantity, reason, moved_at, note in moves
+    ]
+    move_stock_many(session, movements, known_new=True)
+
+
+def _next_entry_ids(session: Session, count: int) -> list[int]:
+    """`count` unused ledger entry ids, ascending. SQLite: above the largest (this transaction is the
+    only writer from its first write on; a writer in between makes it fail, never reuse an id).
+    PostgreSQL: from the column's sequence, which every other insert of an entry draws from too."""
+    if not count:
+        return []
+    connection = session.connection()
+    table = LedgerEntry.__tablename__
+    if connection.dialect.name == "postgresql":
+        sql = f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)"
+        return sorted(int(n) for (n,) in connection.exec_driver_sql(sql, (count,)))
+    top = connection.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar_one()
+    return list(range(int(top) + 1, int(top) + 1 + count))
 
 
 def _known(session: Session, account_id: int, identities: list[str]) -> dict[str, tuple[int, int, int]]:
@@ -433,7 +463,7 @@ def _replacement_orders(session: Session, account_id: int, rows: list[tuple[int,
     return set(session.scalars(query))
 
 
-ENTRY_COLUMNS = (
+ENTRY_COLUMNS = (  # `_entry`'s values; the id is put in front when inserted
     "account_id",
     "identity",
     "happened_at",
@@ -557,9 +587,9 @@ def book_replacements(session: Session, account_id: int, rows: Sequence[Mapping[
         orders.add(str(row["replacement_order_id"]))
     session.flush()
     references = [
-        f"ledger:{identity}"
-        for identity in session.scalars(
-            select(LedgerEntry.identity).where(
+        f"ledger:{entry_id}"
+        for entry_id in session.scalars(
+            select(LedgerEntry.id).where(
                 LedgerEntry.account_id == account_id,
                 LedgerEntry.event_type == "Shipments",
                 LedgerEntry.reference_id.in_(orders),
