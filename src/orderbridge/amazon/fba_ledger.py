@@ -288,7 +288,11 @@ def book_ledger_rows(
     cutoff = _opening_cutoff(session, account_id, cache)
     receipts_before: set[str] = set()
     entries: list[tuple[Any, ...]] = []
-    moves: list[tuple[int, int, int, int, MovementReason, datetime, str]] = []  # (entry's index, ...)
+    movements: list[NewMovement] = []
+    # Entry ids are taken before the INSERT so that each movement's reference names its entry by id:
+    # ids grow, so the movements' unique reference index is appended to, not written at random pages
+    # (a content hash there made every insert land on a random page of a table of millions).
+    ids = _next_entry_ids(session, len(fresh))
     shipped: list[tuple[LedgerRow, Product, int]] = []
     for line, row in fresh:
         place = placed.get(row.country)
@@ -297,7 +301,17 @@ def book_ledger_rows(
         if cutoff is not None and row.happened_at < cutoff:
             # In Amazon's opening count already: kept for claims and shipped rows, moves nothing.
             entries.append(
-                _before_opening(account_id, row, product, place, shipped, receipts_before, report_pk, line)
+                _before_opening(
+                    ids[len(entries)],
+                    account_id,
+                    row,
+                    product,
+                    place,
+                    shipped,
+                    receipts_before,
+                    report_pk,
+                    line,
+                )
             )
             continue
         if reason is not None:
@@ -311,21 +325,25 @@ def book_ledger_rows(
                 continue
             if reason == MovementReason.SHIPMENT and row.reference_id in replacements:
                 reason = MovementReason.REPLACEMENT
-            moves.append(
-                (
-                    len(entries),
+            movements.append(
+                NewMovement(
                     product.id,
                     place.warehouse_id,
                     row.quantity,
                     reason,
+                    f"ledger:{ids[len(entries)]}",
                     row.happened_at,
                     f"ledger {row.event_type} {row.reason} {row.reference_id} {row.fulfillment_center}",
                 )
             )
             if reason in (MovementReason.SHIPMENT, MovementReason.REPLACEMENT) and row.quantity < 0:
                 shipped.append((row, product, place.warehouse_id))
-        entries.append(_entry(account_id, row, product, place, reason, report_pk=report_pk, line=line))
-    _insert(session, entries, moves)
+        entries.append(
+            _entry(ids[len(entries)], account_id, row, product, place, reason, report_pk=report_pk, line=line)
+        )
+    insert_rows(session, ENTRIES, ENTRY_COLUMNS, entries)
+    # Each movement's reference names a ledger entry first inserted just now, so none was applied before.
+    move_stock_many(session, movements, known_new=True)
     _ship_order_rows(session, placed, shipped)
     if receipts_before:
         from orderbridge.amazon.fba_opening import settle_opening_receipts
@@ -344,6 +362,7 @@ def _opening_cutoff(session: Session, account_id: int, cache: dict[str, Any]) ->
 
 
 def _before_opening(  # noqa: PLR0917 - the loop's state, passed once
+    entry_id: int,
     account_id: int,
     row: LedgerRow,
     product: Product | None,
@@ -358,30 +377,9 @@ def _before_opening(  # noqa: PLR0917 - the loop's state, passed once
         shipped.append((row, product, place.warehouse_id))
     if row.event_type == "Receipts":
         receipts.add(row.reference_id)
-    entry = _entry(account_id, row, product, place, None, report_pk=report_pk, line=line)
+    entry = _entry(entry_id, account_id, row, product, place, None, report_pk=report_pk, line=line)
     at = ENTRY_COLUMNS.index("movement")
     return (*entry[:at], BEFORE_OPENING, *entry[at + 1 :])
-
-
-def _insert(
-    session: Session,
-    entries: list[tuple[Any, ...]],
-    moves: list[tuple[int, int, int, int, MovementReason, datetime, str]],
-) -> None:
-    """Insert the entries and make their movements (each naming its entry's index in `entries`)."""
-    # Entry ids are taken before the INSERT so that each movement's reference names its entry by id:
-    # ids grow, so the movements' unique reference index is appended to, not written at random pages
-    # (a content hash there made every insert land on a random page of a table of millions).
-    ids = _next_entry_ids(session, len(entries))
-    insert_rows(
-        session, ENTRIES, ("id", *ENTRY_COLUMNS), [(ids[i], *entry) for i, entry in enumerate(entries)]
-    )
-    # Each movement's reference names a ledger entry first inserted just now, so none was applied before.
-    movements = [
-        NewMovement(product_id, warehouse_id, quantity, reason, f"ledger:{ids[at]}", moved_at, note)
-        for at, product_id, warehouse_id, quantity, reason, moved_at, note in moves
-    ]
-    move_stock_many(session, movements, known_new=True)
 
 
 def _next_entry_ids(session: Session, count: int) -> list[int]:
@@ -463,7 +461,8 @@ def _replacement_orders(session: Session, account_id: int, rows: list[tuple[int,
     return set(session.scalars(query))
 
 
-ENTRY_COLUMNS = (  # `_entry`'s values; the id is put in front when inserted
+ENTRY_COLUMNS = (
+    "id",
     "account_id",
     "identity",
     "happened_at",
@@ -486,7 +485,8 @@ ENTRY_COLUMNS = (  # `_entry`'s values; the id is put in front when inserted
 )
 
 
-def _entry(
+def _entry(  # noqa: PLR0917 - one entry's values, in ENTRY_COLUMNS' order
+    entry_id: int,
     account_id: int,
     row: LedgerRow,
     product: Product | None,
@@ -497,6 +497,7 @@ def _entry(
     line: int,
 ) -> tuple[Any, ...]:
     return (
+        entry_id,
         account_id,
         row.identity,
         row.happened_at,
