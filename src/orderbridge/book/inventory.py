@@ -268,14 +268,20 @@ def _change_levels(session: Session, totals: dict[tuple[int, int], int]) -> None
 
 
 def _stored_levels(session: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, int]]:
-    """(product, warehouse) -> (on hand, allocated) as stored, for the pairs that have a level row."""
+    """(product, warehouse) -> (on hand, allocated) as stored, for the pairs that have a level row.
+    Products IN (...) and warehouses IN (...), not a tuple IN: SQLite scans the whole table for that."""
+    wanted = set(pairs)
     found: dict[tuple[int, int], tuple[int, int]] = {}
     for start in range(0, len(pairs), 500):
+        part = pairs[start : start + 500]
         query = select(
             LEVELS.c.product_id, LEVELS.c.warehouse_id, LEVELS.c.on_hand, LEVELS.c.allocated
-        ).where(tuple_(LEVELS.c.product_id, LEVELS.c.warehouse_id).in_(pairs[start : start + 500]))
+        ).where(
+            LEVELS.c.product_id.in_({p for p, _ in part}), LEVELS.c.warehouse_id.in_({w for _, w in part})
+        )
         for product_id, warehouse_id, on_hand, allocated in session.connection().execute(query):
-            found[(product_id, warehouse_id)] = (on_hand, allocated)
+            if (product_id, warehouse_id) in wanted:
+                found[(product_id, warehouse_id)] = (on_hand, allocated)
     return found
 
 
