@@ -118,7 +118,7 @@ def test_f7_f9_f10_every_ledger_reason_code_moves_sellable_fba_stock_once(
         for movement in session.scalars(
             select(StockMovement).where(StockMovement.reference.like("ledger:%"))
         ):
-            entry = session.scalar(select(LedgerEntry).where(LedgerEntry.identity == movement.reference[7:]))
+            entry = session.get(LedgerEntry, int(movement.reference.removeprefix("ledger:")))
             assert entry is not None and entry.report_id == first.report_pk and entry.line is not None
 
 

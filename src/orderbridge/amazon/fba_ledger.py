@@ -116,10 +116,6 @@ class LedgerRow:
             return MovementReason.REMOVAL
         return MovementReason.SHIPMENT
 
-    @property
-    def reference(self) -> str:
-        return f"ledger:{self.identity}"
-
 
 # What a ledger row is read as, in one step (ReportRow.pick); the first nine make its identity.
 LEDGER_COLUMNS = (
@@ -293,6 +289,10 @@ def book_ledger_rows(
     receipts_before: set[str] = set()
     entries: list[tuple[Any, ...]] = []
     movements: list[NewMovement] = []
+    # Entry ids are taken before the INSERT so that each movement's reference names its entry by id:
+    # ids grow, so the movements' unique reference index is appended to, not written at random pages
+    # (a content hash there made every insert land on a random page of a table of millions).
+    ids = _next_entry_ids(session, len(fresh))
     shipped: list[tuple[LedgerRow, Product, int]] = []
     for line, row in fresh:
         place = placed.get(row.country)
@@ -301,7 +301,17 @@ def book_ledger_rows(
         if cutoff is not None and row.happened_at < cutoff:
             # In Amazon's opening count already: kept for claims and shipped rows, moves nothing.
             entries.append(
-                _before_opening(account_id, row, product, place, shipped, receipts_before, report_pk, line)
+                _before_opening(
+                    ids[len(entries)],
+                    account_id,
+                    row,
+                    product,
+                    place,
+                    shipped,
+                    receipts_before,
+                    report_pk,
+                    line,
+                )
             )
             continue
         if reason is not None:
@@ -317,18 +327,20 @@ def book_ledger_rows(
                 reason = MovementReason.REPLACEMENT
             movements.append(
                 NewMovement(
-                    product_id=product.id,
-                    warehouse_id=place.warehouse_id,
-                    quantity=row.quantity,
-                    reason=reason,
-                    reference=row.reference,
-                    moved_at=row.happened_at,
-                    note=f"ledger {row.event_type} {row.reason} {row.reference_id} {row.fulfillment_center}",
+                    product.id,
+                    place.warehouse_id,
+                    row.quantity,
+                    reason,
+                    f"ledger:{ids[len(entries)]}",
+                    row.happened_at,
+                    f"ledger {row.event_type} {row.reason} {row.reference_id} {row.fulfillment_center}",
                 )
             )
             if reason in (MovementReason.SHIPMENT, MovementReason.REPLACEMENT) and row.quantity < 0:
                 shipped.append((row, product, place.warehouse_id))
-        entries.append(_entry(account_id, row, product, place, reason, report_pk=report_pk, line=line))
+        entries.append(
+            _entry(ids[len(entries)], account_id, row, product, place, reason, report_pk=report_pk, line=line)
+        )
     insert_rows(session, ENTRIES, ENTRY_COLUMNS, entries)
     # Each movement's reference names a ledger entry first inserted just now, so none was applied before.
     move_stock_many(session, movements, known_new=True)
@@ -350,6 +362,7 @@ def _opening_cutoff(session: Session, account_id: int, cache: dict[str, Any]) ->
 
 
 def _before_opening(  # noqa: PLR0917 - the loop's state, passed once
+    entry_id: int,
     account_id: int,
     row: LedgerRow,
     product: Product | None,
@@ -364,9 +377,24 @@ def _before_opening(  # noqa: PLR0917 - the loop's state, passed once
         shipped.append((row, product, place.warehouse_id))
     if row.event_type == "Receipts":
         receipts.add(row.reference_id)
-    entry = _entry(account_id, row, product, place, None, report_pk=report_pk, line=line)
+    entry = _entry(entry_id, account_id, row, product, place, None, report_pk=report_pk, line=line)
     at = ENTRY_COLUMNS.index("movement")
     return (*entry[:at], BEFORE_OPENING, *entry[at + 1 :])
+
+
+def _next_entry_ids(session: Session, count: int) -> list[int]:
+    """`count` unused ledger entry ids, ascending. SQLite: above the largest (this transaction is the
+    only writer from its first write on; a writer in between makes it fail, never reuse an id).
+    PostgreSQL: from the column's sequence, which every other insert of an entry draws from too."""
+    if not count:
+        return []
+    connection = session.connection()
+    table = LedgerEntry.__tablename__
+    if connection.dialect.name == "postgresql":
+        sql = f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)"
+        return sorted(int(n) for (n,) in connection.exec_driver_sql(sql, (count,)))
+    top = connection.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) FROM {table}").scalar_one()
+    return list(range(int(top) + 1, int(top) + 1 + count))
 
 
 def _known(session: Session, account_id: int, identities: list[str]) -> dict[str, tuple[int, int, int]]:
@@ -434,6 +462,7 @@ def _replacement_orders(session: Session, account_id: int, rows: list[tuple[int,
 
 
 ENTRY_COLUMNS = (
+    "id",
     "account_id",
     "identity",
     "happened_at",
@@ -456,7 +485,8 @@ ENTRY_COLUMNS = (
 )
 
 
-def _entry(
+def _entry(  # noqa: PLR0917 - one entry's values, in ENTRY_COLUMNS' order
+    entry_id: int,
     account_id: int,
     row: LedgerRow,
     product: Product | None,
@@ -467,6 +497,7 @@ def _entry(
     line: int,
 ) -> tuple[Any, ...]:
     return (
+        entry_id,
         account_id,
         row.identity,
         row.happened_at,
@@ -557,9 +588,9 @@ def book_replacements(session: Session, account_id: int, rows: Sequence[Mapping[
         orders.add(str(row["replacement_order_id"]))
     session.flush()
     references = [
-        f"ledger:{identity}"
-        for identity in session.scalars(
-            select(LedgerEntry.identity).where(
+        f"ledger:{entry_id}"
+        for entry_id in session.scalars(
+            select(LedgerEntry.id).where(
                 LedgerEntry.account_id == account_id,
                 LedgerEntry.event_type == "Shipments",
                 LedgerEntry.reference_id.in_(orders),

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    bindparam,
     func,
     select,
     tuple_,
@@ -212,15 +213,7 @@ def move_stock_many(
     for movement in fresh.values():
         pair = (movement.product_id, movement.warehouse_id)
         totals[pair] = totals.get(pair, 0) + movement.quantity
-    levels = _levels(session, list(totals))
-    for (product_id, warehouse_id), change in totals.items():
-        level = levels.get((product_id, warehouse_id)) or stock_level(session, product_id, warehouse_id)
-        remaining = max(level.on_hand + change, 0)
-        if level.allocated > remaining:
-            with session.no_autoflush:
-                release_newest_allocations(session, level, level.allocated - remaining)
-        level.on_hand += change
-    session.flush()
+    _change_levels(session, totals)
     insert_rows(
         session,
         MOVEMENTS,
@@ -234,17 +227,61 @@ def move_stock_many(
 
 
 MOVEMENTS = Table("stock_movements", Base.metadata)
+LEVELS = Table("stock_levels", Base.metadata)
 
 
-def _levels(session: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
-    """The level rows of (product, warehouse) pairs, in one query per 500 pairs."""
-    found: dict[tuple[int, int], StockLevel] = {}
-    for start in range(0, len(pairs), 500):
-        query = select(StockLevel).where(
-            tuple_(StockLevel.product_id, StockLevel.warehouse_id).in_(pairs[start : start + 500])
+def _change_levels(session: Session, totals: dict[tuple[int, int], int]) -> None:
+    """Add each (product, warehouse)'s change to on hand. A level that exists, is not loaded in the
+    session and keeps its allocation within the new on hand changes by one set-based UPDATE run per
+    level (no ORM objects); a new level, one loaded in the session, or one whose allocation must shrink
+    (newest allocations released first) goes through the ORM."""
+    session.flush()
+    loaded = {
+        (level.product_id, level.warehouse_id)
+        for level in session.identity_map.values()
+        if isinstance(level, StockLevel)
+    }
+    stored = _stored_levels(session, [pair for pair in totals if pair not in loaded])
+    plain: list[tuple[int, int, int]] = []
+    for pair, change in totals.items():
+        current = stored.get(pair)
+        if current is not None and current[1] <= max(current[0] + change, 0):
+            plain.append((change, *pair))
+            continue
+        level = session.get(StockLevel, pair) or stock_level(session, *pair)
+        remaining = max(level.on_hand + change, 0)
+        if level.allocated > remaining:
+            with session.no_autoflush:
+                release_newest_allocations(session, level, level.allocated - remaining)
+        level.on_hand += change
+    if plain:
+        session.connection().execute(
+            LEVELS.update()
+            .where(LEVELS.c.product_id == bindparam("p"), LEVELS.c.warehouse_id == bindparam("w"))
+            .values(on_hand=LEVELS.c.on_hand + bindparam("change")),
+            [
+                {"change": change, "p": product_id, "w": warehouse_id}
+                for change, product_id, warehouse_id in plain
+            ],
         )
-        for level in session.scalars(query):
-            found[(level.product_id, level.warehouse_id)] = level
+    session.flush()
+
+
+def _stored_levels(session: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, int]]:
+    """(product, warehouse) -> (on hand, allocated) as stored, for the pairs that have a level row.
+    Products IN (...) and warehouses IN (...), not a tuple IN: SQLite scans the whole table for that."""
+    wanted = set(pairs)
+    found: dict[tuple[int, int], tuple[int, int]] = {}
+    for start in range(0, len(pairs), 500):
+        part = pairs[start : start + 500]
+        query = select(
+            LEVELS.c.product_id, LEVELS.c.warehouse_id, LEVELS.c.on_hand, LEVELS.c.allocated
+        ).where(
+            LEVELS.c.product_id.in_({p for p, _ in part}), LEVELS.c.warehouse_id.in_({w for _, w in part})
+        )
+        for product_id, warehouse_id, on_hand, allocated in session.connection().execute(query):
+            if (product_id, warehouse_id) in wanted:
+                found[(product_id, warehouse_id)] = (on_hand, allocated)
     return found
 
 
