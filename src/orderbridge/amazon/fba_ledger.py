@@ -40,7 +40,7 @@ from orderbridge.amazon.report_handler import (
     WindowPolicy,
     register_report_handler,
 )
-from orderbridge.amazon.report_rows import ReportRow, RowError
+from orderbridge.amazon.report_rows import ReportRow, RowError, whole_number
 from orderbridge.book.catalog import Product
 from orderbridge.book.inventory import (
     MovementReason,
@@ -145,15 +145,6 @@ def _identity(values: tuple[str, ...]) -> str:
     return hashlib.sha1("|".join(parts).encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-def _whole(name: str, value: str, default: int | None = None) -> int:
-    if not value and default is not None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise RowError(f"{name}: {value!r} is not a whole number") from None
-
-
 def parse_ledger_row(row: ReportRow, identity: str | None = None) -> LedgerRow:
     """A ledger row, or RowError naming the column and value that is wrong."""
     values = row.pick(LEDGER_COLUMNS)
@@ -183,7 +174,7 @@ def parse_ledger_row(row: ReportRow, identity: str | None = None) -> LedgerRow:
     happened_at = row.moment("Date and Time", "Date")
     if not sku:
         raise RowError("MSKU is empty")
-    whole = _whole("Quantity", quantity)
+    whole = whole_number("Quantity", quantity)
     for name, value in (("Fulfillment Center", centre), ("Disposition", disposition), ("Country", country)):
         if not value:
             raise RowError(f"{name} is empty")
@@ -199,8 +190,8 @@ def parse_ledger_row(row: ReportRow, identity: str | None = None) -> LedgerRow:
         disposition=disposition,
         reason=reason,
         country=country.upper(),
-        reconciled=_whole("Reconciled Quantity", reconciled, 0),
-        unreconciled=_whole("Unreconciled Quantity", unreconciled, 0),
+        reconciled=whole_number("Reconciled Quantity", reconciled, 0),
+        unreconciled=whole_number("Unreconciled Quantity", unreconciled, 0),
     )
 
 

@@ -74,6 +74,16 @@ class Layout:
         return found
 
 
+def whole_number(name: str, value: str, default: int | None = None) -> int:
+    """A column's whole number (`default` when empty), or RowError naming the column and the value."""
+    if not value and default is not None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise RowError(f"{name}: {value!r} is not a whole number") from None
+
+
 class ReportRow:
     """One data row: `row["amount"]` by header name ("" for an empty or absent column; `row.pick(names)`
     reads several at once, for hot loops), typed readers that raise `RowError` naming the column and
@@ -141,13 +151,7 @@ class ReportRow:
             raise RowError(f"{name}: {error}") from None
 
     def integer(self, name: str, *, default: int | None = None) -> int:
-        value = self[name]
-        if not value and default is not None:
-            return default
-        try:
-            return int(value)
-        except ValueError:
-            raise RowError(f"{name}: {value!r} is not a whole number") from None
+        return whole_number(name, self[name], default)
 
     def moment(self, *names: str) -> datetime:
         """The first filled of these date/time columns as UTC (prefer the ISO one first)."""

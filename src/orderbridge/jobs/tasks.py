@@ -194,15 +194,20 @@ def check_account_completeness(account_id: int, days: int = 3) -> dict[str, Any]
     return _result(check_completeness(account_id, runtime().deps(account_id), days=days))
 
 
+def _account(rt: Runtime, account_id: int) -> SellerAccount:
+    with rt.sessions() as session:
+        account = session.get(SellerAccount, account_id)
+    if account is None:
+        raise RuntimeMissing(f"jobs: no Amazon account with id {account_id}")
+    return account
+
+
 def sync_account_reports(account_id: int, report_type: str | None = None) -> dict[str, Any]:
     """One pass over Amazon's reports for an account (one type, or every type a handler books)."""
     from orderbridge.amazon.report_sync import sync_reports
 
     rt = runtime()
-    with rt.sessions() as session:
-        account = session.get(SellerAccount, account_id)
-        if account is None:
-            raise RuntimeMissing(f"jobs: no Amazon account with id {account_id}")
+    account = _account(rt, account_id)
     with rt.client(account) as client:
         result = sync_reports(
             rt.sessions,
@@ -220,10 +225,7 @@ def take_fba_opening(account_id: int, *, dry_run: bool = False) -> dict[str, Any
     from orderbridge.amazon.fba_opening import fetch_opening
 
     rt = runtime()
-    with rt.sessions() as session:
-        account = session.get(SellerAccount, account_id)
-        if account is None:
-            raise RuntimeMissing(f"jobs: no Amazon account with id {account_id}")
+    account = _account(rt, account_id)
     with rt.client(account) as client:
         result = fetch_opening(
             rt.sessions, client, account_id=account_id, clock=rt.clock_of(account_id), dry_run=dry_run,
