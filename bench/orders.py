@@ -16,7 +16,6 @@ Figures come from the sandbox's virtual clock (speed 0: every wait advances it),
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import os
 import statistics
@@ -28,7 +27,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
@@ -51,30 +49,12 @@ from orderbridge.privacy.sealing import Privacy, enable
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock, parse_iso
 from orderbridge.simulator.generator import Settings, generate
+from orderbridge.simulator.in_process import InProcessTransport as Transport
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NOW = parse_iso("2026-03-02T12:00:00Z")
 BASE = "http://sandbox.local"
 console = Console(width=150)  # the booking table has eight columns; logs are not 80 wide
-
-
-class Transport(httpx.BaseTransport):
-    """httpx into the sandbox's ASGI app in this process."""
-
-    def __init__(self, app: Any) -> None:
-        self._asgi = httpx.ASGITransport(app=app)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
-
-        async def go() -> httpx.Response:
-            forwarded = httpx.Request(request.method, request.url, headers=request.headers, content=body)
-            response = await self._asgi.handle_async_request(forwarded)
-            return httpx.Response(
-                response.status_code, headers=response.headers, content=await response.aread()
-            )
-
-        return asyncio.run(go())
 
 
 @dataclass

@@ -15,7 +15,6 @@ Figures come from the sandbox's virtual clock (speed 0: every wait advances it),
 from __future__ import annotations
 
 import argparse
-import asyncio
 import copy
 import random
 import tempfile
@@ -54,6 +53,7 @@ from orderbridge.privacy.keystore import KeyStore, open_keystore
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock, parse_iso
 from orderbridge.simulator.generator import Settings, generate
+from orderbridge.simulator.in_process import InProcessTransport as Transport
 from orderbridge.simulator.lifecycle import READY_AFTER
 from orderbridge.simulator.world import Listing as SandboxListing
 
@@ -62,25 +62,6 @@ BASE = "http://sandbox.local"
 US = "ATVPDKIKX0DER"
 AMAZON_OPERATIONS_EXCLUDED = {"lwa.token", "admin", "download", "upload"}
 console = Console()
-
-
-class Transport(httpx.BaseTransport):
-    """httpx into the sandbox's ASGI app in this process."""
-
-    def __init__(self, app: Any) -> None:
-        self._asgi = httpx.ASGITransport(app=app)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
-
-        async def go() -> httpx.Response:
-            forwarded = httpx.Request(request.method, request.url, headers=request.headers, content=body)
-            response = await self._asgi.handle_async_request(forwarded)
-            return httpx.Response(
-                response.status_code, headers=response.headers, content=await response.aread()
-            )
-
-        return asyncio.run(go())
 
 
 @dataclass

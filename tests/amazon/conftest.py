@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,35 +19,12 @@ from orderbridge.db import make_engine, session_factory
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock
+from orderbridge.simulator.in_process import InProcessTransport
 from orderbridge.simulator.serving import ServedSandbox
 from orderbridge.simulator.world import SellerAccount as SandboxSeller
 from tests.simulator.sandbox_helpers import small_world
 
 BASE = "http://sandbox.local"
-
-
-class SandboxTransport(httpx.BaseTransport):
-    """A synchronous httpx transport into the sandbox's ASGI app, in this process.
-
-    A connection the sandbox resets mid-response reaches the client as httpx.RemoteProtocolError,
-    as it would over a socket.
-    """
-
-    def __init__(self, app: Any) -> None:
-        self._asgi = httpx.ASGITransport(app=app)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        body = request.read()
-        return asyncio.run(self._handle(request, body))
-
-    async def _handle(self, request: httpx.Request, body: bytes) -> httpx.Response:
-        forwarded = httpx.Request(request.method, request.url, headers=request.headers, content=body)
-        try:
-            response = await self._asgi.handle_async_request(forwarded)
-            content = await response.aread()
-        except ConnectionResetError as error:
-            raise httpx.RemoteProtocolError(str(error), request=request) from error
-        return httpx.Response(response.status_code, headers=response.headers, content=content)
 
 
 @dataclass
@@ -82,8 +57,8 @@ def sandbox(world_data: dict[str, Any]) -> Sandbox:
 
 
 @pytest.fixture
-def transport(sandbox: Sandbox) -> SandboxTransport:
-    return SandboxTransport(create_app(sandbox))
+def transport(sandbox: Sandbox) -> InProcessTransport:
+    return InProcessTransport(create_app(sandbox))
 
 
 @pytest.fixture
@@ -128,7 +103,7 @@ def live_sandbox_url(sandbox: Sandbox) -> Iterator[str]:
 
 @pytest.fixture
 def make_client(
-    transport: SandboxTransport,
+    transport: InProcessTransport,
     vtime: VirtualTime,
     quota_sessions: sessionmaker[Session],
     na_seller: SandboxSeller,

@@ -29,9 +29,10 @@ from orderbridge.db import make_engine, session_factory
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock
+from orderbridge.simulator.in_process import InProcessTransport
 from orderbridge.simulator.quotas import Bucket
 from orderbridge.simulator.world import SellerAccount as SandboxSeller
-from tests.amazon.conftest import BASE, SandboxTransport, VirtualTime, sandbox_credentials
+from tests.amazon.conftest import BASE, VirtualTime, sandbox_credentials
 from tests.simulator.sandbox_helpers import assert_valid
 
 Make = Callable[..., SpApiClient]
@@ -610,7 +611,7 @@ def test_a_shared_token_cache_heals_after_the_sandbox_restarts(
     restarted = Sandbox(
         worldfile.load(copy.deepcopy(world_data)), clock=VirtualClock(vtime.sandbox.clock.now())
     )
-    client = make_client(tokens=tokens, transport=SandboxTransport(create_app(restarted)))
+    client = make_client(tokens=tokens, transport=InProcessTransport(create_app(restarted)))
     page = client.search_orders(_query(client, vtime))
     # then: the cached token's 403 led to one refresh, not to a failed sync
     assert page.orders

@@ -17,14 +17,15 @@ from orderbridge.book.orders.model import Fulfilment, OrderRow, RowKind, SalesOr
 from orderbridge.jobs.runner import stock_sandbox_catalog
 from orderbridge.outbox.models import MessageStatus, OutboxMessage
 from orderbridge.simulator.app import Sandbox, create_app
+from orderbridge.simulator.in_process import InProcessTransport
 from orderbridge.simulator.world import SimOrder
-from tests.amazon.conftest import BASE, SandboxTransport
+from tests.amazon.conftest import BASE
 from tests.e2e.sync_world import SyncWorld, open_world
 
 V0_CONFIRM = "/shipmentConfirmation"
 
 
-class RecordingTransport(SandboxTransport):
+class RecordingTransport(InProcessTransport):
     """The in-process sandbox, keeping every JSON body sent to an SP-API path (for strict validation)."""
 
     def __init__(self, app: Any) -> None:

@@ -32,10 +32,11 @@ from orderbridge.privacy.keystore import KeyStore, open_keystore
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock
+from orderbridge.simulator.in_process import InProcessTransport
 from orderbridge.simulator.serving import ServedSandbox
 from orderbridge.simulator.world import SellerAccount as SandboxSeller
 from orderbridge.simulator.world import SimOrder
-from tests.amazon.conftest import BASE, SandboxTransport, VirtualTime
+from tests.amazon.conftest import BASE, VirtualTime
 
 
 def make_sandbox(world_data: dict[str, Any]) -> Sandbox:
@@ -70,7 +71,7 @@ class SyncWorld:
 
     def __post_init__(self) -> None:
         self.vtime = VirtualTime(self.sandbox)
-        self.transport = SandboxTransport(create_app(self.sandbox))
+        self.transport = InProcessTransport(create_app(self.sandbox))
         self.calls = CallLog()
 
     def client(self, account: SellerAccount) -> SpApiClient:

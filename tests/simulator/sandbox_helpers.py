@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from functools import cache
 from pathlib import Path
@@ -13,6 +12,7 @@ import httpx
 from orderbridge.simulator.app import Sandbox
 from orderbridge.simulator.clock import parse_iso
 from orderbridge.simulator.generator import Settings, generate
+from orderbridge.simulator.in_process import InProcessTransport
 from orderbridge.simulator.world import SellerAccount, World
 
 TOOLS = Path(__file__).resolve().parents[2].parent / "shared" / "tools"
@@ -43,25 +43,9 @@ def small_world(seed: int = 7, **overrides: Any) -> World:
     return generate(settings)
 
 
-class InProcessTransport(httpx.BaseTransport):
-    """A synchronous httpx transport into an ASGI app in this process (app exceptions propagate)."""
-
-    def __init__(self, app: Any) -> None:
-        self._asgi = httpx.ASGITransport(app=app)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return asyncio.run(self._send(request, request.read()))
-
-    async def _send(self, request: httpx.Request, body: bytes) -> httpx.Response:
-        forwarded = httpx.Request(request.method, request.url, headers=request.headers, content=body)
-        response = await self._asgi.handle_async_request(forwarded)
-        raw = b"".join([chunk async for chunk in response.aiter_raw()])  # still encoded, as on the wire
-        return httpx.Response(response.status_code, headers=response.headers, content=raw)
-
-
 def in_process_client(app: Any, base_url: str = "http://sandbox.local") -> httpx.Client:
     """An httpx client whose requests go straight into the sandbox app."""
-    return httpx.Client(transport=InProcessTransport(app), base_url=base_url)
+    return httpx.Client(transport=InProcessTransport(app, raw=True, propagate=True), base_url=base_url)
 
 
 class Api:
