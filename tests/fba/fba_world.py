@@ -10,17 +10,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.accounts import SellerAccount
+from orderbridge.amazon.fba_ledger import LedgerEntry
 from orderbridge.amazon.inbound import InboundReport, sync_inbound
 from orderbridge.amazon.listings import ListingFulfilment, connect_listing
 from orderbridge.amazon.reports import ReportSource, import_report_file
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.catalog import Product, save_product
-from orderbridge.book.inventory import StockLevel, count_stock, warehouse_by_code
+from orderbridge.book.credits import SalesCredit
+from orderbridge.book.inventory import StockLevel, StockMovement, count_stock, warehouse_by_code
+from orderbridge.book.payments import Payment
+from orderbridge.book.settlements import SettlementLine
+from orderbridge.book.transfers import TransferRow
 from orderbridge.notify.mail import MailSettings, SendReport, send_pending
+from orderbridge.notify.notices import Notice
 from orderbridge.simulator.world import SellerAccount as SandboxSeller
 from tests.amazon.conftest import BASE
 from tests.e2e.sync_world import SyncWorld
@@ -144,3 +150,21 @@ def import_file(
         source=source,
         force=True,
     )
+
+
+def book_snapshot(world: SyncWorld) -> tuple[object, ...]:
+    """What re-running every report must leave unchanged (F10): counts of what reports book, and every
+    stock level."""
+    with world.sessions() as session:
+        levels = select(
+            StockLevel.product_id,
+            StockLevel.warehouse_id,
+            StockLevel.on_hand,
+            StockLevel.allocated,
+            StockLevel.in_transit,
+        ).order_by(StockLevel.product_id, StockLevel.warehouse_id)
+        counted = (StockMovement, SalesCredit, LedgerEntry, SettlementLine, Payment, Notice, TransferRow)
+        return (
+            tuple(session.execute(levels).all()),
+            *(session.scalar(select(func.count()).select_from(model)) for model in counted),
+        )

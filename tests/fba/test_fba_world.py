@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from orderbridge.amazon.fba_claims import REIMBURSEMENTS, claims
 from orderbridge.amazon.fba_ledger import LEDGER, REPLACEMENTS, LedgerEntry, stock_by_centre
@@ -22,8 +22,6 @@ from orderbridge.amazon.inbound import InboundShipmentRecord
 from orderbridge.amazon.report_inbox import quarantined_rows
 from orderbridge.amazon.returns import FBA_RETURNS, MFN_RETURNS, ReturnCredit
 from orderbridge.book.credits import SalesCredit
-from orderbridge.book.inventory import StockLevel, StockMovement
-from orderbridge.book.transfers import TransferRow
 from orderbridge.db import make_engine, session_factory
 from orderbridge.notify.mail import MailSettings
 from orderbridge.notify.notices import Notice
@@ -33,6 +31,7 @@ from orderbridge.simulator.world import LedgerEvent, SimOrder
 from tests.e2e.sync_world import SyncWorld, make_sandbox, open_world
 from tests.fba.fba_world import (
     admin,
+    book_snapshot,
     fba_skus,
     fetch_reports,
     import_file,
@@ -90,28 +89,6 @@ def sync_everything(world: SyncWorld, tmp: Path, mail: MailSettings, *, since: d
     files = fetch_reports(world, tmp, REPORTS, since=since)
     send(world, mail)
     return files
-
-
-def snapshot(world: SyncWorld) -> tuple[object, ...]:
-    with world.sessions() as session:
-        return (
-            session.scalar(select(func.count()).select_from(StockMovement)),
-            tuple(
-                session.execute(
-                    select(
-                        StockLevel.product_id,
-                        StockLevel.warehouse_id,
-                        StockLevel.on_hand,
-                        StockLevel.allocated,
-                        StockLevel.in_transit,
-                    ).order_by(StockLevel.product_id, StockLevel.warehouse_id)
-                ).all()
-            ),
-            session.scalar(select(func.count()).select_from(SalesCredit)),
-            session.scalar(select(func.count()).select_from(LedgerEntry)),
-            session.scalar(select(func.count()).select_from(Notice)),
-            session.scalar(select(func.count()).select_from(TransferRow)),
-        )
 
 
 def _shipped_orders(world: SyncWorld, *, by_amazon: bool) -> list[SimOrder]:
@@ -259,9 +236,9 @@ def test_f1_to_f10_fba_book_matches_the_sandbox_after_60_days(
     assert {"over", "unexpected"} <= live
 
     # F10: re-running every report (and the inbound poll) changes nothing
-    before = snapshot(world)
+    before = book_snapshot(world)
     for path in files:
         import_file(world, path.name.split("-")[0], path)
     sync_everything(world, tmp_path, mail, since=since)
-    assert snapshot(world) == before
+    assert book_snapshot(world) == before
     assert len(inbox.events()) == len(events)

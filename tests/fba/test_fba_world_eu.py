@@ -17,20 +17,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.fba_claims import REIMBURSEMENTS
-from orderbridge.amazon.fba_ledger import LEDGER, REPLACEMENTS, LedgerEntry, stock_by_centre
+from orderbridge.amazon.fba_ledger import LEDGER, REPLACEMENTS, stock_by_centre
 from orderbridge.amazon.report_inbox import quarantined_rows
 from orderbridge.amazon.report_sync import sync_reports
 from orderbridge.amazon.returns import FBA_RETURNS, MFN_RETURNS
 from orderbridge.amazon.settlements import SETTLEMENT_REPORT
-from orderbridge.book.credits import SalesCredit
-from orderbridge.book.inventory import StockLevel, StockMovement
 from orderbridge.book.orders.model import SalesOrder
-from orderbridge.book.payments import Payment
-from orderbridge.book.settlements import Settlement, SettlementLine, SettlementStatus
+from orderbridge.book.settlements import Settlement, SettlementStatus
 from orderbridge.db import make_engine, session_factory
 from orderbridge.notify.mail import MailSettings
 from orderbridge.notify.notices import Notice
@@ -40,6 +37,7 @@ from orderbridge.simulator.marketplaces import marketplace
 from tests.e2e.sync_world import SyncWorld, make_sandbox, open_world
 from tests.fba.fba_world import (
     admin,
+    book_snapshot,
     fba_skus,
     fetch_reports,
     import_file,
@@ -136,28 +134,6 @@ def live_phase(world: SyncWorld, mail: MailSettings) -> None:
         send(world, mail)
 
 
-def snapshot(world: SyncWorld) -> tuple[object, ...]:
-    with world.sessions() as session:
-        return (
-            session.scalar(select(func.count()).select_from(StockMovement)),
-            tuple(
-                session.execute(
-                    select(
-                        StockLevel.product_id,
-                        StockLevel.warehouse_id,
-                        StockLevel.on_hand,
-                        StockLevel.in_transit,
-                    ).order_by(StockLevel.product_id, StockLevel.warehouse_id)
-                ).all()
-            ),
-            session.scalar(select(func.count()).select_from(SalesCredit)),
-            session.scalar(select(func.count()).select_from(LedgerEntry)),
-            session.scalar(select(func.count()).select_from(SettlementLine)),
-            session.scalar(select(func.count()).select_from(Payment)),
-            session.scalar(select(func.count()).select_from(Notice)),
-        )
-
-
 def expected_payments(world: SyncWorld) -> dict[str, tuple[str, Decimal]]:
     """Order id -> (currency, amount the published settlements released for it), from the sandbox."""
     reports = world.sandbox.reports.reports.values()
@@ -239,9 +215,9 @@ def test_f1_to_f10_r2_o4_o16_the_eu_world_in_gbp_and_eur_matches_the_sandbox(
     assert any("FBA1LIVEDE01" in event and ":over:" in event for event in events)
 
     # F10: re-running every report (and the settlements, the inbound poll) changes nothing
-    before = snapshot(world)
+    before = book_snapshot(world)
     for path in files:
         import_file(world, path.name.split("-")[0], path, region="EU")
     sync_everything(world, tmp_path, mail, since=since)
-    assert snapshot(world) == before
+    assert book_snapshot(world) == before
     assert len(inbox.events()) == len(events)
