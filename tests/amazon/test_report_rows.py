@@ -116,3 +116,8 @@ def test_f10_pick_reads_columns_by_name_in_one_step_absent_and_missing_ones_empt
     assert rows[1].pick(("quantity", "sku")) == ("", "B-2")
     assert rows[1].pick(("sku",)) == ("B-2",)
     assert rows[1].text() == "B-2"  # the inbox keeps the row as it was, not padded
+    # the last pick is kept for the same columns (row_key, then parse), never for other ones
+    both = ("sku", "note")
+    assert rows[0].pick(both) == ("A-1", "x") and rows[0].pick(both) is rows[0].pick(both)
+    assert rows[0].pick(("note",)) == ("x",)
+    assert rows[0].pick(both) == ("A-1", "x")

@@ -107,3 +107,28 @@ def test_booked_orders_keep_utc_times_and_totals_through_the_driver_path(book: B
         text("SELECT total_net FROM sales_orders WHERE id = :i"), {"i": order.id}
     ).scalar_one()
     assert raw == (199800 if store == "sqlite" else Decimal("19.98"))
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-7))),
+        datetime(999, 12, 31, 23, 0, 1, 42, tzinfo=UTC),
+    ],
+)
+def test_utc_times_are_stored_on_sqlite_as_sqlalchemys_own_datetime_text(moment: datetime) -> None:
+    # The book's own SQLite processor must write exactly what SQLAlchemy's DATETIME writes (and reads
+    # back), or times stored before and after it would not compare as equal or in order.
+    from sqlalchemy.dialects import sqlite
+
+    from orderbridge.book.types import UtcDateTime
+
+    dialect = sqlite.dialect()
+    ours = UtcDateTime().dialect_impl(dialect).bind_processor(dialect)
+    theirs = sqlite.DATETIME().bind_processor(dialect)
+    assert ours is not None and theirs is not None
+    assert ours(moment) == theirs(moment.astimezone(UTC))
+    assert ours(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        ours(moment.replace(tzinfo=None))

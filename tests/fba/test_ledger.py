@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from orderbridge.amazon.fba_claims import REIMBURSEMENTS, claims
 from orderbridge.amazon.fba_ledger import REPLACEMENTS, LedgerEntry, stock_by_centre
-from orderbridge.amazon.report_inbox import quarantined_rows
+from orderbridge.amazon.report_inbox import ReportRowRecord, RowStatus, quarantined_rows
 from orderbridge.amazon.reports import ImportResult, import_report_file
 from orderbridge.book.catalog import product_by_sku
 from orderbridge.book.inventory import (
@@ -103,7 +103,7 @@ def test_f7_f9_f10_every_ledger_reason_code_moves_sellable_fba_stock_once(
     first = _import(world, write_report(tmp_path / "ledger.tsv", LEDGER, rows))
     again = _import(world, write_report(tmp_path / "ledger-again.tsv", LEDGER, rows))
     # then: each sellable row moved stock once, by its reason; non-sellable rows did not move it
-    assert (first.booked, first.quarantined, again.booked) == (len(rows), 0, 0)
+    assert (first.booked, first.quarantined, again.booked, again.known) == (len(rows), 0, 0, len(rows))
     expected = sorted(
         [(kind, q) for _, q, _, kind in EVERY_CODE if kind is not None]
         + [("shipment", -3), ("transfer_out", -2), ("transfer_in", 2), ("removal", -1)]
@@ -143,7 +143,9 @@ def test_f10_a_row_whose_reconciliation_changes_later_is_not_booked_twice(
     result = _import(world, write_report(tmp_path / "b.tsv", LEDGER, [row]))
     # then: no second movement, and the claim shrinks to the unit still open
     assert _movements(world, sku) == [("lost", -3)]
-    assert result.quarantined == 0
+    assert (result.booked, result.quarantined) == (1, 0)  # the entry's reconciliation is updated
+    again = _import(world, write_report(tmp_path / "c.tsv", LEDGER, [row]))
+    assert (again.booked, again.known) == (0, 1)  # the same reconciliation twice: nothing to do
     with world.sessions() as session:
         (claim,) = claims(session)
         assert claim.open_units == 1
@@ -200,8 +202,17 @@ def test_ledger_rows_with_an_unknown_reason_code_or_sku_are_quarantined_with_the
     assert (result.booked, result.quarantined) == (1, 2)
     with world.sessions() as session:
         reasons = [row.reason or "" for row in quarantined_rows(session, report_type=LEDGER)]
+        # F10: a booked row is recorded once, by its ledger entry (report and line); the inbox keeps
+        # the quarantined rows with their text, for a retry after a fix
+        inbox = session.execute(select(ReportRowRecord.line, ReportRowRecord.status)).all()
+        entries = session.execute(select(LedgerEntry.report_id, LedgerEntry.line)).all()
     assert "unknown adjustment reason code 'Z'" in reasons[0]
     assert "NO-SUCH-SKU" in reasons[1]
+    assert sorted(inbox) == [(2, RowStatus.QUARANTINED), (3, RowStatus.QUARANTINED)]
+    assert entries == [(result.report_pk, 4)]
+    # a second import of the file knows all three rows: the booked one by its entry, the others by the inbox
+    again = _import(world, write_report(tmp_path / "ledger-again.tsv", LEDGER, rows))
+    assert (again.booked, again.quarantined, again.known) == (0, 0, 3)
 
 
 @pytest.mark.parametrize("ledger_first", [True, False])

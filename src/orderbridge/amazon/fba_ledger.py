@@ -24,12 +24,13 @@ and books nothing again.
 from __future__ import annotations
 
 import hashlib
+from base64 import urlsafe_b64encode
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Table, UniqueConstraint, func, or_, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Table, UniqueConstraint, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.amazon.fba_book import channels_by_country, places, products_for
@@ -71,6 +72,7 @@ EVENT_TYPES = frozenset(
 )
 MOVED_ELSEWHERE = frozenset({"Receipts", "CustomerReturns"})  # by inbound (F4) and returns (F8)
 BEFORE_OPENING = "before_opening"  # LedgerEntry.movement of a row the opening count already holds
+IDENTITY_TIME = 40  # characters of a row's date and time kept at the front of its identity
 
 
 @dataclass(slots=True)
@@ -135,14 +137,24 @@ LEDGER_COLUMNS = (
 )
 
 
-def identity_of(row: ReportRow) -> str:
-    return _identity(row.pick(LEDGER_COLUMNS))
-
-
 def _identity(values: tuple[str, ...]) -> str:
+    """The row's date and time as written, then a digest of its identifying columns. The date leads so
+    that a file's rows (in date order) go into the identity index side by side: a bare digest put each
+    row on a random page of an index of millions, and every batch rewrote thousands of its pages. With
+    the time in front, the digest only tells apart rows of the same second: 96 bits is plenty."""
     at, day, fnsku, sku, event_type, reference, centre, disposition, reason, quantity = values[:10]
-    parts = (at or day, fnsku, sku, event_type, reference, centre, disposition, reason, quantity)
-    return hashlib.sha1("|".join(parts).encode("utf-8"), usedforsecurity=False).hexdigest()
+    when = (at or day).replace("|", "/")  # "|" separates the parts of a row key
+    parts = (when, fnsku, sku, event_type, reference, centre, disposition, reason, quantity)
+    digest = hashlib.sha1("|".join(parts).encode("utf-8"), usedforsecurity=False).digest()
+    return f"{when[:IDENTITY_TIME]}|{urlsafe_b64encode(digest[:12]).decode('ascii')}"
+
+
+def _key_identity(key: str) -> tuple[str, tuple[str, str] | None]:
+    """A row key's entry identity and, for an adjustment, the reconciliation columns it carries."""
+    when, digest, *reconciliation = key.split("|")
+    if reconciliation:  # an adjustment's: reconciled and unreconciled
+        return f"{when}|{digest}", (reconciliation[0], reconciliation[-1])
+    return f"{when}|{digest}", None
 
 
 def parse_ledger_row(row: ReportRow, identity: str | None = None) -> LedgerRow:
@@ -199,12 +211,17 @@ class LedgerEntry(Base):
     """One ledger row as booked: the FBA sub-ledger per centre, and the claims' source."""
 
     __tablename__ = "fba_ledger_entries"
-    __table_args__ = (UniqueConstraint("account_id", "identity"),)
+    # Each index costs every one of a million-row ledger's inserts: the identity (booked once), the
+    # reference (an order's or shipment's rows) and the claims' look-up; no index per SKU or date.
+    __table_args__ = (
+        UniqueConstraint("account_id", "identity"),
+        Index("ix_fba_ledger_entries_claims", "account_id", "event_type", "happened_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("amazon_seller_accounts.id", ondelete="CASCADE"))
-    identity: Mapped[str] = mapped_column(String(40))
-    happened_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
-    sku: Mapped[str] = mapped_column(String(100), index=True)
+    identity: Mapped[str] = mapped_column(String(60))  # date and time as written | digest
+    happened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sku: Mapped[str] = mapped_column(String(100))
     fnsku: Mapped[str] = mapped_column(String(20))
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))
     warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
@@ -253,26 +270,14 @@ def book_ledger_rows(
     *,
     report_pk: int | None,
     cache: dict[str, Any] | None = None,
+    known: Mapping[str, tuple[int, int, int]] | None = None,
 ) -> dict[int, str]:
-    """Book (line, row) pairs in bulk; returns {line: reason} for rows refused. Idempotent per identity."""
+    """Book (line, row) pairs in bulk; returns {line: reason} for rows refused. Idempotent per identity.
+
+    `known`: the entries of these rows' identities, when the caller has just looked them up."""
     cache = cache if cache is not None else {}
     refused: dict[int, str] = {}
-    known = _known(session, account_id, [row.identity for _, row in rows])
-    updates: list[dict[str, Any]] = []
-    fresh: list[tuple[int, LedgerRow]] = []
-    seen: set[str] = set()
-    for line, row in rows:
-        entry = known.get(row.identity)
-        if entry is not None:
-            if (entry[1], entry[2]) != (row.reconciled, row.unreconciled):
-                updates.append(
-                    {"id": entry[0], "reconciled": row.reconciled, "unreconciled": row.unreconciled}
-                )
-        elif row.identity not in seen:
-            seen.add(row.identity)
-            fresh.append((line, row))
-    if updates:
-        session.execute(update(LedgerEntry), updates)  # bulk UPDATE by primary key
+    fresh = _reconcile_known(session, account_id, rows, known)
     placed = _places(session, cache, {row.country for _, row in fresh})
     products = _products(session, cache, placed, fresh)
     replacements = _replacement_orders(session, account_id, fresh)
@@ -341,6 +346,34 @@ def book_ledger_rows(
 
         settle_opening_receipts(session, account_id, receipts_before)
     return refused
+
+
+def _reconcile_known(
+    session: Session,
+    account_id: int,
+    rows: Sequence[tuple[int, LedgerRow]],
+    known: Mapping[str, tuple[int, int, int]] | None,
+) -> list[tuple[int, LedgerRow]]:
+    """The rows whose identity has no entry yet (each once); an entry whose reconciliation columns
+    changed is updated (claims read them) and moves nothing."""
+    if known is None:
+        known = _known(session, account_id, [row.identity for _, row in rows])
+    updates: list[dict[str, Any]] = []
+    fresh: list[tuple[int, LedgerRow]] = []
+    seen: set[str] = set()
+    for line, row in rows:
+        entry = known.get(row.identity)
+        if entry is not None:
+            if (entry[1], entry[2]) != (row.reconciled, row.unreconciled):
+                updates.append(
+                    {"id": entry[0], "reconciled": row.reconciled, "unreconciled": row.unreconciled}
+                )
+        elif row.identity not in seen:
+            seen.add(row.identity)
+            fresh.append((line, row))
+    if updates:
+        session.execute(update(LedgerEntry), updates)  # bulk UPDATE by primary key
+    return fresh
 
 
 def _opening_cutoff(session: Session, account_id: int, cache: dict[str, Any]) -> datetime | None:
@@ -632,15 +665,27 @@ class LedgerHandler(ReportHandler):
         every=timedelta(hours=1), first_lookback=timedelta(days=90), max_span=timedelta(days=31)
     )
     looked_up = ("fba_ledger_entries",)
+    keeps_booked_rows = True  # each entry holds its identity, report and line
 
     def row_key(self, row: ReportRow, context: ReportContext) -> str:
-        # The inbox key carries the reconciliation columns, so a re-download in which Amazon reconciled
-        # a row reaches `book`, which updates the entry and moves nothing (the identity is already booked).
+        # An adjustment's key carries the reconciliation columns, so a re-download in which Amazon
+        # reconciled a row reaches `book`, which updates the entry and moves nothing.
         values = row.pick(LEDGER_COLUMNS)
         key = _identity(values)
         if values[4] == "Adjustments":
             key += f"|{values[11]}|{values[12]}"
         return key
+
+    def booked_keys(self, session: Session, context: ReportContext, keys: Sequence[str]) -> set[str]:
+        wanted = {key: _key_identity(key) for key in keys}
+        entries = _known(session, context.account_id, list({identity for identity, _ in wanted.values()}))
+        context.scratch[KNOWN_ENTRIES] = entries  # `book` of this batch reuses the look-up
+        booked = set()
+        for key, (identity, reconciliation) in wanted.items():
+            entry = entries.get(identity)
+            if entry is not None and (reconciliation is None or _same(reconciliation, entry[1:])):
+                booked.add(key)
+        return booked
 
     def parse(self, row: ReportRow, context: ReportContext) -> LedgerRow:
         return parse_ledger_row(row, identity="")  # `book` takes it from the row key, computed once
@@ -648,11 +693,27 @@ class LedgerHandler(ReportHandler):
     def book(self, session: Session, context: ReportContext, rows: Sequence[ParsedRow]) -> Mapping[int, str]:
         pairs = []
         for parsed in rows:
-            parsed.value.identity = parsed.key.split("|", 1)[0]
+            parsed.value.identity = _key_identity(parsed.key)[0]
             pairs.append((parsed.row.line, parsed.value))
         return book_ledger_rows(
-            session, context.account_id, pairs, report_pk=context.report_pk, cache=context.scratch
+            session,
+            context.account_id,
+            pairs,
+            report_pk=context.report_pk,
+            cache=context.scratch,
+            known=context.scratch.pop(KNOWN_ENTRIES, None),
         )
+
+
+KNOWN_ENTRIES = "ledger entries of the batch"
+
+
+def _same(reconciliation: tuple[str, str], stored: tuple[int, int]) -> bool:
+    """Whether a row's Reconciled / Unreconciled columns (as written) equal an entry's."""
+    try:
+        return (whole_number("", reconciliation[0], 0), whole_number("", reconciliation[1], 0)) == stored
+    except RowError:
+        return False  # not a number: `parse` quarantines the row, naming the column
 
 
 class ReplacementsHandler(ReportHandler):

@@ -88,6 +88,11 @@ class ReportHandler:
     # Tables `book` looks each batch's rows up in (by identity), besides the inbox: their statistics
     # are refreshed early in a large import (PostgreSQL), so those look-ups stay index probes.
     looked_up: ClassVar[tuple[str, ...]] = ()
+    # True when the handler's own table records every booked row by its identity, with the report and
+    # line it came from (the FBA ledger's entries): the inbox then keeps only the quarantined rows, and
+    # `booked_keys` says which identities are booked. One record per row instead of two is what lets a
+    # million-row ledger book at the rate issue 6 asks for.
+    keeps_booked_rows: ClassVar[bool] = False
 
     def row_key(self, row: ReportRow, context: ReportContext) -> str:
         """The row's identity, stable across downloads (at most 200 characters; see `row_identity`)."""
@@ -100,6 +105,10 @@ class ReportHandler:
     def book(self, session: Session, context: ReportContext, rows: Sequence[ParsedRow]) -> Mapping[int, str]:
         """Book a batch (rows never booked before, in file order) in the open transaction. Return
         {line: reason} for rows refused (quarantined); everything else counts as booked."""
+        raise NotImplementedError
+
+    def booked_keys(self, session: Session, context: ReportContext, keys: Sequence[str]) -> set[str]:
+        """Which of these row keys the handler's own records hold as booked (`keeps_booked_rows`)."""
         raise NotImplementedError
 
     def finish(self, session: Session, context: ReportContext) -> None:

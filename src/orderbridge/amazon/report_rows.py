@@ -89,7 +89,7 @@ class ReportRow:
     reads several at once, for hot loops), typed readers that raise `RowError` naming the column and
     value, the line number and the stripped values in file order."""
 
-    __slots__ = ("_layout", "_locale", "line", "values")
+    __slots__ = ("_layout", "_locale", "_picked", "line", "values")
 
     def __init__(
         self,
@@ -103,6 +103,7 @@ class ReportRow:
         self.line = line
         self._layout = layout if layout is not None else Layout(names)
         self._locale = locale
+        self._picked: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
     @property
     def fields(self) -> dict[str, str]:
@@ -116,12 +117,18 @@ class ReportRow:
         return self.values[position]
 
     def pick(self, names: tuple[str, ...]) -> tuple[str, ...]:
-        """These columns' values in this order ("" for empty or absent ones), read in one step."""
+        """These columns' values in this order ("" for empty or absent ones), read in one step. The
+        last pick is kept: a handler's `row_key` and `parse` read the same columns once between them."""
+        picked = self._picked
+        if picked is not None and picked[0] is names:
+            return picked[1]
         needed, reader = self._layout.getter(names)
         values = self.values
         if len(values) < needed:
             values = values + [""] * (needed - len(values))
-        return reader(values)
+        found = reader(values)
+        self._picked = (names, found)
+        return found
 
     def get(self, *names: str) -> str:
         """The first of these columns that the file has and fills (e.g. `order-id`, `amazon-order-id`)."""

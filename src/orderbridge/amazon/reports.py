@@ -253,6 +253,8 @@ def _book_batch(
         if key not in keyed:  # the same row twice in one file: booked once
             keyed[key] = row
     known = known_keys(session, context.account_id, context.report_type, list(keyed))
+    if handler.keeps_booked_rows:
+        known |= handler.booked_keys(session, context, [key for key in keyed if key not in known])
     parsed: list[ParsedRow] = []
     for key, row in keyed.items():
         if key in known or row.line in refused:
@@ -264,15 +266,18 @@ def _book_batch(
     if parsed:
         refused.update(handler.book(session, context, parsed))
     records: list[tuple[Any, ...]] = []
-    quarantined = 0
+    quarantined = booked = 0
     account_id, report_type, report_pk = context.account_id, context.report_type, context.report_pk
     booked_status, quarantined_status = RowStatus.BOOKED.value, RowStatus.QUARANTINED.value
+    record_booked = not handler.keeps_booked_rows
     for key, row in keyed.items():
         if key in known:
             continue
         reason = refused.get(row.line) if refused else None
         if reason is None:
-            records.append((account_id, report_type, key, report_pk, row.line, booked_status, None, ""))
+            booked += 1
+            if record_booked:
+                records.append((account_id, report_type, key, report_pk, row.line, booked_status, None, ""))
             continue
         quarantined += 1
         records.append(
@@ -290,14 +295,15 @@ def _book_batch(
     insert_rows(session, cast(Table, ReportRowRecord.__table__), ROW_COLUMNS, records)
     stored = session.get(AmazonReport, context.report_pk)
     assert stored is not None
+    already = len(batch) - booked - quarantined
     result.read += len(batch)
-    result.known += len(batch) - len(records)
+    result.known += already
     result.quarantined += quarantined
-    result.booked += len(records) - quarantined
+    result.booked += booked
     stored.rows_read += len(batch)
-    stored.rows_known += len(batch) - len(records)
+    stored.rows_known += already
     stored.rows_quarantined += quarantined
-    stored.rows_booked += len(records) - quarantined
+    stored.rows_booked += booked
 
 
 def retry_quarantined_rows(

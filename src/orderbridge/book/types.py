@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 AMOUNT_PLACES = 4
 _SCALE = Decimal(10) ** AMOUNT_PLACES
+_SQLITE_TIME = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
 class Amount(TypeDecorator[Decimal]):
@@ -59,6 +61,22 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime: the book stores only timezone-aware times")
         return value.astimezone(UTC)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        # SQLite: straight to the text SQLAlchemy's own processor stores ("YYYY-MM-DD HH:MM:SS.ffffff",
+        # UTC), at half its cost (it formats through a dict per value): bulk imports write millions.
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime: the book stores only timezone-aware times")
+            u = value.astimezone(UTC)
+            return _SQLITE_TIME % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 06:57:41.908560
+Create Date: 2026-12-02 12:47:32.196823
 """
 
 from collections.abc import Sequence
@@ -946,7 +946,7 @@ def upgrade() -> None:
         "fba_ledger_entries",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
-        sa.Column("identity", sa.String(length=40), nullable=False),
+        sa.Column("identity", sa.String(length=60), nullable=False),
         sa.Column("happened_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("sku", sa.String(length=100), nullable=False),
         sa.Column("fnsku", sa.String(length=20), nullable=False),
@@ -980,11 +980,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("account_id", "identity", name=op.f("uq_fba_ledger_entries_account_id_identity")),
     )
     with op.batch_alter_table("fba_ledger_entries", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_fba_ledger_entries_happened_at"), ["happened_at"], unique=False)
+        batch_op.create_index(
+            "ix_fba_ledger_entries_claims", ["account_id", "event_type", "happened_at"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_fba_ledger_entries_reference_id"), ["reference_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_fba_ledger_entries_sku"), ["sku"], unique=False)
 
     op.create_table(
         "product_prices",
@@ -1559,9 +1560,8 @@ def downgrade() -> None:
     op.drop_table("sales_orders")
     op.drop_table("product_prices")
     with op.batch_alter_table("fba_ledger_entries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_fba_ledger_entries_sku"))
         batch_op.drop_index(batch_op.f("ix_fba_ledger_entries_reference_id"))
-        batch_op.drop_index(batch_op.f("ix_fba_ledger_entries_happened_at"))
+        batch_op.drop_index("ix_fba_ledger_entries_claims")
 
     op.drop_table("fba_ledger_entries")
     op.drop_table("contact_tags")
