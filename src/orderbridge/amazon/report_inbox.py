@@ -5,6 +5,8 @@ its window, state and counts. `ReportRowRecord` is one data row: (account, repor
 is unique, so a row that arrives again -- the same report downloaded twice, a later report whose window
 overlaps -- books nothing the second time. Each row keeps the report and line it came from and its raw
 text, so every change it caused is traceable to it, and a quarantined row can be retried after a fix.
+A handler whose own rows record each booked row with its identity, report and line (the FBA ledger's
+entries, `ReportHandler.keeps_booked_rows`) leaves only its quarantined rows here.
 Report rows hold no buyer names or addresses (settlements, ledger, FBA returns and reimbursements are
 keyed by order id and SKU), so they are plain text, unlike the order inbox.
 """
