@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.accounts import SellerAccount
-from orderbridge.amazon.fba_ledger import LedgerEntry
+from orderbridge.amazon.fba_ledger import LEDGER, LedgerEntry
 from orderbridge.amazon.inbound import InboundReport, sync_inbound
 from orderbridge.amazon.listings import ListingFulfilment, connect_listing
+from orderbridge.amazon.report_sync import sync_reports
 from orderbridge.amazon.reports import ReportSource, import_report_file
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.catalog import Product, save_product
@@ -69,6 +70,20 @@ def fba_skus(world: SyncWorld, seller: SandboxSeller) -> list[str]:
         for (seller_id, _), listing in world.sandbox.world.listings.items()
         if seller_id == seller.seller_id and listing.fulfilled_by == "AMAZON"
     )
+
+
+def first_fba_sync(world: SyncWorld, seller: SandboxSeller) -> None:
+    """A seller's first FBA sync, as `orderbridge run` starts: the ledger report sync takes Amazon's
+    count (the FBA opening) and books the ledger up to now. Inbound shipments wait for it."""
+    with world.sessions() as session:
+        account = session.get(SellerAccount, world.accounts[seller.seller_id])
+        assert account is not None
+        session.expunge(account)
+    with world.client(account) as client:
+        result = sync_reports(
+            world.sessions, client, account_id=account.id, clock=world.vtime.now, report_types=[LEDGER]
+        )
+    assert not result.failed, result.failed
 
 
 def poll_inbound(world: SyncWorld, seller: SandboxSeller) -> InboundReport:

@@ -13,7 +13,7 @@ from orderbridge.cli import context
 from orderbridge.cli.app import app
 from orderbridge.notify.mail import MailSettings
 from tests.e2e.sync_world import SyncWorld
-from tests.fba.fba_world import admin, fba_skus, poll_inbound, stock_catalog
+from tests.fba.fba_world import admin, fba_skus, first_fba_sync, poll_inbound, stock_catalog
 from tests.fba.ledger_files import LEDGER, ledger_row, write_report
 from tests.fba.test_ledger import _import
 from tests.notify.smtp_server import Inbox
@@ -48,6 +48,7 @@ def test_inbound_claims_and_notices_commands(
     seller = world.seller("NA")
     a, b = fba_skus(world, seller)[:2]
     stock_catalog(world)
+    first_fba_sync(world, seller)
     body = {
         "sellerId": seller.seller_id,
         "shipmentId": "FBA1CLI00001",

@@ -9,7 +9,7 @@ from orderbridge.amazon.inbound import InboundShipmentRecord
 from orderbridge.book.transfers import TransferStatus, WarehouseTransfer
 from orderbridge.notify.mail import MailSettings
 from tests.e2e.sync_world import SyncWorld
-from tests.fba.fba_world import admin, fba_skus, on_hand, poll_inbound, send, stock_catalog
+from tests.fba.fba_world import admin, fba_skus, first_fba_sync, on_hand, poll_inbound, send, stock_catalog
 from tests.notify.smtp_server import Inbox
 
 HOUR = 3600.0
@@ -45,6 +45,7 @@ def test_f3_f4_f5_inbound_shipment_becomes_transfer_received_over_short_and_unex
     seller = world.seller("NA")
     a, b, c = fba_skus(world, seller)[:3]
     stock_catalog(world)
+    first_fba_sync(world, seller)  # Amazon's count first: inbound waits for it
     poll_inbound(world, seller)  # the world's own shipments first (the clock stands still below)
     with world.sessions() as session:
         main_before = on_hand(session, "MAIN")
@@ -116,6 +117,7 @@ def test_f5_not_enough_stock_to_create_the_transfer_is_mailed_once_and_retried(
     seller = world.seller("NA")
     a = fba_skus(world, seller)[0]
     stock_catalog(world, own_stock=4)
+    first_fba_sync(world, seller)
     _shipment(world, "FBA1IN000002", [{"sku": a, "quantityShipped": 10}])
     _step(world, "FBA1IN000002")
     # when: polled twice while MAIN holds only 4

@@ -27,12 +27,14 @@ from orderbridge.amazon.fba_opening import (
     parse_summary,
     take_opening,
 )
+from orderbridge.amazon.inbound import InboundShipmentRecord
 from orderbridge.amazon.report_locale import COMMA_DAY_FIRST
 from orderbridge.amazon.report_sync import sync_reports
 from orderbridge.amazon.returns import FBA_RETURNS, MFN_RETURNS
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.inventory import MovementReason, StockMovement
 from orderbridge.db import make_engine, session_factory
+from orderbridge.notify.notices import Notice
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.generator import parse_mix
 from orderbridge.simulator.world import SellerAccount as SandboxSeller
@@ -178,6 +180,50 @@ def test_f10_a_seller_connecting_with_stock_and_sales_under_way_gets_amazons_cou
     fba_sync(world, seller)
     # then: nothing changed, stock still equals Amazon's
     assert book_state(world)[2:] == state[2:]
+    assert_book_is_amazon(world, seller)
+
+
+def test_f5_f10_inbound_waits_for_the_opening_so_a_shipment_amazon_had_before_its_count_stays_history(
+    world: SyncWorld,
+) -> None:
+    seller = world.seller("NA")
+    a, b = fba_skus(world, seller)[:2]
+    items = [{"sku": a, "quantityShipped": 6}, {"sku": b, "quantityShipped": 4}]
+    admin(
+        world,
+        "POST",
+        "/inbound",
+        {"sellerId": seller.seller_id, "shipmentId": "FBA1HISTORIC", "auto": True, "items": items},
+    )
+    world.sandbox.advance(134 * 3600 + 3 * 86400)  # received and closed days before the count's cutoff
+    world.sync(seller.seller_id, first_lookback=timedelta(days=DAYS + 10))
+    with world.sessions() as session:
+        main_before = on_hand(session, "MAIN")
+    # when: the inbound poll runs before the first ledger sync has taken Amazon's count
+    early = poll_inbound(world, seller)
+    # then: it waits, and says for what
+    assert early.waiting is not None and "opening" in early.waiting and early.shipments_seen == 0
+    with world.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(InboundShipmentRecord)) == 0
+    # when: the count is taken but the ledger is not booked yet: it still waits, for the ledger
+    account = _account(world, seller)
+    with world.client(account) as client:
+        fetch_opening(world.sessions, client, account_id=account.id, clock=world.vtime.now)
+    waiting = poll_inbound(world, seller).waiting
+    assert waiting is not None and "inventory ledger" in waiting
+    # when: the first FBA sync runs (the ledger up to now, then inbound)
+    fba_sync(world, seller)
+    # then: the shipment is known but inside Amazon's count: no transfer out of MAIN, no e-mail about it
+    with world.sessions() as session:
+        record = session.scalar(
+            select(InboundShipmentRecord).where(InboundShipmentRecord.shipment_id == "FBA1HISTORIC")
+        )
+        assert record is not None and record.status == "CLOSED" and record.transfer_id is None
+        main_after = on_hand(session, "MAIN")  # (FBM returns restock other SKUs there)
+        assert (main_after[a], main_after[b]) == (main_before[a], main_before[b])
+        assert not session.scalar(
+            select(func.count()).select_from(Notice).where(Notice.event_key.contains("FBA1HISTORIC"))
+        )
     assert_book_is_amazon(world, seller)
 
 

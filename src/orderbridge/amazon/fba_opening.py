@@ -37,15 +37,16 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from orderbridge.amazon.accounts import MARKETPLACES, SellerAccount
 from orderbridge.amazon.client import SpApiClient
 from orderbridge.amazon.fba_book import channels_by_country, places, products_for
-from orderbridge.amazon.fba_ledger import BEFORE_OPENING, LedgerEntry
+from orderbridge.amazon.fba_ledger import BEFORE_OPENING, LEDGER, LedgerEntry
 from orderbridge.amazon.inbound import InboundShipmentRecord
+from orderbridge.amazon.report_inbox import latest_window_end
 from orderbridge.amazon.report_locale import ReportLocale, locale_for
 from orderbridge.amazon.report_rows import ReportFileError, RowError, read_rows
 from orderbridge.book.catalog import Product
 from orderbridge.book.inventory import MovementReason, StockMovement, Warehouse, move_stock
 from orderbridge.book.transfers import WarehouseTransfer
 from orderbridge.book.types import UtcDateTime
-from orderbridge.clock import Clock
+from orderbridge.clock import Clock, as_utc
 from orderbridge.db import Base, BigId
 from orderbridge.errors import OrderbridgeError
 
@@ -465,3 +466,30 @@ def needs_opening(session: Session, account_id: int) -> bool:
     if current_opening(session, account_id) is not None:
         return False
     return session.scalar(select(LedgerEntry.id).where(LedgerEntry.account_id == account_id).limit(1)) is None
+
+
+def inbound_waits(session: Session, account_id: int) -> str | None:
+    """Why the account's inbound shipments must not be applied yet (None: they may).
+
+    A shipment Amazon received before the opening's cutoff is inside Amazon's count: only the ledger's
+    Receipts rows dated before the cutoff tell so (`received_before_opening`). Polled before those rows
+    are booked -- on a seller's first day, the inbound poll would otherwise run before the first
+    ledger sync -- every shipment of the last 90 days would become a transfer out of the seller's
+    warehouse and mail its receiving notices again. So inbound waits until the opening is taken and
+    the ledger booked up to its cutoff (an account whose ledger is booked from its start, with no
+    opening, holds its whole history and need not wait)."""
+    opening = current_opening(session, account_id)
+    if opening is None:
+        if session.scalar(select(LedgerEntry.id).where(LedgerEntry.account_id == account_id).limit(1)):
+            return None
+        return "waits for the FBA opening balance, which the first inventory ledger sync takes"
+    cutoff = as_utc(opening.cutoff)
+    booked_to = latest_window_end(session, account_id, LEDGER)
+    if booked_to is not None and as_utc(booked_to) >= cutoff:
+        return None
+    after = select(LedgerEntry.id).where(
+        LedgerEntry.account_id == account_id, LedgerEntry.happened_at >= cutoff
+    )  # a seller's own ledger file that reaches past the cutoff
+    if session.scalar(after.limit(1)) is not None:
+        return None
+    return f"waits for the inventory ledger to be booked up to the FBA opening's cutoff ({cutoff:%Y-%m-%d})"

@@ -86,6 +86,7 @@ class InboundReport:
     units_received: int = 0
     closed: int = 0
     problems: list[str] = field(default_factory=list)
+    waiting: str | None = None  # why nothing was polled yet (the FBA opening and its ledger)
 
 
 @dataclass
@@ -110,12 +111,19 @@ def sync_inbound(
     first_look_back: timedelta = FIRST_LOOK_BACK,
 ) -> InboundReport:
     """Read shipments changed since the last poll (and every open one) and apply each in its own
-    transaction; the poll mark advances only after all of them applied, so a killed run repeats them."""
+    transaction; the poll mark advances only after all of them applied, so a killed run repeats them.
+    Nothing is polled while the account's FBA opening and its ledger are not booked (`waiting` says
+    so): until then a shipment Amazon received before the count cannot be told from a new one."""
+    from orderbridge.amazon.fba_opening import inbound_waits  # fba_opening builds on this module
+
     report = InboundReport()
     with sessions() as session:
         account = session.get(SellerAccount, account_id)
         if account is None:
             raise ValueError(f"seller account {account_id} does not exist")
+        report.waiting = inbound_waits(session, account_id)
+        if report.waiting is not None:
+            return report
         markets = list(account.marketplace_ids)
         session.expunge(account)
     with client_factory(account) as client:

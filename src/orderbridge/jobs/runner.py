@@ -239,14 +239,15 @@ def plan_jobs(
                     clock=clock,
                     first=first_sync + timedelta(minutes=5),
                 )
-            # F3-F5: inbound shipments (getShipments refills 2 a second, so polling is cheap).
+            # F3-F5: inbound shipments (getShipments refills 2 a second, so polling is cheap), first
+            # after the reports: it waits for the FBA opening and the ledger (`inbound_waits`).
             scheduler.every(
                 timedelta(minutes=30),
                 f"inbound {account.label}",
                 sync_account_inbound,
                 account.id,
                 clock=clock,
-                first=first_sync + timedelta(minutes=2),
+                first=first_sync + timedelta(minutes=6),
             )
             planned.append((account.id, account.label))
         # O23, I1: the outbox sender on the first account's clock (the sandbox's, when it runs one).

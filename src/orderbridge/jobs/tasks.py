@@ -313,6 +313,8 @@ def sync_account_inbound(account_id: int) -> dict[str, Any]:
     report = sync_inbound(
         account_id, sessions=rt.sessions, client_factory=rt.client, clock=rt.clock_of(account_id)
     )
+    if report.waiting is not None:
+        return {"inbound": report.waiting}
     text = (
         f"{report.shipments_seen} shipments seen, {report.transfers_created} transfers created, "
         f"{report.units_received} units received, {report.closed} closed"
