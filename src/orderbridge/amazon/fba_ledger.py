@@ -151,6 +151,8 @@ def _identity(values: tuple[str, ...]) -> str:
 
 def _key_identity(key: str) -> tuple[str, tuple[str, str] | None]:
     """A row key's entry identity and, for an adjustment, the reconciliation columns it carries."""
+    if key.count("|") == 1:  # not an adjustment: the key is the identity
+        return key, None
     when, digest, *reconciliation = key.split("|")
     if reconciliation:  # an adjustment's: reconciled and unreconciled
         return f"{when}|{digest}", (reconciliation[0], reconciliation[-1])
