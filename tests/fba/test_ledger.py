@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,8 @@ from sqlalchemy import select
 from orderbridge.amazon.fba_claims import REIMBURSEMENTS, claims
 from orderbridge.amazon.fba_ledger import REPLACEMENTS, LedgerEntry, stock_by_centre
 from orderbridge.amazon.report_inbox import ReportRowRecord, RowStatus, quarantined_rows
-from orderbridge.amazon.reports import ImportResult, import_report_file
+from orderbridge.amazon.report_rows import ReportFileError
+from orderbridge.amazon.reports import ImportResult, collector_paused, import_report_file
 from orderbridge.book.catalog import product_by_sku
 from orderbridge.book.inventory import (
     MovementReason,
@@ -260,3 +262,47 @@ def test_stock_by_centre_sums_the_sellable_ledger_per_fulfilment_centre(
     with world.sessions() as session:
         account = world.accounts[world.seller("NA").seller_id]
         assert stock_by_centre(session, account) == {(sku, "LGB3"): 9, (sku, "ONT8"): 3}
+
+
+def test_an_import_pauses_the_garbage_collector_per_batch_and_always_turns_it_back_on(
+    world: SyncWorld, tmp_path: Path
+) -> None:
+    sku = fba_skus(world, world.seller("NA"))[0]
+    _fba_opening(world, sku)
+    seen: list[bool] = []
+
+    def progress(_read: int) -> None:  # called between batches
+        seen.append(gc.isenabled())
+
+    seller = world.seller("NA")
+    rows = [ledger_row(sku, "Adjustments", -1, reason="M", reference=f"L{n}") for n in range(5)]
+    import_report_file(
+        world.sessions,
+        account_id=world.accounts[seller.seller_id],
+        report_type=LEDGER,
+        path=write_report(tmp_path / "ledger.tsv", LEDGER, rows),
+        clock=lambda: NOW,
+        batch_size=2,
+        progress=progress,
+    )
+    assert seen == [True, True, True] and gc.isenabled()  # on between batches and after
+    # a file that cannot be read leaves it on too
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("Date\tMSKU\n2026-01-01\tA\n", encoding="utf-8")
+    with pytest.raises(ReportFileError):
+        import_report_file(
+            world.sessions,
+            account_id=world.accounts[seller.seller_id],
+            report_type=LEDGER,
+            path=bad,
+            clock=lambda: NOW,
+        )
+    assert gc.isenabled()
+    # a caller that manages the collector itself keeps it as it was
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -12,8 +12,10 @@ was committed and books the rest, then runs the handler's finish step.
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -145,11 +147,15 @@ def import_report_file(
             )
             _save_header(sessions, report.id, list(header.names))
             batches = 0
-            while batch := list(islice(rows, batch_size)):
-                with sessions.begin() as session:
-                    if batches == 1:
-                        _refresh_statistics(session, handler)
-                    _book_batch(session, handler, context, batch, result)
+            while True:
+                with collector_paused():
+                    batch = list(islice(rows, batch_size))
+                    if not batch:
+                        break
+                    with sessions.begin() as session:
+                        if batches == 1:
+                            _refresh_statistics(session, handler)
+                        _book_batch(session, handler, context, batch, result)
                 batches += 1
                 if progress is not None:
                     progress(result.read)
@@ -162,6 +168,25 @@ def import_report_file(
         assert stored is not None
         stored.state, stored.booked_at = ReportState.BOOKED, clock()
     return result
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for one batch, then one young-generation pass.
+
+    A batch allocates some hundred thousand objects that live until it commits (rows, parsed values,
+    parameter tuples); with the collector on, they are scanned again and again as they age, a fifth
+    of a ledger import's time. Nearly all of them are freed by reference counting when the batch
+    ends; the pass at the end collects the few cycles it made (its session), so memory stays flat."""
+    if not gc.isenabled():  # the caller manages the collector
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect(0)
 
 
 def _open_report(
