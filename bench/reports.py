@@ -222,9 +222,8 @@ def book_file(url: str, workdir: str, path: str, report_type: str, freeze: str =
     """In a fresh process: prepare the store, then book the file and report rate and peak memory.
 
     As `orderbridge` does on start (cli/app.py), what is imported by now is first frozen out of the
-    garbage collector: `orderbridge reports import` and `orderbridge run` book with that heap, and
-    without it full collections rescanning the modules take about a third of a ledger import's time
-    (`--no-gc-freeze` shows it)."""
+    garbage collector: `orderbridge reports import` and `orderbridge run` book with that heap
+    (`--no-gc-freeze` books without it; the import pauses the collector per batch either way)."""
     if freeze == "yes":
         gc.collect()
         gc.freeze()
