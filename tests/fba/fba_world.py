@@ -17,7 +17,7 @@ from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.fba_ledger import LEDGER, LedgerEntry
 from orderbridge.amazon.inbound import InboundReport, sync_inbound
 from orderbridge.amazon.listings import ListingFulfilment, connect_listing
-from orderbridge.amazon.report_sync import sync_reports
+from orderbridge.amazon.report_sync import ReportSyncResult, sync_reports
 from orderbridge.amazon.reports import ReportSource, import_report_file
 from orderbridge.amazon.sync_booking import channel_for
 from orderbridge.book.catalog import Product, save_product
@@ -72,17 +72,22 @@ def fba_skus(world: SyncWorld, seller: SandboxSeller) -> list[str]:
     )
 
 
-def first_fba_sync(world: SyncWorld, seller: SandboxSeller) -> None:
-    """A seller's first FBA sync, as `orderbridge run` starts: the ledger report sync takes Amazon's
-    count (the FBA opening) and books the ledger up to now. Inbound shipments wait for it."""
+def sync_report_types(world: SyncWorld, seller: SandboxSeller, report_types: list[str]) -> ReportSyncResult:
+    """`orderbridge reports sync --type ...` for one sandbox seller, on the sandbox clock."""
     with world.sessions() as session:
         account = session.get(SellerAccount, world.accounts[seller.seller_id])
         assert account is not None
         session.expunge(account)
     with world.client(account) as client:
-        result = sync_reports(
-            world.sessions, client, account_id=account.id, clock=world.vtime.now, report_types=[LEDGER]
+        return sync_reports(
+            world.sessions, client, account_id=account.id, clock=world.vtime.now, report_types=report_types
         )
+
+
+def first_fba_sync(world: SyncWorld, seller: SandboxSeller) -> None:
+    """A seller's first FBA sync, as `orderbridge run` starts: the ledger report sync takes Amazon's
+    count (the FBA opening) and books the ledger up to now. Inbound shipments wait for it."""
+    result = sync_report_types(world, seller, [LEDGER])
     assert not result.failed, result.failed
 
 

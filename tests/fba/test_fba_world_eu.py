@@ -19,11 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.fba_claims import REIMBURSEMENTS
 from orderbridge.amazon.fba_ledger import LEDGER, REPLACEMENTS, stock_by_centre
 from orderbridge.amazon.report_inbox import quarantined_rows
-from orderbridge.amazon.report_sync import sync_reports
 from orderbridge.amazon.returns import FBA_RETURNS, MFN_RETURNS
 from orderbridge.amazon.settlements import SETTLEMENT_REPORT
 from orderbridge.book.orders.model import SalesOrder
@@ -46,6 +44,7 @@ from tests.fba.fba_world import (
     sandbox_fba_stock,
     send,
     stock_catalog,
+    sync_report_types,
 )
 from tests.notify.smtp_server import Inbox
 from tests.simulator.sandbox_helpers import small_world
@@ -78,18 +77,7 @@ def sync_everything(world: SyncWorld, tmp: Path, mail: MailSettings, *, since: d
     world.sync(seller.seller_id, first_lookback=timedelta(days=DAYS + 10))
     poll_inbound(world, seller)
     files = fetch_reports(world, tmp, REPORTS, since=since, region="EU")
-    with world.sessions() as session:
-        account = session.get(SellerAccount, world.accounts[seller.seller_id])
-        assert account is not None
-        session.expunge(account)
-    with world.client(account) as client:
-        result = sync_reports(
-            world.sessions,
-            client,
-            account_id=account.id,
-            clock=world.vtime.now,
-            report_types=[SETTLEMENT_REPORT],
-        )
+    result = sync_report_types(world, seller, [SETTLEMENT_REPORT])
     assert not result.failed, result.failed
     send(world, mail)
     return files
