@@ -151,12 +151,10 @@ def _identity(values: tuple[str, ...]) -> str:
 
 def _key_identity(key: str) -> tuple[str, tuple[str, str] | None]:
     """A row key's entry identity and, for an adjustment, the reconciliation columns it carries."""
-    if key.count("|") == 1:  # not an adjustment: the key is the identity
+    if key.count("|") < 3:  # not an adjustment's: the key is the identity
         return key, None
-    when, digest, *reconciliation = key.split("|")
-    if reconciliation:  # an adjustment's: reconciled and unreconciled
-        return f"{when}|{digest}", (reconciliation[0], reconciliation[-1])
-    return f"{when}|{digest}", None
+    when, digest, reconciled, unreconciled = key.split("|", 3)
+    return f"{when}|{digest}", (reconciled, unreconciled)
 
 
 def parse_ledger_row(row: ReportRow, identity: str | None = None) -> LedgerRow:
