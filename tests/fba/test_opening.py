@@ -72,6 +72,13 @@ def _account(world: SyncWorld, seller: SandboxSeller) -> SellerAccount:
         return account
 
 
+def _ship_to_amazon(world: SyncWorld, seller: SandboxSeller, shipment_id: str, units: dict[str, int]) -> None:
+    """An inbound shipment the sandbox walks through receiving on its own clock (110 h, then 24 h)."""
+    items = [{"sku": sku, "quantityShipped": quantity} for sku, quantity in units.items()]
+    body = {"sellerId": seller.seller_id, "shipmentId": shipment_id, "auto": True, "items": items}
+    admin(world, "POST", "/inbound", body)
+
+
 def fba_sync(world: SyncWorld, seller: SandboxSeller) -> list[str]:
     """What `orderbridge run` does for FBA: orders, reports (the first pass takes the opening), inbound."""
     world.sync(seller.seller_id, first_lookback=timedelta(days=DAYS + 10))
@@ -116,13 +123,7 @@ def test_f10_a_seller_connecting_with_stock_and_sales_under_way_gets_amazons_cou
     assert sum(sandbox_fba_stock(world, seller).values()) > 0  # given: stock at Amazon, sales under way
     # and an inbound shipment whose receiving straddles the count: half before its cutoff, half after
     a, b = fba_skus(world, seller)[:2]
-    items = [{"sku": a, "quantityShipped": 20}, {"sku": b, "quantityShipped": 30}]
-    admin(
-        world,
-        "POST",
-        "/inbound",
-        {"sellerId": seller.seller_id, "shipmentId": "FBA1STRADDLE", "auto": True, "items": items},
-    )
+    _ship_to_amazon(world, seller, "FBA1STRADDLE", {a: 20, b: 30})
     world.sandbox.advance(134 * 3600 + 60)  # receiving starts after 110 hours and closes 24 hours later
     # when: the first FBA sync runs
     lines = fba_sync(world, seller)
@@ -188,13 +189,7 @@ def test_f5_f10_inbound_waits_for_the_opening_so_a_shipment_amazon_had_before_it
 ) -> None:
     seller = world.seller("NA")
     a, b = fba_skus(world, seller)[:2]
-    items = [{"sku": a, "quantityShipped": 6}, {"sku": b, "quantityShipped": 4}]
-    admin(
-        world,
-        "POST",
-        "/inbound",
-        {"sellerId": seller.seller_id, "shipmentId": "FBA1HISTORIC", "auto": True, "items": items},
-    )
+    _ship_to_amazon(world, seller, "FBA1HISTORIC", {a: 6, b: 4})
     world.sandbox.advance(134 * 3600 + 3 * 86400)  # received and closed days before the count's cutoff
     world.sync(seller.seller_id, first_lookback=timedelta(days=DAYS + 10))
     with world.sessions() as session:

@@ -69,11 +69,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         # SQLite: straight to the text SQLAlchemy's own processor stores ("YYYY-MM-DD HH:MM:SS.ffffff",
         # UTC), at half its cost (it formats through a dict per value): bulk imports write millions.
         def process(value: datetime | None) -> str | None:
-            if value is None:
+            u = self.process_bind_param(value, dialect)
+            if u is None:
                 return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime: the book stores only timezone-aware times")
-            u = value.astimezone(UTC)
             return _SQLITE_TIME % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
 
         return process
