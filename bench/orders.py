@@ -37,10 +37,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge import db_admin
 from orderbridge.amazon.accounts import NewAccount, SellerAccount, add_account, credentials
-from orderbridge.amazon.client import SpApiClient
-from orderbridge.amazon.inbox import InboxItem, store_orders
-from orderbridge.amazon.quotas import PLANS, QuotaLimiter
-from orderbridge.amazon.sync import SyncDeps, SyncOptions, book_inbox, sync_orders
+from orderbridge.amazon.api.client import SpApiClient
+from orderbridge.amazon.api.quotas import PLANS, QuotaLimiter
+from orderbridge.amazon.orders.inbox import InboxItem, store_orders
+from orderbridge.amazon.orders.sync import SyncDeps, SyncOptions, book_inbox, sync_orders
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.db import make_engine, session_factory
 from orderbridge.jobs.runner import prepare_sandbox_book

@@ -36,12 +36,13 @@ from sqlalchemy.pool import StaticPool
 
 from orderbridge import db_admin
 from orderbridge.amazon.accounts import NewAccount, SellerAccount, add_account, credentials
-from orderbridge.amazon.client import SpApiClient
-from orderbridge.amazon.outbox_sender import SenderDeps, send_outbox
-from orderbridge.amazon.quotas import QuotaBucket, QuotaLimiter
-from orderbridge.amazon.shipment_confirmations import Confirmation, confirmation_for
-from orderbridge.amazon.stock_push import PRODUCT_TYPE, FeedState, StockFeed, quantity_patch
-from orderbridge.amazon.sync import sync_orders
+from orderbridge.amazon.api.client import SpApiClient
+from orderbridge.amazon.api.quotas import QuotaBucket, QuotaLimiter
+from orderbridge.amazon.orders.sync import sync_orders
+from orderbridge.amazon.outbound.listing_quantities import PRODUCT_TYPE, FeedState, StockFeed, quantity_patch
+from orderbridge.amazon.outbound.sender import send_outbox
+from orderbridge.amazon.outbound.sender_pass import SenderDeps
+from orderbridge.amazon.outbound.shipment_packages import Confirmation, confirmation_for
 from orderbridge.book.catalog import Product
 from orderbridge.book.inventory import MovementReason, available_quantity, move_stock, warehouse_by_code
 from orderbridge.book.orders.model import Fulfilment, RowKind, SalesOrder

@@ -38,11 +38,10 @@ from sqlalchemy import Engine
 
 from orderbridge import db_admin
 from orderbridge.amazon.accounts import NewAccount, add_account
-from orderbridge.amazon.channel import change_settings
-from orderbridge.amazon.report_handler import UnknownReportType, handler_for
-from orderbridge.amazon.reports import import_report_file
-from orderbridge.amazon.settlements import SETTLEMENT_REPORT
-from orderbridge.amazon.sync_booking import channel_for
+from orderbridge.amazon.channel import change_settings, channel_for
+from orderbridge.amazon.reports.booking import import_report_file
+from orderbridge.amazon.reports.handlers import UnknownReportType, handler_for
+from orderbridge.amazon.reports.settlements import SETTLEMENT_REPORT
 from orderbridge.book.catalog import save_product
 from orderbridge.book.inventory import WarehouseKind, add_warehouse, count_stock
 from orderbridge.book.orders.statuses import ensure_default_statuses

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orderbridge.amazon.sync import SyncOptions
+from orderbridge.amazon.orders.sync import SyncOptions
 from orderbridge.cli import context
 from orderbridge.cli.sync import sync_options
 from orderbridge.config import SettingsError, load_settings

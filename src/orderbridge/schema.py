@@ -1,23 +1,14 @@
 """Every table of orderbridge: importing this registers all models on `Base.metadata` (for Alembic)."""
 
-from orderbridge.amazon import (
-    accounts,
-    booking_records,
-    calls,
-    channel,
-    cursors,
-    fba_claims,
-    fba_ledger,
-    fba_opening,
-    inbound,
-    inbox,
-    leases,
-    listings,
-    quotas,
-    report_inbox,
-    returns,
-    stock_push,
-)
+from orderbridge.amazon import accounts, channel, leases, listings
+from orderbridge.amazon.api import calls, quotas
+from orderbridge.amazon.fba import claims as fba_claims
+from orderbridge.amazon.fba import records as fba_records
+from orderbridge.amazon.orders import cursors, inbox
+from orderbridge.amazon.orders import records as order_records
+from orderbridge.amazon.outbound import listing_quantities
+from orderbridge.amazon.reports import inbox as report_inbox
+from orderbridge.amazon.reports import returns
 from orderbridge.book import (
     alerts,
     catalog,
@@ -42,7 +33,7 @@ MODULES = (
     inbox,
     cursors,
     leases,
-    booking_records,
+    order_records,
     channel,
     listings,
     accounts,
@@ -63,12 +54,10 @@ MODULES = (
     transfers,
     privacy_models,
     outbox_models,
-    stock_push,
+    listing_quantities,
     web_users,
-    inbound,
     notices,
-    fba_ledger,
-    fba_opening,
+    fba_records,
     fba_claims,
     returns,
 )

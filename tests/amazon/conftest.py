@@ -1,4 +1,5 @@
-"""Fixtures for the Amazon adapter: the sandbox in-process, its virtual clock, a store for the quotas."""
+"""Fixtures for the Amazon adapter: the sandbox in-process, its virtual clock, a store for the quotas, a
+book world on the sandbox and a real SMTP server (for the report and FBA flows)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,29 @@ import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import Credentials
-from orderbridge.amazon.calls import CallLog
-from orderbridge.amazon.client import SpApiClient
-from orderbridge.amazon.quotas import QuotaLimiter
+from orderbridge.amazon.api.calls import CallLog
+from orderbridge.amazon.api.client import SpApiClient
+from orderbridge.amazon.api.quotas import QuotaLimiter
 from orderbridge.db import make_engine, session_factory
+from orderbridge.notify.mail import MailSettings
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox, create_app
 from orderbridge.simulator.clock import VirtualClock
 from orderbridge.simulator.in_process import InProcessTransport
 from orderbridge.simulator.serving import ServedSandbox
 from orderbridge.simulator.world import SellerAccount as SandboxSeller
+from tests.notify.smtp_server import Inbox, smtp_server
 from tests.simulator.sandbox_helpers import small_world
+
+if TYPE_CHECKING:
+    from tests.e2e.sync_world import SyncWorld
 
 BASE = "http://sandbox.local"
 
@@ -129,3 +136,19 @@ def make_client(
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def world(fresh_store_url: str, sandbox: Sandbox, tmp_path: Path) -> Iterator[SyncWorld]:
+    from tests.e2e.sync_world import open_world  # it builds on this module's sandbox helpers
+
+    engine = make_engine(fresh_store_url)
+    opened = open_world(session_factory(engine), sandbox, tmp_path)
+    yield opened
+    engine.dispose()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, MailSettings]]:
+    with smtp_server() as running:
+        yield running

@@ -12,10 +12,8 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from orderbridge.amazon.accounts import (
-    ENDPOINTS,
     LWA_TOKEN_URL,
     NewAccount,
-    Region,
     SellerAccount,
     add_account,
     credentials,
@@ -25,10 +23,11 @@ from orderbridge.amazon.accounts import (
     replace_secrets,
     sandbox_accounts,
 )
-from orderbridge.amazon.client import SpApiClient
-from orderbridge.amazon.client_types import OrdersQuery
+from orderbridge.amazon.api.client import SpApiClient
+from orderbridge.amazon.api.quotas import QuotaLimiter
+from orderbridge.amazon.api.types import OrdersQuery
 from orderbridge.amazon.errors import AccountError
-from orderbridge.amazon.quotas import QuotaLimiter
+from orderbridge.amazon.marketplaces import ENDPOINTS, Region
 from orderbridge.cli import accounts as accounts_cli
 from orderbridge.cli import context
 from orderbridge.cli.app import app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from orderbridge.amazon.outbox_sender import ALERT_KIND
+from orderbridge.amazon.outbound.sender_pass import ALERT_KIND
 from orderbridge.book.alerts import Subject, raise_alert
 from orderbridge.db import make_engine, session_factory, transaction
 from orderbridge.outbox.models import MessageKind, MessageStatus, OutboxMessage

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orderbridge.amazon.settlements import SETTLEMENT_REPORT
+from orderbridge.amazon.reports.settlements import SETTLEMENT_REPORT
 from orderbridge.simulator import worldfile
 from orderbridge.simulator.app import Sandbox
 from orderbridge.simulator.clock import VirtualClock

@@ -12,7 +12,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderbridge.amazon.outbox_sender import SenderDeps, SenderOptions, SendReport, send_outbox
+from orderbridge.amazon.outbound.sender import send_outbox
+from orderbridge.amazon.outbound.sender_pass import SenderDeps, SenderOptions, SendReport
 from orderbridge.book.orders.model import Fulfilment, OrderRow, RowKind, SalesOrder
 from orderbridge.jobs.runner import stock_sandbox_catalog
 from orderbridge.outbox.models import MessageStatus, OutboxMessage
@@ -95,7 +96,7 @@ class OutboundWorld:
                     OutboxMessage.status.in_([MessageStatus.PENDING, MessageStatus.SENDING])
                 )
             ).all()
-        from orderbridge.amazon.stock_push import FeedState, StockFeed
+        from orderbridge.amazon.outbound.listing_quantities import FeedState, StockFeed
 
         with self.sessions() as session:
             feeds = session.scalars(select(StockFeed.id).where(StockFeed.state == FeedState.SUBMITTED)).all()

@@ -12,7 +12,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from orderbridge.amazon.outbox_sender import SenderDeps, SenderOptions, send_outbox
+from orderbridge.amazon.outbound.sender import send_outbox
+from orderbridge.amazon.outbound.sender_pass import SenderDeps, SenderOptions
 from orderbridge.db import make_engine, session_factory
 from orderbridge.jobs.runner import remote_sandbox_endpoint
 from orderbridge.jobs.tasks import Runtime

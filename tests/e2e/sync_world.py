@@ -16,14 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import NewAccount, SellerAccount, add_account, credentials
-from orderbridge.amazon.booking_records import AmazonOrderRecord, BookedState
-from orderbridge.amazon.calls import CallLog
-from orderbridge.amazon.channel import change_settings, settings_for
-from orderbridge.amazon.client import SpApiClient
-from orderbridge.amazon.mapping import status_name
-from orderbridge.amazon.quotas import QuotaLimiter
-from orderbridge.amazon.sync import SyncDeps, SyncOptions, SyncReport, sync_orders
-from orderbridge.amazon.sync_booking import channel_for
+from orderbridge.amazon.api.calls import CallLog
+from orderbridge.amazon.api.client import SpApiClient
+from orderbridge.amazon.api.quotas import QuotaLimiter
+from orderbridge.amazon.channel import change_settings, channel_for, settings_for
+from orderbridge.amazon.orders.mapping import status_name
+from orderbridge.amazon.orders.records import AmazonOrderRecord, BookedState
+from orderbridge.amazon.orders.sync import SyncDeps, SyncOptions, SyncReport, sync_orders
 from orderbridge.book.inventory import WarehouseKind, add_warehouse
 from orderbridge.book.orders.model import RowKind, SalesOrder
 from orderbridge.book.orders.statuses import ensure_default_statuses

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from orderbridge.amazon.booking_records import AmazonOrderRecord
-from orderbridge.amazon.outbox_sender import retry_message
+from orderbridge.amazon.orders.records import AmazonOrderRecord
+from orderbridge.amazon.outbound.sender import retry_message
 from orderbridge.book.alerts import Subject, open_alerts
 from orderbridge.book.orders.model import RowKind, SalesOrder, ShippingMethod
 from orderbridge.book.orders.shipping import ship_order

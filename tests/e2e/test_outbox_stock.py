@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.listings import Listing, ListingFulfilment, connect_listing
-from orderbridge.amazon.outbox_sender import request_full_stock_push
-from orderbridge.amazon.stock_push import ListingStock, set_buffer
+from orderbridge.amazon.outbound.listing_quantities import ListingStock, set_buffer
+from orderbridge.amazon.outbound.sender import request_full_stock_push
 from orderbridge.book.catalog import Product, define_bundle, save_product
 from orderbridge.book.channels import Channel
 from orderbridge.book.inventory import (

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from orderbridge.amazon.cursors import SyncCursor
-from orderbridge.amazon.inbox import InboxItem, InboxStatus
+from orderbridge.amazon.orders.cursors import SyncCursor
+from orderbridge.amazon.orders.inbox import InboxItem, InboxStatus
 from orderbridge.book.inventory import StockLevel
 from orderbridge.book.orders.model import OrderRow, SalesOrder
 from orderbridge.db import make_engine, session_factory

@@ -82,7 +82,7 @@ def test_ac5_install_masks_records_of_every_logger(canary: CanaryBuyer) -> None:
     try:
         installed = install_pii_filter()
         assert install_pii_filter() is installed
-        child = logging.getLogger("orderbridge.amazon.mapping.test")
+        child = logging.getLogger("orderbridge.amazon.orders.mapping.test")
         child.warning("buyer %s <%s>", canary.name, canary.email)
         child.warning("contact", extra={"email": canary.email})
         assert installed in handler.filters

@@ -363,7 +363,7 @@ def test_p7_the_sweep_indexes_the_names_of_live_contacts_written_without_a_name_
 @STORES
 def test_p1_p2_raw_amazon_payloads_in_the_inbox_are_redacted_once_booked_and_due(world: World) -> None:
     from orderbridge.amazon.accounts import NewAccount, add_account
-    from orderbridge.amazon.inbox import InboxItem, mark_booked, store_orders
+    from orderbridge.amazon.orders.inbox import InboxItem, mark_booked, store_orders
 
     # given two raw Amazon orders in the inbox holding a buyer's name: one booked 31 days ago, one waiting
     buyer = make_canary_buyer()

@@ -24,9 +24,9 @@ from typing import Any
 import redis
 from sqlalchemy import func, select
 
-from orderbridge.amazon.booking_records import AmazonOrderRecord, BookedState
-from orderbridge.amazon.cursors import SyncCursor
-from orderbridge.amazon.inbox import InboxItem, InboxStatus
+from orderbridge.amazon.orders.cursors import SyncCursor
+from orderbridge.amazon.orders.inbox import InboxItem, InboxStatus
+from orderbridge.amazon.orders.records import AmazonOrderRecord, BookedState
 from orderbridge.book.inventory import StockLevel
 from orderbridge.book.orders.model import OrderRow, SalesOrder
 from orderbridge.clock import as_utc

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from orderbridge.amazon.sync import SyncOptions
+from orderbridge.amazon.orders.sync import SyncOptions
 from orderbridge.db import make_engine, session_factory
 from orderbridge.jobs import dispatch
 from orderbridge.jobs.tasks import Endpoint, Runtime

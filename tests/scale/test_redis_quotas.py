@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import redis
 
-from orderbridge.amazon.quota_redis import RedisQuotaLimiter, all_buckets
-from orderbridge.amazon.quotas import PLANS
+from orderbridge.amazon.api.quota_redis import RedisQuotaLimiter, all_buckets
+from orderbridge.amazon.api.quotas import PLANS
 
 START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SELLER, REGION = "A1SELLER0000X", "NA"

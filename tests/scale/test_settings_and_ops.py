@@ -15,9 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from orderbridge.amazon.accounts import SellerAccount
-from orderbridge.amazon.calls import CallEvent
-from orderbridge.amazon.quota_redis import RedisQuotaLimiter
-from orderbridge.amazon.sync import SyncOptions
+from orderbridge.amazon.api.calls import CallEvent
+from orderbridge.amazon.api.quota_redis import RedisQuotaLimiter
+from orderbridge.amazon.orders.sync import SyncOptions
 from orderbridge.cli import context
 from orderbridge.cli.app import app
 from orderbridge.config import SettingsError, load_settings

@@ -6,13 +6,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import LargeBinary, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.amazon.errors import AccountError
+from orderbridge.amazon.marketplaces import ENDPOINTS, Region, by_code
 from orderbridge.book.types import UtcDateTime
 from orderbridge.clock import Clock
 from orderbridge.db import Base, BigId, Json
@@ -23,48 +23,6 @@ from orderbridge.privacy.vault import REDACTED, FieldRef, Vault
 TABLE = "amazon_seller_accounts"
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"  # SPAPI.md §2.1: api.amazon.com for every region
 _PARTNER_ID = re.compile(r"[A-Za-z0-9]{4,32}")
-
-
-class Region(StrEnum):
-    NA = "NA"
-    EU = "EU"
-    FE = "FE"
-
-
-# SPAPI.md §1: production hosts per region.
-ENDPOINTS = {
-    Region.NA: "https://sellingpartnerapi-na.amazon.com",
-    Region.EU: "https://sellingpartnerapi-eu.amazon.com",
-    Region.FE: "https://sellingpartnerapi-fe.amazon.com",
-}
-
-# SPAPI.md §1: country code -> (marketplace id, region). "UK" is the docs' code; "GB" is accepted too.
-MARKETPLACES: dict[str, tuple[str, Region]] = {
-    "US": ("ATVPDKIKX0DER", Region.NA),
-    "CA": ("A2EUQ1WTGCTBG2", Region.NA),
-    "MX": ("A1AM78C64UM0Y8", Region.NA),
-    "BR": ("A2Q3Y263D00KWC", Region.NA),
-    "UK": ("A1F83G8C2ARO7P", Region.EU),
-    "DE": ("A1PA6795UKMFR9", Region.EU),
-    "FR": ("A13V1IB3VIYZZH", Region.EU),
-    "IT": ("APJ6JRA9NG5V4", Region.EU),
-    "ES": ("A1RKKUPIHCS9HS", Region.EU),
-    "NL": ("A1805IZSGTT6HS", Region.EU),
-    "SE": ("A2NODRKZP88ZB9", Region.EU),
-    "PL": ("A1C3SOZRARQ6R3", Region.EU),
-    "BE": ("AMEN7PMS3EDWL", Region.EU),
-    "IE": ("A28R8C7NBKEWEA", Region.EU),
-    "TR": ("A33AVAJ2PDY3EV", Region.EU),
-    "EG": ("ARBP9OOSHTCHU", Region.EU),
-    "SA": ("A17E79C6D8DWNP", Region.EU),
-    "AE": ("A2VIGQ35RCS4UG", Region.EU),
-    "IN": ("A21TJRUUN4KGV", Region.EU),
-    "ZA": ("AE08WJ6YKNBMC", Region.EU),
-    "JP": ("A1VC38T7YXB528", Region.FE),
-    "AU": ("A39IBJ37TRP1C6", Region.FE),
-    "SG": ("A19VAU5U5O7RUS", Region.FE),
-}
-REGION_OF_MARKETPLACE = {mid: region for mid, region in MARKETPLACES.values()}
 
 
 class SellerAccount(Base):
@@ -108,7 +66,7 @@ class SellerAccount(Base):
 
 @dataclass(frozen=True)
 class NewAccount:
-    """What `add_account` needs; marketplaces may be ids (ATVPDKIKX0DER) or country codes (US)."""
+    """What `add_account` needs; marketplaces may be marketplace ids or country codes (US)."""
 
     selling_partner_id: str
     name: str
@@ -151,15 +109,13 @@ def marketplace_ids(values: Sequence[str], region: Region) -> list[str]:
     found: list[str] = []
     for raw in values:
         value = raw.strip()
-        code = "UK" if value.upper() == "GB" else value.upper()
-        mid = MARKETPLACES[code][0] if code in MARKETPLACES else value
-        home = REGION_OF_MARKETPLACE.get(mid)
-        if home is None:
+        market = by_code(value)
+        if market is None:
             raise AccountError(f"unknown marketplace {value!r}: give a marketplace id or a country code")
-        if home is not region:
-            raise AccountError(f"marketplace {value!r} is in region {home}, not {region}")
-        if mid not in found:
-            found.append(mid)
+        if market.region is not region:
+            raise AccountError(f"marketplace {value!r} is in region {market.region}, not {region}")
+        if market.marketplace_id not in found:
+            found.append(market.marketplace_id)
     if not found:
         raise AccountError("an account needs at least one marketplace")
     return found

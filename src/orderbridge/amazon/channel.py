@@ -12,8 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import ForeignKey, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from orderbridge.amazon.marketplaces import by_id, code_of
 from orderbridge.book.catalog import PriceList
-from orderbridge.book.channels import Channel, ChannelKind
+from orderbridge.book.channels import Channel, ChannelKind, save_channel
 from orderbridge.book.contacts import Contact, NewContact, create_contact
 from orderbridge.book.custom_fields import CustomFieldDefinition, FieldKind, RecordKind
 from orderbridge.book.inventory import Warehouse, WarehouseKind
@@ -25,9 +26,6 @@ from orderbridge.errors import OrderbridgeError
 AMAZON_TAG = "amazon"  # C12: a mailer must honour it; the book sends no e-mail to Amazon's relay addresses
 NO_EMAIL_TAG = "amazon-no-email"
 NO_EMAIL_CONTACT_TO_CREATE = 0  # a preview's stand-in for the no-e-mail contact not created yet
-
-# SPAPI.md §1: the North America region; its prices arrive net and its tax as Amazon computed it (O14).
-NORTH_AMERICA = frozenset({"ATVPDKIKX0DER", "A2EUQ1WTGCTBG2", "A1AM78C64UM0Y8", "A2Q3Y263D00KWC"})
 
 
 class ChannelSettingsError(OrderbridgeError):
@@ -100,9 +98,7 @@ class ChannelSettings(BaseModel):
     def tax_behaviour_for(self, marketplace_id: str | None) -> TaxBehaviour:
         if self.tax_behaviour is not None:
             return self.tax_behaviour
-        return (
-            TaxBehaviour.NET_AS_SENT if marketplace_id in NORTH_AMERICA else TaxBehaviour.GROSS_RECALCULATED
-        )
+        return TaxBehaviour.NET_AS_SENT if _net_prices(marketplace_id) else TaxBehaviour.GROSS_RECALCULATED
 
 
 class StoredChannelSettings(Base):
@@ -383,3 +379,28 @@ def import_settings(session: Session, text: str) -> list[str]:
     for channel, settings in checked:
         save_settings(session, channel, settings)
     return [channel.code for channel, _ in checked]
+
+
+def _net_prices(marketplace_id: str | None) -> bool:
+    market = by_id(marketplace_id)
+    return market is not None and market.net_prices
+
+
+def channel_code(marketplace_id: str) -> str:
+    """The code `channel_for` gives the Amazon channel of a marketplace (`amazon-us`, `amazon-uk` ...)."""
+    return f"amazon-{code_of(marketplace_id).lower()}"
+
+
+def channel_for(session: Session, marketplace_id: str) -> Channel:
+    """The Amazon channel of a marketplace; created with default settings when there is none yet."""
+    found = session.scalar(
+        select(Channel)
+        .where(Channel.kind == ChannelKind.AMAZON, Channel.marketplace_id == marketplace_id)
+        .order_by(Channel.id)
+    )
+    if found is not None:
+        return found
+    code = channel_code(marketplace_id)
+    channel = save_channel(session, code, f"Amazon {code[7:].upper()}", ChannelKind.AMAZON, marketplace_id)
+    session.flush()
+    return channel

@@ -11,11 +11,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.accounts import SellerAccount
-from orderbridge.amazon.calls import ApiCall
-from orderbridge.amazon.cursors import SyncCursor
-from orderbridge.amazon.inbox import ORDER, InboxItem, InboxStatus
+from orderbridge.amazon.api.calls import ApiCall
+from orderbridge.amazon.api.quotas import QuotaBucket, refill
 from orderbridge.amazon.listings import Listing
-from orderbridge.amazon.quotas import QuotaBucket, refill
+from orderbridge.amazon.orders.cursors import SyncCursor
+from orderbridge.amazon.orders.inbox import ORDER, InboxItem, InboxStatus
 from orderbridge.book.catalog import Product
 from orderbridge.book.channels import Channel
 from orderbridge.book.queries.paging import AnySelect, Page, decode, keyset_page, page_size

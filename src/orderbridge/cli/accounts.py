@@ -10,7 +10,6 @@ import httpx
 import typer
 
 from orderbridge.amazon.accounts import (
-    MARKETPLACES,
     NewAccount,
     add_account,
     get_account,
@@ -19,6 +18,7 @@ from orderbridge.amazon.accounts import (
     replace_secrets,
     sandbox_accounts,
 )
+from orderbridge.amazon.marketplaces import code_of, example_ids
 from orderbridge.cli import context
 from orderbridge.cli.catalog import AsJson
 from orderbridge.cli.context import console, fail, unit_of_work
@@ -30,7 +30,6 @@ from orderbridge.privacy.keystore import KeyStore
 accounts = typer.Typer(
     help="Amazon seller accounts: selling partner, region, marketplaces.", no_args_is_help=True
 )
-_COUNTRY = {mid: code for code, (mid, _region) in MARKETPLACES.items()}
 
 
 def keystore() -> KeyStore:
@@ -53,7 +52,9 @@ def add_command(
     region: Annotated[str, typer.Option(help="NA, EU or FE.")],
     marketplaces: Annotated[
         str,
-        typer.Option(help="Comma-separated marketplace ids or country codes, e.g. UK,DE or A1F83G8C2ARO7P."),
+        typer.Option(
+            help=f"Comma-separated marketplace ids or country codes, e.g. UK,DE or {example_ids('UK')}."
+        ),
     ],
     client_id: Annotated[
         str,
@@ -213,4 +214,4 @@ def remove_command(
 
 
 def _countries(marketplace_ids: list[str]) -> str:
-    return ",".join(_COUNTRY.get(m, m) for m in marketplace_ids)
+    return ",".join(code_of(m) for m in marketplace_ids)

@@ -17,6 +17,7 @@ from orderbridge.amazon.channel import (
     import_settings,
     settings_for,
 )
+from orderbridge.amazon.marketplaces import example_ids
 from orderbridge.book.channels import ChannelKind, channel_by_code, save_channel
 from orderbridge.cli.context import console, fail, unit_of_work
 from orderbridge.cli.output import print_json, print_table, reported_errors
@@ -42,7 +43,9 @@ def settings_errors() -> Iterator[None]:
 @channels.command("add")
 def add_channel(
     code: ChannelCode,
-    marketplace_id: Annotated[str, typer.Argument(help="Amazon's marketplace id, e.g. A1F83G8C2ARO7P.")],
+    marketplace_id: Annotated[
+        str, typer.Argument(help=f"Amazon's marketplace id, e.g. {example_ids('UK')}.")
+    ],
     name: Annotated[str, typer.Option(help="A name to show; the code if not given.")] = "",
 ) -> None:
     """Add (or rename) the channel of one Amazon marketplace; its settings start at the defaults."""

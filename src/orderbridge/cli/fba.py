@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from orderbridge.amazon import inbound as inbound_shipments
 from orderbridge.amazon.accounts import SellerAccount
-from orderbridge.amazon.fba_claims import claims as open_claims
-from orderbridge.amazon.fba_ledger import stock_by_centre
+from orderbridge.amazon.fba import inbound as inbound_shipments
+from orderbridge.amazon.fba.claims import claims as open_claims
+from orderbridge.amazon.fba.ledger_booking import stock_by_centre
 from orderbridge.book.catalog import Product
 from orderbridge.book.inventory import Warehouse
 from orderbridge.book.transfers import WarehouseTransfer

@@ -54,7 +54,7 @@ def buffer(
 ) -> None:
     """Hold units back: the listing shows what is available less this buffer (I1)."""
     from orderbridge.amazon.listings import find_listing
-    from orderbridge.amazon.stock_push import set_buffer
+    from orderbridge.amazon.outbound.listing_quantities import set_buffer
     from orderbridge.book.errors import NotFoundError
 
     with reported_errors(), unit_of_work() as session:

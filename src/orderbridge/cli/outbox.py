@@ -9,7 +9,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from orderbridge.amazon.outbox_sender import ALERT_KIND, OutboxError, request_full_stock_push, retry_message
+from orderbridge.amazon.outbound.sender import OutboxError, request_full_stock_push, retry_message
+from orderbridge.amazon.outbound.sender_pass import ALERT_KIND
 from orderbridge.book.alerts import open_alerts
 from orderbridge.cli.context import console, fail, unit_of_work
 from orderbridge.cli.output import print_json, print_table

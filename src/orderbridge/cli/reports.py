@@ -11,9 +11,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
 from orderbridge.amazon.accounts import list_accounts
-from orderbridge.amazon.report_handler import load_handlers
-from orderbridge.amazon.report_inbox import AmazonReport, quarantined_rows
-from orderbridge.amazon.reports import ImportResult, import_report_file, retry_quarantined_rows
+from orderbridge.amazon.reports.booking import ImportResult, import_report_file, retry_quarantined_rows
+from orderbridge.amazon.reports.handlers import load_handlers
+from orderbridge.amazon.reports.inbox import AmazonReport, quarantined_rows
 from orderbridge.book.alerts import Subject, open_alerts
 from orderbridge.book.money_trail import order_trail
 from orderbridge.book.settlements import Settlement, settlement_by_reference, totals_by_kind, unknown_orders
@@ -96,7 +96,7 @@ def import_report_command(
     as_json: AsJson = False,
 ) -> None:
     """Book a report file downloaded from Seller Central; importing it again books nothing twice."""
-    from orderbridge.amazon.reports import ReportSource
+    from orderbridge.amazon.reports.booking import ReportSource
 
     _known_type(report_type)
     account_id = _one_account(account)

@@ -17,11 +17,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.accounts import SellerAccount, get_account, list_accounts
-from orderbridge.amazon.booking import preview_order
+from orderbridge.amazon.channel import channel_for
 from orderbridge.amazon.errors import AmazonError
-from orderbridge.amazon.mapping import MappingError
-from orderbridge.amazon.sync import SyncOptions
-from orderbridge.amazon.sync_booking import channel_for
+from orderbridge.amazon.orders.booking import preview_order
+from orderbridge.amazon.orders.mapping import MappingError
+from orderbridge.amazon.orders.sync import SyncOptions
 from orderbridge.book.orders.model import OrderStatus
 from orderbridge.cli import database
 from orderbridge.cli.accounts import keystore

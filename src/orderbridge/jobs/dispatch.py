@@ -23,7 +23,8 @@ from typing import Any
 import redis
 from sqlalchemy import select
 
-from orderbridge.amazon.accounts import ENDPOINTS, Region, SellerAccount
+from orderbridge.amazon.accounts import SellerAccount
+from orderbridge.amazon.marketplaces import ENDPOINTS, Region
 from orderbridge.clock import Clock
 from orderbridge.jobs.schedule import orders_interval
 from orderbridge.jobs.tasks import Runtime

@@ -18,11 +18,11 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderbridge.amazon.accounts import ENDPOINTS, SellerAccount, add_account, list_accounts, sandbox_accounts
-from orderbridge.amazon.channel import change_settings
+from orderbridge.amazon.accounts import SellerAccount, add_account, list_accounts, sandbox_accounts
+from orderbridge.amazon.channel import change_settings, channel_for
 from orderbridge.amazon.listings import ListingFulfilment, connect_listing, find_listing
-from orderbridge.amazon.report_sync import scheduled_types, short_name
-from orderbridge.amazon.sync_booking import channel_for
+from orderbridge.amazon.marketplaces import ENDPOINTS
+from orderbridge.amazon.reports.sync import scheduled_types, short_name
 from orderbridge.book.catalog import Product, save_product
 from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse, count_stock, warehouse_by_code
 from orderbridge.book.orders.statuses import ensure_default_statuses

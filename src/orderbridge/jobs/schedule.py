@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from orderbridge.amazon.quotas import PLANS
+from orderbridge.amazon.api.quotas import PLANS
 from orderbridge.clock import Clock, utc_now
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,12 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import SellerAccount, credentials
-from orderbridge.amazon.auth import TokenCache
-from orderbridge.amazon.calls import CallLog
-from orderbridge.amazon.client import SpApiClient
+from orderbridge.amazon.api.auth import TokenCache
+from orderbridge.amazon.api.calls import CallLog
+from orderbridge.amazon.api.client import SpApiClient
+from orderbridge.amazon.api.quotas import QuotaLimiter, Quotas
 from orderbridge.amazon.leases import LeaseHeld
-from orderbridge.amazon.outbox_sender import SenderDeps, request_full_stock_push, send_outbox
-from orderbridge.amazon.quotas import QuotaLimiter, Quotas
-from orderbridge.amazon.sync import (
+from orderbridge.amazon.orders.sync import (
     SyncDeps,
     SyncOptions,
     SyncReport,
@@ -34,6 +33,8 @@ from orderbridge.amazon.sync import (
     retry_quarantined,
     sync_orders,
 )
+from orderbridge.amazon.outbound.sender import request_full_stock_push, send_outbox
+from orderbridge.amazon.outbound.sender_pass import SenderDeps
 from orderbridge.clock import Clock, utc_now
 from orderbridge.errors import OrderbridgeError
 from orderbridge.privacy.keystore import KeyStore
@@ -204,7 +205,7 @@ def _account(rt: Runtime, account_id: int) -> SellerAccount:
 
 def sync_account_reports(account_id: int, report_type: str | None = None) -> dict[str, Any]:
     """One pass over Amazon's reports for an account (one type, or every type a handler books)."""
-    from orderbridge.amazon.report_sync import sync_reports
+    from orderbridge.amazon.reports.sync import sync_reports
 
     rt = runtime()
     account = _account(rt, account_id)
@@ -222,7 +223,7 @@ def sync_account_reports(account_id: int, report_type: str | None = None) -> dic
 
 def take_fba_opening(account_id: int, *, dry_run: bool = False) -> dict[str, Any]:
     """Take (or with `dry_run` only show) the account's FBA opening balance from Amazon's count."""
-    from orderbridge.amazon.fba_opening import fetch_opening
+    from orderbridge.amazon.fba.opening import fetch_opening
 
     rt = runtime()
     account = _account(rt, account_id)
@@ -307,7 +308,7 @@ def sweep_personal_data() -> dict[str, Any]:
 
 def sync_account_inbound(account_id: int) -> dict[str, Any]:
     """F3-F5: poll the account's inbound shipments; transfers made and received, notices queued."""
-    from orderbridge.amazon.inbound import sync_inbound
+    from orderbridge.amazon.fba.inbound import sync_inbound
 
     rt = runtime()
     report = sync_inbound(

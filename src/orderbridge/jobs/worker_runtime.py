@@ -19,11 +19,11 @@ from functools import cache
 import httpx
 import redis
 
-from orderbridge.amazon.accounts import ENDPOINTS
-from orderbridge.amazon.calls import CallEvent, CallLog
-from orderbridge.amazon.quota_redis import RedisQuotaLimiter
-from orderbridge.amazon.quotas import Quotas
-from orderbridge.amazon.sync import SyncOptions
+from orderbridge.amazon.api.calls import CallEvent, CallLog
+from orderbridge.amazon.api.quota_redis import RedisQuotaLimiter
+from orderbridge.amazon.api.quotas import Quotas
+from orderbridge.amazon.marketplaces import ENDPOINTS
+from orderbridge.amazon.orders.sync import SyncOptions
 from orderbridge.clock import Clock
 from orderbridge.config import Settings
 from orderbridge.db import make_engine, session_factory

@@ -24,11 +24,11 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from orderbridge.amazon.accounts import SellerAccount, list_accounts
-from orderbridge.amazon.calls import stored_counts
-from orderbridge.amazon.cursors import SyncCursor
-from orderbridge.amazon.inbox import InboxItem, InboxStatus
-from orderbridge.amazon.quota_redis import all_buckets
-from orderbridge.amazon.quotas import QuotaBucket, refill
+from orderbridge.amazon.api.calls import stored_counts
+from orderbridge.amazon.api.quota_redis import all_buckets
+from orderbridge.amazon.api.quotas import QuotaBucket, refill
+from orderbridge.amazon.orders.cursors import SyncCursor
+from orderbridge.amazon.orders.inbox import InboxItem, InboxStatus
 from orderbridge.book.contacts import Contact
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.clock import as_utc, utc_now

@@ -10,7 +10,8 @@ import pyotp
 import segno
 from sqlalchemy.orm import Session
 
-from orderbridge.amazon.accounts import ENDPOINTS, list_accounts
+from orderbridge.amazon.accounts import list_accounts
+from orderbridge.amazon.marketplaces import ENDPOINTS
 from orderbridge.privacy.keystore import KeyStore
 from orderbridge.privacy.vault import FieldRef, Vault
 from orderbridge.web.users import User

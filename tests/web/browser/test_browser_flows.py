@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from orderbridge.amazon.inbox import InboxItem, InboxStatus
+from orderbridge.amazon.orders.inbox import InboxItem, InboxStatus
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.orders.shipping import ship_order
 from orderbridge.book.pii import REDACTED

@@ -10,17 +10,16 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from orderbridge.amazon.accounts import NewAccount, add_account
-from orderbridge.amazon.channel import ChannelSettings, save_settings
-from orderbridge.amazon.inbox import InboxItem, InboxStatus, store_orders
+from orderbridge.amazon.channel import ChannelSettings, channel_for, save_settings
 from orderbridge.amazon.listings import Listing, SeenListing, connect_listing, record_seen
-from orderbridge.amazon.sync import SyncDeps, book_inbox
-from orderbridge.amazon.sync_booking import channel_for
+from orderbridge.amazon.orders.inbox import InboxItem, InboxStatus, store_orders
+from orderbridge.amazon.orders.sync import SyncDeps, book_inbox
 from orderbridge.book.catalog import save_product
 from orderbridge.book.inventory import MovementReason, add_warehouse, move_stock
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.orders.statuses import ensure_default_statuses
 from orderbridge.book.tax import add_nominal_code, add_tax_code, add_tax_rule, company
-from tests.amazon.test_mapping_payloads import Line, Spec, order
+from tests.amazon.orders.test_mapping_payloads import Line, Spec, order
 from tests.web.conftest import WebApp
 
 UK = "A1F83G8C2ARO7P"

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from orderbridge.amazon.outbox_sender import OutboxError, retry_message
+from orderbridge.amazon.outbound.sender import OutboxError, retry_message
 from orderbridge.outbox.models import MessageStatus
 from orderbridge.outbox.queries import MessageLine, message, messages_page
 from orderbridge.web.api.paging import ApiPage, CursorParam, SizeParam, cursor_checked, page_of

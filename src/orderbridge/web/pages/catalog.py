@@ -10,10 +10,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from orderbridge.amazon.accounts import SellerAccount
-from orderbridge.amazon.client import SpApiClient
+from orderbridge.amazon.api.client import SpApiClient
 from orderbridge.amazon.listings import Listing, connect_listing
+from orderbridge.amazon.orders.sync import SyncDeps, retry_quarantined
 from orderbridge.amazon.queries import listings_page, quarantine_page, quarantined_account_ids
-from orderbridge.amazon.sync import SyncDeps, retry_quarantined
 from orderbridge.book.catalog import Product
 from orderbridge.book.channels import Channel, ChannelKind
 from orderbridge.book.errors import BookError, NotFoundError

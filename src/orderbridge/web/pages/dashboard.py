@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from orderbridge.amazon.outbox_sender import ALERT_KIND as REFUSED_BY_AMAZON
+from orderbridge.amazon.outbound.sender_pass import ALERT_KIND as REFUSED_BY_AMAZON
 from orderbridge.amazon.queries import quarantined_count, sync_health, unconnected_count
 from orderbridge.book.queries.attention import open_alert_counts, orders_past_retention
 from orderbridge.book.queries.orders import orders_per_day

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from orderbridge.amazon.outbox_sender import OutboxError, retry_message
+from orderbridge.amazon.outbound.sender import OutboxError, retry_message
 from orderbridge.book.errors import BookError
 from orderbridge.outbox.models import MessageStatus
 from orderbridge.outbox.queries import message, messages_page, parse_status

@@ -1,0 +1,158 @@
+"""Settlements end to end over a generated sandbox world (FBA and FBM, several settlements), both stores."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, update
+
+from orderbridge.amazon.accounts import SellerAccount
+from orderbridge.amazon.api.layers import Request
+from orderbridge.amazon.reports.inbox import AmazonReport, ReportRowRecord, ReportState
+from orderbridge.amazon.reports.settlements import SETTLEMENT_REPORT
+from orderbridge.amazon.reports.sync import sync_reports
+from orderbridge.book.channels import Channel
+from orderbridge.book.orders.model import Fulfilment, SalesOrder
+from orderbridge.book.payments import Payment
+from orderbridge.book.settlements import Settlement, SettlementLine, SettlementStatus, unknown_orders
+from orderbridge.clock import as_utc
+from orderbridge.db import make_engine, session_factory
+from orderbridge.simulator import worldfile
+from orderbridge.simulator.generator import parse_mix
+from tests.e2e.sync_world import SyncWorld, make_sandbox, open_world
+from tests.simulator.sandbox_helpers import assert_valid, small_world
+
+_WORLD = worldfile.dump(
+    small_world(
+        seed=5, orders_per_day=4, days=30, marketplaces=["US", "UK"], mix=parse_mix("fba=0.5,return=0.1")
+    )
+)
+SALE_TYPES = ("ItemPrice", "Promotion", "ItemWithheldTax")
+
+
+STORES = pytest.mark.parametrize("fresh_store_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def world(fresh_store_url: str, tmp_path: Path) -> Iterator[SyncWorld]:
+    engine = make_engine(fresh_store_url)
+    found = open_world(session_factory(engine), make_sandbox(_WORLD), tmp_path)
+    for seller in found.accounts:
+        found.sync(seller, first_lookback=timedelta(days=40))
+    yield found
+    engine.dispose()
+
+
+def sync_all(world: SyncWorld) -> int:
+    booked = 0
+    for account_id in world.accounts.values():
+        with world.sessions() as session:
+            account = session.get(SellerAccount, account_id)
+            assert account is not None
+        result = sync_reports(
+            world.sessions, world.client(account), account_id=account_id, clock=world.vtime.now
+        )
+        assert not result.failed
+        booked += result.booked
+    return booked
+
+
+def expected_released(world: SyncWorld, settlement: Settlement, marketplace_id: str) -> dict[str, Decimal]:
+    """The sandbox's truth: per order, what the settlement's period released for its sales."""
+    start = as_utc(settlement.period_start).timestamp()  # type: ignore[arg-type]
+    end = as_utc(settlement.period_end).timestamp()  # type: ignore[arg-type]
+    out: dict[str, Decimal] = defaultdict(Decimal)
+    for event in world.sandbox.world.financial_events:
+        if (
+            event.marketplace_id == marketplace_id
+            and start <= event.ts < end
+            and event.transaction_type == "Order"
+            and event.amount_type in SALE_TYPES
+        ):
+            out[event.order_id] += event.amount
+    return out
+
+
+@STORES
+def test_r1_r2_o4_every_settlement_reconciles_and_pays_its_orders_with_its_amounts(world: SyncWorld) -> None:
+    # when every report of every account is synced
+    assert sync_all(world) > 0
+    with world.sessions() as session:
+        settlements = list(session.scalars(select(Settlement)))
+        assert len(settlements) >= 8  # two marketplaces, several 14-day periods (R1)
+        paid_channels: set[str] = set()
+        for settlement in settlements:
+            # then every settlement reconciles to its deposit (R2) ...
+            assert settlement.status == SettlementStatus.RECONCILED, settlement.reference
+            assert settlement.lines_total == settlement.deposit_total
+            channel = session.get(Channel, settlement.channel_id)
+            assert channel is not None and channel.marketplace_id
+            truth = expected_released(world, settlement, channel.marketplace_id)
+            booked = dict(session.execute(select(SalesOrder.external_ref, SalesOrder.id)).all())
+            for order_ref, amount in truth.items():
+                if order_ref not in booked:
+                    assert order_ref in unknown_orders(session, settlement.id)  # listed, not dropped
+                    continue
+                # ... and every order in it is paid with exactly what the settlement released (O4)
+                payment = session.scalar(
+                    select(Payment).where(
+                        Payment.order_id == booked[order_ref],
+                        Payment.reference == f"settlement {settlement.reference}",
+                    )
+                )
+                assert payment is not None, (settlement.reference, order_ref)
+                assert payment.amount == amount
+                order = session.get(SalesOrder, booked[order_ref])
+                assert order is not None
+                paid_channels.add(order.fulfilment)
+        assert {Fulfilment.CHANNEL, Fulfilment.SELLER} <= paid_channels  # FBA and FBM orders were both paid
+
+
+@STORES
+def test_f10_re_running_every_report_changes_nothing(world: SyncWorld) -> None:
+    sync_all(world)
+    with world.sessions() as session:
+        before = (
+            session.scalar(select(func.count()).select_from(SettlementLine)),
+            session.scalar(select(func.count()).select_from(Payment)),
+            session.scalar(select(func.sum(SalesOrder.amount_paid))),
+            session.scalar(select(func.count()).select_from(ReportRowRecord)),
+        )
+    # a second pass finds every settlement booked ...
+    assert sync_all(world) == 0
+    # ... and even downloading and reading every report again books nothing twice
+    with world.sessions.begin() as session:
+        session.execute(update(AmazonReport).values(state=ReportState.DOWNLOADED))
+    assert sync_all(world) == 0
+    with world.sessions() as session:
+        after = (
+            session.scalar(select(func.count()).select_from(SettlementLine)),
+            session.scalar(select(func.count()).select_from(Payment)),
+            session.scalar(select(func.sum(SalesOrder.amount_paid))),
+            session.scalar(select(func.count()).select_from(ReportRowRecord)),
+        )
+        assert after == before
+        reports = list(session.scalars(select(AmazonReport)))
+        assert all(r.state in (ReportState.BOOKED, ReportState.EMPTY) for r in reports)
+        assert SETTLEMENT_REPORT in {r.report_type for r in reports}
+
+
+def test_settlement_discovery_answers_pass_amazons_models_strictly(world: SyncWorld) -> None:
+    account_id = next(iter(world.accounts.values()))
+    with world.sessions() as session:
+        account = session.get(SellerAccount, account_id)
+        assert account is not None
+    client = world.client(account)
+    params = {"reportTypes": SETTLEMENT_REPORT, "processingStatuses": "DONE"}
+    listed = client.call(Request("getReports", "GET", "/reports/2021-06-30/reports", params)).json()
+    assert_valid("reports_2021-06-30.json", "GetReportsResponse", listed)
+    document_id = listed["reports"][0]["reportDocumentId"]
+    path = f"/reports/2021-06-30/documents/{document_id}"
+    document = client.call(Request("getReportDocument", "GET", path)).json()
+    assert_valid("reports_2021-06-30.json", "ReportDocument", document)
+    assert client.get_reports([SETTLEMENT_REPORT], statuses=["DONE"]).reports
