@@ -124,6 +124,39 @@ MARKETPLACES: dict[str, Marketplace] = {
 BY_ID: dict[str, Marketplace] = {m.marketplace_id: m for m in MARKETPLACES.values()}
 
 
+@dataclass(frozen=True)
+class OtherMarketplace:
+    """A marketplace Amazon has that the sandbox generates no sellers or orders for (SPAPI.md §1)."""
+
+    code: str
+    marketplace_id: str
+    name: str
+    country_code: str
+    currency: str
+    region: str
+
+
+# Every other marketplace Amazon has, so that the sandbox's table and the product's name the same set.
+OTHER_MARKETPLACES: tuple[OtherMarketplace, ...] = (
+    OtherMarketplace("MX", "A1AM78C64UM0Y8", "Amazon.com.mx", "MX", "MXN", "NA"),
+    OtherMarketplace("BR", "A2Q3Y263D00KWC", "Amazon.com.br", "BR", "BRL", "NA"),
+    OtherMarketplace("NL", "A1805IZSGTT6HS", "Amazon.nl", "NL", "EUR", "EU"),
+    OtherMarketplace("SE", "A2NODRKZP88ZB9", "Amazon.se", "SE", "SEK", "EU"),
+    OtherMarketplace("PL", "A1C3SOZRARQ6R3", "Amazon.pl", "PL", "PLN", "EU"),
+    OtherMarketplace("BE", "AMEN7PMS3EDWL", "Amazon.com.be", "BE", "EUR", "EU"),
+    OtherMarketplace("IE", "A28R8C7NBKEWEA", "Amazon.ie", "IE", "EUR", "EU"),
+    OtherMarketplace("TR", "A33AVAJ2PDY3EV", "Amazon.com.tr", "TR", "TRY", "EU"),
+    OtherMarketplace("EG", "ARBP9OOSHTCHU", "Amazon.eg", "EG", "EGP", "EU"),
+    OtherMarketplace("SA", "A17E79C6D8DWNP", "Amazon.sa", "SA", "SAR", "EU"),
+    OtherMarketplace("AE", "A2VIGQ35RCS4UG", "Amazon.ae", "AE", "AED", "EU"),
+    OtherMarketplace("IN", "A21TJRUUN4KGV", "Amazon.in", "IN", "INR", "EU"),
+    OtherMarketplace("ZA", "AE08WJ6YKNBMC", "Amazon.co.za", "ZA", "ZAR", "EU"),
+    OtherMarketplace("JP", "A1VC38T7YXB528", "Amazon.co.jp", "JP", "JPY", "FE"),
+    OtherMarketplace("AU", "A39IBJ37TRP1C6", "Amazon.com.au", "AU", "AUD", "FE"),
+    OtherMarketplace("SG", "A19VAU5U5O7RUS", "Amazon.sg", "SG", "SGD", "FE"),
+)
+
+
 def marketplace(code_or_id: str) -> Marketplace:
     """Look a marketplace up by its code (`UK`, `GB` accepted) or its marketplace id."""
     key = "UK" if code_or_id.upper() == "GB" else code_or_id.upper()
