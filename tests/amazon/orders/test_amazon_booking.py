@@ -485,7 +485,7 @@ def test_o21_o7_partial_cancellation_of_a_bundle_while_pending_shrinks_its_compo
 
 
 def test_the_page_booking_copies_every_field_of_a_new_order() -> None:
-    """booking_page._with stands in for dataclasses.replace: a NewOrder field it forgot would be lost."""
+    """page_booking._with stands in for dataclasses.replace: a NewOrder field it forgot would be lost."""
     from dataclasses import fields
 
     from orderbridge.amazon.orders.page_booking import _with

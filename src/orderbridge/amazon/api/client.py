@@ -8,7 +8,7 @@ per-account cache nor expiry on an injected virtual clock is possible), builds t
 response headers such as `x-amzn-RateLimit-Limit` reach a limiter, and has no client-side quotas or
 jittered retries. About a dozen operations are needed; their shapes are checked against Amazon's models.
 
-The call path under every method lives in `client_layers.py`: call() -> retries (tenacity, jittered
+The call path under every method lives in `layers.py`: call() -> retries (tenacity, jittered
 backoff, Retry-After) -> quota (the shared bucket in the store) -> LWA token (per account) -> send.
 """
 

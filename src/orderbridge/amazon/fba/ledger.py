@@ -38,7 +38,7 @@ class LedgerHandler(ReportHandler):
     required = ("Date", "MSKU", "Event Type", "Quantity", "Fulfillment Center", "Disposition", "Country")
     # Near-real-time FBA report: regenerated at most every 30 minutes (SPAPI.md §7). The first window
     # reaches as far back as the inbound poll's (90 days), so every shipment it sees has its receipts
-    # here: those before the opening balance are in Amazon's count (fba_opening.py).
+    # here: those before the opening balance are in Amazon's count (opening.py).
     policy = WindowPolicy(
         every=timedelta(hours=1), first_lookback=timedelta(days=90), max_span=timedelta(days=31)
     )

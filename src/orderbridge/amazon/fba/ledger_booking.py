@@ -13,7 +13,7 @@ reference names the entry (F10):
   move those units, so they are never counted twice. They still count in the per-centre sub-ledger.
 - WhseTransfers move units between centres; VendorReturns are removals.
 
-Rows dated before the account's FBA opening balance (`fba_opening.py`) are inside Amazon's opening
+Rows dated before the account's FBA opening balance (`opening.py`) are inside Amazon's opening
 count: they are kept as entries marked `before_opening` (claims, shipped order rows) and move nothing.
 
 An entry's identity leaves out the Reconciled / Unreconciled columns, which Amazon changes later (a

@@ -18,8 +18,8 @@ messages of the same order wait behind it. Amazon's refusal (400 with its reason
 listing submission, an ERROR in a feed's processing report) fails the message and raises an alert on
 the order or product; `orderbridge outbox retry ID` sends it again once the cause is fixed.
 
-The pass's state and shared bookkeeping are in outbox_pass.py, confirmations in
-outbox_confirmations.py, stock and feeds in outbox_stock.py; this module runs the pass and holds the
+The pass's state and shared bookkeeping are in sender_pass.py, confirmations in
+confirmations.py, stock and feeds in stock_updates.py; this module runs the pass and holds the
 commands.
 """
 

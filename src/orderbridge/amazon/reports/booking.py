@@ -1,6 +1,6 @@
 """Booking a report file: stream its rows into the report inbox in batches, each batch one transaction.
 
-`import_report_file` is the one path every report takes, whether downloaded by `report_sync` or dropped
+`import_report_file` is the one path every report takes, whether downloaded by `sync.py` or dropped
 in by a seller (`orderbridge reports import`): the file is decoded (declared charset, else UTF-8, else
 the marketplace's fallback), read row by row (memory does not grow with the file), and every batch of
 rows is booked in one transaction together with its inbox rows. A row whose identity the inbox already

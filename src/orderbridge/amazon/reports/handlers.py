@@ -3,7 +3,7 @@
 A handler names the columns it needs, says what identifies a row (`row_key`), turns a row into its own
 value without touching the store (`parse`, which raises `RowError` for a bad row), books a batch of
 parsed rows inside the batch's transaction (`book`, which may refuse single rows), and runs once more
-after the last row (`finish`, e.g. reconciling a settlement). The pipeline in `reports.py` does the
+after the last row (`finish`, e.g. reconciling a settlement). The pipeline in `booking.py` does the
 rest: download, decode, stream, skip rows already booked, quarantine bad rows, record progress.
 Handlers register themselves with `register_report_handler` when their module is imported;
 `load_handlers()` imports every module that holds one.
