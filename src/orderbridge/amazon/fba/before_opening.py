@@ -11,23 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import (
-    case,
-    func,
-    select,
-)
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.fba.ledger_rows import LEDGER
 from orderbridge.amazon.fba.records import InboundShipmentRecord, LedgerEntry, current_opening, opening_cutoff
 from orderbridge.amazon.reports.inbox import latest_window_end
 from orderbridge.book.catalog import Product
-from orderbridge.book.inventory import (
-    MovementReason,
-    StockMovement,
-    Warehouse,
-    move_stock,
-)
+from orderbridge.book.inventory import MovementReason, StockMovement, Warehouse, move_stock
 from orderbridge.book.transfers import WarehouseTransfer
 from orderbridge.clock import as_utc
 

@@ -28,12 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    func,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.fba.before_opening import settle_opening_receipts

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from orderbridge.amazon.reports.rows import ReportRow, RowError, whole_number
-from orderbridge.book.inventory import (
-    MovementReason,
-)
+from orderbridge.book.inventory import MovementReason
 
 LEDGER = "GET_LEDGER_DETAIL_VIEW_DATA"
 REPLACEMENTS = "GET_FBA_FULFILLMENT_CUSTOMER_SHIPMENT_REPLACEMENT_DATA"

@@ -31,11 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import (
-    func,
-    or_,
-    select,
-)
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import SellerAccount
@@ -47,12 +43,7 @@ from orderbridge.amazon.marketplaces import by_id
 from orderbridge.amazon.reports.locales import ReportLocale, locale_for
 from orderbridge.amazon.reports.rows import ReportFileError, RowError, read_rows
 from orderbridge.book.catalog import Product
-from orderbridge.book.inventory import (
-    MovementReason,
-    StockMovement,
-    Warehouse,
-    move_stock,
-)
+from orderbridge.book.inventory import MovementReason, StockMovement, Warehouse, move_stock
 from orderbridge.clock import Clock
 from orderbridge.errors import OrderbridgeError
 

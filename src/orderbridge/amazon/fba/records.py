@@ -10,15 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    UniqueConstraint,
-    select,
-)
+from sqlalchemy import ForeignKey, Index, Integer, String, Table, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.amazon.api.inbound_types import ABANDONED
