@@ -391,6 +391,11 @@ def channel_code(marketplace_id: str) -> str:
     return f"amazon-{code_of(marketplace_id).lower()}"
 
 
+def channel_name(marketplace_id: str) -> str:
+    """The name `channel_for` gives the Amazon channel of a marketplace (`Amazon US`, `Amazon UK` ...)."""
+    return f"Amazon {code_of(marketplace_id).upper()}"
+
+
 def channel_for(session: Session, marketplace_id: str) -> Channel:
     """The Amazon channel of a marketplace; created with default settings when there is none yet."""
     found = session.scalar(
@@ -400,7 +405,7 @@ def channel_for(session: Session, marketplace_id: str) -> Channel:
     )
     if found is not None:
         return found
-    code = channel_code(marketplace_id)
-    channel = save_channel(session, code, f"Amazon {code[7:].upper()}", ChannelKind.AMAZON, marketplace_id)
+    code, name = channel_code(marketplace_id), channel_name(marketplace_id)
+    channel = save_channel(session, code, name, ChannelKind.AMAZON, marketplace_id)
     session.flush()
     return channel

@@ -20,7 +20,7 @@ from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from orderbridge.amazon.channel import StoredChannelSettings, channel_code
+from orderbridge.amazon.channel import StoredChannelSettings, channel_code, channel_name
 from orderbridge.book.channels import Channel, ChannelKind
 from orderbridge.book.orders.model import OrderStatus
 from orderbridge.book.orders.statuses import DEFAULT_STATUSES
@@ -58,7 +58,7 @@ def ensure_first_use_rows(session: Session, marketplace_ids: Iterable[str]) -> l
     channels = [
         {
             "code": channel_code(marketplace_id),
-            "name": f"Amazon {channel_code(marketplace_id)[7:].upper()}",
+            "name": channel_name(marketplace_id),
             "kind": ChannelKind.AMAZON,
             "marketplace_id": marketplace_id,
         }
