@@ -79,6 +79,7 @@ def _shipment_messages(session: Session, shipments: list[Shipment]) -> list[dict
                 SalesOrder.id.in_(order_ids),
                 Channel.kind == ChannelKind.AMAZON,
                 SalesOrder.fulfilment == Fulfilment.SELLER,  # FBA orders are shipped by Amazon itself
+                SalesOrder.confirm_shipments.is_(True),  # Amazon collects these itself (Easy Ship)
             )
         )
     )
@@ -94,7 +95,7 @@ def _shipment_messages(session: Session, shipments: list[Shipment]) -> list[dict
             "created_at": now,
         }
         for shipment in sorted(shipments, key=lambda s: s.id)
-        if shipment.order_id in marketplace_orders
+        if shipment.order_id in marketplace_orders and not shipment.made_at_channel
     ]
 
 

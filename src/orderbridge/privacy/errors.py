@@ -25,6 +25,13 @@ class DecryptionError(PrivacyError):
     """A ciphertext does not decrypt: malformed, tampered with, or moved to another row or field."""
 
 
+class MisboundValueError(DecryptionError):
+    """A sealed value was put on a row or field it was not sealed for, and where it came from is unknown.
+
+    Copy buyer data between rows as plaintext opened through the vault (`sealing.open_address`), or as a
+    value read from its row (it carries where it was sealed, and sealing moves it)."""
+
+
 class RetentionSettingError(PrivacyError):
     """A retention period longer than Amazon allows or not positive, or a time without a timezone."""
 

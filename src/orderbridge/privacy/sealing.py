@@ -11,6 +11,11 @@ or ``[Redacted]``. Keys are per (seller scope, marketplace, retention epoch): th
 channel's code, the marketplace the channel's marketplace id; records with no due date yet (and every
 record of a non-Amazon channel, P8) use the rolling open key. Reading a value back is `reveal`, which
 writes an audit entry (R4, R15, AC-21).
+
+A sealed value read through the ORM carries where it was sealed (`BoundSealed`): copied to another row
+or field, sealing opens it there and seals it again for its new place. A sealed value whose origin is
+unknown and that does not open in its new place is refused (`MisboundValueError`), never stored where
+nobody could read it again.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from typing import Any
 
 from sqlalchemy import Table, event, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from orderbridge.book import pii
+from orderbridge.book.address import Address, read_address
 from orderbridge.book.channels import Channel, ChannelKind
 from orderbridge.book.contacts import Contact
 from orderbridge.book.custom_fields import CustomFieldDefinition, CustomFieldValue, RecordKind
@@ -35,7 +42,12 @@ from orderbridge.clock import Clock, as_utc
 from orderbridge.privacy import audit
 from orderbridge.privacy.blind_index import BlindIndexer, IndexKind
 from orderbridge.privacy.bulk_reads import DEFAULT_POLICY, BulkReadPolicy, check_bulk_reads
-from orderbridge.privacy.errors import DecryptionError, KeyDestroyedError, NothingToIndexError
+from orderbridge.privacy.errors import (
+    DecryptionError,
+    KeyDestroyedError,
+    MisboundValueError,
+    NothingToIndexError,
+)
 from orderbridge.privacy.keystore import DataKey, KeyId, KeyStore
 from orderbridge.privacy.models import AuditAction
 from orderbridge.privacy.retention_clock import FulfilmentFacts, retention_due, retention_period
@@ -96,7 +108,88 @@ def privacy_of(session: Session) -> Privacy | None:
 def _install_listeners() -> None:
     if not event.contains(Session, "before_flush", _before_flush):
         event.listen(Session, "before_flush", _before_flush)
+    if not event.contains(pii.PIIRecordColumns, "load", _remember_origin):
+        event.listen(pii.PIIRecordColumns, "load", _remember_origin, propagate=True)
+        event.listen(pii.PIIRecordColumns, "refresh", _remember_refreshed, propagate=True)
     pii.register_sealer(_seal_bulk)
+
+
+# -- where a sealed value was sealed -------------------------------------------------------------
+
+
+class BoundSealed(str):
+    """Sealed text as read from its row, remembering where it was sealed (table, record id, field).
+
+    Assigned to another row or field (a repeat buyer's address copied from the contact to the order),
+    sealing opens it at `origin` and seals it again for its new place.
+    """
+
+    origin: FieldRef
+
+
+def bound(value: str, origin: FieldRef) -> BoundSealed:
+    found = BoundSealed(value)
+    found.origin = origin
+    return found
+
+
+def origin_of(value: str) -> FieldRef | None:
+    return value.origin if isinstance(value, BoundSealed) else None
+
+
+def _remember_origin(record: Any, _context: object) -> None:
+    loaded = record.__dict__
+    ref = loaded.get("pii_ref")
+    if ref is None:
+        return
+    table = _table(record).name
+    for name in pii.pii_fields(_table(record)):
+        value = loaded.get(name)
+        if value is not None and value.startswith(SEALED_PREFIX) and not isinstance(value, BoundSealed):
+            set_committed_value(record, name, bound(value, FieldRef(table, ref, name)))
+
+
+def _remember_refreshed(record: Any, context: object, _attrs: object) -> None:
+    _remember_origin(record, context)
+
+
+def _place_value(privacy: Privacy, value: str, at: FieldRef, key: DataKey) -> str:
+    """A sealed value put at `at`: as it is when sealed there, else opened where it was sealed and sealed
+    again for `at` under `key`. Raises MisboundValueError when it opens neither here nor at a known origin."""
+    origin = origin_of(value)
+    if origin is not None and origin != at:
+        plain = open_sealed(privacy, value, table=origin.table, ref=str(origin.record_id), name=origin.field)
+        if plain is None or plain == pii.REDACTED:
+            return pii.REDACTED
+        return seal(privacy, plain, table=at.table, ref=str(at.record_id), name=at.field, key=key)
+    if origin is None:
+        try:
+            open_sealed(privacy, value, table=at.table, ref=str(at.record_id), name=at.field)
+        except DecryptionError:
+            raise MisboundValueError(
+                f"{at.table} {at.field}: a sealed value from another row was put here; copy buyer data "
+                "through the vault (opened where it was sealed), never as sealed text"
+            ) from None
+    return value
+
+
+def open_address(session: Session, record: Any, prefix: str) -> Address:
+    """A record's address as plaintext, to copy to another record (which seals it for itself).
+
+    Not a read by a person, so not audited: the value goes from one sealed row to another.
+    """
+    address = read_address(record, prefix)
+    privacy = privacy_of(session)
+    if privacy is None:
+        return address
+    table = _table(record).name
+    opened = {
+        name: open_sealed(privacy, value, table=table, ref=str(record.pii_ref), name=f"{prefix}_{name}")
+        if isinstance(value, str)
+        else value
+        for name, value in vars(address).items()
+    }
+    return Address(**opened)
 
 
 # -- the sealed text -----------------------------------------------------------------------------
@@ -112,8 +205,9 @@ def is_plaintext(value: str | None) -> bool:
 
 
 def seal(privacy: Privacy, value: str, *, table: str, ref: str, name: str, key: DataKey) -> str:
-    blob = privacy.vault.encrypt(value, at=FieldRef(table, ref, name), key=key)
-    return SEALED_PREFIX + base64.b64encode(blob).decode("ascii")
+    at = FieldRef(table, ref, name)
+    blob = privacy.vault.encrypt(value, at=at, key=key)
+    return bound(SEALED_PREFIX + base64.b64encode(blob).decode("ascii"), at)
 
 
 def batch_sealer(privacy: Privacy) -> Callable[[str, str, str, str, DataKey], str]:
@@ -186,16 +280,40 @@ def scope_name(code: str) -> str:
     return name if name[:1].isalnum() else ("c" + name)[:64]
 
 
-def order_due(
-    shipped_at: datetime | None, cancelled_at: datetime | None, period: timedelta
-) -> datetime | None:
-    """P1: shipped (fully) or cancelled + the retention period; None while neither."""
+@dataclass(frozen=True)
+class OrderClock:
+    """The facts an order's retention clock starts from (P1, O24): the book's shipment (in full) and
+    cancellation, and what the channel reports of its own."""
+
+    shipped_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    channel_shipped_at: datetime | None = None
+    channel_cancelled_at: datetime | None = None
+
+    @classmethod
+    def of(cls, order: Any) -> OrderClock:
+        """From a SalesOrder or a row with its four columns."""
+        return cls(order.shipped_at, order.cancelled_at, order.channel_shipped_at, order.channel_cancelled_at)
+
+
+CLOCK_COLUMNS = ("shipped_at", "cancelled_at", "channel_shipped_at", "channel_cancelled_at")
+
+
+def order_due(clock: OrderClock, period: timedelta) -> datetime | None:
+    """P1: the first of the book's anchor (shipped in full, or cancelled) and the channel's shipment or
+    cancellation, plus the retention period; None while there is none."""
     facts = FulfilmentFacts(
-        shipped_at=(as_utc(shipped_at),) if shipped_at is not None else (),
-        cancelled_at=as_utc(cancelled_at) if cancelled_at is not None else None,
-        fully_shipped=shipped_at is not None,
+        shipped_at=(as_utc(clock.shipped_at),) if clock.shipped_at is not None else (),
+        cancelled_at=as_utc(clock.cancelled_at) if clock.cancelled_at is not None else None,
+        fully_shipped=clock.shipped_at is not None,
     )
-    return retention_due(facts, period)
+    dues = [retention_due(facts, period)] + [
+        as_utc(moment) + period
+        for moment in (clock.channel_shipped_at, clock.channel_cancelled_at)
+        if moment is not None
+    ]
+    found = [due for due in dues if due is not None]
+    return min(found) if found else None
 
 
 def _channel(session: Session, channel_id: int | None) -> Channel | None:
@@ -215,15 +333,9 @@ def _channel_scope(channel: Channel | None) -> tuple[str, str, bool]:
     return scope_name(channel.code), marketplace, amazon
 
 
-def order_choice(
-    privacy: Privacy,
-    session: Session,
-    channel_id: int | None,
-    shipped_at: datetime | None,
-    cancelled_at: datetime | None,
-) -> KeyChoice:
+def order_choice(privacy: Privacy, session: Session, channel_id: int | None, clock: OrderClock) -> KeyChoice:
     seller, marketplace, amazon = _channel_scope(_channel(session, channel_id))
-    due = order_due(shipped_at, cancelled_at, privacy.period) if amazon else None  # P8
+    due = order_due(clock, privacy.period) if amazon else None  # P8
     return KeyChoice(seller, marketplace, due)
 
 
@@ -239,17 +351,14 @@ def contact_choice(privacy: Privacy, session: Session, contact: Contact) -> KeyC
     }
     with session.no_autoflush:
         stored = session.execute(
-            select(SalesOrder.id, SalesOrder.shipped_at, SalesOrder.cancelled_at)
+            select(SalesOrder.id, *(getattr(SalesOrder, name) for name in CLOCK_COLUMNS))
             .join(Channel, Channel.id == SalesOrder.channel_id)
             .where(SalesOrder.contact_id == contact.id, Channel.kind == ChannelKind.AMAZON)
         ).all()
     dues = []
-    for order_id, stored_shipped, stored_cancelled in stored:
-        held = pending.get(order_id)
-        shipped_at, cancelled_at = (
-            (held.shipped_at, held.cancelled_at) if held is not None else (stored_shipped, stored_cancelled)
-        )
-        dues.append(order_due(shipped_at, cancelled_at, privacy.period))
+    for row in stored:
+        held = pending.get(row.id)
+        dues.append(order_due(OrderClock.of(held if held is not None else row), privacy.period))
     if not dues or any(due is None for due in dues):
         return KeyChoice(seller, marketplace, None)
     return KeyChoice(seller, marketplace, max(due for due in dues if due is not None))
@@ -273,9 +382,7 @@ def key_for(privacy: Privacy, choice: KeyChoice) -> DataKey:
 
 def _record_key(privacy: Privacy, session: Session, record: Any) -> DataKey:
     if isinstance(record, SalesOrder):
-        return key_for(
-            privacy, order_choice(privacy, session, record.channel_id, record.shipped_at, record.cancelled_at)
-        )
+        return key_for(privacy, order_choice(privacy, session, record.channel_id, OrderClock.of(record)))
     if isinstance(record, Contact):
         return key_for(privacy, contact_choice(privacy, session, record))
     if isinstance(record, OrderNote):
@@ -345,8 +452,13 @@ def seal_record(
         record.pii_ref = pii.new_pii_ref()
     values = {name: getattr(record, name) for name in names}
     plaintext = any(is_plaintext(value) for value in values.values())
+    placed = _placed_values(privacy, session, record, values)
+    if placed:
+        values.update(placed)
+        for name, value in placed.items():
+            setattr(record, name, value)
     if record.pii_key is not None and not rekey and not plaintext:
-        return False
+        return bool(placed)
     if key is None and (rekey or record.pii_key is None):
         key = _record_key(privacy, session, record)
     if key is None:
@@ -355,7 +467,7 @@ def seal_record(
         except KeyDestroyedError:
             key = _record_key(privacy, session, record)
     if str(key.key_id) == record.pii_key and not plaintext:
-        return False
+        return bool(placed)
     for name, value in values.items():
         if value is None or value == pii.REDACTED or (is_sealed(value) and str(key.key_id) == record.pii_key):
             continue
@@ -366,6 +478,39 @@ def seal_record(
         setattr(record, name, seal(privacy, plain, table=table.name, ref=record.pii_ref, name=name, key=key))
     record.pii_key = str(key.key_id)
     return True
+
+
+def _placed_values(
+    privacy: Privacy, session: Session, record: Any, values: dict[str, str | None]
+) -> dict[str, str]:
+    """Sealed values newly put on `record` that were sealed elsewhere, sealed again for this record."""
+    state = inspect(record)
+    table = _table(record).name
+    moved: dict[str, str] = {}
+    key: DataKey | None = None
+    for name, value in values.items():
+        if not is_sealed(value):
+            continue
+        assert value is not None
+        at = FieldRef(table, record.pii_ref, name)
+        origin = origin_of(value)
+        if origin == at or (origin is None and not state.attrs[name].history.added):
+            continue
+        if key is None:
+            key = _current_key(privacy, session, record)
+        placed = _place_value(privacy, value, at, key)
+        if placed is not value:
+            moved[name] = placed
+    return moved
+
+
+def _current_key(privacy: Privacy, session: Session, record: Any) -> DataKey:
+    if record.pii_key is not None:
+        try:
+            return privacy.keys.get(KeyId.parse(record.pii_key))
+        except KeyDestroyedError:
+            pass
+    return _record_key(privacy, session, record)
 
 
 def _fill_email_key(privacy: Privacy, session: Session, contact: Contact) -> None:
@@ -429,9 +574,7 @@ def email_key(privacy: Privacy, email: str, *, seller: str, marketplace: str) ->
 
 def _anchor_moved(order: SalesOrder) -> bool:
     state = inspect(order)
-    return any(
-        state.attrs[name].history.has_changes() for name in ("shipped_at", "cancelled_at", "channel_id")
-    )
+    return any(state.attrs[name].history.has_changes() for name in (*CLOCK_COLUMNS, "channel_id"))
 
 
 def _before_flush(session: Session, _context: object, _instances: object) -> None:
@@ -517,9 +660,12 @@ def _seal_bulk(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
     for row in rows:
         if is_orders:
             # A page's orders share a few channels and (while new) no shipped or cancelled time.
-            cache_key: Any = (row.get("channel_id"), row.get("shipped_at"), row.get("cancelled_at"))
+            clock = OrderClock(*(row.get(name) for name in CLOCK_COLUMNS))
+            cache_key: Any = (row.get("channel_id"), clock)
             if cache_key not in keys:
-                keys[cache_key] = key_for(privacy, order_choice(privacy, session, *cache_key))
+                keys[cache_key] = key_for(
+                    privacy, order_choice(privacy, session, row.get("channel_id"), clock)
+                )
         elif registered and row.get("marketplace_id"):
             # Another package's Amazon data (the inbox): an open key of an Amazon scope, which the sweep
             # rolls and destroys once the rows it seals are redacted (never the local open key, P5).
@@ -538,15 +684,20 @@ def _seal_bulk(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -
         for name in names:
             value = row.get(name)
             # is_plaintext(value), inline: a page of orders has a dozen PII fields each
-            if value is not None and value != redacted and not value.startswith(SEALED_PREFIX):
+            if value is None or value == redacted:
+                continue
+            if value.startswith(SEALED_PREFIX):
+                row[name] = _place_value(privacy, value, FieldRef(table_name, ref, name), key)
+            else:
                 row[name] = seal_value(value, table_name, ref, name, key)
         row["pii_key"] = str(key.key_id)
 
 
 def _seal_new_contacts(privacy: Privacy, session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """New contacts inserted in bulk, as the flush listener seals a new one: an Amazon buyer's e-mail gets
-    its blind index (C4, C8) and the PII is sealed under the open key of the contact's channel and
-    marketplace (no order of it is due yet, P1); any other contact under the local key (P8)."""
+    its blind index (C4, C8), its name the search index (found from the moment it is booked), and the
+    PII is sealed under the open key of the contact's channel and marketplace (no order of it is due
+    yet, P1); any other contact under the local key (P8)."""
     names = pii.pii_fields(Contact.__table__)
     keys: dict[KeyChoice, DataKey] = {}
     scopes: dict[tuple[str | None, int | None], tuple[str, str]] = {}
@@ -566,13 +717,21 @@ def _seal_new_contacts(privacy: Privacy, session: Session, rows: Sequence[dict[s
                 row["email_key"] = email_key(privacy, plain_email, seller=seller, marketplace=marketplace)
             except NothingToIndexError:
                 row["email_key"] = None
+        if row.get("name_key") is None and marketplace_id is not None:
+            parts = (row.get(part) for part in _NAME_PARTS)
+            plain = [part if is_plaintext(part) else None for part in parts]
+            row["name_key"] = name_key(privacy, contact_name(*plain), seller=seller, marketplace=marketplace)
         if choice not in keys:
             keys[choice] = key_for(privacy, choice)
         key = keys[choice]
         ref = row["pii_ref"]
         for name in names:
             value = row.get(name)
-            if value is not None and is_plaintext(value):
+            if value is None or value == pii.REDACTED:
+                continue
+            if is_sealed(value):
+                row[name] = _place_value(privacy, value, FieldRef(Contact.__tablename__, ref, name), key)
+            else:
                 row[name] = seal_value(value, Contact.__tablename__, ref, name, key)
         row["pii_key"] = str(key.key_id)
 

@@ -147,6 +147,7 @@ async def place_order(ctx: Ctx) -> Response:
         world.now,
         fulfilled_by=fulfilled_by,
         prime=bool(body.get("prime")),
+        easy_ship=bool(body.get("easyShip")),
         business=bool(body.get("business")),
         purchase_order_number=body.get("purchaseOrderNumber", ""),
         replaces_order_id=body.get("replacesOrderId", ""),

@@ -27,6 +27,8 @@ def register(world: World) -> None:
             lifecycle.cancel(w, order, by="BUYER", reason="Order created by mistake")
         elif action == "request" and order.status == "UNSHIPPED":
             lifecycle.request_cancellation(w, order, "No longer needed")
+        elif action == "amazon_cancel" and order.status == "UNSHIPPED":
+            lifecycle.cancel(w, order, by="AMAZON", reason="Payment could not be verified")
         elif (
             action == "ship"
             and order.status in ("UNSHIPPED", "PARTIALLY_SHIPPED")
@@ -36,9 +38,10 @@ def register(world: World) -> None:
                 {"orderItemId": i["orderItemId"], "quantity": i["fulfillment"]["quantityUnfulfilled"]}
                 for i in order.doc["orderItems"]
             ]
+            easy_ship = "AMAZON_EASY_SHIP" in order.doc.get("programs", [])
             package = {
                 "packageReferenceId": "1",
-                "carrierCode": "UPS",
+                "carrierCode": "AMZN_UK" if easy_ship else "UPS",
                 "trackingNumber": "1Z" + event.key[-7:],
                 "shipDate": order.doc["lastUpdatedTime"],
                 "orderItems": lines,

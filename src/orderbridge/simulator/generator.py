@@ -30,6 +30,8 @@ DEFAULT_MIX = {
     "promo": 0.1,
     "cancel": 0.03,
     "request": 0.02,
+    "amazon_cancel": 0.02,  # cancelled at Amazon after Ready (by Amazon or in Seller Central)
+    "easy_ship": 0.15,  # of seller-fulfilled orders: Amazon collects them (AMAZON_EASY_SHIP)
     "return": 0.05,
     "replacement": 0.01,
     "lost": 0.01,
@@ -365,7 +367,9 @@ def _place_one(world: World, rng: random.Random, mix: dict[str, float], sale: Sa
         lines,
         ts,
         fulfilled_by="AMAZON" if by_amazon else "MERCHANT",
-        prime=rng.random() < mix["prime"],
+        prime=(prime_roll := rng.random()) < mix["prime"],
+        # From the same draw, so that a seed's order stream stays as it was before Easy Ship existed.
+        easy_ship=not by_amazon and prime_roll >= 1 - mix["easy_ship"],
         business=business,
         purchase_order_number=f"PO-{rng.randint(1000, 9999)}" if business else "",
     )
@@ -382,6 +386,9 @@ def _place_one(world: World, rng: random.Random, mix: dict[str, float], sale: Sa
         later(rng.uniform(60, 1500), "cancel")
     elif roll < mix["cancel"] + mix["request"]:
         later(rng.uniform(3600, 7200), "request")
+    elif roll < mix["cancel"] + mix["request"] + mix["amazon_cancel"]:
+        # Within the first day, before the seller ships; the delay comes from the roll (no new draw).
+        later(DAY * (0.3 + (roll * 997) % 0.5), "amazon_cancel")
     if not by_amazon:
         later(rng.uniform(1, 2) * DAY, "ship")
     for action in ("return", "replacement", "lost"):

@@ -46,6 +46,7 @@ class Cart:
     fulfilled_by: str = "MERCHANT"
     prime: bool = False
     business: bool = False
+    easy_ship: bool = False
     purchase_order_number: str = ""
     service_level: str = "STANDARD"
     replaces_order_id: str = ""
@@ -155,7 +156,15 @@ def build_order(cart: Cart, rng: random.Random) -> Doc:
         "orderId": order_id,
         "createdTime": iso(created),
         "lastUpdatedTime": iso(created),
-        "programs": [p for p, on in (("PRIME", cart.prime), ("AMAZON_BUSINESS", cart.business)) if on],
+        "programs": [
+            p
+            for p, on in (
+                ("PRIME", cart.prime),
+                ("AMAZON_BUSINESS", cart.business),
+                ("AMAZON_EASY_SHIP", cart.easy_ship),
+            )
+            if on
+        ],
         "salesChannel": {
             "channelName": "AMAZON",
             "marketplaceId": mkt.marketplace_id,

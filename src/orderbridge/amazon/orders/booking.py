@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from orderbridge.amazon.channel import NO_EMAIL_CONTACT_TO_CREATE, resolve, with_no_email_contact
 from orderbridge.amazon.listings import record_seen
+from orderbridge.amazon.orders.at_amazon import record_at_amazon
 from orderbridge.amazon.orders.facts import EmailKey, facts_for, lookup
 from orderbridge.amazon.orders.mapping import AmazonState, MappedOrder, Outcome, map_order
 from orderbridge.amazon.orders.records import AmazonOrderRecord, BookedState, order_record
@@ -31,6 +32,7 @@ class Action(StrEnum):
     ROWS_CANCELLED = "rows_cancelled"  # O21: partial cancellation while pending
     CANCELLED = "cancelled"  # O21: cancelled while pending
     ALERTED = "alerted"  # O22: changed at Amazon after Ready; a person decides
+    RECORDED = "recorded"  # O24: shipped or cancelled at Amazon outside the book, recorded
     UNCHANGED = "unchanged"
     WAITING = "waiting"  # O1: pending, not downloaded
     NOT_BOOKED = "not_booked"  # O1/O21: cancelled before it was ever booked
@@ -95,7 +97,12 @@ def _apply(session: Session, mapped: MappedOrder, *, now: datetime) -> Applied:
         if mapped.outcome == Outcome.CANCEL:
             reason = "cancelled at Amazon before it was booked (O1, O21)"
             return Applied(mapped.amazon_order_id, Action.NOT_BOOKED, reason=reason)
-        return _book_new(session, mapped, record, now=now)
+        applied = _book_new(session, mapped, record, now=now)
+        if mapped.at_amazon.anything and applied.order_id is not None:
+            booked = session.get(SalesOrder, applied.order_id)
+            assert booked is not None
+            record_at_amazon(session, booked, mapped, now=now)
+        return applied
     state = record.state if record is not None else BookedState.READY
     if state == BookedState.PENDING:
         action = _update_pending(session, order, mapped, now=now)
@@ -103,6 +110,9 @@ def _apply(session: Session, mapped: MappedOrder, *, now: datetime) -> Applied:
         action = _alert_after_ready(session, order, mapped, now=now)
     else:
         action = Action.UNCHANGED
+    if state != BookedState.CANCELLED:
+        recorded = record_at_amazon(session, order, mapped, now=now)
+        action = Action.RECORDED if recorded and action == Action.UNCHANGED else action
     new_state = {
         Action.MADE_READY: BookedState.READY,
         Action.CANCELLED: BookedState.CANCELLED,
@@ -260,13 +270,21 @@ def _alert_after_ready(session: Session, order: SalesOrder, mapped: MappedOrder,
         if _is_goods(row) and mapped.item_quantities.get(row.external_ref or "", row.quantity) < row.quantity
     ]
     if mapped.outcome == Outcome.CANCEL:
-        message = f"Amazon order {mapped.amazon_order_id} was cancelled at Amazon after it was Ready (O22)"
+        when = mapped.at_amazon.cancelled_at or mapped.last_updated
+        message = (
+            f"Amazon cancelled order {mapped.amazon_order_id} on {when:%Y-%m-%d %H:%M} UTC, after it was "
+            "ready to ship. The book order is unchanged: do not ship it, and cancel it here."
+        )
     elif shrunk:
         message = (
-            f"Amazon order {mapped.amazon_order_id}: units cancelled at Amazon of {', '.join(shrunk)} (O22)"
+            f"Amazon order {mapped.amazon_order_id}: units of {', '.join(shrunk)} were cancelled at Amazon "
+            "after the order was ready to ship. The book order is unchanged: ship only what is left."
         )
     elif mapped.cancellation_requested:
-        message = f"the buyer asked Amazon to cancel order {mapped.amazon_order_id} (O22)"
+        message = (
+            f"The buyer asked Amazon to cancel order {mapped.amazon_order_id}. If it has not shipped, "
+            "cancel it in Seller Central and here."
+        )
     else:
         return Action.UNCHANGED
     raise_alert(session, Subject.ORDER, order.id, "cancelled_after_ready", message[:1000], now=now)

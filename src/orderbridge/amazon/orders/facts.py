@@ -19,6 +19,7 @@ from orderbridge.book.contacts import Contact
 from orderbridge.book.orders.model import OrderStatus, SalesOrder
 from orderbridge.book.tax import pick_tax_code, tax_code
 from orderbridge.privacy.blind_index import BlindIndexer, IndexKind
+from orderbridge.privacy.sealing import open_address
 
 # C4/C5: a buyer matches a contact while its last Amazon sale is at most this old.
 MATCH_WINDOW = timedelta(days=30)
@@ -147,7 +148,7 @@ def facts_for(session: Session, found: Lookup, doc: object) -> OrderFacts:
     key = found.key_of(r)
     match = None
     if key is not None and key in found.candidates:
-        match = _pick(found.candidates[key], at=r.timestamp(r.doc, "createdTime", "createdTime"))
+        match = _pick(session, found.candidates[key], at=r.timestamp(r.doc, "createdTime", "createdTime"))
     return OrderFacts(listings=listings, tax=tax, contact=match, email_key=key)
 
 
@@ -164,13 +165,16 @@ def match_contact(
 ) -> ContactMatch | None:
     """C4/C8: the contact of this marketplace whose stored e-mail key matches and whose last Amazon sale
     is within 30 days (an order still open counts as now). C11: a changed e-mail has no key."""
-    return _pick(_candidates(session, marketplace_id, {email_key}).get(email_key, []), at=at)
+    return _pick(session, _candidates(session, marketplace_id, {email_key}).get(email_key, []), at=at)
 
 
-def _pick(candidates: list[tuple[Contact, datetime | None]], *, at: datetime) -> ContactMatch | None:
+def _pick(
+    session: Session, candidates: list[tuple[Contact, datetime | None]], *, at: datetime
+) -> ContactMatch | None:
+    """C10: the order takes the contact's billing address, opened so that the order seals it as its own."""
     for contact, last in candidates:
         if last is None or at - last <= MATCH_WINDOW:
-            return ContactMatch(contact.id, contact.billing_address)
+            return ContactMatch(contact.id, open_address(session, contact, "billing"))
     return None
 
 

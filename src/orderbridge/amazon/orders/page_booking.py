@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from orderbridge.amazon.channel import resolve, with_no_email_contact
 from orderbridge.amazon.listings import SeenListing, record_seen
+from orderbridge.amazon.orders.at_amazon import record_at_amazon
 from orderbridge.amazon.orders.booking import Action, Applied, apply_order, new_record, set_fields
 from orderbridge.amazon.orders.facts import EmailKey, facts_for, lookup
 from orderbridge.amazon.orders.mapping import MappedOrder, MappingError, Outcome, map_order
@@ -115,6 +116,11 @@ def _book_new_orders(
         [new_record(mapped, order_id, now=now) for mapped, order_id in zip(page, order_ids, strict=True)],
     )
     session.flush()
+    for mapped, order_id in zip(page, order_ids, strict=True):
+        if mapped.at_amazon.anything:  # first seen already shipped (or part shipped) at Amazon
+            order = session.get(SalesOrder, order_id)
+            assert order is not None
+            record_at_amazon(session, order, mapped, now=now)
     return [
         Applied(mapped.amazon_order_id, Action.BOOKED, order_id)
         for mapped, order_id in zip(page, order_ids, strict=True)
@@ -176,4 +182,6 @@ def _with(order: NewOrder, shipping_method_id: int | None, contact_id: int, bill
         order.withheld_tax,
         order.notes,
         order.note_source,
+        order.channel_programs,
+        order.confirm_shipments,
     )

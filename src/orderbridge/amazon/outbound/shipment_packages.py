@@ -72,9 +72,13 @@ def confirmation_for(session: Session, shipment_id: int) -> Confirmation | NotSe
         return NotSent(f"order {order.id} is not an Amazon order")
     if order.fulfilment == Fulfilment.CHANNEL:
         return NotSent(f"order {order.id} is fulfilled by Amazon")
+    if shipment.made_at_channel:
+        return NotSent(f"order {order.external_ref} was shipped at Amazon: Amazon already knows")
+    if not order.confirm_shipments:
+        return NotSent(f"order {order.external_ref}: Amazon collects it or another system confirms it")
     record = order_record(session, channel.id, order.external_ref)
     if record is not None and record.skip_shipment_confirmation:
-        return NotSent(f"order {order.id} is Seller Fulfilled Prime, confirmed by another system (O20)")
+        return NotSent(f"order {order.external_ref} is Seller Fulfilled Prime, confirmed by another system")
     return Confirmation(order.external_ref, channel.marketplace_id, _package(order, shipment))
 
 

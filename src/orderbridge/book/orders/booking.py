@@ -193,6 +193,8 @@ def _order_values(new: NewOrder, *, contact: Contact | None, now: datetime) -> d
         "created_at": now,
         "updated_at": now,
         "withheld_tax": new.withheld_tax,
+        "channel_programs": new.channel_programs,
+        "confirm_shipments": new.confirm_shipments,
         "amount_paid": Decimal(0),
         "pii_ref": new_pii_ref(),
     }

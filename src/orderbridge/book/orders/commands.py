@@ -44,3 +44,5 @@ class NewOrder:
     withheld_tax: Decimal = Decimal(0)
     notes: tuple[str, ...] = ()
     note_source: str = "channel"
+    channel_programs: str | None = None
+    confirm_shipments: bool = True

@@ -76,6 +76,8 @@ class SalesOrder(PIIRecordColumns, BillingAddressColumns, DeliveryAddressColumns
         Index("ix_sales_orders_external_ref", "external_ref"),
         Index("ix_sales_orders_live_shipped", "pii_redacted_at", "shipped_at"),
         Index("ix_sales_orders_live_cancelled", "pii_redacted_at", "cancelled_at"),
+        Index("ix_sales_orders_live_channel_shipped", "pii_redacted_at", "channel_shipped_at"),
+        Index("ix_sales_orders_live_channel_cancelled", "pii_redacted_at", "channel_cancelled_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
@@ -93,6 +95,16 @@ class SalesOrder(PIIRecordColumns, BillingAddressColumns, DeliveryAddressColumns
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # What the channel reports it did outside the book (O24): the order shipped in full, or cancelled
+    # after the book took it (the book order is left as it is, O22). The retention clock starts at the
+    # first of these and the book's own shipment or cancellation (P1).
+    channel_shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    channel_cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The channel's programs for the order (Amazon: PRIME, AMAZON_EASY_SHIP, PREMIUM, ...), space-separated.
+    channel_programs: Mapped[str | None] = mapped_column(String(300))
+    # False when the channel learns of shipments by itself (Amazon collects Easy Ship orders; another
+    # system confirms Seller Fulfilled Prime ones): shipping in the book then sends no confirmation.
+    confirm_shipments: Mapped[bool] = mapped_column(Boolean, default=True)
     total_net: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
     total_tax: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
     total_gross: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
@@ -187,6 +199,8 @@ class Shipment(Base):
     carrier: Mapped[str | None] = mapped_column(String(100))
     tracking_number: Mapped[str | None] = mapped_column(String(100))
     shipping_method_id: Mapped[int | None] = mapped_column(ForeignKey("shipping_methods.id"))
+    # Shipped outside the book and reported by the channel (O24): recorded, never confirmed back to it.
+    made_at_channel: Mapped[bool] = mapped_column(Boolean, default=False)
 
     rows: Mapped[list[ShipmentRow]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 

@@ -22,10 +22,12 @@ def ship_order(
     quantities: dict[int, int] | None = None,
     tracking_number: str | None = None,
     carrier: str | None = None,
+    made_at_channel: bool = False,
 ) -> Shipment:
     """Ship `quantities` (row id -> units; default: everything unshipped). Same reference twice: one shipment.
 
-    Stock-tracked rows must be allocated for what they ship; free-text rows never ship (O6).
+    Stock-tracked rows must be allocated for what they ship; free-text rows never ship (O6). A shipment
+    `made_at_channel` was made outside the book and reported by the channel (O24): no confirmation.
     """
     existing = session.scalar(
         select(Shipment).where(Shipment.order_id == order.id, Shipment.reference == reference)
@@ -45,6 +47,7 @@ def ship_order(
         carrier=carrier or (order.shipping_method.carrier if order.shipping_method else None),
         tracking_number=tracking_number,
         shipping_method_id=order.shipping_method_id,
+        made_at_channel=made_at_channel,
     )
     for row_id, quantity in wanted.items():
         row = rows.get(row_id)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from orderbridge.book.alerts import Alert
@@ -72,4 +72,23 @@ def orders_past_retention(session: Session, channel_ids: Sequence[int], *, cutof
     cancelled = select(func.count()).where(
         *live, SalesOrder.cancelled_at < cutoff, SalesOrder.shipped_at.is_(None)
     )
-    return int(session.scalar(shipped) or 0) + int(session.scalar(cancelled) or 0)
+    # Shipped or cancelled at the channel (O24) and not already counted above: the first fact counts.
+    shipped_at, cancelled_at = SalesOrder.shipped_at, SalesOrder.cancelled_at
+    book_not_due = and_(  # NOT (either half above), written NULL-safe
+        or_(
+            shipped_at.is_(None),
+            shipped_at >= cutoff,
+            and_(cancelled_at.is_not(None), cancelled_at >= cutoff),
+        ),
+        or_(cancelled_at.is_(None), cancelled_at >= cutoff, shipped_at.is_not(None)),
+    )
+    channel_shipped = select(func.count()).where(*live, SalesOrder.channel_shipped_at < cutoff, book_not_due)
+    channel_cancelled = select(func.count()).where(
+        *live,
+        SalesOrder.channel_cancelled_at < cutoff,
+        book_not_due,
+        or_(SalesOrder.channel_shipped_at.is_(None), SalesOrder.channel_shipped_at >= cutoff),
+    )
+    return sum(
+        int(session.scalar(query) or 0) for query in (shipped, cancelled, channel_shipped, channel_cancelled)
+    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 12:47:32.196823
+Create Date: 2026-12-07 22:50:41.979578
 """
 
 from collections.abc import Sequence
@@ -1021,6 +1021,10 @@ def upgrade() -> None:
         sa.Column("updated_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("shipped_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
         sa.Column("cancelled_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("channel_shipped_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("channel_cancelled_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("channel_programs", sa.String(length=300), nullable=True),
+        sa.Column("confirm_shipments", sa.Boolean(), nullable=False),
         sa.Column("total_net", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("total_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("total_gross", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
@@ -1085,6 +1089,14 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_sales_orders_live_cancelled", ["pii_redacted_at", "cancelled_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_sales_orders_live_channel_cancelled",
+            ["pii_redacted_at", "channel_cancelled_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_sales_orders_live_channel_shipped", ["pii_redacted_at", "channel_shipped_at"], unique=False
         )
         batch_op.create_index("ix_sales_orders_live_shipped", ["pii_redacted_at", "shipped_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_sales_orders_pii_key"), ["pii_key"], unique=False)
@@ -1367,6 +1379,7 @@ def upgrade() -> None:
         sa.Column("carrier", sa.String(length=100), nullable=True),
         sa.Column("tracking_number", sa.String(length=100), nullable=True),
         sa.Column("shipping_method_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("made_at_channel", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"],
             ["sales_orders.id"],
@@ -1551,6 +1564,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sales_orders_placed")
         batch_op.drop_index(batch_op.f("ix_sales_orders_pii_key"))
         batch_op.drop_index("ix_sales_orders_live_shipped")
+        batch_op.drop_index("ix_sales_orders_live_channel_shipped")
+        batch_op.drop_index("ix_sales_orders_live_channel_cancelled")
         batch_op.drop_index("ix_sales_orders_live_cancelled")
         batch_op.drop_index("ix_sales_orders_fulfilment_placed")
         batch_op.drop_index("ix_sales_orders_external_ref")

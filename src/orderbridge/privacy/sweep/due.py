@@ -35,14 +35,21 @@ def day_cutoff(now: datetime, period: timedelta) -> datetime:
 
 
 def anchored_before(cutoff: datetime) -> ColumnElement[bool]:
-    """Orders whose retention anchor (cancellation, or the last shipment if fully shipped) is before `cutoff`.
+    """Orders whose retention anchor is before `cutoff` (P1): the first of the book's anchor (its
+    cancellation, or its last shipment once fully shipped) and Amazon's reported shipment or
+    cancellation (O24). Computed from those facts alone, never from a due date written by the sweep.
 
     Never NULL, so that NOT() of it is safe.
     """
     shipped, cancelled = SalesOrder.shipped_at, SalesOrder.cancelled_at
+    at_channel = [
+        and_(column.is_not(None), column < cutoff)
+        for column in (SalesOrder.channel_shipped_at, SalesOrder.channel_cancelled_at)
+    ]
     return or_(
         and_(cancelled.is_not(None), cancelled < cutoff, or_(shipped.is_(None), shipped < cutoff)),
         and_(cancelled.is_(None), shipped.is_not(None), shipped < cutoff),
+        *at_channel,
     )
 
 

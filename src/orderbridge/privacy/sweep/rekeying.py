@@ -30,7 +30,12 @@ def seal_stored(run: SweepContext, amazon: Sequence[int], cutoff: datetime) -> i
             query = select(SalesOrder).where(
                 SalesOrder.channel_id.in_(amazon),
                 SalesOrder.pii_redacted_at.is_(None),
-                or_(SalesOrder.shipped_at.is_not(None), SalesOrder.cancelled_at.is_not(None)),
+                or_(
+                    SalesOrder.shipped_at.is_not(None),
+                    SalesOrder.cancelled_at.is_not(None),
+                    SalesOrder.channel_shipped_at.is_not(None),
+                    SalesOrder.channel_cancelled_at.is_not(None),
+                ),
                 ~anchored_before(cutoff),
                 SalesOrder.pii_key.like("%/open-%"),
             )

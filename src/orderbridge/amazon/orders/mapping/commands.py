@@ -83,6 +83,33 @@ class AlertSpec:
 
 
 @dataclass(frozen=True)
+class AmazonPackage:
+    """A package Amazon reports for an FBM order (`packages[]`): shipped at Amazon or confirmed by us."""
+
+    reference: str
+    shipped_at: datetime | None
+    carrier: str | None
+    tracking_number: str | None
+    items: Mapping[str, int] = field(default_factory=dict)  # orderItemId -> units; empty when not given
+
+
+@dataclass(frozen=True)
+class AtAmazon:
+    """What Amazon reports it did to the order, whoever did it (O24): units shipped per order item, the
+    packages, when the order was shipped in full and when it was cancelled (None while not)."""
+
+    fulfilled: Mapping[str, int] = field(default_factory=dict)
+    packages: tuple[AmazonPackage, ...] = ()
+    shipped_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    by_amazon: bool = False
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.shipped_at or self.cancelled_at or any(self.fulfilled.values()))
+
+
+@dataclass(frozen=True)
 class MappedOrder:
     """One Amazon order turned into book commands, plus the decisions the apply step carries out."""
 
@@ -102,3 +129,4 @@ class MappedOrder:
     seen_listings: tuple[SeenListing, ...] = ()
     seller_fulfilled_prime: bool = False
     skip_shipment_confirmation: bool = False
+    at_amazon: AtAmazon = field(default_factory=AtAmazon)

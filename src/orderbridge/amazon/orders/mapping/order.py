@@ -7,6 +7,7 @@ from datetime import datetime
 
 from orderbridge.amazon.channel import ChannelBook, ChannelSettings
 from orderbridge.amazon.marketplaces import by_id
+from orderbridge.amazon.orders.mapping.at_amazon import EASY_SHIP, at_amazon
 from orderbridge.amazon.orders.mapping.commands import (
     AlertSpec,
     AmazonState,
@@ -43,6 +44,7 @@ def map_order(doc: object, book: ChannelBook, facts: OrderFacts) -> MappedOrder:
         return replace(head, outcome=Outcome.SKIP, reason=skipped)
     quantities = _quantities(r)
     requested = _cancellation_requested(r)
+    head = replace(head, at_amazon=at_amazon(r, status or "", updated))
     if status == "CANCELLED":
         # O21 (while Pending, pending download on) or O22 (after Ready): the apply step decides.
         return replace(
@@ -96,6 +98,8 @@ def _book(
     by_amazon = r.text(r.doc, "fulfillment.fulfilledBy", "fulfillment.fulfilledBy") == "AMAZON"
     prime = "PRIME" in programs
     sfp = prime and not by_amazon  # Seller Fulfilled Prime (O20)
+    # O24: Amazon collects Easy Ship orders; an SFP order may be confirmed by another system (O20).
+    no_confirmation = EASY_SHIP in programs or (sfp and settings.skip_sfp_shipment_confirmation)
     plan = RowPlan(currency=_currency(r, book), pending=pending)
     for index, item in enumerate(r.items(r.doc, "orderItems", "orderItems")):
         add_item(r, plan, item, index=index, book=book, facts=facts)
@@ -121,6 +125,8 @@ def _book(
         withheld_tax=plan.withheld_tax,
         notes=_notes(r),
         note_source="amazon",
+        channel_programs=" ".join(sorted(programs))[:300] or None,
+        confirm_shipments=not no_confirmation,
     )
     values, alerts = _field_values(r, settings, plan, programs=programs, sfp=sfp)
     if requested:
@@ -142,7 +148,8 @@ def _book(
         cancellation_requested=requested,
         seen_listings=tuple(plan.seen),
         seller_fulfilled_prime=sfp,
-        skip_shipment_confirmation=sfp and settings.skip_sfp_shipment_confirmation,
+        skip_shipment_confirmation=no_confirmation,
+        at_amazon=head.at_amazon,
     )
 
 
