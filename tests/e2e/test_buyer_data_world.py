@@ -46,7 +46,7 @@ from tests.simulator.sandbox_helpers import small_world
 
 DAY = 86400.0
 RETENTION = timedelta(days=30)
-DAYS = int(__import__("os").environ.get("OB_DAYS", "62"))
+DAYS = 60
 _WORLD = worldfile.dump(small_world(seed=23, orders_per_day=6, days=1, marketplaces=["UK", "DE"]))
 READER = Principal(UserView(1, "auditor", "Auditor", "admin"), frozenset(Permission), "ui")
 
@@ -125,15 +125,15 @@ def _fbm_skus(life: Life) -> dict[str, list[str]]:
 
 
 def _place_orders(life: Life, day: int) -> None:
-    """Four orders a day from six returning buyers and one who comes back after six weeks (C5)."""
+    """Three orders a day from six regular buyers, and one who comes back after six weeks (C5)."""
     sandbox = life.outbound.sandbox
     skus = _fbm_skus(life)
     seller_id = next(iter(sorted(skus)))
     seller = sandbox.world.accounts[seller_id]
     buyers = sorted(sandbox.world.buyers)
     regulars, returning = buyers[:6], buyers[6]
-    wanted = [regulars[(day * 4 + n) % len(regulars)] for n in range(4)]
-    if day in (1, 44):
+    wanted = [regulars[(day * 3 + n) % len(regulars)] for n in range(3)]
+    if day in (1, 42):
         wanted.append(returning)
     for n, buyer in enumerate(wanted):
         marketplace = seller.marketplace_ids[(day + n) % len(seller.marketplace_ids)]
@@ -143,7 +143,7 @@ def _place_orders(life: Life, day: int) -> None:
             "marketplace": marketplace,
             "buyerId": buyer,
             "items": [{"sku": sku, "quantity": 1}],
-            "easyShip": n == 3 and day % 3 == 0,
+            "easyShip": n == 2 and day % 3 == 0,
         }
         placed = life.admin("/orders", body)
         life.truth.placed[str(placed["orderId"])] = buyer
