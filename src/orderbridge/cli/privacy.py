@@ -28,6 +28,7 @@ from orderbridge.privacy.index_rotation import rotate_index_keys
 from orderbridge.privacy.keystore import KEK_ENV
 from orderbridge.privacy.models import AuditAction
 from orderbridge.privacy.purge import purge_seller_data
+from orderbridge.privacy.repair import repair_book
 from orderbridge.privacy.report import retention_report
 from orderbridge.privacy.retention import Sweep
 from orderbridge.privacy.sealing import Privacy, reveal
@@ -197,6 +198,17 @@ def reveal_command(
         except PrivacyError as error:
             raise fail(str(error)) from None
     print_table(f"Order {order} (read audited)", ["field", "value"], [[k, v or ""] for k, v in shown.items()])
+
+
+@privacy.command("repair")
+def repair_command() -> None:
+    """Re-seal repeat buyers' order data that an older version sealed for the wrong row."""
+    found = repair_book(context.sessions(), open_privacy())
+    console.print(f"{found.checked} sealed value(s) checked, {found.resealed} sealed again for their own row")
+    for label, names in sorted(found.unreadable.items()):
+        console.print(f"cannot be opened: {label} ({', '.join(names)})")
+    if found.unreadable:
+        raise typer.Exit(1)
 
 
 # -- archive ---------------------------------------------------------------------------------------
