@@ -63,6 +63,7 @@ def listings(request: Request, session: Db, principal: Reader) -> Response:
             session,
             unconnected_only=unconnected,
             channel_id=int(channel_id) if channel_id and channel_id.isdigit() else None,
+            sku=params.get("sku") or None,
             cursor=params.get("cursor"),
         )
     except BookError as error:
@@ -79,6 +80,7 @@ def listings(request: Request, session: Db, principal: Reader) -> Response:
             "unconnected": unconnected,
             "channels": channels,
             "channel_id": channel_id or "",
+            "sku": params.get("sku", ""),
             "skus": all_skus(session) if principal.can(Permission.CATALOG_WRITE) else [],
             "quarantined": bool(quarantined_account_ids(session)),
         },
