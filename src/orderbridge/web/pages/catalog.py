@@ -28,6 +28,7 @@ Reader = Annotated[Principal, require(Permission.CATALOG_READ)]
 Writer = Annotated[Principal, require(Permission.CATALOG_WRITE)]
 OrdersReader = Annotated[Principal, require(Permission.ORDERS_READ)]
 OrdersWriter = Annotated[Principal, require(Permission.ORDERS_WRITE)]
+SKU_CHOICES = 1000  # suggested when connecting a listing; any other SKU may still be typed
 
 
 @router.get("/products", response_class=HTMLResponse)
@@ -81,7 +82,7 @@ def listings(request: Request, session: Db, principal: Reader) -> Response:
             "channels": channels,
             "channel_id": channel_id or "",
             "sku": params.get("sku", ""),
-            "skus": all_skus(session) if principal.can(Permission.CATALOG_WRITE) else [],
+            "skus": all_skus(session, limit=SKU_CHOICES) if principal.can(Permission.CATALOG_WRITE) else [],
             "quarantined": bool(quarantined_account_ids(session)),
         },
     )
