@@ -30,7 +30,9 @@ def test_times_show_in_the_installations_zone_with_utc_in_the_tooltip(web: WebAp
         order_id = make_book(session).order("202-6666666-6666666", [("A", 1)]).id
     # NOW is 09:30 UTC on 2 November 2026: 15:00 in India (UTC+5:30)
     page = _in_zone(web, "Asia/Kolkata").get(f"/orders/{order_id}").text
-    assert '<time datetime="2026-11-02T09:30:00Z" title="2026-11-02 09:30 UTC">2026-11-02 15:00</time>' in page
+    assert (
+        '<time datetime="2026-11-02T09:30:00Z" title="2026-11-02 09:30 UTC">2026-11-02 15:00</time>' in page
+    )
     assert "Times are shown in Asia/Kolkata" in page
     listed = _in_zone(web, "America/Los_Angeles").get("/orders").text  # UTC-8 in November
     assert 'title="2026-11-02 09:30 UTC">2026-11-02 01:30</time>' in listed

@@ -34,9 +34,17 @@ def _long_things(site: Site) -> dict[str, int]:
         assert warehouse is not None
         session.flush()
         move_stock(
-            session, product, warehouse, 3, reason=MovementReason.RECEIPT, reference=LONG_TEXT[:60], now=web.clock()
+            session,
+            product,
+            warehouse,
+            3,
+            reason=MovementReason.RECEIPT,
+            reference=LONG_TEXT[:60],
+            now=web.clock(),
         )
-        raise_alert(session, Subject.ORDER, site.world.ready_order_id, "long_text", LONG_TEXT, now=web.clock())
+        raise_alert(
+            session, Subject.ORDER, site.world.ready_order_id, "long_text", LONG_TEXT, now=web.clock()
+        )
         audit.append(
             session,
             actor="user:" + "n" * 60,
@@ -78,7 +86,8 @@ def _pages(site: Site, ids: dict[str, int]) -> list[str]:
             if "GET" in methods and "{" not in path and not path.startswith(SKIPPED)
         }
     )
-    return plain + [
+    return [
+        *plain,
         f"/orders/{site.world.ready_order_id}",
         f"/contacts/{ids['contact']}",
         f"/settlements/{ids['settlement']}",
