@@ -6,6 +6,7 @@ import os
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
@@ -16,6 +17,7 @@ from pydantic_settings import (
 )
 
 from orderbridge.errors import OrderbridgeError
+from orderbridge.local_time import UnknownZoneError, machine_zone_name, zone_named
 
 CONFIG_FILE_ENV = "ORDERBRIDGE_CONFIG"
 DEFAULT_CONFIG_FILE = "orderbridge.toml"
@@ -81,6 +83,11 @@ class Settings(BaseSettings):
         default=True, description="Without a real Amazon account (sandbox only) sign-in may skip TOTP."
     )
     company_currency: str = Field(default="GBP", min_length=3, max_length=3)
+    time_zone: str = Field(
+        default_factory=machine_zone_name,
+        description="IANA time zone the web UI shows times in (stored times stay UTC); default: the "
+        "machine's zone.",
+    )
     # Privacy (DPP §3.4, §3.6): keys and archives live outside the data directory and its backups.
     key_store_dir: Path = Field(default=Path("keys"), description="Epoch data keys (never inside data_dir).")
     kek_file: Path = Field(default=Path("secrets/kek"), description="Key-encryption key file (0600).")
@@ -228,6 +235,19 @@ class Settings(BaseSettings):
         if not is_currency(value.upper()):
             raise ValueError(f"unknown ISO 4217 currency {value!r}")
         return value.upper()
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            return str(zone_named(value).key)
+        except UnknownZoneError as error:
+            raise ValueError(str(error)) from None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The installation's time zone (`time_zone`, checked when the settings were read)."""
+        return zone_named(self.time_zone)
 
     @field_validator("mode")
     @classmethod

@@ -117,6 +117,8 @@ class WebApp:
 
 
 def web_settings(tmp_path: Path, store_url: str, **overrides: Any) -> Settings:
+    """Settings for a test app; times shown in UTC unless a test names another zone."""
+    overrides.setdefault("time_zone", "UTC")
     return load_settings(
         data_dir=tmp_path / "data",
         database_url=store_url,

@@ -44,9 +44,10 @@ def test_ac30_each_operation_shows_when_it_last_ran_and_falls_to_attention_when_
     # when a sweep runs (the sweep writes this entry), the row shows when, and is ok
     with web.sessions.begin() as session:
         audit.append(session, actor="system", action=AuditAction.SWEEP, clock=web.clock)
-    swept = web.clock().strftime("%Y-%m-%d %H:%M UTC")
+    swept = web.clock().strftime("%Y-%m-%d %H:%M")  # the web fixture's zone is UTC
     page = auditor.get("/compliance").text
-    assert f"last sweep {swept}" in page
+    assert f'last sweep <time datetime="{web.clock().isoformat().replace("+00:00", "Z")}"' in page
+    assert f'title="{swept} UTC">{swept}</time>' in page
     assert _state(page, "§2.1 Retention") == "ok"
 
     # and three days without another sweep is late again

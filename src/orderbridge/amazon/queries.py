@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.accounts import SellerAccount
@@ -113,10 +113,12 @@ def listings_page(
     *,
     unconnected_only: bool = False,
     channel_id: int | None = None,
+    sku: str | None = None,
     cursor: str | None = None,
     size: int | None = None,
 ) -> Page[ListingLine]:
-    """Listings in the order they were first seen (unconnected ones only when asked)."""
+    """Listings in the order they were first seen (unconnected ones only when asked; those whose seller
+    SKU or connected product's SKU is `sku`, when given)."""
     query: AnySelect = (
         select(
             Listing.id,
@@ -135,6 +137,8 @@ def listings_page(
         query = query.where(Listing.product_id.is_(None))
     if channel_id is not None:
         query = query.where(Listing.channel_id == channel_id)
+    if sku:
+        query = query.where(or_(Listing.seller_sku == sku.strip(), Product.sku == sku.strip()))
 
     def line(row: Any) -> ListingLine:
         values = list(row)

@@ -353,6 +353,11 @@ def _pay_orders(session: Session, settlement: Settlement, *, now: datetime) -> i
     return paid
 
 
+def unknown_refs(settlement_id: int) -> Select[str | None]:
+    """The query of the order ids a settlement names that the book does not have (with repeats)."""
+    return _unknown_refs(settlement_id)
+
+
 def _unknown_refs(settlement_id: int) -> Select[str | None]:
     return select(SettlementLine.order_ref).where(
         SettlementLine.settlement_id == settlement_id,

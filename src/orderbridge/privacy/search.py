@@ -1,4 +1,4 @@
-"""Search by name while buyer data is live, through blind indexes only (issue 3 §2, P7, DPP §3.5).
+"""Search by name or e-mail while buyer data is live, through blind indexes only (issue 3 §2, P7, DPP §3.5).
 
 No plaintext name column, index, FTS table or cache exists: `Contact.name_key` holds a keyed HMAC of the
 normalised name, and a search computes the same HMAC of the query under every live index key. Exact
@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.book.contacts import Contact
-from orderbridge.privacy.blind_index import IndexKind, normalise_name
+from orderbridge.privacy.blind_index import IndexKind, normalise_email, normalise_name
 from orderbridge.privacy.errors import PrivacyError
 from orderbridge.privacy.keystore import KeyKind
 from orderbridge.privacy.sealing import (
@@ -27,12 +27,13 @@ from orderbridge.privacy.sealing import (
 MAX_RESULTS = 200
 
 
-def name_candidates(privacy: Privacy, name: str) -> list[str]:
-    """The stored form of `name` under every live index key of every seller and marketplace."""
+def name_candidates(privacy: Privacy, name: str, *, kind: IndexKind = IndexKind.NAME) -> list[str]:
+    """The stored form of `name` (or an e-mail, by `kind`) under every live index key of every seller and
+    marketplace."""
     scopes = sorted({(k.seller, k.marketplace) for k in privacy.keys.live_keys() if k.kind is KeyKind.INDEX})
     found: list[str] = []
     for seller, marketplace in scopes:
-        digests = privacy.indexer.candidates(IndexKind.NAME, name, seller=seller, marketplace=marketplace)
+        digests = privacy.indexer.candidates(kind, name, seller=seller, marketplace=marketplace)
         found.extend(digest.hex() for digest in digests)
     return found
 
@@ -53,6 +54,25 @@ def find_contacts_by_name(session: Session, name: str, *, limit: int = MAX_RESUL
     query = (
         select(Contact)
         .where(Contact.name_key.in_(keys), Contact.pii_redacted_at.is_(None))
+        .order_by(Contact.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def find_contacts_by_email(session: Session, email: str, *, limit: int = MAX_RESULTS) -> list[Contact]:
+    """Contacts whose live e-mail is `email` (trimmed, case folded; C8); redacted contacts never match."""
+    privacy = privacy_of(session)
+    if privacy is None:
+        raise PrivacyError("search by e-mail: privacy is not enabled on this session")
+    if not normalise_email(email):
+        return []
+    keys = name_candidates(privacy, email, kind=IndexKind.EMAIL)
+    if not keys:
+        return []
+    query = (
+        select(Contact)
+        .where(Contact.email_key.in_(keys), Contact.pii_redacted_at.is_(None))
         .order_by(Contact.id)
         .limit(limit)
     )

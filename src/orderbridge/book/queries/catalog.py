@@ -84,11 +84,11 @@ def list_products(
     )
 
 
-def all_skus(session: Session) -> list[tuple[str, str]]:
-    """(SKU, name) of every product and bundle: the choices when connecting a listing."""
-    return [
-        (sku, name) for sku, name in session.execute(select(Product.sku, Product.name).order_by(Product.sku))
-    ]
+def all_skus(session: Session, *, limit: int | None = None) -> list[tuple[str, str]]:
+    """(SKU, name) of every product and bundle (the first `limit` by SKU): the choices when connecting
+    a listing."""
+    query = select(Product.sku, Product.name).order_by(Product.sku).limit(limit)
+    return [(sku, name) for sku, name in session.execute(query)]
 
 
 def bundle_parts(session: Session, bundle_ids: list[int]) -> dict[int, list[tuple[str, int]]]:

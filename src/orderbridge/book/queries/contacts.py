@@ -27,12 +27,9 @@ class ContactLine:
     orders: int
 
 
-def list_contacts(
-    session: Session, *, marketplace_id: str | None = None, cursor: str | None = None, size: int | None = None
-) -> Page[ContactLine]:
-    """Contacts newest first. The order count is one index look-up per contact on the page."""
+def _contact_query() -> Any:
     orders = select(func.count(SalesOrder.id)).where(SalesOrder.contact_id == Contact.id).scalar_subquery()
-    query = select(
+    return select(
         Contact.id,
         Contact.marketplace_id,
         Contact.billing_country,
@@ -41,20 +38,27 @@ def list_contacts(
         Contact.pii_redacted_at,
         orders.label("orders"),
     )
+
+
+def _line(row: Any) -> ContactLine:
+    return ContactLine(
+        row.id,
+        row.marketplace_id,
+        row.billing_country,
+        as_utc(row.created_at),
+        row.merged_into_id,
+        row.pii_redacted_at is not None,
+        int(row.orders),
+    )
+
+
+def list_contacts(
+    session: Session, *, marketplace_id: str | None = None, cursor: str | None = None, size: int | None = None
+) -> Page[ContactLine]:
+    """Contacts newest first. The order count is one index look-up per contact on the page."""
+    query = _contact_query()
     if marketplace_id:
         query = query.where(Contact.marketplace_id == marketplace_id)
-
-    def line(row: Any) -> ContactLine:
-        return ContactLine(
-            row.id,
-            row.marketplace_id,
-            row.billing_country,
-            as_utc(row.created_at),
-            row.merged_into_id,
-            row.pii_redacted_at is not None,
-            int(row.orders),
-        )
-
     return keyset_page(
         session,
         query,
@@ -62,8 +66,16 @@ def list_contacts(
         key_of=lambda row: (row.id,),
         cursor=decode(cursor, parts=1),
         size=page_size(size),
-        convert=line,
+        convert=_line,
     )
+
+
+def contact_lines(session: Session, contact_ids: list[int]) -> list[ContactLine]:
+    """The list's lines of the given contacts, newest first (a search's matches)."""
+    if not contact_ids:
+        return []
+    query = _contact_query().where(Contact.id.in_(contact_ids)).order_by(Contact.id.desc())
+    return [_line(row) for row in session.execute(query)]
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,11 @@ from orderbridge.book.settlements import (
     Settlement,
     SettlementStatus,
     totals_by_kind,
+    unknown_order_count,
     unknown_orders,
+    unknown_refs,
 )
+from orderbridge.book.settlements import SettlementLine as BookedLine
 from orderbridge.clock import as_utc
 
 
@@ -49,7 +52,8 @@ class SettlementDetail:
     settlement: SettlementLine
     reconciled_at: datetime | None
     totals: list[KindTotal]
-    unknown_orders: list[str]
+    unknown_orders: list[str]  # every one (the API's detail); empty when asked for the count only
+    unknown_count: int
 
 
 def _optional(value: datetime | None) -> datetime | None:
@@ -121,8 +125,11 @@ def list_settlements(
     )
 
 
-def settlement_detail(session: Session, settlement_id: int) -> SettlementDetail | None:
-    """One settlement: its lines summed by kind, the difference to the deposit, orders not in the book."""
+def settlement_detail(
+    session: Session, settlement_id: int, *, list_unknown: bool = True
+) -> SettlementDetail | None:
+    """One settlement: its lines summed by kind, the difference to the deposit, orders not in the book
+    (all of them, or only how many with `list_unknown=False`: a page pages them, `unknown_orders_page`)."""
     row = session.execute(_columns().where(Settlement.id == settlement_id)).first()
     if row is None:
         return None
@@ -131,7 +138,25 @@ def settlement_detail(session: Session, settlement_id: int) -> SettlementDetail 
         settlement=_line(row),
         reconciled_at=_optional(reconciled),
         totals=totals_by_kind(session, settlement_id),
-        unknown_orders=unknown_orders(session, settlement_id),
+        unknown_orders=unknown_orders(session, settlement_id) if list_unknown else [],
+        unknown_count=unknown_order_count(session, settlement_id),
+    )
+
+
+def unknown_orders_page(
+    session: Session, settlement_id: int, *, cursor: str | None = None, size: int | None = None
+) -> Page[str]:
+    """The order ids a settlement names that the book does not have, A to Z, one keyset page at a time
+    (a settlement may name tens of thousands)."""
+    return keyset_page(
+        session,
+        unknown_refs(settlement_id).distinct(),
+        columns=(BookedLine.order_ref,),
+        key_of=lambda row: (row[0],),
+        cursor=decode(cursor, parts=1),
+        size=page_size(size),
+        descending=False,
+        convert=lambda row: str(row[0]),
     )
 
 

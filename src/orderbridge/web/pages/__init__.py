@@ -15,6 +15,7 @@ from orderbridge.web.pages import (
     outbox,
     privacy,
     returns,
+    search,
     settlements,
     stock,
     users,
@@ -34,4 +35,5 @@ routers: list[APIRouter] = [
     channels.router,
     privacy.router,
     users.router,
+    search.router,
 ]

@@ -28,6 +28,7 @@ Reader = Annotated[Principal, require(Permission.CATALOG_READ)]
 Writer = Annotated[Principal, require(Permission.CATALOG_WRITE)]
 OrdersReader = Annotated[Principal, require(Permission.ORDERS_READ)]
 OrdersWriter = Annotated[Principal, require(Permission.ORDERS_WRITE)]
+SKU_CHOICES = 1000  # suggested when connecting a listing; any other SKU may still be typed
 
 
 @router.get("/products", response_class=HTMLResponse)
@@ -63,6 +64,7 @@ def listings(request: Request, session: Db, principal: Reader) -> Response:
             session,
             unconnected_only=unconnected,
             channel_id=int(channel_id) if channel_id and channel_id.isdigit() else None,
+            sku=params.get("sku") or None,
             cursor=params.get("cursor"),
         )
     except BookError as error:
@@ -79,7 +81,8 @@ def listings(request: Request, session: Db, principal: Reader) -> Response:
             "unconnected": unconnected,
             "channels": channels,
             "channel_id": channel_id or "",
-            "skus": all_skus(session) if principal.can(Permission.CATALOG_WRITE) else [],
+            "sku": params.get("sku", ""),
+            "skus": all_skus(session, limit=SKU_CHOICES) if principal.can(Permission.CATALOG_WRITE) else [],
             "quarantined": bool(quarantined_account_ids(session)),
         },
     )

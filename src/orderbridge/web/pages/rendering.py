@@ -1,10 +1,9 @@
-"""What every page shares: rendering with the pages' filters, keyset pager links, domain errors as pages,
-and buyer data shown only to those allowed (revealed and audited) or masked for everyone else."""
+"""What every page shares: rendering with the pages' filters (times: `templating.when`), keyset pager links,
+domain errors as pages, and buyer data shown only to those allowed (revealed and audited) or masked."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
@@ -17,7 +16,6 @@ from orderbridge.book.errors import NotFoundError
 from orderbridge.book.money import round_money
 from orderbridge.book.pii import REDACTED
 from orderbridge.book.queries.paging import Page
-from orderbridge.clock import as_utc
 from orderbridge.web.deps import Principal, web_context
 from orderbridge.web.pii import show_pii
 from orderbridge.web.templating import render, templates
@@ -37,16 +35,7 @@ def _money(amount: Decimal | None, currency: str = "") -> str:
     return f"{shown:,} {currency}".strip()
 
 
-def _when(moment: datetime | date | None) -> str:
-    if moment is None:
-        return ""
-    if isinstance(moment, datetime):
-        return as_utc(moment).strftime("%Y-%m-%d %H:%M")
-    return moment.isoformat()
-
-
 templates.env.filters["money"] = _money
-templates.env.filters["when"] = _when
 
 
 def page(

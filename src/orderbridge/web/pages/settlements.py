@@ -12,6 +12,7 @@ from orderbridge.book.queries.settlements import (
     list_settlements,
     parse_settlement_status,
     settlement_detail,
+    unknown_orders_page,
 )
 from orderbridge.book.settlements import SettlementStatus
 from orderbridge.web.deps import Db, Principal, require
@@ -41,7 +42,15 @@ def settlements(request: Request, session: Db, principal: Reader) -> Response:
 
 @router.get("/settlements/{settlement_id}", response_class=HTMLResponse)
 def settlement_page(settlement_id: RecordId, request: Request, session: Db, principal: Reader) -> Response:
-    detail = settlement_detail(session, settlement_id)
+    detail = settlement_detail(session, settlement_id, list_unknown=False)
     if detail is None:
         raise HTTPException(404, f"settlement {settlement_id} does not exist")
-    return page(request, "pages/settlement.html", {"d": detail, "s": detail.settlement})
+    try:
+        unknown = unknown_orders_page(session, settlement_id, cursor=request.query_params.get("cursor"))
+    except BookError as error:
+        return back_to(f"/settlements/{settlement_id}", problem=str(error))
+    return page(
+        request,
+        "pages/settlement.html",
+        {"d": detail, "s": detail.settlement, "unknown": unknown, "links": pager(request, unknown)},
+    )
