@@ -35,6 +35,7 @@ CHART_DAYS = 30
 ALERT_NAMES = {
     "cancelled_after_ready": "Cancelled at Amazon after Ready to ship",
     "pending_too_long": "Pending at Amazon for too long (holding stock)",
+    "sync_failing": "Amazon accounts whose sync is failing",
 }
 
 
