@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from orderbridge.amazon.channel import NO_EMAIL_CONTACT_TO_CREATE, resolve, with_no_email_contact
 from orderbridge.amazon.listings import record_seen
+from orderbridge.amazon.orders.channel_warnings import warn_channel
 from orderbridge.amazon.orders.facts import EmailKey, facts_for, lookup
 from orderbridge.amazon.orders.mapping import AmazonState, MappedOrder, Outcome, map_order
 from orderbridge.amazon.orders.records import AmazonOrderRecord, BookedState, order_record
@@ -93,7 +94,7 @@ def _apply(session: Session, mapped: MappedOrder, *, now: datetime) -> Applied:
         return Applied(mapped.amazon_order_id, Action.SKIPPED, record.order_id, mapped.reason)
     if order is None:
         if mapped.outcome == Outcome.CANCEL:
-            reason = "cancelled at Amazon before it was booked (O1, O21)"
+            reason = "cancelled at Amazon before it was booked: nothing to do"
             return Applied(mapped.amazon_order_id, Action.NOT_BOOKED, reason=reason)
         return _book_new(session, mapped, record, now=now)
     state = record.state if record is not None else BookedState.READY
@@ -184,7 +185,10 @@ def finish_order(session: Session, order_id: int, mapped: MappedOrder, *, now: d
     with session.no_autoflush:
         set_fields(session, order_id, mapped)
         for alert in mapped.alerts:
-            raise_alert(session, Subject.ORDER, order_id, alert.kind, alert.message, now=now)
+            if alert.channel_wide:
+                warn_channel(session, mapped.channel_id, alert.kind, now=now)
+            else:
+                raise_alert(session, Subject.ORDER, order_id, alert.kind, alert.message, now=now)
 
 
 def set_fields(session: Session, order_id: int, mapped: MappedOrder) -> None:
@@ -260,13 +264,21 @@ def _alert_after_ready(session: Session, order: SalesOrder, mapped: MappedOrder,
         if _is_goods(row) and mapped.item_quantities.get(row.external_ref or "", row.quantity) < row.quantity
     ]
     if mapped.outcome == Outcome.CANCEL:
-        message = f"Amazon order {mapped.amazon_order_id} was cancelled at Amazon after it was Ready (O22)"
+        message = (
+            f"Amazon order {mapped.amazon_order_id} was cancelled at Amazon after it was ready to ship. "
+            "If it has not left the warehouse, cancel it in the book; if it has, stop the parcel or "
+            "expect a return"
+        )
     elif shrunk:
         message = (
-            f"Amazon order {mapped.amazon_order_id}: units cancelled at Amazon of {', '.join(shrunk)} (O22)"
+            f"Amazon order {mapped.amazon_order_id}: units of SKU {', '.join(shrunk)} were cancelled at "
+            "Amazon after it was ready to ship. Cancel those units in the book before shipping"
         )
     elif mapped.cancellation_requested:
-        message = f"the buyer asked Amazon to cancel order {mapped.amazon_order_id} (O22)"
+        message = (
+            f"The buyer asked Amazon to cancel Amazon order {mapped.amazon_order_id}. Cancel the order "
+            "in the book if it has not shipped yet, or ship it and clear this alert"
+        )
     else:
         return Action.UNCHANGED
     raise_alert(session, Subject.ORDER, order.id, "cancelled_after_ready", message[:1000], now=now)
