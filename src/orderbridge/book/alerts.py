@@ -29,7 +29,7 @@ class Subject(StrEnum):
 KINDS: dict[str, str] = {
     "amazon_refused": "Refused by Amazon",
     "cancellation_requested": "Buyer asked to cancel",
-    "cancelled_after_ready": "Cancelled at Amazon after ready to ship",
+    "cancelled_after_ready": "Cancelled at Amazon after Ready to ship",
     "gift_message_unmapped": "Gift messages with no field to keep them",
     "inbound_abandoned": "Inbound shipment abandoned at Amazon",
     "pending_too_long": "Pending at Amazon for too long (holding stock)",

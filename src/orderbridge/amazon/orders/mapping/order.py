@@ -79,7 +79,7 @@ def skip_reason(r: Reader, status: str) -> str | None:
             by = r.text(r.doc, "fulfillment.fulfilledBy", "fulfillment.fulfilledBy")
             original = r.text(association, "orderId", f"associatedOrders.{n}.orderId") or "?"
             label = "FBA" if by == "AMAZON" else "FBM"
-            return f"a replacement {label} order for Amazon order {original}: not a new sale"
+            return f"a replacement {label} order for {original}: not a new sale"
     return None
 
 
