@@ -109,6 +109,17 @@ class Settings(BaseSettings):
         description="Days an order booked Pending may stay Pending (holding stock) before it becomes an "
         "alert: 1 to 30.",
     )
+    # Sync health (the dashboard's alert and one e-mail per episode).
+    sync_failing_minutes: int = Field(
+        default=15,
+        description="Minutes every call to Amazon may fail before an account's sync is reported failing "
+        "(an alert on the dashboard and one e-mail): 1 to 1440.",
+    )
+    sync_quiet_minutes: int = Field(
+        default=60,
+        description="Minutes an account may go without a successful order download before its sync is "
+        "reported failing: 10 to 10080.",
+    )
     non_pii_legal_basis: str = Field(
         default="",
         description="Why non-PII Amazon data is kept past 18 months (AC-29); empty: the sweep deletes it.",
@@ -225,6 +236,20 @@ class Settings(BaseSettings):
     def _sensible_pending_days(cls, value: int) -> int:
         if not 1 <= value <= 30:
             raise ValueError(f"{value} is not 1 to 30 days")
+        return value
+
+    @field_validator("sync_failing_minutes")
+    @classmethod
+    def _sensible_failing_minutes(cls, value: int) -> int:
+        if not 1 <= value <= 1440:
+            raise ValueError(f"{value} is not 1 to 1440 minutes")
+        return value
+
+    @field_validator("sync_quiet_minutes")
+    @classmethod
+    def _sensible_quiet_minutes(cls, value: int) -> int:
+        if not 10 <= value <= 10080:
+            raise ValueError(f"{value} is not 10 to 10080 minutes (a week)")
         return value
 
     @field_validator("company_currency")

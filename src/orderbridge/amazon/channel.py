@@ -239,11 +239,11 @@ NOMINAL_SETTINGS = (
 
 # Which kind each custom-field setting needs: O12 gift messages a text area, O18/O20 yes/no or text.
 FIELD_KINDS: dict[str, tuple[FieldKind, str]] = {
-    "gift_message_field": (FieldKind.TEXT_AREA, "gift messages need a sales-order text area field (O12)"),
-    "business_field": (FieldKind.YES_NO, "the Business flag needs a sales-order yes/no field (O18)"),
-    "po_number_field": (FieldKind.TEXT, "the PO number needs a sales-order text field (O18)"),
-    "buyer_vat_field": (FieldKind.TEXT, "the buyer VAT number needs a sales-order text field (O18)"),
-    "prime_flag_field": (FieldKind.YES_NO, "the prime flag needs a sales-order yes/no field (O20)"),
+    "gift_message_field": (FieldKind.TEXT_AREA, "gift messages need a sales-order text area field"),
+    "business_field": (FieldKind.YES_NO, "the Business flag needs a sales-order yes/no field"),
+    "po_number_field": (FieldKind.TEXT, "the PO number needs a sales-order text field"),
+    "buyer_vat_field": (FieldKind.TEXT, "the buyer VAT number needs a sales-order text field"),
+    "prime_flag_field": (FieldKind.YES_NO, "the prime flag needs a sales-order yes/no field"),
 }
 
 

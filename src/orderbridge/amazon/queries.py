@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.api.calls import ApiCall
 from orderbridge.amazon.api.quotas import QuotaBucket, refill
+from orderbridge.amazon.health import SYNC_FAILING
 from orderbridge.amazon.listings import Listing
 from orderbridge.amazon.orders.cursors import SyncCursor
 from orderbridge.amazon.orders.inbox import ORDER, InboxItem, InboxStatus
+from orderbridge.book.alerts import Subject, open_alerts
 from orderbridge.book.catalog import Product
 from orderbridge.book.channels import Channel
 from orderbridge.book.queries.paging import AnySelect, Page, decode, keyset_page, page_size
@@ -181,6 +183,7 @@ class AccountHealth:
     errors: int
     quotas: list[QuotaUse]
     quarantined: int
+    failing: str | None = None  # the open sync alert's text, when the account's sync is failing
 
 
 def sync_health(
@@ -188,16 +191,19 @@ def sync_health(
 ) -> list[AccountHealth]:
     """Per account: when an order search last finished, calls, 429s and other errors in the window, how
     much of each quota bucket is in use now, and how many of its orders wait in quarantine."""
-    since = now - window
     last_query = select(SyncCursor.account_id, func.max(SyncCursor.updated_at)).group_by(
         SyncCursor.account_id
     )
     last = {account_id: stamp for account_id, stamp in session.execute(last_query)}
+    # The window ends at the account's latest call when that is later than now: a sandbox's clock runs
+    # ahead of the web's, and its last 24 hours are those of its own clock.
+    latest_query = select(ApiCall.selling_partner_id, ApiCall.region, func.max(ApiCall.at)).group_by(
+        ApiCall.selling_partner_id, ApiCall.region
+    )
     calls: dict[tuple[str, str], tuple[int, int, int]] = {}
-    call_query = (
-        select(
-            ApiCall.selling_partner_id,
-            ApiCall.region,
+    for partner, region, latest in session.execute(latest_query):
+        since = max(as_utc(now), as_utc(latest)) - window
+        call_query = select(
             func.count(),
             func.sum(case((ApiCall.status == 429, 1), else_=0)),
             func.sum(
@@ -205,12 +211,14 @@ def sync_health(
                     ((ApiCall.status == 0) | ((ApiCall.status >= 400) & (ApiCall.status != 429)), 1), else_=0
                 )
             ),
-        )
-        .where(ApiCall.at >= since)
-        .group_by(ApiCall.selling_partner_id, ApiCall.region)
-    )
-    for partner, region, total, throttled, failed in session.execute(call_query):
+        ).where(ApiCall.selling_partner_id == partner, ApiCall.region == region, ApiCall.at >= since)
+        total, throttled, failed = session.execute(call_query).one()
         calls[(partner, region)] = (int(total), int(throttled or 0), int(failed or 0))
+    failing = {
+        alert.subject_id: alert.message
+        for alert in open_alerts(session, Subject.ACCOUNT)
+        if alert.kind == SYNC_FAILING
+    }
     quotas: dict[tuple[str, str], list[QuotaUse]] = {}
     for bucket in session.scalars(select(QuotaBucket).order_by(QuotaBucket.operation)):
         elapsed = (as_utc(now) - as_utc(bucket.stamp)).total_seconds()
@@ -242,6 +250,7 @@ def sync_health(
                 failed,
                 quotas.get(key, []),
                 int(waiting.get(account.id, 0)),
+                failing.get(account.id),
             )
         )
     return found

@@ -17,6 +17,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.accounts import SellerAccount, get_account, list_accounts
+from orderbridge.amazon.api.calls import CallLog
 from orderbridge.amazon.channel import channel_for
 from orderbridge.amazon.errors import AmazonError
 from orderbridge.amazon.orders.booking import preview_order
@@ -67,7 +68,9 @@ def sync_options() -> SyncOptions:
 
 def cli_runtime() -> tasks.Runtime:
     """The runtime for CLI commands: sandbox accounts run on the clock of the sandbox they point at."""
-    runtime = tasks.Runtime(sessions(), keystore(), options=sync_options())
+    runtime = tasks.with_settings(
+        tasks.Runtime(sessions(), keystore(), options=sync_options(), calls=CallLog(sessions())), settings()
+    )
     # In the distributed mode the workers' buckets are in Redis: a command spends from the same ones.
     runtime.quotas = shared_quotas(settings())
     with unit_of_work() as session:
@@ -222,7 +225,9 @@ def run_orderbridge(
         )
     database.upgrade()
     served_web = None if once or not web else start_web()
-    runtime = tasks.Runtime(sessions(), keystore(), options=sync_options())
+    runtime = tasks.with_settings(
+        tasks.Runtime(sessions(), keystore(), options=sync_options(), calls=CallLog(sessions())), settings()
+    )
     runtime.quotas = shared_quotas(settings())  # None (the book's buckets) unless a quota Redis is set
     running = None
     with unit_of_work() as session:

@@ -27,7 +27,7 @@ from orderbridge.amazon.leases import LeaseHeld
 from orderbridge.config import Settings, load_settings
 from orderbridge.jobs import dispatch as dispatcher
 from orderbridge.jobs import tasks
-from orderbridge.jobs.worker_runtime import CountedCallLog, build_runtime
+from orderbridge.jobs.worker_runtime import build_runtime
 from orderbridge.privacy.log_filter import install_pii_filter
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,10 @@ TASK_SYNC = "orderbridge.sync_orders"
 TASK_COMPLETENESS = "orderbridge.check_completeness"
 TASK_DISPATCH = "orderbridge.dispatch"
 TASK_SWEEP = "orderbridge.sweep"
+TASK_HEALTH = "orderbridge.sync_health"
+HEALTH_EVERY = timedelta(minutes=5)
 ROUTES = {
+    TASK_HEALTH: {"queue": "control"},
     TASK_SYNC: {"queue": "orders"},
     TASK_COMPLETENESS: {"queue": "reports"},
     TASK_SWEEP: {"queue": "reports"},
@@ -81,6 +84,8 @@ def configure_app(settings: Settings) -> Celery:
             "dispatch": {"task": TASK_DISPATCH, "schedule": dispatch_every.total_seconds()},
             # P4: daily on the real clock (Amazon's DPP counts real days).
             "privacy-sweep": {"task": TASK_SWEEP, "schedule": crontab(minute=17, hour=3)},
+            # Sync health: a failing account's alert and one e-mail per episode.
+            "sync-health": {"task": TASK_HEALTH, "schedule": HEALTH_EVERY.total_seconds()},
         },
         beat_schedule_filename=str(Path(settings.data_dir) / "celerybeat-schedule"),
         timezone="UTC",
@@ -167,8 +172,8 @@ def _later(here: tasks.Runtime, account_id: int) -> float | None:
 
 
 def _flush_counts(here: tasks.Runtime) -> None:
-    if isinstance(here.calls, CountedCallLog):
-        here.calls.flush()
+    """The task's calls to the store (and, with Redis, its counters) before the worker takes another."""
+    here.calls.flush()
 
 
 def check_completeness(account_id: int, days: int = 3) -> dict[str, Any]:
@@ -202,6 +207,12 @@ def sweep() -> dict[str, Any]:
     return tasks.sweep_personal_data()
 
 
+def sync_health() -> dict[str, Any]:
+    """Every account's sync health; one beat, so one e-mail per episode (the notice's key is unique)."""
+    runtime()
+    return tasks.watch_sync_health()
+
+
 # Registered by name; the plain functions above stay callable (and typed) for tests.
 CELERY_TASKS: dict[str, Any] = {
     name: app.task(name=name)(function)
@@ -210,6 +221,7 @@ CELERY_TASKS: dict[str, Any] = {
         (TASK_SYNC, sync_orders),
         (TASK_COMPLETENESS, check_completeness),
         (TASK_SWEEP, sweep),
+        (TASK_HEALTH, sync_health),
     )
 }
 

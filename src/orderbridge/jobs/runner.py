@@ -40,6 +40,7 @@ from orderbridge.jobs.tasks import (
     sync_account_inbound,
     sync_account_orders,
     sync_account_reports,
+    watch_sync_health,
 )
 from orderbridge.privacy.keystore import KeyStore
 from orderbridge.simulator import generator
@@ -154,6 +155,7 @@ def prepare_sandbox_book(session: Session, marketplace_ids: list[str]) -> None:
 
 SANDBOX_OPENING_STOCK = 200
 OUTBOX_INTERVAL = timedelta(seconds=120)  # Amazon time between outbox passes: createFeed refills in 120 s
+HEALTH_INTERVAL = timedelta(minutes=5)  # how often each account's sync health is judged
 
 
 def stock_sandbox_catalog(session: Session, listings: list[dict[str, Any]]) -> None:
@@ -255,6 +257,14 @@ def plan_jobs(
     scheduler.every(OUTBOX_INTERVAL, "outbox", send_to_amazon, clock=sender_clock)
     scheduler.every(
         timedelta(days=1), "nightly stock push", push_all_stock, clock=sender_clock, first=timedelta(hours=1)
+    )
+    # Sync health: a failing account opens an alert (and one e-mail); checked after the first syncs.
+    scheduler.every(
+        HEALTH_INTERVAL,
+        "sync health",
+        watch_sync_health,
+        clock=sender_clock,
+        first=first_sync + HEALTH_INTERVAL,
     )
     # F5: the notices the book queued go out every few minutes, on the real clock.
     scheduler.every(timedelta(minutes=5), "notices", send_notices, clock=utc_now)

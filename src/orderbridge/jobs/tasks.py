@@ -7,11 +7,12 @@ besides their arguments (the store, the key store, clocks, how to reach Amazon) 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +22,7 @@ from orderbridge.amazon.api.auth import TokenCache
 from orderbridge.amazon.api.calls import CallLog
 from orderbridge.amazon.api.client import SpApiClient
 from orderbridge.amazon.api.quotas import QuotaLimiter, Quotas
+from orderbridge.amazon.health import Change, HealthOptions, check_account
 from orderbridge.amazon.leases import LeaseHeld
 from orderbridge.amazon.orders.sync import (
     SyncDeps,
@@ -36,7 +38,9 @@ from orderbridge.amazon.orders.sync import (
 from orderbridge.amazon.outbound.sender import request_full_stock_push, send_outbox
 from orderbridge.amazon.outbound.sender_pass import SenderDeps
 from orderbridge.clock import Clock, utc_now
+from orderbridge.config import Settings
 from orderbridge.errors import OrderbridgeError
+from orderbridge.notify.mail import MailSettings, mail_settings, send_pending
 from orderbridge.privacy.keystore import KeyStore
 
 
@@ -87,6 +91,9 @@ class Runtime:
     # The HTTP transport of clients whose Endpoint names none: a worker keeps one for the process (one
     # TLS context, kept-alive connections) instead of a new httpx client stack for every pass.
     transport: httpx.BaseTransport | None = None
+    # When an account's sync counts as failing, and where its one e-mail per episode goes (None: no mail).
+    health: HealthOptions = field(default_factory=HealthOptions)
+    mail: MailSettings | None = None
     _hosts: dict[int, tuple[float, AccountHost]] = field(default_factory=dict, repr=False)
 
     def host_of(self, account_id: int) -> AccountHost | None:
@@ -145,6 +152,16 @@ class Runtime:
         return SyncDeps(self.sessions, self.client, self.clock_of(account_id), self.keys, options)
 
 
+def with_settings(runtime: Runtime, settings: Settings) -> Runtime:
+    """The runtime with the installation's health thresholds and mail settings."""
+    runtime.health = HealthOptions(
+        failing_for=timedelta(minutes=settings.sync_failing_minutes),
+        quiet_for=timedelta(minutes=settings.sync_quiet_minutes),
+    )
+    runtime.mail = mail_settings(settings)
+    return runtime
+
+
 _configured: list[Runtime] = []
 
 
@@ -161,10 +178,30 @@ def runtime() -> Runtime:
     return _configured[0]
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def storing_calls(task: Callable[P, R]) -> Callable[P, R]:
+    """A task that calls Amazon: its calls reach the stored call log when it ends, however it ends
+    (the log batches them; the dashboard and the health watch read the store)."""
+
+    @functools.wraps(task)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return task(*args, **kwargs)
+        finally:
+            if _configured:
+                _configured[0].calls.flush()
+
+    return run
+
+
 def _result(report: SyncReport) -> dict[str, Any]:
     return asdict(report)
 
 
+@storing_calls
 def sync_account_orders(account_id: int) -> dict[str, Any]:
     """One incremental order download and booking pass for an account."""
     deps = runtime().deps(account_id)
@@ -183,14 +220,17 @@ def book_account_inbox(account_id: int) -> dict[str, Any]:
     return _result(book_inbox(account_id, runtime().deps(account_id)))
 
 
+@storing_calls
 def retry_account_quarantine(account_id: int) -> dict[str, Any]:
     return _result(retry_quarantined(account_id, runtime().deps(account_id)))
 
 
+@storing_calls
 def fetch_account_order(account_id: int, order_id: str) -> dict[str, Any]:
     return _result(fetch_order(account_id, order_id, runtime().deps(account_id)))
 
 
+@storing_calls
 def check_account_completeness(account_id: int, days: int = 3) -> dict[str, Any]:
     return _result(check_completeness(account_id, runtime().deps(account_id), days=days))
 
@@ -203,6 +243,7 @@ def _account(rt: Runtime, account_id: int) -> SellerAccount:
     return account
 
 
+@storing_calls
 def sync_account_reports(account_id: int, report_type: str | None = None) -> dict[str, Any]:
     """One pass over Amazon's reports for an account (one type, or every type a handler books)."""
     from orderbridge.amazon.reports.sync import sync_reports
@@ -221,6 +262,7 @@ def sync_account_reports(account_id: int, report_type: str | None = None) -> dic
     return {"reports": "; ".join(result.lines())}
 
 
+@storing_calls
 def take_fba_opening(account_id: int, *, dry_run: bool = False) -> dict[str, Any]:
     """Take (or with `dry_run` only show) the account's FBA opening balance from Amazon's count."""
     from orderbridge.amazon.fba.opening import fetch_opening
@@ -260,6 +302,7 @@ def sender_clock() -> Clock:
     return runtime().clock_of(ids[0]) if ids else utc_now
 
 
+@storing_calls
 def send_to_amazon() -> dict[str, Any]:
     """One outbox pass (O23, I1): shipment confirmations, then stock, exactly once in effect."""
     rt = runtime()
@@ -306,6 +349,7 @@ def sweep_personal_data() -> dict[str, Any]:
     }
 
 
+@storing_calls
 def sync_account_inbound(account_id: int) -> dict[str, Any]:
     """F3-F5: poll the account's inbound shipments; transfers made and received, notices queued."""
     from orderbridge.amazon.fba.inbound import sync_inbound
@@ -338,3 +382,27 @@ def send_notices() -> dict[str, Any]:
     if report.failed:
         text += f", {report.failed} failed: {report.errors[0]}"
     return {"notices": text}
+
+
+def watch_sync_health() -> dict[str, Any]:
+    """Every account's sync health on its own clock: a failing account's alert opened (with one e-mail,
+    sent at once when mail is set up) or refreshed; a recovered one's closed."""
+    rt = runtime()
+    rt.calls.flush()  # this process's calls count too
+    changes: dict[str, Change] = {}
+    for account_id in all_account_ids():
+        now = rt.clock_of(account_id)()
+        with rt.sessions.begin() as session:
+            account = session.get(SellerAccount, account_id)
+            if account is not None:
+                changes[account.label] = check_account(session, account, now=now, options=rt.health)
+    text = ", ".join(f"{label} {change.value}" for label, change in changes.items()) or "no accounts"
+    if Change.OPENED in changes.values():
+        if rt.mail is None:
+            text += " (no smtp_host: the e-mail waits in the book)"
+        else:
+            report = send_pending(rt.sessions, rt.mail, clock=utc_now)
+            text += f"; {report.sent} e-mail sent" + (
+                f", failed: {report.errors[0]}" if report.failed else ""
+            )
+    return {"health": text}

@@ -18,6 +18,7 @@ from functools import cache
 
 import httpx
 import redis
+from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.api.calls import CallEvent, CallLog
 from orderbridge.amazon.api.quota_redis import RedisQuotaLimiter
@@ -27,7 +28,7 @@ from orderbridge.amazon.orders.sync import SyncOptions
 from orderbridge.clock import Clock
 from orderbridge.config import Settings
 from orderbridge.db import make_engine, session_factory
-from orderbridge.jobs.tasks import Endpoint, Runtime
+from orderbridge.jobs.tasks import Endpoint, Runtime, with_settings
 from orderbridge.privacy.keystore import open_keystore
 from orderbridge.privacy.sealing import Privacy, enable
 
@@ -115,8 +116,10 @@ class CountedCallLog(CallLog):
 
     FLUSH_SECONDS = 5.0
 
-    def __init__(self, client: redis.Redis, *, prefix: str) -> None:
-        super().__init__()
+    def __init__(
+        self, client: redis.Redis, *, prefix: str, sessions: sessionmaker[Session] | None = None
+    ) -> None:
+        super().__init__(sessions)
         self._redis = client
         self._key = calls_key(prefix)
         self._pending: dict[str, int] = {}
@@ -135,15 +138,17 @@ class CountedCallLog(CallLog):
         elif time.monotonic() - self._since >= self.FLUSH_SECONDS:
             self.flush()
 
-    def flush(self) -> None:
-        """Add the counts not yet written to Redis's."""
+    def flush(self) -> int:
+        """Store the calls not yet stored, and add the counts not yet written to Redis's."""
+        stored = super().flush()
         if not self._pending:
-            return
+            return stored
         pending, self._pending = self._pending, {}
         pipe = self._redis.pipeline(transaction=False)
         for field, count in pending.items():
             pipe.hincrby(self._key, field, count)
         pipe.execute()
+        return stored
 
 
 def shared_quotas(settings: Settings) -> Callable[[Clock], Quotas] | None:
@@ -179,9 +184,12 @@ def build_runtime(settings: Settings) -> Runtime:
         resolve=sandbox_endpoint_at,
         min_real_lease=settings.lease_real_seconds,
         transport=SharedTransport(),
+        calls=CallLog(sessions),  # every call stored for the dashboard and the health watch
     )
     shared = shared_quotas(settings)
     if shared is not None:
         runtime.quotas = shared
-        runtime.calls = CountedCallLog(quota_redis(settings.quota_store_url), prefix=settings.redis_prefix)
-    return runtime
+        runtime.calls = CountedCallLog(
+            quota_redis(settings.quota_store_url), prefix=settings.redis_prefix, sessions=sessions
+        )
+    return with_settings(runtime, settings)

@@ -33,5 +33,5 @@ def checked_address(address: str, *, what: str) -> str:
         raise AddressError(f"{what}: {text!r} is not an e-mail address")
     if is_amazon_generated(text):
         # The address itself is withheld from the message: it may be a buyer's relay address.
-        raise AddressError(f"{what}: an Amazon-generated address cannot receive the book's e-mail (C12)")
+        raise AddressError(f"{what}: an Amazon-generated address cannot receive the book's e-mail")
     return text

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from orderbridge.book.catalog import Product
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.queries.paging import Page, decode, keyset_page, page_size
 from orderbridge.clock import as_utc
@@ -40,6 +41,7 @@ class MessageLine:
     result: dict[str, Any] | None
     history: tuple[AttemptLine, ...] = ()
     order_ref: str | None = None  # the channel's order id of a shipment confirmation (lists only)
+    sku: str | None = None  # the product's SKU of a stock update (lists only)
 
     @property
     def retryable(self) -> bool:
@@ -54,7 +56,9 @@ def _optional(value: datetime | None) -> datetime | None:
     return as_utc(value) if value is not None else None
 
 
-def _line(message: OutboxMessage, *, history: bool = False, order_ref: str | None = None) -> MessageLine:
+def _line(
+    message: OutboxMessage, *, history: bool = False, order_ref: str | None = None, sku: str | None = None
+) -> MessageLine:
     return MessageLine(
         id=message.id,
         kind=str(message.kind),
@@ -73,6 +77,7 @@ def _line(message: OutboxMessage, *, history: bool = False, order_ref: str | Non
         if history
         else (),
         order_ref=order_ref,
+        sku=sku,
     )
 
 
@@ -95,9 +100,16 @@ def messages_page(
     size: int | None = None,
 ) -> Page[MessageLine]:
     """Messages newest first, optionally in one status (the status index serves the filter)."""
-    query = select(OutboxMessage, SalesOrder.external_ref).outerjoin(
-        SalesOrder,
-        and_(SalesOrder.id == OutboxMessage.subject_id, OutboxMessage.kind == MessageKind.ORDER_SHIPPED),
+    query = (
+        select(OutboxMessage, SalesOrder.external_ref, Product.sku)
+        .outerjoin(
+            SalesOrder,
+            and_(SalesOrder.id == OutboxMessage.subject_id, OutboxMessage.kind == MessageKind.ORDER_SHIPPED),
+        )
+        .outerjoin(
+            Product,
+            and_(Product.id == OutboxMessage.subject_id, OutboxMessage.kind == MessageKind.STOCK_CHANGED),
+        )
     )
     if status is not None:
         query = query.where(OutboxMessage.status == status)
@@ -108,7 +120,7 @@ def messages_page(
         key_of=lambda row: (row[0].id,),
         cursor=decode(cursor, parts=1),
         size=page_size(size),
-        convert=lambda row: _line(row[0], order_ref=row[1]),
+        convert=lambda row: _line(row[0], order_ref=row[1], sku=row[2]),
     )
 
 
@@ -116,10 +128,12 @@ def message(session: Session, message_id: int) -> MessageLine | None:
     found = session.get(OutboxMessage, message_id)
     if found is None:
         return None
-    ref = None
+    ref = sku = None
     if found.kind == MessageKind.ORDER_SHIPPED:
         ref = session.scalar(select(SalesOrder.external_ref).where(SalesOrder.id == found.subject_id))
-    return _line(found, history=True, order_ref=ref)
+    if found.kind == MessageKind.STOCK_CHANGED:
+        sku = session.scalar(select(Product.sku).where(Product.id == found.subject_id))
+    return _line(found, history=True, order_ref=ref, sku=sku)
 
 
 def order_messages(session: Session, order_id: int) -> list[MessageLine]:

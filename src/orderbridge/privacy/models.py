@@ -39,6 +39,7 @@ class AuditAction(StrEnum):
     USER_ROLE_CHANGED = "user_role_changed"
     TOKEN_ADDED = "token_added"
     TOKEN_REVOKED = "token_revoked"
+    ALERTS_CLEARED = "alerts_cleared"
 
 
 class AuditEntry(Base):

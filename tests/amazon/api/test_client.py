@@ -317,6 +317,9 @@ def test_every_call_is_logged_and_stored_without_pii(
     assert not any(value in text for value in names | emails)
     assert client.creds.refresh_token not in text and client.creds.client_secret not in text
     with quota_sessions() as session:
+        assert stored_counts(session) == {}  # batched: nothing written per call
+    assert client.calls.flush() == 2
+    with quota_sessions() as session:
         stored = stored_counts(session)
     assert {op: c.calls for op, c in stored.items()} == {"lwa.token": 1, "searchOrders": 1}
     with quota_sessions.begin() as session:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Integer, String, case, delete, func, select
+from sqlalchemy import Index, Integer, String, Table, case, delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from orderbridge.book.types import UtcDateTime
-from orderbridge.db import Base, BigId
+from orderbridge.db import Base, BigId, insert_dicts
 
 log = logging.getLogger("orderbridge.amazon.calls")  # the name operators filter on; kept through the move
 
@@ -20,6 +23,8 @@ class ApiCall(Base):
     """One HTTP exchange with Amazon (status 0: no response: timeout or dropped connection)."""
 
     __tablename__ = "amazon_api_calls"
+    # The dashboard and the health watch read one account's calls over a time window.
+    __table_args__ = (Index("ix_amazon_api_calls_account_at", "selling_partner_id", "region", "at"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     selling_partner_id: Mapped[str] = mapped_column(String(32))
@@ -58,12 +63,38 @@ class OperationCounts:
 
 
 class CallLog:
-    """Counts calls in memory (for the pipeline and the benchmark) and, given sessions, stores each one."""
+    """Counts calls in memory (for the pipeline and the benchmark) and, given sessions, stores them.
 
-    def __init__(self, sessions: sessionmaker[Session] | None = None) -> None:
+    Stored calls are written in batches, not one transaction per call: a batch goes to the store when
+    `flush_rows` calls wait, when the oldest waiting call is `flush_seconds` old (checked as calls come),
+    and whenever the runner calls `flush()` (at the end of every job and task). Calls older than `keep`
+    are pruned at most once an hour, so the table stays the size of a few days' calls.
+    """
+
+    MAX_WAITING = 20_000  # calls kept for a store that cannot be written to; older ones are dropped
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session] | None = None,
+        *,
+        flush_rows: int = 500,
+        flush_seconds: float = 5.0,
+        keep: timedelta = timedelta(days=7),
+    ) -> None:
         self._sessions = sessions
         self._lock = threading.Lock()
         self._counts: dict[str, OperationCounts] = {}
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self.keep = keep
+        self._waiting: list[dict[str, Any]] = []
+        self._since = time.monotonic()
+        self._pruned_at: float | None = None
+
+    @property
+    def stores(self) -> bool:
+        """Whether calls are stored (the dashboard's counts need it), not only counted in memory."""
+        return self._sessions is not None
 
     def record(self, event: CallEvent) -> None:
         level = logging.INFO if 0 < event.status < 400 else logging.WARNING
@@ -79,6 +110,7 @@ class CallLog:
             event.request_id or "-",
             f" code={event.error_code}" if event.error_code else "",
         )
+        due = False
         with self._lock:
             counts = self._counts.setdefault(event.operation, OperationCounts())
             counts.calls += 1
@@ -87,9 +119,42 @@ class CallLog:
                 counts.throttled += 1
             elif event.status == 0 or event.status >= 400:
                 counts.errors += 1
-        if self._sessions is not None:
+            if self._sessions is not None:
+                if not self._waiting:
+                    self._since = time.monotonic()
+                self._waiting.append(_row(event))
+                due = (
+                    len(self._waiting) >= self.flush_rows
+                    or time.monotonic() - self._since >= self.flush_seconds
+                )
+        if due:
+            self.flush()
+
+    def flush(self) -> int:
+        """Write the calls not yet stored in one transaction; returns how many were written.
+
+        A store that cannot be written to now (locked, gone) costs the log its batch for this time, never
+        the job that made the calls: the batch waits for the next flush (up to MAX_WAITING calls)."""
+        if self._sessions is None:
+            return 0
+        with self._lock:
+            batch, self._waiting = self._waiting, []
+        if not batch:
+            return 0
+        try:
             with self._sessions.begin() as session:
-                session.add(_row(event))
+                insert_dicts(session, cast(Table, ApiCall.__table__), batch)
+                if self._pruned_at is None or time.monotonic() - self._pruned_at >= 3600:
+                    prune_calls(session, before=batch[-1]["at"] - self.keep)
+                    self._pruned_at = time.monotonic()
+        except SQLAlchemyError as error:
+            log.warning(
+                "the call log could not store %d calls (kept for the next try): %s", len(batch), error
+            )
+            with self._lock:
+                self._waiting = (batch + self._waiting)[-self.MAX_WAITING :]
+            return 0
+        return len(batch)
 
     def counts(self) -> dict[str, OperationCounts]:
         """A copy of the counters per operation."""
@@ -113,18 +178,18 @@ class CallLog:
             self._counts.clear()
 
 
-def _row(event: CallEvent) -> ApiCall:
-    return ApiCall(
-        at=event.at,
-        selling_partner_id=event.selling_partner_id,
-        region=event.region,
-        operation=event.operation,
-        status=event.status,
-        duration_ms=round(event.duration_ms),
-        attempt=event.attempt,
-        request_id=event.request_id[:64],
-        error_code=event.error_code[:64],
-    )
+def _row(event: CallEvent) -> dict[str, Any]:
+    return {
+        "at": event.at,
+        "selling_partner_id": event.selling_partner_id,
+        "region": event.region,
+        "operation": event.operation,
+        "status": event.status,
+        "duration_ms": round(event.duration_ms),
+        "attempt": event.attempt,
+        "request_id": event.request_id[:64],
+        "error_code": event.error_code[:64],
+    }
 
 
 def stored_counts(session: Session, *, since: datetime | None = None) -> dict[str, OperationCounts]:

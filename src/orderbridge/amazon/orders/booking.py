@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from orderbridge.amazon.channel import NO_EMAIL_CONTACT_TO_CREATE, resolve, with_no_email_contact
 from orderbridge.amazon.listings import record_seen
 from orderbridge.amazon.orders.at_amazon import record_at_amazon
+from orderbridge.amazon.orders.channel_warnings import warn_channel
 from orderbridge.amazon.orders.facts import EmailKey, facts_for, lookup
 from orderbridge.amazon.orders.mapping import AmazonState, MappedOrder, Outcome, map_order
 from orderbridge.amazon.orders.records import AmazonOrderRecord, BookedState, order_record
@@ -95,7 +96,7 @@ def _apply(session: Session, mapped: MappedOrder, *, now: datetime) -> Applied:
         return Applied(mapped.amazon_order_id, Action.SKIPPED, record.order_id, mapped.reason)
     if order is None:
         if mapped.outcome == Outcome.CANCEL:
-            reason = "cancelled at Amazon before it was booked (O1, O21)"
+            reason = "cancelled at Amazon before it was booked: nothing to do"
             return Applied(mapped.amazon_order_id, Action.NOT_BOOKED, reason=reason)
         applied = _book_new(session, mapped, record, now=now)
         if mapped.at_amazon.anything and applied.order_id is not None:
@@ -194,7 +195,10 @@ def finish_order(session: Session, order_id: int, mapped: MappedOrder, *, now: d
     with session.no_autoflush:
         set_fields(session, order_id, mapped)
         for alert in mapped.alerts:
-            raise_alert(session, Subject.ORDER, order_id, alert.kind, alert.message, now=now)
+            if alert.channel_wide:
+                warn_channel(session, mapped.channel_id, alert.kind, now=now)
+            else:
+                raise_alert(session, Subject.ORDER, order_id, alert.kind, alert.message, now=now)
 
 
 def set_fields(session: Session, order_id: int, mapped: MappedOrder) -> None:
@@ -272,18 +276,19 @@ def _alert_after_ready(session: Session, order: SalesOrder, mapped: MappedOrder,
     if mapped.outcome == Outcome.CANCEL:
         when = mapped.at_amazon.cancelled_at or mapped.last_updated
         message = (
-            f"Amazon cancelled order {mapped.amazon_order_id} on {when:%Y-%m-%d %H:%M} UTC, after it was "
-            "ready to ship. The book order is unchanged: do not ship it, and cancel it here."
+            f"Amazon cancelled Amazon order {mapped.amazon_order_id} on {when:%Y-%m-%d %H:%M} UTC, after it "
+            "was ready to ship. If it has not left the warehouse, cancel it in the book; if it has, stop "
+            "the parcel or expect a return"
         )
     elif shrunk:
         message = (
-            f"Amazon order {mapped.amazon_order_id}: units of {', '.join(shrunk)} were cancelled at Amazon "
-            "after the order was ready to ship. The book order is unchanged: ship only what is left."
+            f"Amazon order {mapped.amazon_order_id}: units of SKU {', '.join(shrunk)} were cancelled at "
+            "Amazon after it was ready to ship. Cancel those units in the book before shipping"
         )
     elif mapped.cancellation_requested:
         message = (
-            f"The buyer asked Amazon to cancel order {mapped.amazon_order_id}. If it has not shipped, "
-            "cancel it in Seller Central and here."
+            f"The buyer asked Amazon to cancel Amazon order {mapped.amazon_order_id}. Cancel the order "
+            "in the book if it has not shipped yet, or ship it and clear this alert"
         )
     else:
         return Action.UNCHANGED

@@ -38,10 +38,10 @@ from orderbridge.book.orders.model import SalesOrder
 from orderbridge.clock import Clock, as_utc
 from orderbridge.errors import OrderbridgeError
 
-WAITING_REASON = "pending at Amazon; pending orders are not downloaded (O1)"
+WAITING_REASON = "pending at Amazon (payment not yet confirmed): it is booked once Amazon releases it"
 _NOT_BOOKED = {
-    Action.NOT_BOOKED: "cancelled at Amazon before it was booked (O21)",
-    Action.SKIPPED: "not a sale the book takes (O19)",
+    Action.NOT_BOOKED: "cancelled at Amazon before it was booked: nothing to do",
+    Action.SKIPPED: "not a sale the book takes: nothing to do",
 }
 BookHook = Callable[[int], None]
 
@@ -84,7 +84,14 @@ def book_items(
     by_market: dict[str, list[tuple[InboxItem, dict[str, Any]]]] = {}
     for item, doc in newest.values():
         if not item.marketplace_id:
-            quarantine(item, f"order {item.natural_id}: salesChannel.marketplaceId is missing", now=now)
+            quarantine(
+                item,
+                (
+                    f"Amazon order {item.natural_id}: Amazon sent it without its marketplace "
+                    "(salesChannel.marketplaceId); retry it later, and report it if it stays"
+                ),
+                now=now,
+            )
             tally.quarantined += 1
             continue
         by_market.setdefault(item.marketplace_id, []).append((item, doc))
@@ -176,7 +183,10 @@ def _book_one_by_one(
             with sessions.begin() as session:
                 item = session.get(InboxItem, item_id)
                 if item is not None:
-                    reason = f"order {item.natural_id}: booking failed: {type(error).__name__}: {error}"
+                    reason = (
+                        f"Amazon order {item.natural_id} could not be booked: {error}. Fix what it names, "
+                        "then retry the quarantine"
+                    )
                     quarantine(item, reason, now=clock())
             tally.quarantined += 1
             continue

@@ -13,6 +13,7 @@ from orderbridge.amazon.channel import resolve, with_no_email_contact
 from orderbridge.amazon.listings import SeenListing, record_seen
 from orderbridge.amazon.orders.at_amazon import record_at_amazon
 from orderbridge.amazon.orders.booking import Action, Applied, apply_order, new_record, set_fields
+from orderbridge.amazon.orders.channel_warnings import warn_channel
 from orderbridge.amazon.orders.facts import EmailKey, facts_for, lookup
 from orderbridge.amazon.orders.mapping import MappedOrder, MappingError, Outcome, map_order
 from orderbridge.amazon.orders.records import AmazonOrderRecord
@@ -107,7 +108,10 @@ def _book_new_orders(
         }
         for mapped, order_id in zip(page, order_ids, strict=True)
         for alert in mapped.alerts  # a new order has no open alert to refresh yet
+        if not alert.channel_wide
     ]
+    for kind in sorted({alert.kind for mapped in page for alert in mapped.alerts if alert.channel_wide}):
+        warn_channel(session, channel.id, kind, now=now)
     if alerts:
         insert_dicts(session, cast(Table, Alert.__table__), alerts)
     insert_dicts(

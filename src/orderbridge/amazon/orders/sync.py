@@ -29,6 +29,7 @@ from orderbridge.amazon.orders.backfill import (
     start_backfill,
     watch_pending,
 )
+from orderbridge.amazon.orders.channel_warnings import review_channel_warnings
 from orderbridge.amazon.orders.cursors import Window, abandon_search, advance, cursor_for, next_window
 from orderbridge.amazon.orders.facts import EmailKey, blind_email_key
 from orderbridge.amazon.orders.first_use import ensure_first_use_rows
@@ -332,6 +333,7 @@ def _book(deps: SyncDeps, account: SellerAccount, channels: list[int], report: S
         report.alerts += alert_long_pending(
             session, channels, days=deps.options.pending_alert_days, now=deps.clock()
         )
+        review_channel_warnings(session, channels, now=deps.clock())
 
 
 def book_inbox(account_id: int, deps: SyncDeps) -> SyncReport:

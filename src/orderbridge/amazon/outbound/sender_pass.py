@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon import leases
@@ -16,6 +17,8 @@ from orderbridge.amazon.accounts import SellerAccount, list_accounts
 from orderbridge.amazon.api.client import SpApiClient
 from orderbridge.amazon.errors import AmazonError
 from orderbridge.book.alerts import Subject, raise_alert
+from orderbridge.book.catalog import Product
+from orderbridge.book.orders.model import SalesOrder
 from orderbridge.clock import Clock
 from orderbridge.outbox.models import MessageKind, MessageStatus, OutboxAttempt, OutboxMessage
 
@@ -128,8 +131,20 @@ def refuse(
     subject = Subject.ORDER if message.kind == MessageKind.ORDER_SHIPPED else Subject.PRODUCT
     what = "shipment confirmation" if message.kind == MessageKind.ORDER_SHIPPED else "stock update"
     text = (
-        f"Amazon refused the {what} (outbox message {message.id}): {reason}. "
-        f"Fix it, then run `orderbridge outbox retry {message.id}`."
+        f"Amazon refused the {what} of {_about(session, message)}: {reason}. Fix what it names, then "
+        f"send it again from the outbox page (message {message.id}) or with `orderbridge outbox retry "
+        f"{message.id}`."
     )
     raise_alert(session, subject, message.subject_id, ALERT_KIND, text[:1000], now=now)
     run.report.failed += 1
+
+
+def _about(session: Session, message: OutboxMessage) -> str:
+    """What the message was about, as the seller knows it: the Amazon order id or the SKU."""
+    if message.kind == MessageKind.ORDER_SHIPPED:
+        ref = session.scalar(select(SalesOrder.external_ref).where(SalesOrder.id == message.subject_id))
+        return f"Amazon order {ref}" if ref else "an order no longer in the book"
+    if message.kind == MessageKind.STOCK_CHANGED:
+        sku = session.scalar(select(Product.sku).where(Product.id == message.subject_id))
+        return f"SKU {sku}" if sku else "a product no longer in the book"
+    return "every connected listing"

@@ -69,26 +69,30 @@ def confirmation_for(session: Session, shipment_id: int) -> Confirmation | NotSe
     assert order is not None
     channel = session.get(Channel, order.channel_id)
     if channel is None or not channel.is_amazon or not channel.marketplace_id:
-        return NotSent(f"order {order.id} is not an Amazon order")
+        return NotSent(f"order {order.external_ref} was not sold on Amazon: Amazon is not told")
     if order.fulfilment == Fulfilment.CHANNEL:
-        return NotSent(f"order {order.id} is fulfilled by Amazon")
+        return NotSent(f"Amazon order {order.external_ref} is fulfilled by Amazon: Amazon ships it")
     if shipment.made_at_channel:
-        return NotSent(f"order {order.external_ref} was shipped at Amazon: Amazon already knows")
+        return NotSent(f"Amazon order {order.external_ref} was shipped at Amazon: Amazon already knows")
     if not order.confirm_shipments:
-        return NotSent(f"order {order.external_ref}: Amazon collects it or another system confirms it")
+        return NotSent(f"Amazon order {order.external_ref}: Amazon collects it or another system confirms it")
     record = order_record(session, channel.id, order.external_ref)
     if record is not None and record.skip_shipment_confirmation:
-        return NotSent(f"order {order.external_ref} is Seller Fulfilled Prime, confirmed by another system")
+        return NotSent(
+            f"Amazon order {order.external_ref} is Seller Fulfilled Prime: another system confirms it"
+        )
     return Confirmation(order.external_ref, channel.marketplace_id, _package(order, shipment))
 
 
 def _package(order: SalesOrder, shipment: Shipment) -> PackageDetail:
-    where = f"order {order.id} shipment {shipment.reference}"
+    where = f"Amazon order {order.external_ref} shipment {shipment.reference}"
     method = order.shipping_method
     carrier = shipment.carrier or (method.carrier if method is not None else None)
     if not carrier:
         name = method.name if method is not None else "(none)"
-        raise ConfirmationError(f"{where}: no carrier; set the carrier of shipping method {name!r} (O8)")
+        raise ConfirmationError(
+            f"{where}: no carrier; set the carrier of shipping method {name!r} on the shipment or the method"
+        )
     if not shipment.tracking_number:
         raise ConfirmationError(f"{where}: no tracking number")
     items = _order_items(order, shipment)

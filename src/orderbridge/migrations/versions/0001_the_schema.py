@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 22:50:41.979578
+Create Date: 2026-12-07 23:18:08.178881
 """
 
 from collections.abc import Sequence
@@ -53,6 +53,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_api_calls")),
     )
     with op.batch_alter_table("amazon_api_calls", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_amazon_api_calls_account_at", ["selling_partner_id", "region", "at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_amazon_api_calls_at"), ["at"], unique=False)
         batch_op.create_index(batch_op.f("ix_amazon_api_calls_operation"), ["operation"], unique=False)
 
@@ -1703,6 +1706,7 @@ def downgrade() -> None:
     with op.batch_alter_table("amazon_api_calls", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_amazon_api_calls_operation"))
         batch_op.drop_index(batch_op.f("ix_amazon_api_calls_at"))
+        batch_op.drop_index("ix_amazon_api_calls_account_at")
 
     op.drop_table("amazon_api_calls")
     with op.batch_alter_table("alerts", schema=None) as batch_op:

@@ -10,11 +10,14 @@ from pydantic import BaseModel, Field
 
 from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.queries import QuarantineLine, quarantine_page
+from orderbridge.book.alerts import kind_name
 from orderbridge.book.queries.attention import AlertLine, open_alerts_page
+from orderbridge.web.alert_actions import clear_and_record
 from orderbridge.web.api.paging import ApiPage, CursorParam, SizeParam, cursor_checked, page_of
-from orderbridge.web.deps import Context, Db, require
+from orderbridge.web.deps import Context, CurrentUser, Db, require
 from orderbridge.web.problems import ApiError
 from orderbridge.web.roles import Permission
+from orderbridge.web.subjects import name_subjects, subject_key
 
 router = APIRouter(tags=["attention"], dependencies=[require(Permission.ORDERS_READ)])
 RETRY_HOOK = "retry_quarantine"  # WebContext.extras: account id -> report (run passes jobs.tasks')
@@ -25,6 +28,9 @@ class AlertOut(BaseModel):
     subject: str
     subject_id: int
     kind: str
+    kind_name: str = Field(description="The kind in plain words.")
+    about: str = Field(description="What it is about: the Amazon order id, the SKU, the account's name.")
+    link: str | None = Field(description="The web page that shows what it is about.")
     message: str
     raised_at: datetime
 
@@ -38,11 +44,38 @@ def alerts_list(
 ) -> ApiPage[AlertOut]:
     with cursor_checked():
         page = open_alerts_page(db, kind=kind or None, cursor=cursor, size=size)
+    names = name_subjects(db, ((line.subject, line.subject_id) for line in page.items))
 
     def convert(line: AlertLine) -> AlertOut:
-        return AlertOut(**line.__dict__)
+        about = names[subject_key(line.subject, line.subject_id)]
+        return AlertOut(**line.__dict__, kind_name=kind_name(line.kind), about=about.text, link=about.href)
 
     return page_of(page, convert)
+
+
+class ClearIn(BaseModel):
+    ids: list[Annotated[int, Field(ge=1, le=2**62)]] = Field(
+        default_factory=list, max_length=500, description="The open alerts to clear."
+    )
+    kind: str | None = Field(
+        default=None, min_length=1, max_length=60, description="Clear every open alert of this kind."
+    )
+
+
+class ClearOut(BaseModel):
+    cleared: int
+
+
+@router.post(
+    "/alerts/clear",
+    summary="Clear open alerts: by id, or every open one of a kind (recorded in the audit log)",
+    dependencies=[require(Permission.ORDERS_WRITE)],
+)
+def alerts_clear(db: Db, context: Context, principal: CurrentUser, body: ClearIn) -> ClearOut:
+    if bool(body.ids) == (body.kind is not None):
+        raise ApiError(422, "give either ids or a kind, not both and not neither", field="ids")
+    cleared = clear_and_record(db, ids=body.ids, kind=body.kind, actor=principal.actor, clock=context.clock)
+    return ClearOut(cleared=cleared)
 
 
 class QuarantinedOut(BaseModel):

@@ -18,6 +18,7 @@ from orderbridge.amazon.channel import (
     save_settings,
     settings_for,
 )
+from orderbridge.book.alerts import Subject, open_alerts
 from orderbridge.book.catalog import PriceList
 from orderbridge.book.channels import Channel, ChannelKind
 from orderbridge.book.custom_fields import CustomFieldDefinition, RecordKind
@@ -41,7 +42,7 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
             (
                 "download_pending",
                 "Download Pending orders",
-                "Book orders while Amazon holds them as Pending (O2).",
+                "Book orders while Amazon holds them as Pending.",
                 "",
             ),
             ("status_pending", "Status for Pending orders", "", "status"),
@@ -61,7 +62,7 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
             (
                 "customer_mode",
                 "Customers",
-                "Create a contact per buyer, or book every order to one contact (C13).",
+                "Create a contact per buyer, or book every order to one contact.",
                 "",
             ),
             ("one_contact_id", "The one contact (id)", "Needed when every order goes to one contact.", ""),
@@ -77,11 +78,11 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
     (
         "Custom fields",
         [
-            ("gift_message_field", "Gift message field", "A sales-order text area (O12).", "field"),
-            ("business_field", "Business order flag", "A sales-order yes/no field (O18).", "field"),
-            ("po_number_field", "PO number field", "A sales-order text field (O18).", "field"),
-            ("buyer_vat_field", "Buyer VAT number field", "A sales-order text field (O18).", "field"),
-            ("prime_flag_field", "Prime flag field", "A sales-order yes/no field (O20).", "field"),
+            ("gift_message_field", "Gift message field", "A sales-order text area.", "field"),
+            ("business_field", "Business order flag", "A sales-order yes/no field.", "field"),
+            ("po_number_field", "PO number field", "A sales-order text field.", "field"),
+            ("buyer_vat_field", "Buyer VAT number field", "A sales-order text field.", "field"),
+            ("prime_flag_field", "Prime flag field", "A sales-order yes/no field.", "field"),
         ],
     ),
     (
@@ -115,8 +116,8 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
 CHOICE_LABELS = {
     "create_contacts": "A contact per buyer",
     "one_contact": "Every order to one contact",
-    "na": "Net, with Amazon's tax (O14)",
-    "eu": "Including tax, recalculated (O15)",
+    "na": "Net, with Amazon's tax",
+    "eu": "Including tax, recalculated",
 }
 
 
@@ -225,7 +226,10 @@ def channels(request: Request, session: Db, principal: Reader) -> Response:
         except ChannelSettingsError as error:
             problem = str(error)
         found.append((channel, problem))
-    return page(request, "pages/channels.html", {"channels": found})
+    warnings: dict[int, list[str]] = {}
+    for alert in open_alerts(session, Subject.CHANNEL):  # a setting missing for a whole channel
+        warnings.setdefault(alert.subject_id, []).append(alert.message)
+    return page(request, "pages/channels.html", {"channels": found, "warnings": warnings})
 
 
 @router.get("/channels/{code}", response_class=HTMLResponse)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from orderbridge.amazon.outbound.sender_pass import ALERT_KIND as REFUSED_BY_AMAZON
 from orderbridge.amazon.queries import quarantined_count, sync_health, unconnected_count
+from orderbridge.book.alerts import kind_name
 from orderbridge.book.queries.attention import open_alert_counts, orders_past_retention
 from orderbridge.book.queries.orders import orders_per_day
 from orderbridge.book.queries.settlements import unreconciled_count
@@ -31,12 +33,6 @@ router = APIRouter(include_in_schema=False)
 SHOWN_APART = frozenset({REFUSED_BY_AMAZON, UNBALANCED})
 CHART_DAYS = 30
 
-# Alert kinds a person must act on, as the seller would name them (others show under their own kind).
-ALERT_NAMES = {
-    "cancelled_after_ready": "Cancelled at Amazon after Ready to ship",
-    "pending_too_long": "Pending at Amazon for too long (holding stock)",
-}
-
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(
@@ -52,7 +48,7 @@ def dashboard(
         ("Quarantined Amazon orders", quarantined_count(session), "/quarantine"),
         ("Unconnected listings", unconnected_count(session), "/listings?unconnected=1"),
         *[
-            (ALERT_NAMES.get(kind, kind.replace("_", " ").capitalize()), n, f"/alerts?kind={kind}")
+            (kind_name(kind), n, f"/alerts?kind={quote(kind)}")
             for kind, n in sorted(alerts.items())
             if kind not in SHOWN_APART
         ],

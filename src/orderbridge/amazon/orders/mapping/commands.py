@@ -80,6 +80,7 @@ class AlertSpec:
 
     kind: str
     message: str
+    channel_wide: bool = False  # about the channel's settings: one warning on the channel, not the order
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ def map_order(doc: object, book: ChannelBook, facts: OrderFacts) -> MappedOrder:
         )
     pending = status in PENDING
     if pending and not book.settings.download_pending:
-        reason = "pending at Amazon; pending orders are not downloaded (O1)"
+        reason = "pending at Amazon (payment not yet confirmed): it is booked once Amazon releases it"
         return replace(head, state=AmazonState.PENDING, outcome=Outcome.WAIT, reason=reason)
     return _book(
         r, book, facts, placed=placed, pending=pending, head=head, quantities=quantities, requested=requested
@@ -69,16 +69,19 @@ def skip_reason(r: Reader, status: str) -> str | None:
     if status not in PENDING | READY | {"CANCELLED", "UNFULFILLABLE"}:
         raise r.fail("fulfillment.fulfillmentStatus", f"unknown status {status!r}")
     if r.text(r.doc, "salesChannel.channelName", "salesChannel.channelName", required=True) == "NON_AMAZON":
-        return "remote (multi-channel) fulfilment order: not a sale on this marketplace (O19)"
+        return (
+            "a multi-channel fulfilment order (sold elsewhere, shipped by Amazon): not a sale on this "
+            "marketplace"
+        )
     if status == "UNFULFILLABLE":
-        return "unfulfillable order: not a sale on this marketplace (O19)"
+        return "Amazon cannot fulfil this order: not a sale on this marketplace"
     for n, association in enumerate(r.items(r.doc, "associatedOrders", "associatedOrders")):
         kind = r.text(association, "associationType", f"associatedOrders.{n}.associationType")
         if kind in ("REPLACEMENT_ORIGINAL_ID", "EXCHANGE_ORIGINAL_ID"):
             by = r.text(r.doc, "fulfillment.fulfilledBy", "fulfillment.fulfilledBy")
             original = r.text(association, "orderId", f"associatedOrders.{n}.orderId") or "?"
             label = "FBA" if by == "AMAZON" else "FBM"
-            return f"replacement {label} order for {original}: not a new sale (O19)"
+            return f"a replacement {label} order for {original}: not a new sale"
     return None
 
 
@@ -131,7 +134,11 @@ def _book(
     values, alerts = _field_values(r, settings, plan, programs=programs, sfp=sfp)
     if requested:
         alerts.append(
-            AlertSpec("cancellation_requested", f"the buyer asked Amazon to cancel order {r.order_id} (O22)")
+            AlertSpec(
+                "cancellation_requested",
+                f"The buyer asked Amazon to cancel Amazon order {r.order_id}. Cancel the order in the book "
+                "if it has not shipped yet, or ship it and clear this alert",
+            )
         )
     return MappedOrder(  # every field: cheaper than dataclasses.replace on the hot path
         head.amazon_order_id,
@@ -239,9 +246,8 @@ def _field_values(
 
     if plan.gift_messages:  # O12
         if settings.gift_message_field is None:
-            alerts.append(
-                AlertSpec("gift_message_unmapped", "the order has a gift message; no gift-message field set")
-            )
+            # A setting missing for the whole channel: one warning on the channel (channel_warnings.py).
+            alerts.append(AlertSpec("gift_message_unmapped", "gift messages unmapped", channel_wide=True))
         put("gift_message_field", "\n".join(plan.gift_messages))
     if "AMAZON_BUSINESS" in programs:  # O18
         put("business_field", True)

@@ -146,7 +146,9 @@ def add_item(
     if listing is None:
         plan.alerts.append(
             AlertSpec(
-                "unconnected_listing", f"SKU {sku!r} is not connected to a product: booked as free text (O6)"
+                "unconnected_listing",
+                f"SKU {sku} is not connected to a product, so the order row was booked as free text and "
+                "holds no stock. Connect the listing to a product on the Listings page",
             )
         )
     wrap_net, wrap_tax = _net_and_tax(
