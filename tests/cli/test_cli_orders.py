@@ -38,7 +38,13 @@ def booked(run: Run, store_url: str) -> Booked:
         mug_row = next(row for row in order.rows if row.sku == "MUG-1")
         session.flush()
         ship_order(
-            session, order, reference="ship-1", now=NOW, quantities={mug_row.id: 1}, tracking_number="TRK1"
+            session,
+            order,
+            reference="ship-1",
+            now=NOW,
+            quantities={mug_row.id: 1},
+            tracking_number="TRK1",
+            carrier="UPS",
         )
         ids = Booked(run, order.id, mug_row.id)
     engine.dispose()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from orderbridge.amazon.orders.records import AmazonOrderRecord
 from orderbridge.amazon.outbound.sender import retry_message
 from orderbridge.book.alerts import Subject, open_alerts
+from orderbridge.book.orders.carriers import save_carrier
 from orderbridge.book.orders.model import RowKind, SalesOrder, ShippingMethod
 from orderbridge.book.orders.shipping import ship_order
 from orderbridge.db import make_engine, session_factory
@@ -37,6 +38,7 @@ def _ship_some(outbound: OutboundWorld, count: int) -> dict[str, tuple[str, str]
     shipped: dict[str, tuple[str, str]] = {}
     now = outbound.world.vtime.now()
     with outbound.sessions.begin() as session:
+        save_carrier(session, "Hermes Next Day Parcel")  # the seller's own carrier, not Amazon's list
         for number, order in enumerate(
             _across_channels(list(shippable_orders(session, outbound.sandbox, limit=500)), count)
         ):

@@ -187,6 +187,8 @@ class Shipment(Base):
     carrier: Mapped[str | None] = mapped_column(String(100))
     tracking_number: Mapped[str | None] = mapped_column(String(100))
     shipping_method_id: Mapped[int | None] = mapped_column(ForeignKey("shipping_methods.id"))
+    # Raised by each correction of carrier or tracking: the outbox resends the confirmation per revision.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
 
     rows: Mapped[list[ShipmentRow]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
