@@ -90,7 +90,7 @@ def test_orders_show_has_rows_allocation_shipments_notes_and_totals(booked: Book
         {
             "reference": "ship-1",
             "shipped_at": "2026-11-02T09:30:00+00:00",
-            "carrier": None,
+            "carrier": "UPS",
             "tracking_number": "TRK1",
             "rows": [{"row_id": booked.mug_row_id, "quantity": 1}],
         }
