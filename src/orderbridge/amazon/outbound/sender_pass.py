@@ -131,7 +131,7 @@ def refuse(
     `at_amazon` False: the message was never sent (the book cannot make a valid call of it), and the
     alert says so rather than blaming Amazon."""
     now = run.now()
-    finish(message, MessageStatus.FAILED, now, {"refused": reason[:500]})
+    finish(message, MessageStatus.FAILED, now, {"refused" if at_amazon else "not_sent": reason[:500]})
     message.last_error = reason[:1000]
     record_attempt(message, now, "refused" if at_amazon else "not_sent", status, reason)
     subject = Subject.ORDER if message.kind == MessageKind.ORDER_SHIPPED else Subject.PRODUCT

@@ -16,6 +16,7 @@ from orderbridge.web.pages import (
     privacy,
     returns,
     settlements,
+    shipping,
     stock,
     users,
 )
@@ -23,6 +24,7 @@ from orderbridge.web.pages import (
 routers: list[APIRouter] = [
     dashboard.router,
     alerts.router,
+    shipping.router,  # before orders: /orders/ship is not an order id
     orders.router,
     contacts.router,
     catalog.router,
