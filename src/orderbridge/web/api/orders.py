@@ -277,6 +277,7 @@ class CorrectionOut(ShipmentOut):
 def shipment_tracking(
     db: Db,
     context: Context,
+    *,
     order_id: OrderId,
     reference: Annotated[str, Path(max_length=100)],
     body: TrackingIn,
