@@ -22,7 +22,7 @@ from orderbridge.book import (
     tax,
     transfers,
 )
-from orderbridge.book.orders import model
+from orderbridge.book.orders import carriers, model
 from orderbridge.db import Base
 from orderbridge.notify import notices
 from orderbridge.outbox import models as outbox_models
@@ -48,6 +48,7 @@ MODULES = (
     custom_fields,
     inventory,
     model,
+    carriers,
     payments,
     settlements,
     tax,

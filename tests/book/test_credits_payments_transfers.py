@@ -25,7 +25,7 @@ def on_hand(book: Book, sku: str, warehouse_id: int | None = None) -> StockLevel
 def shipped_order(book: Book, ref: str = "o-1"):  # type: ignore[no-untyped-def]
     book.receive("A", 5)
     order = book.order(ref, [("A", 2)])
-    ship_order(book.session, order, reference="box", now=NOW)
+    ship_order(book.session, order, reference="box", now=NOW, carrier="UPS", tracking_number="T1")
     return order
 
 

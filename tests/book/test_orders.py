@@ -55,7 +55,15 @@ def test_o6_free_text_rows_never_allocate_or_ship(book: Book) -> None:
     row = order.rows[0]
     assert row.kind == RowKind.FREE_TEXT and row.product_id is None and row.allocated == 0
     with pytest.raises(InvalidValueError, match="free_text row cannot be shipped"):
-        ship_order(book.session, order, reference="s1", now=NOW, quantities={row.id: 1})
+        ship_order(
+            book.session,
+            order,
+            reference="s1",
+            now=NOW,
+            quantities={row.id: 1},
+            carrier="UPS",
+            tracking_number="T1",
+        )
 
 
 def test_o7_bundle_books_components_multiplied_and_allocates_each(book: Book) -> None:
@@ -133,16 +141,32 @@ def test_partial_shipment_and_shipped_never_exceeds_ordered(book: Book) -> None:
     book.receive("A", 5)
     order = book.order("o-part", [("A", 3)])
     row = order.rows[0]
-    ship_order(book.session, order, reference="p1", now=NOW, quantities={row.id: 1})
+    ship_order(
+        book.session,
+        order,
+        reference="p1",
+        now=NOW,
+        quantities={row.id: 1},
+        carrier="UPS",
+        tracking_number="T1",
+    )
     assert row.shipped == 1 and order.shipped_at is None
     with pytest.raises(InvalidValueError, match="cannot ship 3; 2 left to ship"):
-        ship_order(book.session, order, reference="p2", now=NOW, quantities={row.id: 3})
+        ship_order(
+            book.session,
+            order,
+            reference="p2",
+            now=NOW,
+            quantities={row.id: 3},
+            carrier="UPS",
+            tracking_number="T1",
+        )
 
 
 def test_shipping_unallocated_stock_is_refused(book: Book) -> None:
     order = book.order("o-noalloc", [("A", 1)])
     with pytest.raises(InvalidValueError, match="only 0 allocated"):
-        ship_order(book.session, order, reference="s", now=NOW)
+        ship_order(book.session, order, reference="s", now=NOW, carrier="UPS", tracking_number="T1")
 
 
 def test_o21_cancelling_an_order_frees_its_allocation(book: Book) -> None:

@@ -126,7 +126,7 @@ def test_a_damaged_page_cursor_is_refused_by_name() -> None:
 def test_order_detail_holds_rows_shipments_and_allocation(book: Book) -> None:
     book.receive("A", 5)
     order = book.order("404-1", [("A", 2)])
-    ship_order(book.session, order, reference="parcel-1", now=NOW)
+    ship_order(book.session, order, reference="parcel-1", now=NOW, carrier="UPS", tracking_number="T1")
     detail = order_detail(book.session, order.id)
     assert [(line.row.sku, line.row.shipped, line.warehouse) for line in detail.rows] == [("A", 2, "MAIN")]
     assert [shipment.reference for shipment in detail.order.shipments] == ["parcel-1"]
@@ -152,11 +152,20 @@ def test_orders_past_retention_counts_what_privacy_would_sweep(book: Book) -> No
     # given: one shipped long ago, one cancelled long ago, one shipped yesterday, one open
     book.receive("A", 10)
     old_shipped = book.order("505-1", [("A", 1)])
-    ship_order(book.session, old_shipped, reference="p", now=NOW - timedelta(days=40))
+    ship_order(
+        book.session,
+        old_shipped,
+        reference="p",
+        now=NOW - timedelta(days=40),
+        carrier="UPS",
+        tracking_number="T1",
+    )
     old_cancelled = book.order("505-2", [("A", 1)])
     cancel_order(book.session, old_cancelled, now=NOW - timedelta(days=40))
     recent = book.order("505-3", [("A", 1)])
-    ship_order(book.session, recent, reference="p", now=NOW - timedelta(days=1))
+    ship_order(
+        book.session, recent, reference="p", now=NOW - timedelta(days=1), carrier="UPS", tracking_number="T1"
+    )
     book.order("505-4", [("A", 1)])
     book.session.flush()
     # when

@@ -64,7 +64,7 @@ def test_rows_of_a_shipped_order_are_not_replaced(session: Session) -> None:
     book = make_book(session)
     book.receive("A", 5)
     order = book.order("R-2", [("A", 1)])
-    ship_order(session, order, reference="S-1", now=NOW)
+    ship_order(session, order, reference="S-1", now=NOW, carrier="UPS", tracking_number="T1")
 
     with pytest.raises(InvalidValueError, match="has shipped rows"):
         replace_rows(session, order, (), now=NOW)

@@ -104,9 +104,23 @@ def apply_steps(session: Session, steps: list[tuple[str, str, int]]) -> None:
                 row = order.rows[0]
                 if row.allocated:
                     ship_order(
-                        session, order, reference=f"s-{number}", now=NOW, quantities={row.id: row.allocated}
+                        session,
+                        order,
+                        reference=f"s-{number}",
+                        now=NOW,
+                        quantities={row.id: row.allocated},
+                        carrier="UPS",
+                        tracking_number="T1",
                     )
                 else:
                     with contextlib.suppress(InvalidValueError):  # refused: nothing allocated to ship
-                        ship_order(session, order, reference=f"s-{number}", now=NOW, quantities={row.id: 1})
+                        ship_order(
+                            session,
+                            order,
+                            reference=f"s-{number}",
+                            now=NOW,
+                            quantities={row.id: 1},
+                            carrier="UPS",
+                            tracking_number="T1",
+                        )
         check_invariants(session)

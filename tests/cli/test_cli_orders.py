@@ -38,7 +38,13 @@ def booked(run: Run, store_url: str) -> Booked:
         mug_row = next(row for row in order.rows if row.sku == "MUG-1")
         session.flush()
         ship_order(
-            session, order, reference="ship-1", now=NOW, quantities={mug_row.id: 1}, tracking_number="TRK1"
+            session,
+            order,
+            reference="ship-1",
+            now=NOW,
+            quantities={mug_row.id: 1},
+            tracking_number="TRK1",
+            carrier="UPS",
         )
         ids = Booked(run, order.id, mug_row.id)
     engine.dispose()
@@ -84,7 +90,7 @@ def test_orders_show_has_rows_allocation_shipments_notes_and_totals(booked: Book
         {
             "reference": "ship-1",
             "shipped_at": "2026-11-02T09:30:00+00:00",
-            "carrier": None,
+            "carrier": "UPS",
             "tracking_number": "TRK1",
             "rows": [{"row_id": booked.mug_row_id, "quantity": 1}],
         }

@@ -87,9 +87,9 @@ def test_orders_ship_refuses_bad_rows_and_empty_tracking_naming_them(booked: Run
     assert bad.exit_code == 2 and "has no row #9" in bad.output
     worse = booked("orders", "ship", REF, "--tracking", "1Z9", "--rows", "1:x")
     assert worse.exit_code == 2 and "'1:x' is not #[:QTY]" in worse.output
-    empty = booked("orders", "ship", REF, "--tracking", " ")
-    assert empty.exit_code == 2 and "tracking number is empty" in empty.output
-    too_many = booked("orders", "ship", REF, "--tracking", "1Z9", "--rows", "1:5")
+    empty = booked("orders", "ship", REF, "--tracking", " ", "--carrier", "UPS")
+    assert empty.exit_code == 1 and "enter a tracking number" in empty.output
+    too_many = booked("orders", "ship", REF, "--tracking", "1Z9", "--carrier", "UPS", "--rows", "1:5")
     assert too_many.exit_code == 1 and "cannot ship 5" in too_many.output
 
 

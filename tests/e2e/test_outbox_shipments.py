@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from orderbridge.amazon.orders.records import AmazonOrderRecord
+from orderbridge.amazon.outbound.corrections import correct_tracking
 from orderbridge.amazon.outbound.sender import retry_message
 from orderbridge.book.alerts import Subject, open_alerts
+from orderbridge.book.orders.carriers import save_carrier
 from orderbridge.book.orders.model import RowKind, SalesOrder, ShippingMethod
 from orderbridge.book.orders.shipping import ship_order
 from orderbridge.db import make_engine, session_factory
@@ -37,6 +39,7 @@ def _ship_some(outbound: OutboundWorld, count: int) -> dict[str, tuple[str, str]
     shipped: dict[str, tuple[str, str]] = {}
     now = outbound.world.vtime.now()
     with outbound.sessions.begin() as session:
+        save_carrier(session, "Hermes Next Day Parcel")  # the seller's own carrier, not Amazon's list
         for number, order in enumerate(
             _across_channels(list(shippable_orders(session, outbound.sandbox, limit=500)), count)
         ):
@@ -209,3 +212,49 @@ def test_o23_amazons_400_becomes_an_alert_on_the_order_that_can_be_retried(outbo
     with outbound.sessions() as session:
         assert session.get(OutboxMessage, message_id).status == MessageStatus.SENT  # type: ignore[union-attr]
         assert open_alerts(session, Subject.ORDER, order_id) == []
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite", "postgresql"], indirect=True)
+def test_o23_a_local_failure_says_not_sent_and_a_correction_edits_the_package_at_amazon_once(
+    outbound: OutboundWorld,
+) -> None:
+    # given: a shipment that lost its carrier (made before shipments were checked): it cannot be sent
+    now = outbound.world.vtime.now()
+    with outbound.sessions.begin() as session:
+        order = next(shippable_orders(session, outbound.sandbox))
+        order_id, ref = order.id, order.external_ref
+        shipment = ship_order(session, order, reference="S1", now=now, tracking_number="T-OLD", carrier="UPS")
+        session.flush()
+        shipment.carrier = None
+        if order.shipping_method is not None:
+            order.shipping_method.carrier = None
+    outbound.drain()
+    # then: the alert says it never reached Amazon, not that Amazon refused it
+    with outbound.sessions() as session:
+        [alert] = open_alerts(session, Subject.ORDER, order_id)
+        assert "was not sent to Amazon" in alert.message and "Amazon refused" not in alert.message
+    assert outbound.sent_bodies("/shipmentConfirmation") == []
+    # when: the operator corrects the carrier and tracking; the sender runs
+    with outbound.sessions.begin() as session:
+        found = session.get(SalesOrder, order_id)
+        assert found is not None
+        correct_tracking(session, found, reference="S1", tracking_number="T-NEW", carrier="DHL", now=now)
+    outbound.drain()
+    # then: the corrected confirmation went once, the failed one was replaced, the alert cleared
+    assert [
+        body["packageDetail"]["trackingNumber"] for body in outbound.sent_bodies("/shipmentConfirmation")
+    ] == ["T-NEW"]
+    with outbound.sessions() as session:
+        assert open_alerts(session, Subject.ORDER, order_id) == []
+    # when: corrected again after Amazon has the package
+    with outbound.sessions.begin() as session:
+        found = session.get(SalesOrder, order_id)
+        assert found is not None
+        correct_tracking(session, found, reference="S1", tracking_number="T-NEWER", now=now)
+    outbound.drain()
+    # then: Amazon's one package carries the new tracking; no unit shipped twice
+    [package] = _packages(outbound, ref)
+    assert (package["trackingNumber"], package["carrier"]) == ("T-NEWER", "DHL")
+    assert len(outbound.sent_bodies("/shipmentConfirmation")) == 2
+    items = outbound.sandbox.world.orders[ref].doc["orderItems"]
+    assert all(i["fulfillment"]["quantityFulfilled"] <= i["quantityOrdered"] for i in items)

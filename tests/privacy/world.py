@@ -136,7 +136,12 @@ class World:
             order = session.get(SalesOrder, order_id)
             assert order is not None
             ship_order(
-                session, order, reference=f"ship-{order_id}", now=self.clock() - timedelta(days=days_ago)
+                session,
+                order,
+                reference=f"ship-{order_id}",
+                now=self.clock() - timedelta(days=days_ago),
+                carrier="UPS",
+                tracking_number="T1",
             )
 
     def cancel(self, order_id: int, *, days_ago: float) -> None:

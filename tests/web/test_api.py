@@ -51,7 +51,9 @@ def test_shipping_needs_orders_write_and_is_idempotent(web: WebApp) -> None:
     )
     operator = web.client("operator")
     shipped = operator.api(
-        "POST", f"/api/v1/orders/{order_id}/ship", json={"reference": "box-1", "carrier": "DPD"}
+        "POST",
+        f"/api/v1/orders/{order_id}/ship",
+        json={"reference": "box-1", "carrier": "DPD", "tracking_number": "DPD-1"},
     )
     assert shipped.status_code == 200, shipped.text
     again = operator.api("POST", f"/api/v1/orders/{order_id}/ship", json={"reference": "box-1"})

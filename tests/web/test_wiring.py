@@ -215,7 +215,9 @@ def test_p7_orders_are_found_by_buyer_name_only_while_their_buyer_data_is_live(w
     with web.sessions.begin() as session:
         shipped = session.get(SalesOrder, order_id)
         assert shipped is not None
-        ship_order(session, shipped, reference="parcel-1", now=web.clock())
+        ship_order(
+            session, shipped, reference="parcel-1", now=web.clock(), carrier="UPS", tracking_number="T1"
+        )
     web.clock.advance(days=31)
     with web.sessions() as session:
         privacy = privacy_of(session)

@@ -20,6 +20,7 @@ from orderbridge.cli import (
     privacy,
     reports,
     scale,
+    shipping,
     stock,
     users,
 )
@@ -45,6 +46,9 @@ app.add_typer(sync_cli.sync, name="sync")
 app.add_typer(reports.reports, name="reports")
 app.add_typer(reports.settlements, name="settlements")
 orders.orders.command("trail")(reports.trail_command)
+orders.orders.command("tracking")(shipping.tracking_command)
+orders.orders.command("ship-csv")(shipping.ship_csv_command)
+app.add_typer(shipping.carriers, name="carriers")
 app.add_typer(fba.inbound, name="inbound")
 app.add_typer(fba.fba, name="fba")
 app.add_typer(fba.notices, name="notices")

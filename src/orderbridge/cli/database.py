@@ -10,6 +10,7 @@ from orderbridge import db_admin
 from orderbridge.book.catalog import Product
 from orderbridge.book.contacts import Contact
 from orderbridge.book.inventory import StockMovement, Warehouse
+from orderbridge.book.orders.carriers import ensure_default_carriers
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.orders.statuses import ensure_default_statuses
 from orderbridge.book.tax import company
@@ -20,10 +21,11 @@ app = typer.Typer(help="The store: migrations and status.", no_args_is_help=True
 
 @app.command()
 def upgrade() -> None:
-    """Apply every migration to the configured store and create the default statuses."""
+    """Apply every migration to the configured store and create the default statuses and carriers."""
     db_admin.upgrade(engine())
     with unit_of_work() as session:
         ensure_default_statuses(session)
+        ensure_default_carriers(session)
         company(session).currency = company(session).currency or settings().company_currency
     console.print(f"store is up to date: {engine().url.render_as_string(hide_password=True)}")
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from orderbridge.book.alerts import Subject, open_alerts
 from orderbridge.book.channels import Channel
 from orderbridge.book.inventory import Warehouse
+from orderbridge.book.orders.bulk_shipping import next_reference
 from orderbridge.book.orders.model import OrderRow, OrderStatus, RowKind, SalesOrder
 from orderbridge.book.orders.shipping import ship_order
 from orderbridge.cli.catalog import AsJson
@@ -365,9 +366,13 @@ def ship(
     id_or_ref: Annotated[
         str, typer.Argument(metavar="ID_OR_REF", help="The order's id or its channel reference.")
     ],
-    tracking: Annotated[str, typer.Option(help="The package's tracking number.")],
+    tracking: Annotated[
+        str | None,
+        typer.Option(help="The package's tracking number (needed unless the carrier has none)."),
+    ] = None,
     carrier: Annotated[
-        str | None, typer.Option(help="The carrier (default: the order's shipping method's carrier, O8).")
+        str | None,
+        typer.Option(help="The carrier, from `orderbridge carriers list` (default: the shipping method's)."),
     ] = None,
     rows: Annotated[
         str | None,
@@ -378,28 +383,25 @@ def ship(
     ] = None,
 ) -> None:
     """Ship an order (all of it, or some rows): stock leaves the warehouse, and an Amazon order's
-    shipment confirmation goes to Amazon once, through the outbox (O23)."""
-    if not tracking.strip():
-        raise typer.BadParameter("the tracking number is empty", param_hint="--tracking")
+    shipment confirmation goes to Amazon once, through the outbox.
+
+    The carrier and tracking number are checked first: a carrier not on the carrier list, or no
+    tracking number where one is needed (always for an Amazon order), ships nothing; exit code 1."""
     with reported_errors(), unit_of_work() as session:
         order = find_order(session, id_or_ref, channel=channel)
         quantities = parse_rows(order, rows) if rows else None
         shipment = ship_order(
             session,
             order,
-            reference=f"S{len(order.shipments) + 1}",
+            reference=next_reference(order),
             now=utc_now(),
             quantities=quantities,
-            tracking_number=tracking.strip(),
-            carrier=carrier.strip() if carrier else None,
+            tracking_number=tracking,
+            carrier=carrier,
         )
         session.flush()
         units = sum(r.quantity for r in shipment.rows)
-        line = f"order {order.id}: shipment {shipment.reference} ({units} units)"
-        if not shipment.carrier:
-            line += (
-                "; no carrier: set the shipping method's carrier or give --carrier before Amazon hears of it"
-            )
+        line = f"order {order.external_ref or order.id}: shipment {shipment.reference} ({units} units)"
     console.print(line, highlight=False)
 
 

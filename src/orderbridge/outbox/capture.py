@@ -4,9 +4,9 @@ A session event rather than calls sprinkled over the book: stock changes in a do
 allocation, shipping, transfers, counts, credits, cancellations) and any of them must reach Amazon (I1),
 so the one place that sees them all is the flush. The book stays ignorant of the outbox (it never
 imports it) and the outbox knows nothing of Amazon: it records *what happened* (a shipment of a
-seller-fulfilled marketplace order, a product's stock level in an own warehouse changed); the Amazon
-sender decides what that means there. Rows are inserted with the flush's own connection, so they
-commit or roll back with the change that caused them.
+seller-fulfilled marketplace order, or a correction of its carrier or tracking; a product's stock
+level in an own warehouse changed); the Amazon sender decides what that means there. Rows are
+inserted with the flush's own connection, so they commit or roll back with the change that caused them.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def _shipment_messages(session: Session, shipments: list[Shipment]) -> list[dict
             "kind": MessageKind.ORDER_SHIPPED,
             "key": f"order:{shipment.order_id}",
             "subject_id": shipment.order_id,
-            "payload": {"shipment_id": shipment.id},
+            # The revision makes a correction's confirmation a message of its own (a deliberate resend).
+            "payload": {"shipment_id": shipment.id, "revision": shipment.revision or 0},
             "status": MessageStatus.PENDING,
             "attempts": 0,
             "created_at": now,
@@ -99,9 +100,18 @@ def _shipment_messages(session: Session, shipments: list[Shipment]) -> list[dict
     ]
 
 
+def _corrected_shipments(session: Session) -> list[Shipment]:
+    """Shipments whose carrier or tracking number was corrected (their revision went up) in this flush."""
+    return [
+        obj
+        for obj in session.dirty
+        if isinstance(obj, Shipment) and inspect(obj).attrs["revision"].history.has_changes()
+    ]
+
+
 @event.listens_for(Session, "after_flush")
 def _capture(session: Session, _context: Any) -> None:
-    shipments = [obj for obj in session.new if isinstance(obj, Shipment)]
+    shipments = [obj for obj in session.new if isinstance(obj, Shipment)] + _corrected_shipments(session)
     levels = _changed_levels(session)
     if not shipments and not levels:
         return

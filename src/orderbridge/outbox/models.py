@@ -16,7 +16,7 @@ from orderbridge.db import Base, BigId, Json
 class MessageKind(StrEnum):
     """What happened in the book (past tense): the receiver decides what to tell its system."""
 
-    ORDER_SHIPPED = "order_shipped"  # payload: shipment_id; key: the order
+    ORDER_SHIPPED = "order_shipped"  # payload: shipment_id, revision (+1 per correction); key: the order
     STOCK_CHANGED = "stock_changed"  # subject: the product; key: the product
     STOCK_RECOUNT = "stock_recount"  # the nightly full push of every listing (subject 0)
 

@@ -140,6 +140,12 @@ def confirm_shipment(world: World, order: SimOrder, package: dict[str, Any]) -> 
         raise invalid_input(
             f"order {order.order_id} is {order.status}; only unshipped orders can be confirmed"
         )
+    reference = str(package["packageReferenceId"])
+    packages = order.doc.setdefault("packages", [])
+    known = next((p for p in packages if p["packageReferenceId"] == reference), None)
+    if known is not None:
+        _edit_package(world, order, known, package)
+        return
     items = {i["orderItemId"]: i for i in order.doc["orderItems"]}
     shipped: dict[str, int] = {}
     for line in package["orderItems"]:
@@ -151,8 +157,6 @@ def confirm_shipment(world: World, order: SimOrder, package: dict[str, Any]) -> 
         fulfilment["quantityFulfilled"] += units
         fulfilment["quantityUnfulfilled"] -= units
         shipped[item["orderItemId"]] = units
-    packages = order.doc.setdefault("packages", [])
-    packages[:] = [p for p in packages if p["packageReferenceId"] != str(package["packageReferenceId"])]
     packages.append(
         {
             "packageReferenceId": str(package["packageReferenceId"]),
@@ -222,6 +226,16 @@ def fba_stock(world: World, seller_id: str, sku: str) -> dict[str, int]:
     return {
         fc: units for (seller, item, fc), units in world.stock.items() if seller == seller_id and item == sku
     }
+
+
+def _edit_package(world: World, order: SimOrder, known: dict[str, Any], package: dict[str, Any]) -> None:
+    """A confirmation of a package Amazon already has edits its carrier, tracking and ship date (the
+    docs: confirmShipment also edits an already-shipped order's shipment); no unit ships twice."""
+    known["carrier"] = package.get("carrierName") or package["carrierCode"]
+    known["trackingNumber"] = package["trackingNumber"]
+    known["shipTime"] = package["shipDate"]
+    known["shippingService"] = package.get("shippingMethod", known.get("shippingService", ""))
+    world.touch(order)
 
 
 def _update_shipped_status(order: SimOrder) -> None:

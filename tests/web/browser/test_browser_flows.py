@@ -144,7 +144,7 @@ def test_the_privacy_page_after_a_sweep(site: Site) -> None:
     with web.sessions.begin() as session:
         order = session.get(SalesOrder, site.world.ready_order_id)
         assert order is not None
-        ship_order(session, order, reference="parcel-1", now=web.clock())
+        ship_order(session, order, reference="parcel-1", now=web.clock(), carrier="UPS", tracking_number="T1")
     web.clock.advance(days=31)
     with web.sessions() as session:
         privacy = privacy_of(session)

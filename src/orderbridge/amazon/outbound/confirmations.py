@@ -31,20 +31,27 @@ def check_at_amazon(run: SenderPass, message_id: int, found: Confirmation) -> No
             record_attempt(message, run.now(), "check_failed", error.status, str(error))
         return  # still `sending`: checked again next pass, never sent blindly
     packages = order.get("packages") or []
-    confirmed = any(isinstance(p, dict) and str(p.get("packageReferenceId")) == reference for p in packages)
+    # A corrected shipment is already at Amazon under its reference with the old tracking: only the
+    # package with this tracking number is this message's confirmation.
+    tracking = found.package.tracking_number
+    confirmed = any(
+        isinstance(p, dict)
+        and str(p.get("packageReferenceId")) == reference
+        and str(p.get("trackingNumber") or "") == tracking
+        for p in packages
+    )
     with run.deps.sessions.begin() as session:
         message = session.get(OutboxMessage, message_id)
         assert message is not None
         if confirmed:
             finish(message, MessageStatus.SENT, run.now(), {**_sent_result(found), "verified": True})
-            detail = f"package {reference} found at Amazon: not sent again"
+            detail = f"package {reference} with tracking {tracking} found at Amazon: not sent again"
             record_attempt(message, run.now(), "verified", 200, detail)
             run.report.verified += 1
         else:
             message.status = MessageStatus.PENDING
-            record_attempt(
-                message, run.now(), "resend", 200, f"package {reference} not at Amazon: sending it"
-            )
+            detail = f"package {reference} ({tracking}) not at Amazon: sending it"
+            record_attempt(message, run.now(), "resend", 200, detail)
 
 
 def _due_confirmations(run: SenderPass) -> Iterator[int]:
@@ -94,7 +101,7 @@ def _confirm(run: SenderPass, message_id: int, failed_keys: set[str]) -> tuple[s
         try:
             found = confirmation_for(session, int(message.payload["shipment_id"]))
         except ConfirmationError as problem:
-            refuse(session, run, message, str(problem))
+            refuse(session, run, message, str(problem), at_amazon=False)
             return key, False
         if isinstance(found, NotSent):
             finish(message, MessageStatus.SKIPPED, run.now(), {"skipped": found.reason})
@@ -103,7 +110,8 @@ def _confirm(run: SenderPass, message_id: int, failed_keys: set[str]) -> tuple[s
             return key, True
         account_id = run.by_marketplace.get(found.marketplace_id)
         if account_id is None:
-            refuse(session, run, message, f"no seller account sells in marketplace {found.marketplace_id}")
+            reason = f"no seller account sells in marketplace {found.marketplace_id}"
+            refuse(session, run, message, reason, at_amazon=False)
             return key, False
         message.status, message.claimed_at = MessageStatus.SENDING, run.now()
         message.attempts += 1

@@ -121,20 +121,37 @@ def retry_later(run: SenderPass, message: OutboxMessage, error: AmazonError) -> 
 
 
 def refuse(
-    session: Session, run: SenderPass, message: OutboxMessage, reason: str, *, status: int = 0
+    session: Session,
+    run: SenderPass,
+    message: OutboxMessage,
+    reason: str,
+    *,
+    status: int = 0,
+    at_amazon: bool = True,
 ) -> None:
-    """A permanent failure: the message fails and a person sees an alert on its order or product."""
+    """A permanent failure: the message fails and a person sees an alert on its order or product.
+
+    `at_amazon` False: the message was never sent (the book cannot make a valid call of it), and the
+    alert says so rather than blaming Amazon."""
     now = run.now()
-    finish(message, MessageStatus.FAILED, now, {"refused": reason[:500]})
+    finish(message, MessageStatus.FAILED, now, {"refused" if at_amazon else "not_sent": reason[:500]})
     message.last_error = reason[:1000]
-    record_attempt(message, now, "refused", status, reason)
+    record_attempt(message, now, "refused" if at_amazon else "not_sent", status, reason)
     subject = Subject.ORDER if message.kind == MessageKind.ORDER_SHIPPED else Subject.PRODUCT
     what = "shipment confirmation" if message.kind == MessageKind.ORDER_SHIPPED else "stock update"
-    text = (
-        f"Amazon refused the {what} of {_about(session, message)}: {reason}. Fix what it names, then "
-        f"send it again from the outbox page (message {message.id}) or with `orderbridge outbox retry "
-        f"{message.id}`."
-    )
+    if at_amazon:
+        text = (
+            f"Amazon refused the {what} of {_about(session, message)} "
+            f"(outbox message {message.id}): {reason}. "
+            f"Fix it, then run `orderbridge outbox retry {message.id}`."
+        )
+    else:
+        text = (
+            f"The {what} of {_about(session, message)} was not sent to Amazon "
+            f"(outbox message {message.id}): {reason}. "
+            f"Amazon has not seen it. Fix it, then run `orderbridge outbox retry {message.id}`"
+            + (" or correct the shipment's tracking on the order." if subject == Subject.ORDER else ".")
+        )
     raise_alert(session, subject, message.subject_id, ALERT_KIND, text[:1000], now=now)
     run.report.failed += 1
 

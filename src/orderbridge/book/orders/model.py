@@ -201,6 +201,8 @@ class Shipment(Base):
     shipping_method_id: Mapped[int | None] = mapped_column(ForeignKey("shipping_methods.id"))
     # Shipped outside the book and reported by the channel (O24): recorded, never confirmed back to it.
     made_at_channel: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Raised by each correction of carrier or tracking: the outbox resends the confirmation per revision.
+    revision: Mapped[int] = mapped_column(Integer, default=0)
 
     rows: Mapped[list[ShipmentRow]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 

@@ -1,4 +1,10 @@
-"""Shipping an order: which rows, how many, with what tracking; stock leaves the warehouse."""
+"""Shipping an order: which rows, how many, with what carrier and tracking; stock leaves the warehouse.
+
+The carrier and tracking number are checked before anything moves, so a shipment that its channel
+could never be told of is refused while nothing has changed. A shipment's carrier and tracking number
+can be corrected later (`correct_shipment`): its revision goes up, and the outbox sends its
+confirmation again.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orderbridge.book.catalog import Product
+from orderbridge.book.channels import Channel, ChannelKind
 from orderbridge.book.errors import InvalidValueError
 from orderbridge.book.inventory import MovementReason, Warehouse, move_stock, release, stock_level
-from orderbridge.book.orders.model import OrderRow, RowKind, SalesOrder, Shipment, ShipmentRow
+from orderbridge.book.orders.carriers import find_carrier
+from orderbridge.book.orders.model import Fulfilment, OrderRow, RowKind, SalesOrder, Shipment, ShipmentRow
 
 
 def ship_order(
@@ -35,16 +43,17 @@ def ship_order(
     if existing is not None:
         return existing
     if order.is_cancelled:
-        raise InvalidValueError(f"order {order.id}: is cancelled and cannot ship")
+        raise InvalidValueError(f"order {order_name(order)}: is cancelled and cannot ship")
+    carrier, tracking_number = shipment_details(session, order, carrier=carrier, tracking=tracking_number)
     wanted = quantities if quantities is not None else _everything_unshipped(order)
     if not wanted:
-        raise InvalidValueError(f"order {order.id}: nothing to ship")
+        raise InvalidValueError(f"order {order_name(order)}: nothing to ship")
     rows = {row.id: row for row in order.rows}
     shipment = Shipment(
         order_id=order.id,
         reference=reference,
         shipped_at=now,
-        carrier=carrier or (order.shipping_method.carrier if order.shipping_method else None),
+        carrier=carrier,
         tracking_number=tracking_number,
         shipping_method_id=order.shipping_method_id,
         made_at_channel=made_at_channel,
@@ -52,7 +61,7 @@ def ship_order(
     for row_id, quantity in wanted.items():
         row = rows.get(row_id)
         if row is None:
-            raise InvalidValueError(f"order {order.id}: row {row_id} is not on this order")
+            raise InvalidValueError(f"order {order_name(order)}: row {row_id} is not on this order")
         _ship_row(session, order, row, quantity, reference=reference, now=now)
         shipment.rows.append(ShipmentRow(row_id=row.id, quantity=quantity))
     order.shipments.append(shipment)
@@ -60,6 +69,103 @@ def ship_order(
     if all(row.shipped == row.quantity for row in order.rows if row.kind == RowKind.PRODUCT):
         order.shipped_at = now
     return shipment
+
+
+def order_name(order: SalesOrder) -> str:
+    """How a person knows the order: its channel's order id, else the book's number."""
+    return order.external_ref or f"#{order.id}"
+
+
+def tells_amazon(session: Session, order: SalesOrder) -> bool:
+    """Whether a shipment of this order is confirmed to Amazon (a seller-fulfilled Amazon order)."""
+    channel = session.get(Channel, order.channel_id)
+    amazon = channel is not None and channel.kind == ChannelKind.AMAZON
+    return amazon and order.fulfilment == Fulfilment.SELLER
+
+
+def shipment_problem(
+    session: Session, order: SalesOrder, *, carrier: str | None, tracking: str | None
+) -> str | None:
+    """What is wrong with shipping `order` by this carrier and tracking number, in plain words, or None.
+
+    The carrier defaults to the shipping method's (O8) and must be on the carrier list. A tracking
+    number is needed unless the carrier is marked as having none; an Amazon order always needs both,
+    because Amazon's shipment confirmation requires carrierCode and trackingNumber (ordersV0.json
+    PackageDetail; whether Amazon accepts a confirmation without a tracking number is UNCONFIRMED).
+    """
+    try:
+        shipment_details(session, order, carrier=carrier, tracking=tracking)
+    except InvalidValueError as error:
+        return str(error)
+    return None
+
+
+def shipment_details(
+    session: Session, order: SalesOrder, *, carrier: str | None, tracking: str | None
+) -> tuple[str | None, str | None]:
+    """(carrier as the list spells it, tracking number) for shipping `order`, or InvalidValueError."""
+    where = f"order {order_name(order)}"
+    name = (carrier or "").strip() or (order.shipping_method.carrier if order.shipping_method else None)
+    tracking = (tracking or "").strip() or None
+    amazon = tells_amazon(session, order)
+    found = find_carrier(session, name) if name else None
+    if name and found is None:
+        raise InvalidValueError(
+            f"{where}: carrier {name!r} is not on the carrier list; add it to the carrier list first"
+        )
+    if found is None and amazon:
+        raise InvalidValueError(f"{where}: choose a carrier; Amazon needs one to confirm the shipment")
+    if tracking is None:
+        if amazon:
+            raise InvalidValueError(
+                f"{where}: enter a tracking number; Amazon needs one to confirm the shipment"
+            )
+        if found is None or found.has_tracking:
+            carrier_text = f"carrier {found.name}" if found is not None else "a shipment without a carrier"
+            raise InvalidValueError(
+                f"{where}: enter a tracking number; {carrier_text} needs one "
+                f"(or choose a carrier marked as having no tracking)"
+            )
+    return (found.name if found is not None else None), tracking
+
+
+def correct_shipment(
+    session: Session,
+    shipment: Shipment,
+    *,
+    tracking_number: str | None,
+    carrier: str | None = None,
+    now: datetime,
+) -> Shipment:
+    """Correct a shipment's tracking number (and carrier, when given): checked as shipping is, then the
+    revision goes up so that the outbox confirms the shipment again (a deliberate resend, O23)."""
+    order = session.get(SalesOrder, shipment.order_id)
+    assert order is not None
+    new_carrier, new_tracking = shipment_details(
+        session, order, carrier=carrier or shipment.carrier, tracking=tracking_number
+    )
+    if (new_carrier, new_tracking) == (shipment.carrier, shipment.tracking_number):
+        raise InvalidValueError(
+            f"order {order_name(order)} shipment {shipment.reference}: "
+            "already has this carrier and tracking number; nothing to correct"
+        )
+    shipment.carrier, shipment.tracking_number = new_carrier, new_tracking
+    shipment.revision += 1
+    order.updated_at = now
+    return shipment
+
+
+def shipment_by_reference(order: SalesOrder, reference: str | None) -> Shipment:
+    """The order's shipment of this reference; with none given, the order's only (or latest) one."""
+    if not order.shipments:
+        raise InvalidValueError(f"order {order_name(order)}: has no shipment to correct")
+    if not reference:
+        return max(order.shipments, key=lambda s: s.id)
+    for shipment in order.shipments:
+        if shipment.reference == reference.strip():
+            return shipment
+    known = ", ".join(s.reference for s in order.shipments)
+    raise InvalidValueError(f"order {order_name(order)}: no shipment {reference!r} (its shipments: {known})")
 
 
 def _everything_unshipped(order: SalesOrder) -> dict[int, int]:
@@ -73,7 +179,7 @@ def _everything_unshipped(order: SalesOrder) -> dict[int, int]:
 def _ship_row(
     session: Session, order: SalesOrder, row: OrderRow, quantity: int, *, reference: str, now: datetime
 ) -> None:
-    where = f"order {order.id}: row {row.id} ({row.sku or row.name})"
+    where = f"order {order_name(order)}: row {row.position + 1} ({row.sku or row.name})"
     if row.kind != RowKind.PRODUCT:
         raise InvalidValueError(f"{where}: a {row.kind} row cannot be shipped")
     if quantity <= 0 or row.shipped + quantity > row.quantity:

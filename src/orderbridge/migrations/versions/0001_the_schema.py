@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 23:18:08.178881
+Create Date: 2026-12-07 23:18:32.312376
 """
 
 from collections.abc import Sequence
@@ -99,6 +99,14 @@ def upgrade() -> None:
             batch_op.f("ix_amazon_seller_accounts_selling_partner_id"), ["selling_partner_id"], unique=False
         )
 
+    op.create_table(
+        "carriers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("has_tracking", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_carriers")),
+        sa.UniqueConstraint("name", name=op.f("uq_carriers_name")),
+    )
     op.create_table(
         "channels",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -1383,6 +1391,7 @@ def upgrade() -> None:
         sa.Column("tracking_number", sa.String(length=100), nullable=True),
         sa.Column("shipping_method_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
         sa.Column("made_at_channel", sa.Boolean(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"],
             ["sales_orders.id"],
@@ -1698,6 +1707,7 @@ def downgrade() -> None:
     op.drop_table("job_leases")
     op.drop_table("custom_field_definitions")
     op.drop_table("channels")
+    op.drop_table("carriers")
     with op.batch_alter_table("amazon_seller_accounts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_amazon_seller_accounts_selling_partner_id"))
 

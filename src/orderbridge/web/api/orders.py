@@ -1,4 +1,5 @@
-"""/api/v1/orders: list with filters and keyset pages, one order, its addresses (pii:read), shipping."""
+"""/api/v1/orders: list with filters and keyset pages, one order, its addresses (pii:read), shipping and
+correcting a shipment's tracking."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
+from orderbridge.amazon.outbound.corrections import correct_tracking
 from orderbridge.book.orders.model import Fulfilment, SalesOrder
 from orderbridge.book.orders.shipping import ship_order
 from orderbridge.book.queries.orders import (
@@ -253,4 +255,48 @@ def order_ship(db: Db, context: Context, order_id: OrderId, body: ShipIn) -> Shi
         shipped_at=shipment.shipped_at,
         carrier=shipment.carrier,
         tracking_number=shipment.tracking_number,
+    )
+
+
+class TrackingIn(BaseModel):
+    tracking_number: str = Field(min_length=1, max_length=100, description="The corrected tracking number.")
+    carrier: str | None = Field(
+        default=None, max_length=100, description="The corrected carrier (default: the shipment's)."
+    )
+
+
+class CorrectionOut(ShipmentOut):
+    confirmation_queued: bool = Field(description="True when the corrected confirmation goes to Amazon.")
+
+
+@router.post(
+    "/{order_id}/shipments/{reference}/tracking",
+    summary="Correct a shipment's tracking number (and carrier); its confirmation is sent to Amazon again",
+    dependencies=[require(Permission.ORDERS_WRITE)],
+)
+def shipment_tracking(
+    db: Db,
+    context: Context,
+    *,
+    order_id: OrderId,
+    reference: Annotated[str, Path(max_length=100)],
+    body: TrackingIn,
+    principal: CurrentUser,
+) -> CorrectionOut:
+    order = _get(db, order_id)
+    done = correct_tracking(
+        db,
+        order,
+        reference=reference,
+        tracking_number=body.tracking_number,
+        carrier=body.carrier,
+        now=context.clock(),
+        by=principal.actor,
+    )
+    return CorrectionOut(
+        reference=done.shipment.reference,
+        shipped_at=done.shipment.shipped_at,
+        carrier=done.shipment.carrier,
+        tracking_number=done.shipment.tracking_number,
+        confirmation_queued=done.message_id is not None,
     )

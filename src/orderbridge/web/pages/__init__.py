@@ -17,6 +17,7 @@ from orderbridge.web.pages import (
     returns,
     search,
     settlements,
+    shipping,
     stock,
     users,
 )
@@ -24,6 +25,7 @@ from orderbridge.web.pages import (
 routers: list[APIRouter] = [
     dashboard.router,
     alerts.router,
+    shipping.router,  # before orders: /orders/ship is not an order id
     orders.router,
     contacts.router,
     catalog.router,

@@ -17,8 +17,9 @@ from orderbridge.book.channels import Channel
 from orderbridge.book.contacts import Contact
 from orderbridge.book.errors import BookError, NotFoundError
 from orderbridge.book.money_trail import order_trail
+from orderbridge.book.orders.carriers import list_carriers
 from orderbridge.book.orders.model import Fulfilment, RowKind, SalesOrder
-from orderbridge.book.orders.shipping import ship_order
+from orderbridge.book.orders.shipping import ship_order, tells_amazon
 from orderbridge.book.queries.orders import (
     OrderFilter,
     SearchUnavailableError,
@@ -114,6 +115,7 @@ def orders(request: Request, session: Db, principal: Reader) -> HTMLResponse:
                 k: v for k, v in SEARCH_KINDS.items() if k != "name" or principal.can(Permission.PII_READ)
             },
             "filtered": not wanted.is_empty,
+            "can_ship": principal.can(Permission.ORDERS_WRITE),
         },
         status=400 if problems else 200,
     )
@@ -217,6 +219,9 @@ def order_page(order_id: int, request: Request, session: Db, principal: Reader) 
             "settlement_ids": _settlement_ids(session, [step.reference for step in trail.settlements]),
             "messages": order_messages(session, order.id),
             "can_retry": principal.can(Permission.ORDERS_WRITE),
+            "can_correct": principal.can(Permission.ORDERS_WRITE) and not order.is_cancelled,
+            "carriers": list_carriers(session),
+            "tells_amazon": tells_amazon(session, order),
         },
     )
 
