@@ -44,7 +44,8 @@ def ship_order(
         return existing
     if order.is_cancelled:
         raise InvalidValueError(f"order {order_name(order)}: is cancelled and cannot ship")
-    carrier, tracking_number = shipment_details(session, order, carrier=carrier, tracking=tracking_number)
+    if not made_at_channel:  # the channel's own shipment is recorded as it reports it (O24)
+        carrier, tracking_number = shipment_details(session, order, carrier=carrier, tracking=tracking_number)
     wanted = quantities if quantities is not None else _everything_unshipped(order)
     if not wanted:
         raise InvalidValueError(f"order {order_name(order)}: nothing to ship")
@@ -77,10 +78,11 @@ def order_name(order: SalesOrder) -> str:
 
 
 def tells_amazon(session: Session, order: SalesOrder) -> bool:
-    """Whether a shipment of this order is confirmed to Amazon (a seller-fulfilled Amazon order)."""
+    """Whether a shipment of this order is confirmed to Amazon (a seller-fulfilled Amazon order that
+    Amazon does not collect itself, as it does Easy Ship orders)."""
     channel = session.get(Channel, order.channel_id)
     amazon = channel is not None and channel.kind == ChannelKind.AMAZON
-    return amazon and order.fulfilment == Fulfilment.SELLER
+    return amazon and order.fulfilment == Fulfilment.SELLER and order.confirm_shipments is not False
 
 
 def shipment_problem(
