@@ -126,7 +126,9 @@ def open_outbound(
 def shippable_orders(session: Session, sandbox: Sandbox, *, limit: int = 100) -> Iterator[SalesOrder]:
     """Booked seller-fulfilled orders, unshipped at Amazon, every product row allocated, none shipped."""
     query = select(SalesOrder).where(
-        SalesOrder.fulfilment == Fulfilment.SELLER, SalesOrder.shipped_at.is_(None)
+        SalesOrder.fulfilment == Fulfilment.SELLER,
+        SalesOrder.shipped_at.is_(None),
+        SalesOrder.confirm_shipments.is_(True),  # Amazon collects Easy Ship orders itself (O24)
     )
     found = 0
     for order in session.scalars(query.order_by(SalesOrder.id)):
