@@ -16,7 +16,7 @@ from orderbridge.simulator.marketplaces import MARKETPLACES
 from orderbridge.simulator.order_builder import Cart, CartLine, build_order
 from orderbridge.simulator.world import Buyer, Listing
 
-TOOLS = Path(__file__).resolve().parents[2].parent / "shared" / "tools"
+TOOLS = Path(__file__).resolve().parents[3].parent / "shared" / "tools"
 CREATED = 1_793_611_800.0  # 2026-11-02T08:50:00Z
 SELLER = "A1SELLER0000001"
 

@@ -176,4 +176,6 @@ def _with(order: NewOrder, shipping_method_id: int | None, contact_id: int, bill
         order.withheld_tax,
         order.notes,
         order.note_source,
+        order.ship_by,
+        order.deliver_by,
     )

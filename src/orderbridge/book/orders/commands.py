@@ -44,3 +44,5 @@ class NewOrder:
     withheld_tax: Decimal = Decimal(0)
     notes: tuple[str, ...] = ()
     note_source: str = "channel"
+    ship_by: datetime | None = None
+    deliver_by: datetime | None = None

@@ -76,6 +76,8 @@ class SalesOrder(PIIRecordColumns, BillingAddressColumns, DeliveryAddressColumns
         Index("ix_sales_orders_external_ref", "external_ref"),
         Index("ix_sales_orders_live_shipped", "pii_redacted_at", "shipped_at"),
         Index("ix_sales_orders_live_cancelled", "pii_redacted_at", "cancelled_at"),
+        # The late and due-today lists: unshipped orders by ship-by date, one range scan.
+        Index("ix_sales_orders_unshipped_ship_by", "shipped_at", "ship_by", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
@@ -93,6 +95,9 @@ class SalesOrder(PIIRecordColumns, BillingAddressColumns, DeliveryAddressColumns
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     shipped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The channel's promise to the buyer: ship by (latest ship date), deliver by (latest delivery date).
+    ship_by: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    deliver_by: Mapped[datetime | None] = mapped_column(UtcDateTime())
     total_net: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
     total_tax: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
     total_gross: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
