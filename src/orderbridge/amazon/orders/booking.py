@@ -222,6 +222,7 @@ def _make_ready(session: Session, order: SalesOrder, mapped: MappedOrder, *, now
     order.price_list_id = new.price_list_id
     order.currency = new.currency
     order.withheld_tax = new.withheld_tax
+    order.ship_by, order.deliver_by = new.ship_by, new.deliver_by
     replace_rows(session, order, new.rows, now=now)
     existing = {note.body for note in order.notes}
     for body in new.notes:

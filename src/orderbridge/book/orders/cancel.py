@@ -162,12 +162,12 @@ def _check(order: SalesOrder, goods: list[OrderRow], quantities: dict[int, int])
             raise InvalidValueError(f"order {order.external_ref}: row {row_id} is not an item of this order")
         where = f"order {order.external_ref}: {_name(row)}"
         left = cancellable_units(order, row)
-        if units <= 0:
-            raise InvalidValueError(f"{where}: the quantity to cancel must be 1 or more, not {units}")
         if left == 0:
             raise CancellationRefusedError(
                 f"{where} is shipped: a shipped item cannot be cancelled (record a return instead)"
             )
+        if units <= 0:
+            raise InvalidValueError(f"{where}: the quantity to cancel must be 1 or more, not {units}")
         if units > left:
             shipped = row.quantity - left
             raise CancellationRefusedError(
@@ -176,17 +176,20 @@ def _check(order: SalesOrder, goods: list[OrderRow], quantities: dict[int, int])
             )
 
 
-def units_by_sku(order: SalesOrder, lines: list[tuple[str, int]]) -> dict[int, int]:
-    """(SKU, units) lines -> goods row id -> units; a SKU on several rows fills them in order."""
+def units_by_sku(order: SalesOrder, lines: list[tuple[str, int | None]]) -> dict[int, int]:
+    """(SKU, units) lines -> goods row id -> units; a SKU on several rows fills them in order; units None:
+    every unit of that SKU not shipped yet."""
     wanted: dict[int, int] = {}
     for sku, units in lines:
         where = f"order {order.external_ref}"
         rows = [row for row in goods_rows(order) if row.sku == sku]
         if not rows:
             raise InvalidValueError(f"{where}: no item has the SKU {sku!r}")
-        if units <= 0:
+        if units is not None and units <= 0:
             raise InvalidValueError(f"{where}: SKU {sku}: cancel 1 or more units, not {units}")
-        left = units
+        left = units if units is not None else sum(cancellable_units(order, row) for row in rows)
+        if left == 0:  # every unit shipped: the check says so by name
+            wanted.setdefault(rows[0].id, 0)
         for row in rows:
             room = cancellable_units(order, row) - wanted.get(row.id, 0)
             take = min(left, room) if row is not rows[-1] else left
