@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from orderbridge.amazon.outbound.sender_pass import ALERT_KIND as REFUSED_BY_AMAZON
 from orderbridge.amazon.queries import quarantined_count, sync_health, unconnected_count
 from orderbridge.book.queries.attention import open_alert_counts, orders_past_retention
-from orderbridge.book.queries.orders import orders_per_day
+from orderbridge.book.queries.orders import due_counts, orders_per_day
 from orderbridge.book.queries.settlements import unreconciled_count
 from orderbridge.book.queries.stock import fba_movements_per_day
 from orderbridge.book.settlements import UNBALANCED
@@ -34,6 +34,7 @@ CHART_DAYS = 30
 # Alert kinds a person must act on, as the seller would name them (others show under their own kind).
 ALERT_NAMES = {
     "cancelled_after_ready": "Cancelled at Amazon after Ready to ship",
+    "cancellation_requested": "Buyers asking to cancel",
     "pending_too_long": "Pending at Amazon for too long (holding stock)",
 }
 
@@ -92,6 +93,7 @@ def dashboard(
         "pages/dashboard.html",
         {
             "needs": needs,
+            "due": due_counts(session, now=now),
             "open_needs": sum(count for _, count, _ in needs),
             "accounts": sync_health(session, now=now),
             "charts": charts,
