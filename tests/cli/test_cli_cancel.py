@@ -19,7 +19,7 @@ REF = "202-7654321-7654321"
 
 @pytest.fixture
 def booked(run: Run) -> Run:
-    """2 mugs and 1 spoon, allocated, booked through the CLI's own (sealing) unit of work; the spoon shipped."""
+    """2 mugs and 1 spoon, allocated, booked through the CLI's sealing unit of work; the spoon shipped."""
     with unit_of_work() as session:
         book = make_book(session, skus=("MUG-1", "SPOON-1"))
         book.receive("MUG-1", 5)

@@ -45,9 +45,7 @@ def test_o21_cancel_some_units_then_the_rest_from_the_order_page(web: WebApp) ->
     order_id, rows = _order(web, [("A", 3), ("B", 2)])
     operator = web.client("operator")
     page = operator.get(f"/orders/{order_id}").text
-    assert (
-        'action="/orders/%d/cancel"' % order_id in page and "cancel the order in Seller Central too" in page
-    )
+    assert f'action="/orders/{order_id}/cancel"' in page and "cancel the order in Seller Central too" in page
 
     partial = operator.submit(f"/orders/{order_id}/cancel", {f"units-{rows['A']}": "1"})
     assert _outcome(partial)["done"] == ["cancelled SKU A x 1; the order is now New order"]
