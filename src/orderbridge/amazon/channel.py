@@ -19,6 +19,7 @@ from orderbridge.book.contacts import Contact, NewContact, create_contact
 from orderbridge.book.custom_fields import CustomFieldDefinition, FieldKind, RecordKind
 from orderbridge.book.inventory import Warehouse, WarehouseKind
 from orderbridge.book.orders.model import OrderStatus
+from orderbridge.book.orders.statuses import set_channel_statuses
 from orderbridge.book.tax import NominalCode, company
 from orderbridge.db import Base, Json
 from orderbridge.errors import OrderbridgeError
@@ -52,6 +53,10 @@ class ChannelSettings(BaseModel):
     status_new: str = "New order"
     status_new_prime: str | None = None
     status_new_fba: str | None = None
+    # Where orders move once shipped in full and once cancelled (kept on the book's channel, which the
+    # book's ship and cancel read; not in the stored document).
+    status_shipped: str = "Shipped"
+    status_cancelled: str = "Cancelled"
     price_list: str | None = None
     customer_mode: CustomerMode = CustomerMode.CREATE_CONTACTS
     one_contact_id: int | None = Field(default=None, gt=0)
@@ -139,16 +144,31 @@ def parse_settings(data: dict[str, Any], *, channel: str) -> ChannelSettings:
         raise ChannelSettingsError(f"channel {channel}: " + "; ".join(problems)) from None
 
 
+# Settings the book keeps on its channel row (book.orders.statuses reads them), not in the document.
+ON_CHANNEL = ("status_shipped", "status_cancelled")
+
+
 def settings_for(session: Session, channel: Channel) -> ChannelSettings:
     """The channel's settings, or the defaults while none are saved."""
     stored = session.get(StoredChannelSettings, channel.id)
-    return parse_settings(stored.document if stored else {}, channel=channel.code)
+    data = dict(stored.document) if stored else {}
+    for name, status_id in (
+        ("status_shipped", channel.shipped_status_id),
+        ("status_cancelled", channel.cancelled_status_id),
+    ):
+        status = session.get(OrderStatus, status_id) if status_id is not None else None
+        if status is not None:
+            data[name] = status.name
+    return parse_settings(data, channel=channel.code)
 
 
 def save_settings(session: Session, channel: Channel, settings: ChannelSettings) -> ChannelSettings:
     """Check the settings against the book (O12 and every named record) and store them."""
     check_against_book(session, channel, settings)
-    document = settings.model_dump(mode="json", exclude_defaults=True)
+    set_channel_statuses(
+        session, channel, shipped=settings.status_shipped, cancelled=settings.status_cancelled
+    )
+    document = settings.model_dump(mode="json", exclude_defaults=True, exclude=set(ON_CHANNEL))
     stored = session.get(StoredChannelSettings, channel.id)
     if stored is None:
         session.add(StoredChannelSettings(channel_id=channel.id, document=document))
@@ -200,10 +220,17 @@ def check_against_book(session: Session, channel: Channel, settings: ChannelSett
     where = f"channel {channel.code}"
     if channel.kind != ChannelKind.AMAZON or not channel.marketplace_id:
         raise ChannelSettingsError(f"{where}: is not an Amazon marketplace channel")
-    for name in ("status_pending", "status_new", "status_new_prime", "status_new_fba"):
+    for name in ("status_pending", "status_new", "status_new_prime", "status_new_fba", *ON_CHANNEL):
         value = getattr(settings, name)
-        if value is not None and session.scalar(select(OrderStatus).where(OrderStatus.name == value)) is None:
+        if value is None:
+            continue
+        status = session.scalar(select(OrderStatus).where(OrderStatus.name == value))
+        if status is None:
             raise ChannelSettingsError(f"{where}: {name}: order status {value!r} does not exist")
+        if name == "status_cancelled" and not status.is_cancelled:
+            raise ChannelSettingsError(f"{where}: {name}: order status {value!r} is not a cancelled status")
+        if name == "status_shipped" and status.is_cancelled:
+            raise ChannelSettingsError(f"{where}: {name}: order status {value!r} is a cancelled status")
     if settings.price_list and _by(session, PriceList, PriceList.code, settings.price_list) is None:
         raise ChannelSettingsError(f"{where}: price_list: price list {settings.price_list!r} does not exist")
     for name in ("one_contact_id", "pending_contact_id", "no_email_contact_id"):

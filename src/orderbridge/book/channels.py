@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import String, select
+from sqlalchemy import ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.book.errors import NotFoundError
@@ -24,6 +24,10 @@ class Channel(Base):
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[ChannelKind] = mapped_column(String(20))
     marketplace_id: Mapped[str | None] = mapped_column(String(40))
+    # The statuses an order of this channel moves to when it is shipped in full or cancelled (as Brightpearl's
+    # channel settings have them); empty: the status named "Shipped", the first cancelled status.
+    shipped_status_id: Mapped[int | None] = mapped_column(ForeignKey("order_statuses.id"))
+    cancelled_status_id: Mapped[int | None] = mapped_column(ForeignKey("order_statuses.id"))
 
     @property
     def is_amazon(self) -> bool:

@@ -1,4 +1,5 @@
-"""`orderbridge orders list|show|ship`: the sales orders in the book, as tables or JSON; shipping them."""
+"""`orderbridge orders list|show|ship|cancel`: the sales orders in the book, as tables or JSON; shipping and
+cancelling them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from orderbridge.book.alerts import Subject, open_alerts
 from orderbridge.book.channels import Channel
 from orderbridge.book.inventory import Warehouse
 from orderbridge.book.orders.bulk_shipping import next_reference
+from orderbridge.book.orders.cancel import cancel, units_by_sku
 from orderbridge.book.orders.model import OrderRow, OrderStatus, RowKind, SalesOrder
 from orderbridge.book.orders.shipping import ship_order
 from orderbridge.cli.catalog import AsJson
@@ -24,7 +26,7 @@ from orderbridge.cli.output import money, print_json, print_table, reported_erro
 from orderbridge.clock import utc_now
 from orderbridge.privacy.sealing import is_sealed
 
-orders = typer.Typer(help="Sales orders: list them, show one, ship one.", no_args_is_help=True)
+orders = typer.Typer(help="Sales orders: list them, show one, ship or cancel one.", no_args_is_help=True)
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,8 @@ class OrderDetail:
     placed_at: datetime
     shipped_at: datetime | None
     cancelled_at: datetime | None
+    ship_by: datetime | None
+    deliver_by: datetime | None
     warehouse: str | None
     shipping_method: str | None
     contact_id: int
@@ -231,6 +235,8 @@ def order_detail(session: Session, order: SalesOrder) -> OrderDetail:
         placed_at=order.placed_at,
         shipped_at=order.shipped_at,
         cancelled_at=order.cancelled_at,
+        ship_by=order.ship_by,
+        deliver_by=order.deliver_by,
         warehouse=codes.get(order.warehouse_id) if order.warehouse_id is not None else None,
         shipping_method=order.shipping_method.name if order.shipping_method else None,
         contact_id=order.contact_id,
@@ -292,6 +298,8 @@ def _render_detail(order: OrderDetail) -> None:
         f"placed {order.placed_at:%Y-%m-%d %H:%M}"
         + (f", shipped {order.shipped_at:%Y-%m-%d %H:%M}" if order.shipped_at else "")
         + (f", cancelled {order.cancelled_at:%Y-%m-%d %H:%M}" if order.cancelled_at else ""),
+        f"ship by {order.ship_by:%Y-%m-%d %H:%M}" if order.ship_by else "ship by -",
+        f"deliver by {order.deliver_by:%Y-%m-%d %H:%M}" if order.deliver_by else "deliver by -",
         f"warehouse {order.warehouse or '-'}, shipping method {order.shipping_method or '-'}",
         f"contact {order.contact_id}, delivery country {order.delivery_country or '-'}",
     ]
@@ -425,3 +433,48 @@ def parse_rows(order: SalesOrder, text: str) -> dict[int, int]:
         else:
             wanted[row.id] = wanted.get(row.id, 0) + units
     return wanted
+
+
+@orders.command("cancel")
+def cancel_command(
+    id_or_ref: Annotated[
+        str, typer.Argument(metavar="ID_OR_REF", help="The order's Amazon order id (or id).")
+    ],
+    sku: Annotated[
+        list[str] | None,
+        typer.Option("--sku", help="An item to cancel (repeat for several). Default: every item."),
+    ] = None,
+    quantity: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--quantity",
+            min=1,
+            help="Units to cancel of the --sku in the same place (repeat with each --sku). "
+            "Default: every unit not shipped.",
+        ),
+    ] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="The channel (code) when a reference is on several.")
+    ] = None,
+) -> None:
+    """Cancel an order, or some units of its items: their stock allocation is freed and the order moves to
+    its channel's status for cancelled orders. Shipped units cannot be cancelled. Amazon is not told:
+    cancel an Amazon order in Seller Central too."""
+    skus, counts = sku or [], quantity or []
+    if counts and len(counts) != len(skus):
+        raise typer.BadParameter(
+            f"{len(counts)} --quantity for {len(skus)} --sku: give one --quantity after each --sku",
+            param_hint="--quantity",
+        )
+    with reported_errors(), unit_of_work() as session:
+        order = find_order(session, id_or_ref, channel=channel)
+        lines = [(code, counts[n] if counts else None) for n, code in enumerate(skus)]
+        quantities = units_by_sku(order, lines) if lines else None
+        done = cancel(session, order, now=utc_now(), quantities=quantities)
+        session.flush()
+        what = ", ".join(f"{name} x {units}" for name, units in done.units.items())
+        line = f"order {order.external_ref}: cancelled {what}; status {order.status.name}"
+        amazon = session.get(Channel, order.channel_id)
+        if amazon is not None and amazon.is_amazon:
+            line += "\nAmazon is not told by the book: cancel it in Seller Central too"
+    console.print(line, highlight=False, markup=False)

@@ -296,3 +296,26 @@ def test_ready_order_without_its_money_is_a_mapping_error_not_a_free_order() -> 
 
     with pytest.raises(MappingError, match=r"orderItems\.0\.proceeds: missing on a Ready order"):
         mapped(doc)
+
+
+def test_o24_ship_by_and_deliver_by_are_the_ends_of_the_model_windows() -> None:
+    from datetime import UTC, datetime
+
+    doc = order()
+    assert strict_errors(doc) == []  # the sandbox sends the windows as the official model names them
+    windows = doc["fulfillment"]
+    found = mapped(doc).order
+    assert found is not None
+    assert found.ship_by == datetime.fromisoformat(windows["shipByWindow"]["latestDateTime"]).astimezone(UTC)
+    assert found.deliver_by == datetime.fromisoformat(
+        windows["deliverByWindow"]["latestDateTime"]
+    ).astimezone(UTC)
+    assert found.ship_by is not None and found.deliver_by is not None and found.ship_by < found.deliver_by
+
+    del windows["shipByWindow"], windows["deliverByWindow"]
+    bare = mapped(doc).order
+    assert bare is not None and (bare.ship_by, bare.deliver_by) == (None, None)
+
+    windows["shipByWindow"] = {"latestDateTime": "tomorrow"}
+    with pytest.raises(MappingError, match=r"fulfillment\.shipByWindow\.latestDateTime"):
+        mapped(doc)

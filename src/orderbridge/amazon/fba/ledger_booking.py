@@ -44,6 +44,7 @@ from orderbridge.book.inventory import (
     stock_level,
 )
 from orderbridge.book.orders.model import Fulfilment, OrderRow, RowKind, SalesOrder
+from orderbridge.book.orders.shipping import mark_shipped_when_complete
 from orderbridge.db import insert_rows
 
 
@@ -376,12 +377,8 @@ def _ship_order_rows(
                 break
     for order_id in touched:
         order = orders[order_id]
-        if order.shipped_at is None and all(
-            r.shipped >= r.quantity for r in order.rows if r.kind == RowKind.PRODUCT
-        ):
-            order.shipped_at = max(
-                (row.happened_at for row, _, _ in shipped if row.reference_id == order.external_ref)
-            )
+        when = max(row.happened_at for row, _, _ in shipped if row.reference_id == order.external_ref)
+        mark_shipped_when_complete(session, order, now=when)
 
 
 def book_replacements(session: Session, account_id: int, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -21,7 +21,7 @@ from orderbridge.book.channels import Channel
 from orderbridge.book.contacts import create_contact
 from orderbridge.book.custom_fields import RecordKind, field_definition, set_field
 from orderbridge.book.orders.booking import book_orders, find_order, replace_rows
-from orderbridge.book.orders.cancel import cancel_order, cancel_row_quantity
+from orderbridge.book.orders.cancel import cancel_item, cancel_order
 from orderbridge.book.orders.commands import NewOrder
 from orderbridge.book.orders.model import OrderNote, OrderRow, RowKind, SalesOrder
 from orderbridge.book.orders.statuses import shipping_method
@@ -236,6 +236,7 @@ def _make_ready(session: Session, order: SalesOrder, mapped: MappedOrder, *, now
     order.price_list_id = new.price_list_id
     order.currency = new.currency
     order.withheld_tax = new.withheld_tax
+    order.ship_by, order.deliver_by = new.ship_by, new.deliver_by
     replace_rows(session, order, new.rows, now=now)
     existing = {note.body for note in order.notes}
     for body in new.notes:
@@ -251,17 +252,7 @@ def _cancel_rows(session: Session, order: SalesOrder, mapped: MappedOrder, *, no
         wanted = mapped.item_quantities.get(row.external_ref or "")
         if row.parent_row_id is not None or wanted is None or wanted >= row.quantity:
             continue
-        cancelled = row.quantity - wanted
-        for child in [c for c in order.rows if c.parent_row_id == row.id]:
-            if wanted == 0:  # the whole item: its gift wrap and bundle components go with it
-                units = child.quantity - child.shipped
-            elif child.kind == RowKind.GIFT_WRAP:
-                continue  # some units remain: so does their gift wrap
-            else:  # O7: a bundle's components shrink with it
-                units = child.quantity * cancelled // row.quantity
-            if 0 < units <= child.quantity - child.shipped:
-                cancel_row_quantity(session, order, child, units, now=now)
-        cancel_row_quantity(session, order, row, cancelled, now=now)
+        cancel_item(session, order, row, row.quantity - wanted, now=now)
         changed = True
     return changed
 

@@ -188,4 +188,6 @@ def _with(order: NewOrder, shipping_method_id: int | None, contact_id: int, bill
         order.note_source,
         order.channel_programs,
         order.confirm_shipments,
+        order.ship_by,
+        order.deliver_by,
     )

@@ -190,6 +190,8 @@ def _order_values(new: NewOrder, *, contact: Contact | None, now: datetime) -> d
         "warehouse_id": new.warehouse_id,
         "shipping_method_id": new.shipping_method_id,
         "placed_at": new.placed_at,
+        "ship_by": new.ship_by,
+        "deliver_by": new.deliver_by,
         "created_at": now,
         "updated_at": now,
         "withheld_tax": new.withheld_tax,

@@ -46,3 +46,5 @@ class NewOrder:
     note_source: str = "channel"
     channel_programs: str | None = None
     confirm_shipments: bool = True
+    ship_by: datetime | None = None
+    deliver_by: datetime | None = None

@@ -78,6 +78,8 @@ class SalesOrder(PIIRecordColumns, BillingAddressColumns, DeliveryAddressColumns
         Index("ix_sales_orders_live_cancelled", "pii_redacted_at", "cancelled_at"),
         Index("ix_sales_orders_live_channel_shipped", "pii_redacted_at", "channel_shipped_at"),
         Index("ix_sales_orders_live_channel_cancelled", "pii_redacted_at", "channel_cancelled_at"),
+        # The late and due-today lists: unshipped orders by ship-by date, one range scan.
+        Index("ix_sales_orders_unshipped_ship_by", "shipped_at", "ship_by", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
@@ -105,6 +107,9 @@ class SalesOrder(PIIRecordColumns, BillingAddressColumns, DeliveryAddressColumns
     # False when the channel learns of shipments by itself (Amazon collects Easy Ship orders; another
     # system confirms Seller Fulfilled Prime ones): shipping in the book then sends no confirmation.
     confirm_shipments: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The channel's promise to the buyer: ship by (latest ship date), deliver by (latest delivery date).
+    ship_by: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    deliver_by: Mapped[datetime | None] = mapped_column(UtcDateTime())
     total_net: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
     total_tax: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
     total_gross: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))

@@ -19,6 +19,7 @@ from orderbridge.book.errors import InvalidValueError
 from orderbridge.book.inventory import MovementReason, Warehouse, move_stock, release, stock_level
 from orderbridge.book.orders.carriers import find_carrier
 from orderbridge.book.orders.model import Fulfilment, OrderRow, RowKind, SalesOrder, Shipment, ShipmentRow
+from orderbridge.book.orders.statuses import move_status, shipped_status
 
 
 def ship_order(
@@ -67,8 +68,7 @@ def ship_order(
         shipment.rows.append(ShipmentRow(row_id=row.id, quantity=quantity))
     order.shipments.append(shipment)
     order.updated_at = now
-    if all(row.shipped == row.quantity for row in order.rows if row.kind == RowKind.PRODUCT):
-        order.shipped_at = now
+    mark_shipped_when_complete(session, order, now=now)
     return shipment
 
 
@@ -168,6 +168,21 @@ def shipment_by_reference(order: SalesOrder, reference: str | None) -> Shipment:
             return shipment
     known = ", ".join(s.reference for s in order.shipments)
     raise InvalidValueError(f"order {order_name(order)}: no shipment {reference!r} (its shipments: {known})")
+
+
+def mark_shipped_when_complete(session: Session, order: SalesOrder, *, now: datetime) -> bool:
+    """Once every product unit left is shipped: the order is shipped now and moves to its channel's status
+    for shipped orders. A cancellation that leaves only shipped units ends the same way."""
+    products = [row for row in order.rows if row.kind == RowKind.PRODUCT]
+    if order.shipped_at is not None or not any(row.shipped for row in products):
+        return False
+    if any(row.shipped < row.quantity for row in products):
+        return False
+    order.shipped_at = now
+    status = shipped_status(session, order.channel_id)
+    if status is not None:
+        move_status(session, order, status)
+    return True
 
 
 def _everything_unshipped(order: SalesOrder) -> dict[int, int]:

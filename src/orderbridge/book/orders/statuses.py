@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orderbridge.book.errors import NotFoundError
-from orderbridge.book.orders.model import OrderStatus, ShippingMethod
+from orderbridge.book.channels import Channel
+from orderbridge.book.errors import InvalidValueError, NotFoundError
+from orderbridge.book.orders.model import OrderStatus, SalesOrder, ShippingMethod
 
 DEFAULT_STATUSES: tuple[tuple[str, bool], ...] = (
     ("Pending", False),
@@ -52,6 +53,50 @@ def cancelled_status(session: Session) -> OrderStatus:
     if status is None:
         raise NotFoundError("order status", "(a cancelled status)")
     return status
+
+
+SHIPPED = "Shipped"
+
+
+def shipped_status(session: Session, channel_id: int) -> OrderStatus | None:
+    """The status the channel's orders move to once shipped in full: the channel's setting, else the
+    status named "Shipped" (None when the seller has neither: the status then stays as it is)."""
+    channel = session.get(Channel, channel_id)
+    if channel is not None and channel.shipped_status_id is not None:
+        return session.get(OrderStatus, channel.shipped_status_id)
+    return session.scalar(select(OrderStatus).where(OrderStatus.name == SHIPPED))
+
+
+def channel_cancelled_status(session: Session, channel_id: int) -> OrderStatus:
+    """The status the channel's cancelled orders move to: its setting, else the first cancelled status."""
+    channel = session.get(Channel, channel_id)
+    if channel is not None and channel.cancelled_status_id is not None:
+        status = session.get(OrderStatus, channel.cancelled_status_id)
+        if status is not None and status.is_cancelled:
+            return status
+    return cancelled_status(session)
+
+
+def move_status(session: Session, order: SalesOrder, status: OrderStatus) -> None:
+    order.status_id = status.id
+    session.expire(order, ["status"])
+
+
+def set_channel_statuses(
+    session: Session, channel: Channel, *, shipped: str | None, cancelled: str | None
+) -> None:
+    """Name the channel's statuses for shipped and cancelled orders (None: the defaults).
+
+    The one for cancelled orders must be a cancelled status and the one for shipped orders must not
+    (an order in it would count as cancelled)."""
+    shipped_row = status_by_name(session, shipped) if shipped else None
+    cancelled_row = status_by_name(session, cancelled) if cancelled else None
+    if shipped_row is not None and shipped_row.is_cancelled:
+        raise InvalidValueError(f"status for shipped orders: {shipped!r} is a cancelled status")
+    if cancelled_row is not None and not cancelled_row.is_cancelled:
+        raise InvalidValueError(f"status for cancelled orders: {cancelled!r} is not a cancelled status")
+    channel.shipped_status_id = shipped_row.id if shipped_row is not None else None
+    channel.cancelled_status_id = cancelled_row.id if cancelled_row is not None else None
 
 
 def shipping_method(session: Session, name: str) -> ShippingMethod:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, exists, func, literal, select, union_all
@@ -24,7 +25,7 @@ from orderbridge.book.errors import BookError, InvalidValueError, NotFoundError
 from orderbridge.book.inventory import Warehouse
 from orderbridge.book.orders.model import Fulfilment, OrderRow, OrderStatus, SalesOrder
 from orderbridge.book.payments import Payment
-from orderbridge.book.queries.days import as_day, day_of
+from orderbridge.book.queries.days import as_day, day_bounds, day_of
 from orderbridge.book.queries.paging import AnySelect, Page, decode, keyset_page, page_size
 from orderbridge.clock import as_utc
 
@@ -45,6 +46,13 @@ class NameIndex(Protocol):
     def order_ids(self, session: Session, name: str) -> Select[Any]: ...
 
 
+class Due(StrEnum):
+    """Seller-shipped orders not shipped in full and not cancelled, by their ship-by date."""
+
+    LATE = "late"  # the ship-by date has passed
+    TODAY = "today"  # the ship-by date is later today
+
+
 @dataclass(frozen=True)
 class OrderFilter:
     channel_id: int | None = None
@@ -55,6 +63,7 @@ class OrderFilter:
     reference: str | None = None  # the channel's order id (e.g. an Amazon order id) or the book's id
     sku: str | None = None
     name: str | None = None
+    due: Due | None = None  # sorted by ship-by, soonest first
 
     @property
     def is_empty(self) -> bool:
@@ -75,6 +84,8 @@ class OrderLine:
     total_gross: Decimal
     shipped_at: datetime | None
     redacted: bool
+    ship_by: datetime | None
+    deliver_by: datetime | None
 
 
 _LINE_COLUMNS = (
@@ -89,6 +100,8 @@ _LINE_COLUMNS = (
     SalesOrder.total_gross,
     SalesOrder.shipped_at,
     SalesOrder.pii_redacted_at,
+    SalesOrder.ship_by,
+    SalesOrder.deliver_by,
 )
 
 
@@ -100,8 +113,14 @@ def statuses(session: Session) -> list[OrderStatus]:
     return list(session.scalars(select(OrderStatus).order_by(OrderStatus.position, OrderStatus.id)))
 
 
-def _filtered(session: Session, wanted: OrderFilter, names: NameIndex | None) -> AnySelect:
+def _filtered(
+    session: Session, wanted: OrderFilter, names: NameIndex | None, now: datetime | None
+) -> AnySelect:
     query: AnySelect = select(*_LINE_COLUMNS)
+    if wanted.due is not None:
+        if now is None:
+            raise InvalidValueError(f"due {wanted.due}: needs the time now")
+        query = query.where(*_due(wanted.due, now))
     if wanted.channel_id is not None:
         query = query.where(SalesOrder.channel_id == wanted.channel_id)
     if wanted.status_id is not None:
@@ -133,6 +152,37 @@ def _filtered(session: Session, wanted: OrderFilter, names: NameIndex | None) ->
     return query
 
 
+def _due(due: Due, now: datetime) -> list[ColumnElement[bool]]:
+    """An index range on (shipped_at IS NULL, ship_by): late before now, due from now to the day's end."""
+    cancelled = select(OrderStatus.id).where(OrderStatus.is_cancelled.is_(True))
+    _, end = day_bounds(now)
+    if due == Due.LATE:
+        window = [SalesOrder.ship_by < now]
+    else:
+        window = [SalesOrder.ship_by >= now, SalesOrder.ship_by < end]
+    return [
+        SalesOrder.shipped_at.is_(None),
+        *window,
+        SalesOrder.fulfilment == Fulfilment.SELLER,
+        SalesOrder.status_id.not_in(cancelled),
+    ]
+
+
+@dataclass(frozen=True)
+class DueCounts:
+    late: int
+    today: int
+
+
+def due_counts(session: Session, *, now: datetime) -> DueCounts:
+    """How many seller-shipped orders are late and how many are due later today (the dashboard's tile)."""
+
+    def count(due: Due) -> int:
+        return int(session.scalar(select(func.count()).select_from(SalesOrder).where(*_due(due, now))) or 0)
+
+    return DueCounts(late=count(Due.LATE), today=count(Due.TODAY))
+
+
 # A SKU on more rows than this is looked for along the newest orders (it turns up soon); a rarer one is
 # gathered from the SKU index first and its few orders sorted (walking the orders would find it late).
 COMMON_SKU_ROWS = 2000
@@ -153,8 +203,10 @@ def list_orders(
     cursor: str | None = None,
     size: int | None = None,
     names: NameIndex | None = None,
+    now: datetime | None = None,
 ) -> Page[OrderLine]:
-    """Orders newest first (placed, then id), one keyset page at a time."""
+    """Orders newest first (placed, then id), one keyset page at a time; the late and due-today lists by
+    ship-by date, soonest first (they need `now`)."""
     codes = channel_codes(session)
     status_of = {status.id: status for status in statuses(session)}
 
@@ -173,11 +225,25 @@ def list_orders(
             total_gross=row.total_gross,
             shipped_at=as_utc(row.shipped_at) if row.shipped_at else None,
             redacted=row.pii_redacted_at is not None,
+            ship_by=as_utc(row.ship_by) if row.ship_by else None,
+            deliver_by=as_utc(row.deliver_by) if row.deliver_by else None,
         )
 
+    query = _filtered(session, wanted, names, now)
+    if wanted.due is not None:
+        return keyset_page(
+            session,
+            query,
+            columns=(SalesOrder.ship_by, SalesOrder.id),
+            key_of=lambda row: (as_utc(row.ship_by), row.id),
+            cursor=decode(cursor, parts=2),
+            size=page_size(size),
+            descending=False,
+            convert=line,
+        )
     return keyset_page(
         session,
-        _filtered(session, wanted, names),
+        query,
         columns=(SalesOrder.placed_at, SalesOrder.id),
         key_of=lambda row: (as_utc(row.placed_at), row.id),
         cursor=decode(cursor, parts=2),

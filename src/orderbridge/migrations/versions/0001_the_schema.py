@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 23:18:32.312376
+Create Date: 2026-12-07 23:20:38.444883
 """
 
 from collections.abc import Sequence
@@ -106,16 +106,6 @@ def upgrade() -> None:
         sa.Column("has_tracking", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_carriers")),
         sa.UniqueConstraint("name", name=op.f("uq_carriers_name")),
-    )
-    op.create_table(
-        "channels",
-        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
-        sa.Column("code", sa.String(length=60), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("marketplace_id", sa.String(length=40), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_channels")),
-        sa.UniqueConstraint("code", name=op.f("uq_channels_code")),
     )
     op.create_table(
         "custom_field_definitions",
@@ -332,22 +322,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_web_users_removed_at"), ["removed_at"], unique=False)
 
     op.create_table(
-        "amazon_channel_settings",
-        sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
-        sa.Column(
-            "document",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.ForeignKeyConstraint(
-            ["channel_id"],
-            ["channels.id"],
-            name=op.f("fk_amazon_channel_settings_channel_id_channels"),
-            ondelete="CASCADE",
-        ),
-        sa.PrimaryKeyConstraint("channel_id", name=op.f("pk_amazon_channel_settings")),
-    )
-    op.create_table(
         "amazon_inbound_polls",
         sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("marketplace_id", sa.String(length=20), nullable=False),
@@ -500,6 +474,28 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "channels",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("code", sa.String(length=60), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("marketplace_id", sa.String(length=40), nullable=True),
+        sa.Column("shipped_status_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("cancelled_status_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["cancelled_status_id"],
+            ["order_statuses.id"],
+            name=op.f("fk_channels_cancelled_status_id_order_statuses"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["shipped_status_id"],
+            ["order_statuses.id"],
+            name=op.f("fk_channels_shipped_status_id_order_statuses"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_channels")),
+        sa.UniqueConstraint("code", name=op.f("uq_channels_code")),
+    )
+    op.create_table(
         "company",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -522,50 +518,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_company")),
     )
-    op.create_table(
-        "contacts",
-        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
-        sa.Column("first_name", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("last_name", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("company_name", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("email", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("phone", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("email_key", sa.String(length=64), nullable=True),
-        sa.Column("name_key", sa.String(length=64), nullable=True),
-        sa.Column("price_list_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
-        sa.Column("origin_channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
-        sa.Column("marketplace_id", sa.String(length=40), nullable=True),
-        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("merged_into_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
-        sa.Column("pii_ref", sa.String(length=32), nullable=False),
-        sa.Column("pii_key", sa.String(length=120), nullable=True),
-        sa.Column("pii_redacted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("billing_name", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_company", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_line1", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_line2", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_city", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_region", sa.String(length=100), nullable=True),
-        sa.Column("billing_postcode", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_country", sa.String(length=2), nullable=True),
-        sa.Column("billing_phone", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_postcode_district", sa.String(length=10), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["merged_into_id"], ["contacts.id"], name=op.f("fk_contacts_merged_into_id_contacts")
-        ),
-        sa.ForeignKeyConstraint(
-            ["origin_channel_id"], ["channels.id"], name=op.f("fk_contacts_origin_channel_id_channels")
-        ),
-        sa.ForeignKeyConstraint(
-            ["price_list_id"], ["price_lists.id"], name=op.f("fk_contacts_price_list_id_price_lists")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
-    )
-    with op.batch_alter_table("contacts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_contacts_email_key"), ["email_key"], unique=False)
-        batch_op.create_index(batch_op.f("ix_contacts_name_key"), ["name_key"], unique=False)
-        batch_op.create_index(batch_op.f("ix_contacts_pii_key"), ["pii_key"], unique=False)
-
     op.create_table(
         "custom_field_values",
         sa.Column("definition_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -703,30 +655,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("sku", name=op.f("uq_products_sku")),
     )
     op.create_table(
-        "settlements",
-        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
-        sa.Column("reference", sa.String(length=60), nullable=False),
-        sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
-        sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("period_start", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("period_end", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("deposit_date", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("deposit_total", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
-        sa.Column("lines_total", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("source", sa.String(length=200), nullable=False),
-        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("reconciled_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["channel_id"], ["channels.id"], name=op.f("fk_settlements_channel_id_channels")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_settlements")),
-        sa.UniqueConstraint("reference", name=op.f("uq_settlements_reference")),
-    )
-    with op.batch_alter_table("settlements", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_settlements_channel_id"), ["channel_id"], unique=False)
-
-    op.create_table(
         "tax_rules",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("marketplace", sa.String(length=40), nullable=True),
@@ -829,6 +757,22 @@ def upgrade() -> None:
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_web_sessions_user_id"), ["user_id"], unique=False)
 
+    op.create_table(
+        "amazon_channel_settings",
+        sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column(
+            "document",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["channel_id"],
+            ["channels.id"],
+            name=op.f("fk_amazon_channel_settings_channel_id_channels"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("channel_id", name=op.f("pk_amazon_channel_settings")),
+    )
     op.create_table(
         "amazon_inbound_shipments",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -942,17 +886,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_bundle_components_component_id"), ["component_id"], unique=False)
 
     op.create_table(
-        "contact_tags",
-        sa.Column("contact_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
-        sa.Column("tag", sa.String(length=60), nullable=False),
+        "contacts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("first_name", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("last_name", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("company_name", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("email", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("phone", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("email_key", sa.String(length=64), nullable=True),
+        sa.Column("name_key", sa.String(length=64), nullable=True),
+        sa.Column("price_list_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("origin_channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("marketplace_id", sa.String(length=40), nullable=True),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("merged_into_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("pii_ref", sa.String(length=32), nullable=False),
+        sa.Column("pii_key", sa.String(length=120), nullable=True),
+        sa.Column("pii_redacted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("billing_name", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_company", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_line1", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_line2", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_city", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_region", sa.String(length=100), nullable=True),
+        sa.Column("billing_postcode", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_country", sa.String(length=2), nullable=True),
+        sa.Column("billing_phone", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_postcode_district", sa.String(length=10), nullable=True),
         sa.ForeignKeyConstraint(
-            ["contact_id"],
-            ["contacts.id"],
-            name=op.f("fk_contact_tags_contact_id_contacts"),
-            ondelete="CASCADE",
+            ["merged_into_id"], ["contacts.id"], name=op.f("fk_contacts_merged_into_id_contacts")
         ),
-        sa.PrimaryKeyConstraint("contact_id", "tag", name=op.f("pk_contact_tags")),
+        sa.ForeignKeyConstraint(
+            ["origin_channel_id"], ["channels.id"], name=op.f("fk_contacts_origin_channel_id_channels")
+        ),
+        sa.ForeignKeyConstraint(
+            ["price_list_id"], ["price_lists.id"], name=op.f("fk_contacts_price_list_id_price_lists")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
     )
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_contacts_email_key"), ["email_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contacts_name_key"), ["name_key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_contacts_pii_key"), ["pii_key"], unique=False)
+
     op.create_table(
         "fba_ledger_entries",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -1015,105 +991,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("product_id", "price_list_id", name=op.f("pk_product_prices")),
     )
     op.create_table(
-        "sales_orders",
+        "settlements",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
-        sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
-        sa.Column("external_ref", sa.String(length=60), nullable=False),
-        sa.Column("contact_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
-        sa.Column("status_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
-        sa.Column("payment_status", sa.String(length=20), nullable=False),
-        sa.Column("fulfilment", sa.String(length=20), nullable=False),
+        sa.Column("reference", sa.String(length=60), nullable=False),
+        sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("price_list_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
-        sa.Column("warehouse_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
-        sa.Column("shipping_method_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
-        sa.Column("placed_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("period_start", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("period_end", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("deposit_date", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("deposit_total", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("lines_total", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
         sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("shipped_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("cancelled_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("channel_shipped_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("channel_cancelled_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("channel_programs", sa.String(length=300), nullable=True),
-        sa.Column("confirm_shipments", sa.Boolean(), nullable=False),
-        sa.Column("total_net", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
-        sa.Column("total_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
-        sa.Column("total_gross", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
-        sa.Column("withheld_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
-        sa.Column("amount_paid", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
-        sa.Column("pii_ref", sa.String(length=32), nullable=False),
-        sa.Column("pii_key", sa.String(length=120), nullable=True),
-        sa.Column("pii_redacted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("billing_name", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_company", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_line1", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_line2", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_city", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_region", sa.String(length=100), nullable=True),
-        sa.Column("billing_postcode", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_country", sa.String(length=2), nullable=True),
-        sa.Column("billing_phone", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("billing_postcode_district", sa.String(length=10), nullable=True),
-        sa.Column("delivery_name", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("delivery_company", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("delivery_line1", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("delivery_line2", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("delivery_city", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("delivery_region", sa.String(length=100), nullable=True),
-        sa.Column("delivery_postcode", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("delivery_country", sa.String(length=2), nullable=True),
-        sa.Column("delivery_phone", orderbridge.book.pii.PIIText(), nullable=True),
-        sa.Column("delivery_postcode_district", sa.String(length=10), nullable=True),
+        sa.Column("reconciled_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["channel_id"], ["channels.id"], name=op.f("fk_sales_orders_channel_id_channels")
+            ["channel_id"], ["channels.id"], name=op.f("fk_settlements_channel_id_channels")
         ),
-        sa.ForeignKeyConstraint(
-            ["contact_id"], ["contacts.id"], name=op.f("fk_sales_orders_contact_id_contacts")
-        ),
-        sa.ForeignKeyConstraint(
-            ["price_list_id"], ["price_lists.id"], name=op.f("fk_sales_orders_price_list_id_price_lists")
-        ),
-        sa.ForeignKeyConstraint(
-            ["shipping_method_id"],
-            ["shipping_methods.id"],
-            name=op.f("fk_sales_orders_shipping_method_id_shipping_methods"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["status_id"], ["order_statuses.id"], name=op.f("fk_sales_orders_status_id_order_statuses")
-        ),
-        sa.ForeignKeyConstraint(
-            ["warehouse_id"], ["warehouses.id"], name=op.f("fk_sales_orders_warehouse_id_warehouses")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_orders")),
-        sa.UniqueConstraint(
-            "channel_id", "external_ref", name=op.f("uq_sales_orders_channel_id_external_ref")
-        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_settlements")),
+        sa.UniqueConstraint("reference", name=op.f("uq_settlements_reference")),
     )
-    with op.batch_alter_table("sales_orders", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_sales_orders_channel_placed", ["channel_id", "placed_at", "id"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_sales_orders_contact_id"), ["contact_id"], unique=False)
-        batch_op.create_index("ix_sales_orders_external_ref", ["external_ref"], unique=False)
-        batch_op.create_index(
-            "ix_sales_orders_fulfilment_placed", ["fulfilment", "placed_at", "id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_sales_orders_live_cancelled", ["pii_redacted_at", "cancelled_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_sales_orders_live_channel_cancelled",
-            ["pii_redacted_at", "channel_cancelled_at"],
-            unique=False,
-        )
-        batch_op.create_index(
-            "ix_sales_orders_live_channel_shipped", ["pii_redacted_at", "channel_shipped_at"], unique=False
-        )
-        batch_op.create_index("ix_sales_orders_live_shipped", ["pii_redacted_at", "shipped_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_sales_orders_pii_key"), ["pii_key"], unique=False)
-        batch_op.create_index("ix_sales_orders_placed", ["placed_at", "id"], unique=False)
-        batch_op.create_index("ix_sales_orders_placed_channel", ["placed_at", "channel_id"], unique=False)
-        batch_op.create_index("ix_sales_orders_status_placed", ["status_id", "placed_at", "id"], unique=False)
+    with op.batch_alter_table("settlements", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_settlements_channel_id"), ["channel_id"], unique=False)
 
     op.create_table(
         "stock_levels",
@@ -1204,6 +1103,124 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("listing_id", name=op.f("pk_amazon_listing_stock")),
     )
+    op.create_table(
+        "contact_tags",
+        sa.Column("contact_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("tag", sa.String(length=60), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_contact_tags_contact_id_contacts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("contact_id", "tag", name=op.f("pk_contact_tags")),
+    )
+    op.create_table(
+        "sales_orders",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("channel_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("external_ref", sa.String(length=60), nullable=False),
+        sa.Column("contact_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("status_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("payment_status", sa.String(length=20), nullable=False),
+        sa.Column("fulfilment", sa.String(length=20), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("price_list_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("warehouse_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("shipping_method_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=True),
+        sa.Column("placed_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("shipped_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("cancelled_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("channel_shipped_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("channel_cancelled_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("channel_programs", sa.String(length=300), nullable=True),
+        sa.Column("confirm_shipments", sa.Boolean(), nullable=False),
+        sa.Column("ship_by", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("deliver_by", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("total_net", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("total_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("total_gross", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("withheld_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("amount_paid", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column("pii_ref", sa.String(length=32), nullable=False),
+        sa.Column("pii_key", sa.String(length=120), nullable=True),
+        sa.Column("pii_redacted_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("billing_name", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_company", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_line1", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_line2", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_city", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_region", sa.String(length=100), nullable=True),
+        sa.Column("billing_postcode", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_country", sa.String(length=2), nullable=True),
+        sa.Column("billing_phone", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("billing_postcode_district", sa.String(length=10), nullable=True),
+        sa.Column("delivery_name", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("delivery_company", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("delivery_line1", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("delivery_line2", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("delivery_city", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("delivery_region", sa.String(length=100), nullable=True),
+        sa.Column("delivery_postcode", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("delivery_country", sa.String(length=2), nullable=True),
+        sa.Column("delivery_phone", orderbridge.book.pii.PIIText(), nullable=True),
+        sa.Column("delivery_postcode_district", sa.String(length=10), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["channel_id"], ["channels.id"], name=op.f("fk_sales_orders_channel_id_channels")
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"], ["contacts.id"], name=op.f("fk_sales_orders_contact_id_contacts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["price_list_id"], ["price_lists.id"], name=op.f("fk_sales_orders_price_list_id_price_lists")
+        ),
+        sa.ForeignKeyConstraint(
+            ["shipping_method_id"],
+            ["shipping_methods.id"],
+            name=op.f("fk_sales_orders_shipping_method_id_shipping_methods"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["status_id"], ["order_statuses.id"], name=op.f("fk_sales_orders_status_id_order_statuses")
+        ),
+        sa.ForeignKeyConstraint(
+            ["warehouse_id"], ["warehouses.id"], name=op.f("fk_sales_orders_warehouse_id_warehouses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sales_orders")),
+        sa.UniqueConstraint(
+            "channel_id", "external_ref", name=op.f("uq_sales_orders_channel_id_external_ref")
+        ),
+    )
+    with op.batch_alter_table("sales_orders", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_sales_orders_channel_placed", ["channel_id", "placed_at", "id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_sales_orders_contact_id"), ["contact_id"], unique=False)
+        batch_op.create_index("ix_sales_orders_external_ref", ["external_ref"], unique=False)
+        batch_op.create_index(
+            "ix_sales_orders_fulfilment_placed", ["fulfilment", "placed_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_sales_orders_live_cancelled", ["pii_redacted_at", "cancelled_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_sales_orders_live_channel_cancelled",
+            ["pii_redacted_at", "channel_cancelled_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_sales_orders_live_channel_shipped", ["pii_redacted_at", "channel_shipped_at"], unique=False
+        )
+        batch_op.create_index("ix_sales_orders_live_shipped", ["pii_redacted_at", "shipped_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_sales_orders_pii_key"), ["pii_key"], unique=False)
+        batch_op.create_index("ix_sales_orders_placed", ["placed_at", "id"], unique=False)
+        batch_op.create_index("ix_sales_orders_placed_channel", ["placed_at", "channel_id"], unique=False)
+        batch_op.create_index("ix_sales_orders_status_placed", ["status_id", "placed_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_sales_orders_unshipped_ship_by", ["shipped_at", "ship_by", "id"], unique=False
+        )
+
     op.create_table(
         "amazon_order_records",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
@@ -1558,19 +1575,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_amazon_order_records_order_id"))
 
     op.drop_table("amazon_order_records")
-    op.drop_table("amazon_listing_stock")
-    with op.batch_alter_table("transfer_rows", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_transfer_rows_transfer_id"))
-
-    op.drop_table("transfer_rows")
-    with op.batch_alter_table("stock_movements", schema=None) as batch_op:
-        batch_op.drop_index("ix_stock_movements_warehouse_id")
-        batch_op.drop_index(batch_op.f("ix_stock_movements_product_id"))
-        batch_op.drop_index(batch_op.f("ix_stock_movements_moved_at"))
-
-    op.drop_table("stock_movements")
-    op.drop_table("stock_levels")
     with op.batch_alter_table("sales_orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_sales_orders_unshipped_ship_by")
         batch_op.drop_index("ix_sales_orders_status_placed")
         batch_op.drop_index("ix_sales_orders_placed_channel")
         batch_op.drop_index("ix_sales_orders_placed")
@@ -1585,13 +1591,35 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sales_orders_channel_placed")
 
     op.drop_table("sales_orders")
+    op.drop_table("contact_tags")
+    op.drop_table("amazon_listing_stock")
+    with op.batch_alter_table("transfer_rows", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_transfer_rows_transfer_id"))
+
+    op.drop_table("transfer_rows")
+    with op.batch_alter_table("stock_movements", schema=None) as batch_op:
+        batch_op.drop_index("ix_stock_movements_warehouse_id")
+        batch_op.drop_index(batch_op.f("ix_stock_movements_product_id"))
+        batch_op.drop_index(batch_op.f("ix_stock_movements_moved_at"))
+
+    op.drop_table("stock_movements")
+    op.drop_table("stock_levels")
+    with op.batch_alter_table("settlements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_settlements_channel_id"))
+
+    op.drop_table("settlements")
     op.drop_table("product_prices")
     with op.batch_alter_table("fba_ledger_entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_fba_ledger_entries_reference_id"))
         batch_op.drop_index("ix_fba_ledger_entries_claims")
 
     op.drop_table("fba_ledger_entries")
-    op.drop_table("contact_tags")
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_contacts_pii_key"))
+        batch_op.drop_index(batch_op.f("ix_contacts_name_key"))
+        batch_op.drop_index(batch_op.f("ix_contacts_email_key"))
+
+    op.drop_table("contacts")
     with op.batch_alter_table("bundle_components", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_bundle_components_component_id"))
 
@@ -1605,6 +1633,7 @@ def downgrade() -> None:
 
     op.drop_table("amazon_listings")
     op.drop_table("amazon_inbound_shipments")
+    op.drop_table("amazon_channel_settings")
     with op.batch_alter_table("web_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_web_sessions_user_id"))
 
@@ -1619,10 +1648,6 @@ def downgrade() -> None:
     op.drop_table("web_api_tokens")
     op.drop_table("warehouse_transfers")
     op.drop_table("tax_rules")
-    with op.batch_alter_table("settlements", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_settlements_channel_id"))
-
-    op.drop_table("settlements")
     op.drop_table("products")
     with op.batch_alter_table("outbox_attempts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_outbox_attempts_message_id"))
@@ -1645,13 +1670,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_custom_field_values_pii_key"))
 
     op.drop_table("custom_field_values")
-    with op.batch_alter_table("contacts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_contacts_pii_key"))
-        batch_op.drop_index(batch_op.f("ix_contacts_name_key"))
-        batch_op.drop_index(batch_op.f("ix_contacts_email_key"))
-
-    op.drop_table("contacts")
     op.drop_table("company")
+    op.drop_table("channels")
     op.drop_table("amazon_sync_cursors")
     with op.batch_alter_table("amazon_stock_feeds", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_amazon_stock_feeds_state"))
@@ -1670,7 +1690,6 @@ def downgrade() -> None:
 
     op.drop_table("amazon_inbox")
     op.drop_table("amazon_inbound_polls")
-    op.drop_table("amazon_channel_settings")
     with op.batch_alter_table("web_users", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_web_users_removed_at"))
 
@@ -1706,7 +1725,6 @@ def downgrade() -> None:
     op.drop_table("nominal_codes")
     op.drop_table("job_leases")
     op.drop_table("custom_field_definitions")
-    op.drop_table("channels")
     op.drop_table("carriers")
     with op.batch_alter_table("amazon_seller_accounts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_amazon_seller_accounts_selling_partner_id"))

@@ -1,5 +1,5 @@
-"""/api/v1/orders: list with filters and keyset pages, one order, its addresses (pii:read), shipping and
-correcting a shipment's tracking."""
+"""/api/v1/orders: list with filters (late, due today) and keyset pages, one order, its addresses (pii:read),
+shipping, correcting a shipment's tracking, cancelling."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from orderbridge.amazon.outbound.corrections import correct_tracking
+from orderbridge.book.channels import Channel
+from orderbridge.book.orders.cancel import cancel, units_by_sku
 from orderbridge.book.orders.model import Fulfilment, SalesOrder
 from orderbridge.book.orders.shipping import ship_order
 from orderbridge.book.queries.orders import (
+    Due,
     OrderFilter,
     OrderLine,
     SearchUnavailableError,
@@ -61,6 +64,8 @@ class OrderOut(BaseModel):
     total_gross: Decimal
     shipped_at: datetime | None
     redacted: bool = Field(description="True once the order's buyer data was removed (P3).")
+    ship_by: datetime | None = Field(description="The channel's latest ship date (None: it gave none).")
+    deliver_by: datetime | None = Field(description="The channel's latest delivery date.")
 
 
 def _order(line: OrderLine) -> OrderOut:
@@ -90,6 +95,13 @@ def orders_list(
             "Finds only orders whose buyer data is still held (P7).",
         ),
     ] = None,
+    due: Annotated[
+        Due | None,
+        Query(
+            description="`late`: seller-shipped orders not shipped in full whose ship-by date has passed; "
+            "`today`: those whose ship-by date is later today (UTC days). Sorted by ship-by, soonest first."
+        ),
+    ] = None,
     cursor: CursorParam = None,
     size: SizeParam = 50,
 ) -> ApiPage[OrderOut]:
@@ -108,11 +120,12 @@ def orders_list(
         reference=reference or None,
         sku=sku or None,
         name=name or None,
+        due=due,
     )
     names = LiveNameIndex(actor=principal.actor, channel=principal.channel, clock=context.clock)
     with cursor_checked():
         try:
-            found = list_orders(db, wanted, cursor=cursor, size=size, names=names)
+            found = list_orders(db, wanted, cursor=cursor, size=size, names=names, now=context.clock())
         except (SearchUnavailableError, PrivacyError) as error:
             raise ApiError(409, str(error), field="query.name") from None
         return page_of(found, _order)
@@ -124,6 +137,7 @@ class RowOut(BaseModel):
     sku: str | None
     name: str
     quantity: int
+    cancelled: int
     shipped: int
     credited: int
     net: Decimal
@@ -143,6 +157,10 @@ class OrderDetailOut(BaseModel):
     channel: str
     reference: str
     placed_at: datetime
+    status: str
+    cancelled: bool
+    ship_by: datetime | None
+    deliver_by: datetime | None
     currency: str
     total_net: Decimal
     total_tax: Decimal
@@ -174,6 +192,7 @@ def order_get(db: Db, order_id: OrderId) -> OrderDetailOut:
             sku=line.row.sku,
             name=line.row.name,
             quantity=line.row.quantity,
+            cancelled=line.row.cancelled_quantity,
             shipped=line.row.shipped,
             credited=line.credited,
             net=line.row.net,
@@ -196,6 +215,10 @@ def order_get(db: Db, order_id: OrderId) -> OrderDetailOut:
         channel=detail.channel.code,
         reference=order.external_ref,
         placed_at=order.placed_at,
+        status=order.status.name,
+        cancelled=order.is_cancelled,
+        ship_by=order.ship_by,
+        deliver_by=order.deliver_by,
         currency=order.currency,
         total_net=order.total_net,
         total_tax=order.total_tax,
@@ -299,4 +322,60 @@ def shipment_tracking(
         carrier=done.shipment.carrier,
         tracking_number=done.shipment.tracking_number,
         confirmation_queued=done.message_id is not None,
+    )
+
+
+class CancelLine(BaseModel):
+    sku: str = Field(min_length=1, max_length=100, description="The item's SKU as the order shows it.")
+    quantity: int = Field(ge=1, le=1_000_000, description="Units to cancel.")
+
+
+class CancelIn(BaseModel):
+    rows: list[CancelLine] | None = Field(
+        default=None,
+        max_length=500,
+        description="What to cancel; absent or null: everything not shipped yet (the whole order when "
+        "nothing is shipped).",
+    )
+
+
+class CancelOut(BaseModel):
+    reference: str
+    status: str
+    cancelled: dict[str, int] = Field(description="Units cancelled per item (SKU).")
+    whole_order: bool = Field(description="True when the whole order was cancelled.")
+    shipped: bool = Field(description="True when what remains is all shipped (the order is now shipped).")
+    notice: str | None = Field(description="What the book does not do for you (e.g. tell Amazon).")
+
+
+AMAZON_NOTICE = "the book does not tell Amazon: cancel it in Seller Central too"
+
+
+@router.post(
+    "/{order_id}/cancel",
+    summary="Cancel the order, or some units of its items; shipped units cannot be cancelled",
+    description="Cancelled units free their stock allocation; a row cancelled in full keeps its place at "
+    "quantity and price 0, a partly cancelled row shrinks in proportion. The order moves to its channel's "
+    "status for cancelled orders (or for shipped orders, when only shipped units remain). 409 when the "
+    "order is already cancelled or the units are shipped; 422 when a SKU or quantity is wrong. The "
+    "cancellation is not sent to Amazon: cancel an Amazon order in Seller Central too.",
+    dependencies=[require(Permission.ORDERS_WRITE)],
+)
+def order_cancel(db: Db, context: Context, order_id: OrderId, body: CancelIn) -> CancelOut:
+    order = _get(db, order_id)
+    quantities = (
+        units_by_sku(order, [(line.sku, line.quantity) for line in body.rows])
+        if body.rows is not None
+        else None
+    )
+    done = cancel(db, order, now=context.clock(), quantities=quantities)
+    db.flush()
+    channel = db.get(Channel, order.channel_id)
+    return CancelOut(
+        reference=order.external_ref,
+        status=order.status.name,
+        cancelled=done.units,
+        whole_order=done.whole_order,
+        shipped=done.now_shipped,
+        notice=AMAZON_NOTICE if channel is not None and channel.is_amazon else None,
     )

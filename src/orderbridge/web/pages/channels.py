@@ -54,6 +54,18 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
                 "status",
             ),
             ("status_new_fba", "Status for new FBA orders", "Empty: the status for new orders.", "status"),
+            (
+                "status_shipped",
+                "Status for shipped orders",
+                "Orders move to it once shipped in full.",
+                "status",
+            ),
+            (
+                "status_cancelled",
+                "Status for cancelled orders",
+                "Orders move to it when cancelled; a status marked as cancelled.",
+                "status",
+            ),
         ],
     ),
     (

@@ -13,7 +13,7 @@ from orderbridge.amazon.outbound.sender_pass import ALERT_KIND as REFUSED_BY_AMA
 from orderbridge.amazon.queries import quarantined_count, sync_health, unconnected_count
 from orderbridge.book.alerts import kind_name
 from orderbridge.book.queries.attention import open_alert_counts, orders_past_retention
-from orderbridge.book.queries.orders import orders_per_day
+from orderbridge.book.queries.orders import due_counts, orders_per_day
 from orderbridge.book.queries.settlements import unreconciled_count
 from orderbridge.book.queries.stock import fba_movements_per_day
 from orderbridge.book.settlements import UNBALANCED
@@ -88,6 +88,7 @@ def dashboard(
         "pages/dashboard.html",
         {
             "needs": needs,
+            "due": due_counts(session, now=now),
             "open_needs": sum(count for _, count, _ in needs),
             "accounts": sync_health(session, now=now),
             "charts": charts,

@@ -1,5 +1,6 @@
-"""The order list (filters, searches, keyset pages) and the order page (rows, allocation, shipments, notes,
-custom fields, credits, payments, the raw Amazon versions), with shipping from the page."""
+"""The order list (filters, the late and due-today lists, searches, keyset pages) and the order page (rows,
+allocation, shipments, notes, custom fields, credits, payments, the raw Amazon versions), with shipping and
+cancelling from the page."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from orderbridge.book.channels import Channel
 from orderbridge.book.contacts import Contact
 from orderbridge.book.errors import BookError, NotFoundError
 from orderbridge.book.money_trail import order_trail
+from orderbridge.book.orders.cancel import cancel, cancellable_units, goods_rows
 from orderbridge.book.orders.carriers import list_carriers
 from orderbridge.book.orders.model import Fulfilment, RowKind, SalesOrder
 from orderbridge.book.orders.shipping import ship_order, tells_amazon
 from orderbridge.book.queries.orders import (
+    Due,
     OrderFilter,
     SearchUnavailableError,
     list_orders,
@@ -39,6 +42,9 @@ router = APIRouter(include_in_schema=False)
 Reader = Annotated[Principal, require(Permission.ORDERS_READ)]
 Writer = Annotated[Principal, require(Permission.ORDERS_WRITE)]
 SEARCH_KINDS = {"order": "Order id", "sku": "SKU", "name": "Buyer name"}
+DUE_LABELS = {"late": "Late (ship-by passed)", "today": "Due today"}
+# Alerts about a buyer's or Amazon's cancellation: the order page offers the cancel form beside them.
+CANCEL_ALERTS = frozenset({"cancellation_requested", "cancelled_after_ready"})
 ADDRESS = ("name", "company", "line1", "line2", "city", "region", "postcode", "country", "phone")
 
 
@@ -68,6 +74,10 @@ def parse_filter(params: dict[str, str], problems: dict[str, str]) -> OrderFilte
         problems["fulfilment"] = f"{fulfilment!r} is not seller or channel"
         fulfilment = None
     text = (params.get("q") or "").strip()
+    due = params.get("due") or None
+    if due is not None and due not in DUE_LABELS:
+        problems["due"] = f"{due!r} is not late or today"
+        due = None
     by = params.get("by") or "order"
     if by not in SEARCH_KINDS:
         problems["q"] = f"cannot search by {by!r}"
@@ -81,6 +91,7 @@ def parse_filter(params: dict[str, str], problems: dict[str, str]) -> OrderFilte
         reference=text if by == "order" and text else None,
         sku=text if by == "sku" and text else None,
         name=text if by == "name" and text else None,
+        due=Due(due) if due else None,
     )
 
 
@@ -93,9 +104,10 @@ def orders(request: Request, session: Db, principal: Reader) -> HTMLResponse:
         problems["q"] = "searching by buyer name needs the pii:read permission"
         wanted = OrderFilter(**{**wanted.__dict__, "name": None})
     found = None
-    names = LiveNameIndex(actor=principal.actor, channel=principal.channel, clock=web_context(request).clock)
+    clock = web_context(request).clock
+    names = LiveNameIndex(actor=principal.actor, channel=principal.channel, clock=clock)
     try:
-        found = list_orders(session, wanted, cursor=params.get("cursor"), size=50, names=names)
+        found = list_orders(session, wanted, cursor=params.get("cursor"), size=50, names=names, now=clock())
     except (SearchUnavailableError, PrivacyError) as error:
         problems["q"] = str(error)
     except BookError as error:
@@ -116,6 +128,8 @@ def orders(request: Request, session: Db, principal: Reader) -> HTMLResponse:
             },
             "filtered": not wanted.is_empty,
             "can_ship": principal.can(Permission.ORDERS_WRITE),
+            "due_labels": DUE_LABELS,
+            "now": clock(),
         },
         status=400 if problems else 200,
     )
@@ -222,8 +236,23 @@ def order_page(order_id: int, request: Request, session: Db, principal: Reader) 
             "can_correct": principal.can(Permission.ORDERS_WRITE) and not order.is_cancelled,
             "carriers": list_carriers(session),
             "tells_amazon": tells_amazon(session, order),
+            "cancellable": _cancellable(order) if principal.can(Permission.ORDERS_WRITE) else [],
+            "cancel_alerts": CANCEL_ALERTS,
+            "now": web_context(request).clock(),
         },
     )
+
+
+def _cancellable(order: SalesOrder) -> list[dict[str, Any]]:
+    """The items the cancel form offers: each goods row with units not shipped yet (none once cancelled)."""
+    if order.is_cancelled:
+        return []
+    found = []
+    for row in goods_rows(order):
+        units = cancellable_units(order, row)
+        if units:
+            found.append({"id": row.id, "name": row.sku or row.name, "title": row.name, "units": units})
+    return found
 
 
 def _settlement_ids(session: Session, references: list[str]) -> dict[str, int]:
@@ -271,3 +300,33 @@ def ship(
         return back_to(path, problem=f"not shipped: {error}")
     units = sum(row.quantity for row in shipment.rows)
     return back_to(path, f"shipped {units} unit(s) as {shipment.reference}")
+
+
+@router.post("/orders/{order_id}/cancel")
+async def cancel_rows(order_id: int, request: Request, session: Db, principal: Writer) -> RedirectResponse:
+    """The cancel form: `whole=yes` cancels everything not shipped; else `units-<row id>` per item."""
+    order = session.get(SalesOrder, order_id)
+    if order is None:
+        raise not_found(NotFoundError("sales order", order_id))
+    path = f"/orders/{order_id}"
+    form = await request.form()
+    quantities: dict[int, int] | None = None
+    if form.get("whole") != "yes":
+        quantities = {}
+        for key, value in form.multi_items():
+            if not key.startswith("units-") or not isinstance(value, str) or not value.strip():
+                continue
+            row_id, text = key.removeprefix("units-"), value.strip()
+            if not row_id.isdigit() or not text.isdigit():
+                return back_to(path, problem=f"not cancelled: {text!r} is not a number of units")
+            if int(text):
+                quantities[int(row_id)] = int(text)
+        if not quantities:
+            return back_to(path, problem="not cancelled: give the units to cancel of at least one item")
+    try:
+        with session.begin_nested():
+            done = cancel(session, order, now=web_context(request).clock(), quantities=quantities)
+    except BookError as error:
+        return back_to(path, problem=f"not cancelled: {error}")
+    what = ", ".join(f"{name} x {units}" for name, units in done.units.items())
+    return back_to(path, f"cancelled {what}; the order is now {order.status.name}")

@@ -136,6 +136,13 @@ class Reader:
     def timestamp(self, node: object, path: str, where: str) -> datetime:
         text = self.text(node, path, where, required=True)
         assert text is not None
+        return self._moment(text, where)
+
+    def optional_timestamp(self, node: object, path: str, where: str) -> datetime | None:
+        text = self.text(node, path, where)
+        return self._moment(text, where) if text else None
+
+    def _moment(self, text: str, where: str) -> datetime:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:

@@ -25,6 +25,9 @@ from orderbridge.book.orders.model import Fulfilment
 # Model: FulfillmentStatus. Pending orders may still be cancelled by the buyer (O1).
 PENDING = frozenset({"PENDING", "PENDING_AVAILABILITY"})
 READY = frozenset({"UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED"})
+# Model: OrderFulfillment.shipByWindow / deliverByWindow (DateTimeRange): the end of each window.
+SHIP_BY = "fulfillment.shipByWindow.latestDateTime"
+DELIVER_BY = "fulfillment.deliverByWindow.latestDateTime"
 
 
 def map_order(doc: object, book: ChannelBook, facts: OrderFacts) -> MappedOrder:
@@ -130,6 +133,9 @@ def _book(
         note_source="amazon",
         channel_programs=" ".join(sorted(programs))[:300] or None,
         confirm_shipments=not no_confirmation,
+        # O24: the promised windows, kept where a seller filters by them (the late and due-today lists)
+        ship_by=r.optional_timestamp(r.doc, SHIP_BY, SHIP_BY),
+        deliver_by=r.optional_timestamp(r.doc, DELIVER_BY, DELIVER_BY),
     )
     values, alerts = _field_values(r, settings, plan, programs=programs, sfp=sfp)
     if requested:
