@@ -36,7 +36,7 @@ def start(world: World, trickle: Trickle) -> None:
 
 def _gap(trickle: Trickle) -> float:
     rng = random.Random(f"{trickle.seed}:gap:{trickle.placed}")
-    return rng.expovariate(trickle.orders_per_day / DAY)
+    return float(max(1, round(rng.expovariate(trickle.orders_per_day / DAY))))  # Amazon's whole seconds
 
 
 def _on_order(world: World, event: Scheduled) -> None:
