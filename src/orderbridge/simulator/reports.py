@@ -84,8 +84,9 @@ class ReportStore:
         self.documents.clear()
         self.settled.clear()
         self.world = world
-        # Ids come from the store's own random source so that reading reports never shifts the world's.
-        self.rng = random.Random(len(world.accounts))
+        # Ids come from the store's own random source so that reading reports never shifts the world's,
+        # seeded by where the world is so that a sandbox restarted on a saved world never repeats an id.
+        self.rng = random.Random(f"{len(world.accounts)}:{world.now:.0f}:{len(world.orders)}")
         world.handlers["report"] = self._on_step
         if self._settle not in world.listeners:
             world.listeners.append(self._settle)
