@@ -140,15 +140,17 @@ def remote_sandbox_endpoint(url: str) -> Endpoint | None:
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return None
     began = time.monotonic()
+    advanced = [0.0]  # a frozen sandbox (speed 0) moves only by the advances our waits ask for
 
     def clock() -> datetime:
-        return start + timedelta(seconds=(time.monotonic() - began) * speed)
+        return start + timedelta(seconds=(time.monotonic() - began) * speed + advanced[0])
 
     def sleep(seconds: float) -> None:
         if speed > 0:
             time.sleep(seconds / speed)
         else:
             httpx.post(url.rstrip("/") + "/_sandbox/clock", json={"advance": seconds}, timeout=5.0)
+            advanced[0] += seconds
 
     return Endpoint(clock=clock, sleep=sleep, speed=speed)
 
