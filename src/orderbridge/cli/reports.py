@@ -216,16 +216,22 @@ def show_quarantine(report_type: TypeOption = None, as_json: AsJson = False) -> 
 def retry_quarantine(
     report_type: Annotated[str, typer.Option("--type")], account: AccountOption = None
 ) -> None:
-    """Book quarantined rows of a report type again (after adding a product or fixing a setting)."""
+    """Book quarantined rows of a report type again (after adding a product or fixing a setting), for
+    every account or the one named."""
     _known_type(report_type)
-    account_id = _one_account(account)
-    try:
-        result = retry_quarantined_rows(
-            sessions(), account_id=account_id, report_type=report_type, clock=utc_now
-        )
-    except OrderbridgeError as error:
-        raise fail(str(error)) from None
-    console.print(f"{result.booked} booked, {result.quarantined} still quarantined", highlight=False)
+    with unit_of_work() as session:
+        ids = [a.id for a in list_accounts(session)]
+    ids = [_one_account(account)] if account is not None else ids
+    booked = quarantined = 0
+    for account_id in ids:
+        try:
+            result = retry_quarantined_rows(
+                sessions(), account_id=account_id, report_type=report_type, clock=utc_now
+            )
+        except OrderbridgeError as error:
+            raise fail(str(error)) from None
+        booked, quarantined = booked + result.booked, quarantined + result.quarantined
+    console.print(f"{booked} booked, {quarantined} still quarantined", highlight=False)
 
 
 @settlements.command("list")
