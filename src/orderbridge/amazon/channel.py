@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -373,11 +374,18 @@ def amazon_channels(session: Session) -> list[Channel]:
     return list(session.scalars(query))
 
 
-def export_settings(session: Session) -> str:
-    """Every Amazon channel's settings as YAML (channel code -> settings), stable for diffs."""
+def export_settings(session: Session, codes: Sequence[str] = ()) -> str:
+    """Every Amazon channel's settings (or those of the channels `codes` names) as YAML (channel code ->
+    settings), stable for diffs."""
+    channels = amazon_channels(session)
+    unknown = sorted(set(codes) - {channel.code for channel in channels})
+    if unknown:
+        known = ", ".join(channel.code for channel in channels) or "none yet"
+        raise ChannelSettingsError(f"no Amazon channel {', '.join(unknown)} (Amazon channels: {known})")
     document = {
         channel.code: settings_for(session, channel).model_dump(mode="json")
-        for channel in amazon_channels(session)
+        for channel in channels
+        if not codes or channel.code in codes
     }
     return yaml.safe_dump({"amazon_channels": document}, sort_keys=True, allow_unicode=True)
 

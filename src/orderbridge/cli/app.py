@@ -76,6 +76,7 @@ def web_command(
 
 @app.command()
 def run(
+    *,
     once: Annotated[bool, typer.Option(help="Run every due job once, then stop (for tests).")] = False,
     for_seconds: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     sandbox_port: Annotated[
@@ -84,12 +85,20 @@ def run(
     sandbox_speed: Annotated[
         float, typer.Option(help="Sandbox clock speed (Amazon seconds a second).")
     ] = 60.0,
+    sandbox_orders_per_day: Annotated[
+        float, typer.Option(help="New orders the sandbox places per Amazon day while it runs.")
+    ] = 200.0,
     web: Annotated[bool, typer.Option(help="Serve the web UI and API (settings web_host, web_port).")] = True,
 ) -> None:
     """Start orderbridge: migrations, the web UI and API, the sandbox when no Amazon account exists, and
     the order sync jobs."""
     sync_cli.run_orderbridge(
-        once=once, for_seconds=for_seconds, port=sandbox_port, speed=sandbox_speed, web=web
+        once=once,
+        for_seconds=for_seconds,
+        port=sandbox_port,
+        speed=sandbox_speed,
+        web=web,
+        orders_per_day=sandbox_orders_per_day,
     )
 
 

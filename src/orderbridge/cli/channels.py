@@ -102,13 +102,16 @@ def set_settings(
 
 @channels.command("export")
 def export(
+    codes: Annotated[
+        list[str] | None, typer.Argument(help="Channel codes, e.g. amazon-uk (default: every channel).")
+    ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (else stdout).")
     ] = None,
 ) -> None:
-    """Every Amazon channel's settings as YAML, to version and diff."""
+    """Amazon channels' settings as YAML, to version and diff (`channels import` reads it back)."""
     with settings_errors(), unit_of_work() as session:
-        text = export_settings(session)
+        text = export_settings(session, codes or ())
     if output is None:
         typer.echo(text, nl=False)
     else:

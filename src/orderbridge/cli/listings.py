@@ -26,6 +26,9 @@ listings = typer.Typer(
 
 ChannelCode = Annotated[str, typer.Argument(help="The channel's code, e.g. amazon-uk.")]
 ChannelFilter = Annotated[str | None, typer.Option("--channel", help="Only this channel's listings.")]
+ChannelArgument = Annotated[
+    str | None, typer.Argument(help="Only this channel's listings, e.g. amazon-uk (as --channel).")
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 
 
@@ -79,15 +82,23 @@ def disconnect(
 
 
 @listings.command("unconnected")
-def unconnected(channel: ChannelFilter = None, as_json: AsJson = False) -> None:
-    """The SKUs orders named that are connected to no product (O6): connect these."""
-    _show(channel, as_json=as_json, unconnected_only=True)
+def unconnected(code: ChannelArgument = None, channel: ChannelFilter = None, as_json: AsJson = False) -> None:
+    """The SKUs orders named that are connected to no product: connect these."""
+    _show(_one_channel(code, channel), as_json=as_json, unconnected_only=True)
 
 
 @listings.command("list")
-def list_listings(channel: ChannelFilter = None, as_json: AsJson = False) -> None:
+def list_listings(
+    code: ChannelArgument = None, channel: ChannelFilter = None, as_json: AsJson = False
+) -> None:
     """Every listing with the product or bundle it is connected to."""
-    _show(channel, as_json=as_json, unconnected_only=False)
+    _show(_one_channel(code, channel), as_json=as_json, unconnected_only=False)
+
+
+def _one_channel(code: str | None, channel: str | None) -> str | None:
+    if code and channel and code != channel:
+        raise typer.BadParameter(f"two channels named ({code} and --channel {channel}): name one")
+    return code or channel
 
 
 def _show(channel: str | None, *, as_json: bool, unconnected_only: bool) -> None:

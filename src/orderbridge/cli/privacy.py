@@ -19,6 +19,7 @@ from orderbridge.book.orders.model import SalesOrder
 from orderbridge.book.pii import pii_fields
 from orderbridge.cli import context
 from orderbridge.cli.context import cli_actor, console, errors, fail, settings
+from orderbridge.cli.orders import find_order
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.clock import utc_now
 from orderbridge.privacy import archive as sealed_archive
@@ -182,22 +183,30 @@ def report_command(as_json: AsJson = False) -> None:
 
 @privacy.command("reveal")
 def reveal_command(
-    order: Annotated[int, typer.Option(help="The order's id.")],
+    order: Annotated[
+        str, typer.Option(help="The Amazon order id (e.g. 202-1234567-1234567) or the book's order id.")
+    ],
     purpose: Annotated[str, typer.Option(help="Why: ship_label, tax_invoice, support, ...")],
     field: Annotated[list[str] | None, typer.Option(help="A PII field (default: every one).")] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="The channel, when the same reference is on several.")
+    ] = None,
     actor: Actor = "",
 ) -> None:
     """Show an order's buyer data to someone allowed to see it; the read is audited (R4, AC-21)."""
     with context.sessions().begin() as session:
-        found = session.get(SalesOrder, order)
-        if found is None:
-            raise fail(f"order {order} does not exist")
+        try:
+            found = find_order(session, order.strip(), channel=channel)
+        except typer.BadParameter as error:
+            several = "channels" in error.message
+            raise fail(error.message if several else f"order {order} does not exist") from None
+        label = found.external_ref or str(found.id)
         names = field or pii_fields(SalesOrder.__table__)
         try:
             shown = reveal(session, found, names, actor=actor or cli_actor(), purpose=purpose, clock=utc_now)
         except PrivacyError as error:
             raise fail(str(error)) from None
-    print_table(f"Order {order} (read audited)", ["field", "value"], [[k, v or ""] for k, v in shown.items()])
+    print_table(f"Order {label} (read audited)", ["field", "value"], [[k, v or ""] for k, v in shown.items()])
 
 
 @privacy.command("repair")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import itertools
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -48,17 +50,40 @@ def _known_type(report_type: str | None) -> None:
         )
 
 
-def _one_account(wanted: str | None) -> int:
+def _one_account(wanted: str | None, marketplace: str | None = None, file: Path | None = None) -> int:
+    """The account a report file is for: the one named, else the only one, else the one selling in the
+    file's marketplace (`--marketplace`, or the settlement's marketplace-name column)."""
     with unit_of_work() as session:
         accounts = list_accounts(session)
         if wanted is not None:
             found = [a for a in accounts if str(a.id) == wanted or a.selling_partner_id == wanted]
+            if not found:
+                raise fail(f"reports import: no account {wanted} (see `orderbridge accounts list`)")
+        elif len(accounts) > 1:
+            market = marketplace or (_file_marketplace(file) if file is not None else None)
+            found = [a for a in accounts if market in a.marketplace_ids] if market else accounts
         else:
             found = accounts
-        if len(found) != 1:
-            problem = "no such account" if wanted else f"{len(found)} accounts: give --account"
-            raise fail(f"reports import: {problem} (see `orderbridge accounts list`)")
+        if not found:
+            raise fail("reports import: no Amazon account yet (add one with `orderbridge accounts add`)")
+        if len(found) > 1:
+            named = "; ".join(f"{a.selling_partner_id} ({', '.join(a.marketplace_ids)})" for a in found)
+            raise fail(f"reports import: the file could be for {named}: name one with --account")
         return found[0].id
+
+
+def _file_marketplace(file: Path) -> str | None:
+    """The marketplace a report file names in its first rows (settlements' marketplace-name), if any."""
+    from orderbridge.amazon.reports.locales import marketplace_by_name
+
+    try:
+        with file.open(encoding="utf-8", errors="replace", newline="") as text:
+            rows = csv.DictReader(itertools.islice(text, 200), delimiter="\t")
+            names = {(row.get("marketplace-name") or "").strip() for row in rows} - {""}
+    except (OSError, csv.Error):
+        return None
+    markets = {marketplace_by_name(name) for name in names} - {None}
+    return markets.pop() if len(markets) == 1 else None
 
 
 @reports.command("sync")
@@ -99,7 +124,7 @@ def import_report_command(
     from orderbridge.amazon.reports.booking import ReportSource
 
     _known_type(report_type)
-    account_id = _one_account(account)
+    account_id = _one_account(account, marketplace, file)
     source = ReportSource(marketplace_ids=(marketplace,) if marketplace else ())
     try:
         with Progress(
@@ -191,16 +216,22 @@ def show_quarantine(report_type: TypeOption = None, as_json: AsJson = False) -> 
 def retry_quarantine(
     report_type: Annotated[str, typer.Option("--type")], account: AccountOption = None
 ) -> None:
-    """Book quarantined rows of a report type again (after adding a product or fixing a setting)."""
+    """Book quarantined rows of a report type again (after adding a product or fixing a setting), for
+    every account or the one named."""
     _known_type(report_type)
-    account_id = _one_account(account)
-    try:
-        result = retry_quarantined_rows(
-            sessions(), account_id=account_id, report_type=report_type, clock=utc_now
-        )
-    except OrderbridgeError as error:
-        raise fail(str(error)) from None
-    console.print(f"{result.booked} booked, {result.quarantined} still quarantined", highlight=False)
+    with unit_of_work() as session:
+        ids = [a.id for a in list_accounts(session)]
+    ids = [_one_account(account)] if account is not None else ids
+    booked = quarantined = 0
+    for account_id in ids:
+        try:
+            result = retry_quarantined_rows(
+                sessions(), account_id=account_id, report_type=report_type, clock=utc_now
+            )
+        except OrderbridgeError as error:
+            raise fail(str(error)) from None
+        booked, quarantined = booked + result.booked, quarantined + result.quarantined
+    console.print(f"{booked} booked, {quarantined} still quarantined", highlight=False)
 
 
 @settlements.command("list")

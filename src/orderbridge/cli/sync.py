@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
@@ -33,16 +34,20 @@ from orderbridge.cli.web import start_web
 from orderbridge.errors import OrderbridgeError
 from orderbridge.jobs import tasks
 from orderbridge.jobs.runner import (
+    SANDBOX_WORLD,
     add_sandbox_accounts,
     describe,
+    downloaded_until,
     is_real,
     plan_jobs,
     remote_sandbox_endpoint,
     sandbox_endpoint,
+    save_sandbox_world,
     start_sandbox,
 )
 from orderbridge.jobs.schedule import Job, Scheduler
 from orderbridge.jobs.worker_runtime import shared_quotas
+from orderbridge.simulator.serving import ServedSandbox
 
 sync = typer.Typer(help="Download from Amazon into the book.", no_args_is_help=True)
 AccountOption = Annotated[
@@ -212,8 +217,17 @@ def preview_command(
         console.print(f"alert: {alert.message}", highlight=False)
 
 
+SAVE_EVERY = timedelta(minutes=5)  # real time between two saves of the demo sandbox's world
+
+
 def run_orderbridge(
-    *, once: bool, for_seconds: float | None, port: int, speed: float, web: bool = True
+    *,
+    once: bool,
+    for_seconds: float | None,
+    port: int,
+    speed: float,
+    web: bool = True,
+    orders_per_day: float = 200,
 ) -> None:
     """Start the scheduler, the web UI and API (unless `once`), and the sandbox when no real account
     exists; run until Ctrl-C."""
@@ -229,15 +243,8 @@ def run_orderbridge(
         tasks.Runtime(sessions(), keystore(), options=sync_options(), calls=CallLog(sessions())), settings()
     )
     runtime.quotas = shared_quotas(settings())  # None (the book's buckets) unless a quota Redis is set
-    running = None
-    with unit_of_work() as session:
-        real = any(is_real(account) for account in list_accounts(session))
-    if not real:
-        running = start_sandbox(port=port, speed=speed)
-        console.print(f"sandbox: SP-API at {running.url} (speed x{speed:g}; admin at /_sandbox)")
-        added = add_sandbox_accounts(sessions(), runtime.keys, running)
-        console.print(f"sandbox accounts: {', '.join(added) or 'already there'}", highlight=False)
-        runtime.endpoints[running.url] = sandbox_endpoint(running.sandbox)
+    world_file = settings().data_dir / SANDBOX_WORLD
+    running = _start_demo_sandbox(runtime, port, speed, orders_per_day, world_file)
     tasks.configure(runtime)
 
     def done(job: Job, result: Any) -> None:
@@ -251,6 +258,10 @@ def run_orderbridge(
 
     scheduler = Scheduler(on_done=done, on_error=failed)
     planned = plan_jobs(scheduler, runtime)
+    if running is not None and not once:
+        scheduler.every(
+            SAVE_EVERY, "sandbox world", save_sandbox_world, running, world_file, first=SAVE_EVERY
+        )
     console.print(f"scheduler: {len(planned)} account(s), order sync every 180 s of Amazon time")
     started = time.monotonic()
     try:
@@ -265,10 +276,39 @@ def run_orderbridge(
         scheduler.stop()
         database.summary()
         if running is not None:
+            try:
+                save_sandbox_world(running, world_file)
+            except (httpx.HTTPError, OSError) as error:
+                console.print(f"[red]sandbox world not saved[/red] ({type(error).__name__}: {error})")
             running.stop()
         if served_web is not None:
             served_web.stop()
         tasks.configure(None)
+
+
+def _start_demo_sandbox(
+    runtime: tasks.Runtime, port: int, speed: float, orders_per_day: float, world_file: Path
+) -> ServedSandbox | None:
+    """With no real Amazon account: the sandbox, its world resumed from `world_file` when there is one
+    and its clock never behind what the book downloaded, its sellers as the book's accounts."""
+    with unit_of_work() as session:
+        real = any(is_real(account) for account in list_accounts(session))
+        downloaded = downloaded_until(session)
+    if real:
+        return None
+    resumed = world_file.exists()
+    running = start_sandbox(
+        port=port, speed=speed, orders_per_day=orders_per_day, world_file=world_file, not_before=downloaded
+    )
+    console.print(
+        f"sandbox: SP-API at {running.url} (speed x{speed:g}, about {orders_per_day:g} new orders a "
+        f"day; admin at /_sandbox); its world {'resumed from' if resumed else 'kept in'} {world_file}",
+        highlight=False,
+    )
+    added = add_sandbox_accounts(sessions(), runtime.keys, running)
+    console.print(f"sandbox accounts: {', '.join(added) or 'already there'}", highlight=False)
+    runtime.endpoints[running.url] = sandbox_endpoint(running.sandbox)
+    return running
 
 
 def serve_web_only(*, for_seconds: float | None) -> None:

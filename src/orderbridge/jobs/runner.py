@@ -8,26 +8,29 @@ accounts run on the sandbox's clock; real accounts on UTC.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import SellerAccount, add_account, list_accounts, sandbox_accounts
 from orderbridge.amazon.channel import change_settings, channel_for
 from orderbridge.amazon.listings import ListingFulfilment, connect_listing, find_listing
 from orderbridge.amazon.marketplaces import ENDPOINTS
+from orderbridge.amazon.orders.cursors import TWO_MINUTES, SyncCursor
 from orderbridge.amazon.reports.sync import scheduled_types, short_name
 from orderbridge.book.catalog import Product, save_product
 from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse, count_stock, warehouse_by_code
 from orderbridge.book.orders.statuses import ensure_default_statuses
 from orderbridge.book.tax import TaxRule, add_tax_code, add_tax_rule
-from orderbridge.clock import utc_now
+from orderbridge.clock import as_utc, utc_now
 from orderbridge.jobs.schedule import Scheduler, orders_interval
 from orderbridge.jobs.tasks import (
     Endpoint,
@@ -43,27 +46,73 @@ from orderbridge.jobs.tasks import (
     watch_sync_health,
 )
 from orderbridge.privacy.keystore import KeyStore
-from orderbridge.simulator import generator
+from orderbridge.simulator import generator, trickle, worldfile
 from orderbridge.simulator.app import Sandbox
 from orderbridge.simulator.clock import VirtualClock
 from orderbridge.simulator.serving import ServedSandbox
+from orderbridge.simulator.world import Trickle
 
 # Standard VAT of the sandbox's EU marketplaces' countries (for the sandbox book only).
 SANDBOX_VAT = {"GB": "0.20", "DE": "0.19", "FR": "0.20", "IT": "0.22", "ES": "0.21"}
 
 
+SANDBOX_WORLD = "sandbox-world.json"  # in the data directory: the demo's world, kept across restarts
+SANDBOX_SETTLEMENT_DAYS = 1.0  # a settlement a virtual day, so the demo shows some within the hour
+
+
 def start_sandbox(
-    *, port: int = 0, speed: float = 60.0, orders_per_day: int = 200, days: int = 3, seed: int = 7
+    *,
+    port: int = 0,
+    speed: float = 60.0,
+    orders_per_day: float = 200,
+    days: int = 3,
+    seed: int = 7,
+    world_file: Path | None = None,
+    not_before: datetime | None = None,
 ) -> ServedSandbox:
-    """Generate a world ending now, serve it on 127.0.0.1:`port` (0: any free port) in a daemon thread."""
-    now = float(int(time.time()))
-    world = generator.generate(
-        generator.Settings(
-            seed=seed, orders_per_day=orders_per_day, days=days, marketplaces=["US", "UK", "DE"], now=now
+    """Serve a sandbox on 127.0.0.1:`port` (0: any free port) in a daemon thread, placing about
+    `orders_per_day` new orders a virtual day while it runs. Its world is `world_file` when that exists
+    (a restarted demo carries on where it stopped), else a `days`-day history generated up to now. Its
+    clock never starts before `not_before` (how far the book already downloaded)."""
+    if world_file is not None and world_file.exists():
+        world = worldfile.read(world_file, seed=seed)
+    else:
+        world = generator.generate(
+            generator.Settings(
+                seed=seed,
+                orders_per_day=int(orders_per_day),
+                days=days,
+                marketplaces=["US", "UK", "DE"],
+                now=float(int(time.time())),
+                live=True,
+            )
         )
-    )
+        world.settlement_days = SANDBOX_SETTLEMENT_DAYS
+        trickle.start(world, Trickle(orders_per_day, dict(generator.DEFAULT_MIX), seed))
+    if world.trickle is not None:
+        world.trickle.orders_per_day = orders_per_day
+    if not_before is not None:
+        world.now = max(world.now, not_before.timestamp())
     sandbox = Sandbox(world, clock=VirtualClock(world.now, speed=speed))
     return ServedSandbox(sandbox, port=port).start()
+
+
+def save_sandbox_world(running: ServedSandbox, path: Path) -> str:
+    """Write the running sandbox's world to `path` (whole or not at all); the sandbox's own thread
+    dumps it, between two requests, so nothing changes under the dump."""
+    response = httpx.get(running.url + "/_sandbox/world", timeout=60.0)
+    response.raise_for_status()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_bytes(response.content)
+    os.replace(partial, path)
+    return f"saved at {response.json()['now']}"
+
+
+def downloaded_until(session: Session) -> datetime | None:
+    """How far the book's order download got, over every account (the latest cursor position)."""
+    latest = session.scalar(select(func.max(SyncCursor.position)))
+    return as_utc(latest) + TWO_MINUTES if latest is not None else None
 
 
 def sandbox_endpoint(sandbox: Sandbox) -> Endpoint:
@@ -92,15 +141,17 @@ def remote_sandbox_endpoint(url: str) -> Endpoint | None:
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return None
     began = time.monotonic()
+    advanced = [0.0]  # a frozen sandbox (speed 0) moves only by the advances our waits ask for
 
     def clock() -> datetime:
-        return start + timedelta(seconds=(time.monotonic() - began) * speed)
+        return start + timedelta(seconds=(time.monotonic() - began) * speed + advanced[0])
 
     def sleep(seconds: float) -> None:
         if speed > 0:
             time.sleep(seconds / speed)
         else:
             httpx.post(url.rstrip("/") + "/_sandbox/clock", json={"advance": seconds}, timeout=5.0)
+            advanced[0] += seconds
 
     return Endpoint(clock=clock, sleep=sleep, speed=speed)
 

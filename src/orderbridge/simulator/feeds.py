@@ -61,6 +61,8 @@ class FeedStore:
 
     def attach(self, world: World) -> None:
         world.handlers["feed"] = self._on_step
+        # Seeded by where the world is, so that a sandbox restarted on a saved world never repeats a feed id.
+        self.rng = random.Random(f"feeds:{len(world.accounts)}:{world.now:.0f}:{len(world.orders)}")
 
     def _on_step(self, world: World, event: Scheduled) -> None:
         feed = self.feeds[event.key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import string
 from collections.abc import Callable
@@ -102,6 +103,9 @@ class Settings:
     now: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z unless told otherwise
     skus_per_seller: int = 20
     sellers_per_region: int = 1  # more: an agency's or SaaS host's many accounts (scale benchmark)
+    # A world that goes on running (the demo's trickle): follow-ups of the history (FBM shipping,
+    # returns...) are scheduled past `now` too, instead of stopping at the end of the history.
+    live: bool = False
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -316,7 +320,8 @@ def generate(settings: Settings, progress: Callable[[int, int], None] | None = N
     for n, ts in enumerate(times):
         world.catch_up(ts)
         account, listings, region_markets = rng.choice(sellers)
-        sale = Sale(account, listings, rng.choice(region_markets), rng.choice(buyers), ts, settings.now)
+        end = math.inf if settings.live else settings.now
+        sale = Sale(account, listings, rng.choice(region_markets), rng.choice(buyers), ts, end)
         _place_one(world, rng, mix, sale)
         if progress is not None and (n % 500 == 0 or n == total - 1):
             progress(n + 1, total)

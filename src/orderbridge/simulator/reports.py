@@ -20,7 +20,6 @@ from orderbridge.simulator.world import Scheduled, World
 
 BASE = "/reports/2021-06-30"
 DAY = 86400.0
-SETTLEMENT_PERIOD = 14 * DAY
 SETTLEMENT_ANCHOR = parse_iso("2025-12-29T00:00:00Z")  # periods start every 14 days from here
 URL_LIFETIME = 300.0  # SPAPI.md §7: the document URL expires after 5 minutes
 KEEP = 90 * DAY  # reports are kept at most 90 days
@@ -70,7 +69,8 @@ class Document:
 
 
 class ReportStore:
-    """Reports and documents; settlements appear on their own every 14 days, per seller and marketplace."""
+    """Reports and documents; settlements appear on their own every settlement period (14 days unless
+    the world says otherwise), per seller and marketplace."""
 
     def __init__(self) -> None:
         self.reports: dict[str, Report] = {}
@@ -84,8 +84,9 @@ class ReportStore:
         self.documents.clear()
         self.settled.clear()
         self.world = world
-        # Ids come from the store's own random source so that reading reports never shifts the world's.
-        self.rng = random.Random(len(world.accounts))
+        # Ids come from the store's own random source so that reading reports never shifts the world's,
+        # seeded by where the world is so that a sandbox restarted on a saved world never repeats an id.
+        self.rng = random.Random(f"{len(world.accounts)}:{world.now:.0f}:{len(world.orders)}")
         world.handlers["report"] = self._on_step
         if self._settle not in world.listeners:
             world.listeners.append(self._settle)
@@ -144,16 +145,20 @@ class ReportStore:
         return document_id
 
     def _settle(self, world: World) -> None:
-        """Write every settlement whose 14-day period has ended (never requested, only listed)."""
+        """Write every settlement whose period has ended (never requested, only listed). Periods run every
+        `world.settlement_days` from SETTLEMENT_ANCHOR; a period without money moving has no settlement."""
+        period = world.settlement_days * DAY
         for account in world.accounts.values():
             done = self.settled.get(account.seller_id)
             if done is None:
-                done = (
-                    SETTLEMENT_ANCHOR
-                    + ((world.now - KEEP - SETTLEMENT_ANCHOR) // SETTLEMENT_PERIOD) * SETTLEMENT_PERIOD
+                first = min(
+                    (e.ts for e in world.financial_events if e.seller_id == account.seller_id),
+                    default=world.now,
                 )
-            while done + SETTLEMENT_PERIOD <= world.now:
-                start, end = done, done + SETTLEMENT_PERIOD
+                since = max(first, world.now - KEEP)
+                done = SETTLEMENT_ANCHOR + ((since - SETTLEMENT_ANCHOR) // period) * period
+            while done + period <= world.now:
+                start, end = done, done + period
                 for marketplace_id in account.marketplace_ids:
                     self._settlement(world, account.seller_id, marketplace_id, start, end)
                 done = end
@@ -162,11 +167,25 @@ class ReportStore:
     def _settlement(
         self, world: World, seller_id: str, marketplace_id: str, start: float, end: float
     ) -> None:
-        settlement_id = str(self.rng.randint(10**10, 10**11 - 1))
+        # Ids follow from the seller, marketplace and period: a sandbox restarted on the same world
+        # publishes the same settlement under the same ids, as Amazon never rewrites one.
+        ids = random.Random(f"settlement:{seller_id}:{marketplace_id}:{start:.0f}:{end:.0f}")
+        settlement_id = str(ids.randint(10**10, 10**11 - 1))
         scope = Scope(seller_id, frozenset([marketplace_id]), start, end, marketplace_id=marketplace_id)
         rows = report_formats.settlement(world, scope, settlement_id)
+        if len(rows) < 2:
+            return  # nothing sold, refunded or charged in the period
         report = Report(
-            self._next_id(), SETTLEMENT, seller_id, [marketplace_id], end, start, end, "DONE", end, end
+            str(ids.randint(10**10, 10**11 - 1)),
+            SETTLEMENT,
+            seller_id,
+            [marketplace_id],
+            end,
+            start,
+            end,
+            "DONE",
+            end,
+            end,
         )
         report.document_id = self._store(seller_id, report_formats.to_tsv(SETTLEMENT, rows), False)
         self.reports[report.report_id] = report

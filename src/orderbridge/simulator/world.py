@@ -198,6 +198,19 @@ class Scheduled:
 Handler = Callable[["World", Scheduled], None]
 
 
+@dataclass
+class Trickle:
+    """New orders placed while the sandbox runs: about `orders_per_day` a virtual day, with the generator's
+    mix; `placed` counts them (each order's random source is derived from the seed and that count, so a
+    resumed world carries on the same stream) and `next_ts` is when the next one comes."""
+
+    orders_per_day: float
+    mix: dict[str, float]
+    seed: int = 7
+    placed: int = 0
+    next_ts: float | None = None
+
+
 class World:
     """Everything the sandbox knows; all changes happen at the world's current virtual time."""
 
@@ -216,6 +229,8 @@ class World:
         self.inbound: dict[str, InboundShipment] = {}
         self.stock: dict[tuple[str, str, str], int] = {}  # (seller, sku, fc) -> sellable FBA units
         self.handlers: dict[str, Handler] = {}
+        self.trickle: Trickle | None = None
+        self.settlement_days = 14.0  # Amazon's standard settlement period
         self.listeners: list[Callable[[World], None]] = []
         self._queue: list[Scheduled] = []
         self._seq = 0
@@ -265,6 +280,10 @@ class World:
     def schedule(self, ts: float, kind: str, key: str, **data: Any) -> None:
         self._seq += 1
         heapq.heappush(self._queue, Scheduled(ts, self._seq, kind, key, data))
+
+    def pending(self, kinds: frozenset[str]) -> list[Scheduled]:
+        """The scheduled events of the given kinds, in time order (what a world file keeps)."""
+        return sorted(event for event in self._queue if event.kind in kinds)
 
     def next_due(self) -> float | None:
         """When the earliest scheduled event is due (None when nothing is scheduled)."""

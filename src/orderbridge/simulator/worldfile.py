@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from orderbridge.simulator import inbound, lifecycle
+from orderbridge.simulator import followups, inbound, lifecycle, trickle
 from orderbridge.simulator.clock import iso, parse_iso
 from orderbridge.simulator.routing import dumps
 from orderbridge.simulator.world import (
@@ -24,10 +24,14 @@ from orderbridge.simulator.world import (
     LedgerEvent,
     Listing,
     SellerAccount,
+    Trickle,
     World,
 )
 
 FORMAT = "orderbridge-sandbox-world"
+# Scheduled events a world file keeps (their data is plain JSON); the rest are derived again on load
+# (orders turning Ready, FBA shipping, inbound steps) or belong to a served sandbox (reports, feeds).
+KEPT_EVENTS = frozenset({"gen_story", "gen_fba", "hide_phone"})
 # Properties of the v2026 Order and OrderItem definitions (orders_2026-01-01.json): a world file may not
 # invent one, so the sandbox never serves a field Amazon does not have.
 ORDER_KEYS = frozenset(
@@ -163,6 +167,24 @@ def dump(world: World) -> Doc:
         "ledger": _rows(world.ledger),
         "fbaEvents": _rows(world.fba_events),
         "financialEvents": _rows(world.financial_events),
+        "settlementDays": world.settlement_days,
+        "trickle": _trickle_out(world.trickle),
+        "scheduled": [
+            {"at": iso(e.ts), "kind": e.kind, "key": e.key, "data": e.data}
+            for e in world.pending(KEPT_EVENTS)
+        ],
+    }
+
+
+def _trickle_out(live: Trickle | None) -> Doc | None:
+    if live is None:
+        return None
+    return {
+        "ordersPerDay": live.orders_per_day,
+        "mix": live.mix,
+        "seed": live.seed,
+        "placed": live.placed,
+        "next": iso(live.next_ts) if live.next_ts is not None else None,
     }
 
 
@@ -197,6 +219,8 @@ def load(data: Doc, *, seed: int = 0) -> World:
     world = World(now=parse_iso(data["now"]), seed=seed)
     lifecycle.register(world)
     inbound.register(world)
+    followups.register(world)
+    world.settlement_days = float(data.get("settlementDays", world.settlement_days))
     for raw in data.get("buyers", []):
         world.buyers[raw["buyerId"]] = Buyer(
             raw["buyerId"],
@@ -230,6 +254,22 @@ def load(data: Doc, *, seed: int = 0) -> World:
             ship["updated_ts"] = parse_iso(ship["updated_ts"]) if "updated_ts" in ship else world.now
             inbound.create(world, InboundShipment(items=items, **ship))
     _load_rows(world, data)
+    for raw in data.get("scheduled", []):
+        if raw["kind"] in KEPT_EVENTS:
+            world.schedule(parse_iso(raw["at"]), raw["kind"], raw["key"], **raw.get("data", {}))
+    live = data.get("trickle")
+    if live:
+        next_ts = parse_iso(live["next"]) if live.get("next") else None
+        trickle.start(
+            world,
+            Trickle(
+                float(live["ordersPerDay"]),
+                dict(live["mix"]),
+                int(live["seed"]),
+                int(live["placed"]),
+                next_ts,
+            ),
+        )
     return world
 
 

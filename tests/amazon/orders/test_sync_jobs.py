@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import Result
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from orderbridge.amazon.channel import change_settings, channel_for
+from orderbridge.amazon.orders.cursors import SyncCursor
 from orderbridge.amazon.orders.inbox_booking import alert_long_pending
 from orderbridge.amazon.orders.records import AmazonOrderRecord, BookedState
 from orderbridge.book.alerts import open_alerts
 from orderbridge.book.contacts import NewContact, create_contact
 from orderbridge.cli import context
 from orderbridge.cli.app import app
+from orderbridge.clock import as_utc
 from orderbridge.db import make_engine, session_factory
+from orderbridge.jobs.runner import SANDBOX_WORLD
 from orderbridge.jobs.schedule import Scheduler, orders_interval
 from orderbridge.simulator import worldfile
 from tests.e2e.sync_world import make_sandbox, open_world, served
@@ -133,3 +137,50 @@ def test_run_once_starts_the_sandbox_adds_its_accounts_and_syncs(cli: Callable[.
     assert result.exit_code == 0, result.output
     assert "sandbox: SP-API at http://127.0.0.1:" in result.output
     assert result.output.count("booked") == 2 and "sales orders" in result.output
+
+
+def _book(url: str) -> tuple[set[str], datetime]:
+    """The Amazon order ids in the book and how far its order download got."""
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        refs = set(session.scalars(select(AmazonOrderRecord.amazon_order_id)))
+        position = session.scalar(select(func.max(SyncCursor.position)))
+    engine.dispose()
+    assert position is not None
+    return refs, as_utc(position)
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite"], indirect=True)
+def test_a_restarted_run_resumes_the_sandbox_world_and_clock_and_carries_on_downloading(
+    cli: Callable[..., Result], fresh_store_url: str
+) -> None:
+    # given: a first run (the sandbox's clock frozen: time moves only when the test says)
+    first = cli("run", "--once", "--sandbox-port", "0", "--sandbox-speed", "0")
+    assert first.exit_code == 0, first.output
+    saved = Path(os.environ["ORDERBRIDGE_DATA_DIR"]) / SANDBOX_WORLD
+    booked, _ = _book(fresh_store_url)
+    stale = saved.read_bytes()
+    # ... whose sandbox went on for six hours after the book's last download before it stopped
+    world = worldfile.read(saved)
+    world.catch_up(world.now + 6 * 3600)
+    worldfile.write(world, saved)
+    arrived = {
+        o.order_id
+        for o in world.orders.values()
+        if o.order_id not in booked and o.status not in ("PENDING", "CANCELLED")  # never booked
+    }
+    assert len(arrived) > 20
+    # when: run starts again with the same data directory
+    second = cli("run", "--once", "--sandbox-port", "0", "--sandbox-speed", "0")
+    assert second.exit_code == 0, second.output
+    # then: the sandbox resumed its world where it stopped, and the orders placed meanwhile downloaded
+    assert f"resumed from {saved}" in second.output and "already there" in second.output
+    now_booked, position = _book(fresh_store_url)
+    assert arrived <= now_booked
+    assert position.timestamp() >= world.now - 180
+    # when: the world file is older than what the book downloaded (the last save came before a crash)
+    saved.write_bytes(stale)
+    third = cli("run", "--once", "--sandbox-port", "0", "--sandbox-speed", "0")
+    assert third.exit_code == 0, third.output
+    # then: the sandbox's clock started at the book's cursor, not behind it
+    assert worldfile.read(saved).now >= position.timestamp()

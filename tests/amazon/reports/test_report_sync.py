@@ -22,8 +22,9 @@ from orderbridge.book.payments import Payment
 from orderbridge.book.settlements import Settlement, SettlementLine, SettlementStatus, unknown_orders
 from orderbridge.clock import as_utc
 from orderbridge.db import make_engine, session_factory
-from orderbridge.simulator import worldfile
-from orderbridge.simulator.generator import parse_mix
+from orderbridge.simulator import trickle, worldfile
+from orderbridge.simulator.generator import DEFAULT_MIX, parse_mix
+from orderbridge.simulator.world import Trickle
 from tests.e2e.sync_world import SyncWorld, make_sandbox, open_world
 from tests.simulator.sandbox_helpers import assert_valid, small_world
 
@@ -156,3 +157,46 @@ def test_settlement_discovery_answers_pass_amazons_models_strictly(world: SyncWo
     document = client.call(Request("getReportDocument", "GET", path)).json()
     assert_valid("reports_2021-06-30.json", "ReportDocument", document)
     assert client.get_reports([SETTLEMENT_REPORT], statuses=["DONE"]).reports
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite", "postgresql"], indirect=True)
+def test_r1_r2_the_live_demo_settles_its_new_orders_and_a_restart_books_nothing_twice(
+    fresh_store_url: str, tmp_path: Path
+) -> None:
+    # given: a live sandbox settling daily, the book synced with it
+    live = small_world(seed=5, orders_per_day=10, days=2, marketplaces=["UK"], live=True)
+    live.settlement_days = 1
+    trickle.start(live, Trickle(48, dict(DEFAULT_MIX), seed=5))
+    started = live.now
+    engine = make_engine(fresh_store_url)
+    world = open_world(session_factory(engine), make_sandbox(worldfile.dump(live)), tmp_path)
+    (seller,) = world.accounts
+    world.sync(seller)
+    # when: two days pass (new orders arrive and ship), then orders and settlements are synced
+    world.sandbox.advance(2 * 86400)
+    world.sync(seller)
+    assert sync_all(world) > 0
+    # then: the settlements reconcile, and the orders that arrived meanwhile are paid by them
+    new_orders = {o.order_id for o in world.sandbox.world.orders.values() if o.created_ts > started}
+    with world.sessions() as session:
+        settlements = list(session.scalars(select(Settlement)))
+        assert settlements and all(s.status == SettlementStatus.RECONCILED for s in settlements)
+        assert all(s.lines_total == s.deposit_total != 0 for s in settlements)
+        paid = set(
+            session.scalars(
+                select(SalesOrder.external_ref)
+                .join(Payment, Payment.order_id == SalesOrder.id)
+                .where(Payment.reference.like("settlement %"))
+            )
+        )
+        assert len(paid & new_orders) >= 10
+        lines = session.scalar(select(func.count()).select_from(SettlementLine))
+    # when: the sandbox restarts from its saved world and the settlements are synced again
+    restarted = SyncWorld(make_sandbox(worldfile.dump(world.sandbox.world)), world.sessions, world.keys)
+    restarted.accounts = world.accounts
+    assert sync_all(restarted) == 0
+    # then: nothing is booked twice
+    with world.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(SettlementLine)) == lines
+        assert session.scalar(select(func.count()).select_from(Settlement)) == len(settlements)
+    engine.dispose()
