@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -40,9 +41,6 @@ DOCUMENTATION_ONLY = {
     "orderbridge archive restore": "needs an order the sweep archived 30 days after shipping "
     "(tests/privacy/test_cli_privacy.py restores one)",
     "orderbridge notices send": "needs a mail server (ORDERBRIDGE_SMTP_HOST); see tests/notify/test_mail.py",
-    # A bug, not documentation: on the demo book the purge fails with a foreign-key IntegrityError
-    # (a row still points at a deleted order). Remove this line with the fix.
-    "orderbridge seller purge": "KNOWN BUG: IntegrityError on a demo book that synced reports and inbound",
     "orderbridge outbox retry": "needs a message Amazon refused (tests/cli/test_cli_outbox.py retries one)",
 }
 
@@ -66,6 +64,8 @@ class Demo:
     seller_id: str
     order_json: Path
     settlement_file: Path
+    cancel_order: str = ""  # another unshipped FBM order, and the SKU of one of its rows
+    cancel_sku: str = ""
 
 
 def placeholders(demo: Demo) -> dict[str, Callable[[], str]]:
@@ -77,6 +77,7 @@ def placeholders(demo: Demo) -> dict[str, Callable[[], str]]:
         "A1...": lambda: demo.seller_id,
         "settlement.txt": lambda: str(demo.settlement_file),
         "order.json": lambda: str(demo.order_json),
+        "shipments.csv": lambda: _a_shipments_file(demo),
         "12345678901": _a_settlement,
         "FBA15DF2763D": _an_inbound_shipment,
         "--type ...": lambda: "--type GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2",
@@ -85,7 +86,10 @@ def placeholders(demo: Demo) -> dict[str, Callable[[], str]]:
 
 
 # Per command, a word that means something else there (the buffer is set on a listing's seller SKU).
-IN_COMMAND = {"orderbridge listings buffer": {"MUG-1": "us_fbm_sku"}}
+IN_COMMAND = {
+    "orderbridge listings buffer": {"MUG-1": "us_fbm_sku"},
+    "orderbridge orders cancel": {"202-1234567-1234567": "cancel_order", "MUG-1": "cancel_sku"},
+}
 
 
 def readme_commands() -> list[str]:
@@ -106,6 +110,31 @@ def _a_settlement() -> str:
         reference = session.scalar(select(Settlement.reference).order_by(Settlement.id).limit(1))
     assert reference, "no settlement in the demo book"
     return str(reference)
+
+
+def _a_shipments_file(demo: Demo) -> str:
+    """A shipments file of one more unshipped FBM order (allocated, confirmed to Amazon) for `ship-csv`."""
+    from orderbridge.book.orders.model import Fulfilment, RowKind
+
+    with context.sessions()() as session:
+        candidates = session.scalars(
+            select(SalesOrder).where(
+                SalesOrder.fulfilment == Fulfilment.SELLER,
+                SalesOrder.shipped_at.is_(None),
+                SalesOrder.confirm_shipments.is_(True),
+                SalesOrder.external_ref.not_in([demo.uk_order, demo.cancel_order]),
+            )
+        )
+        order = next(
+            o
+            for o in candidates
+            if not o.is_cancelled
+            and all(r.allocated == r.quantity for r in o.rows if r.kind == RowKind.PRODUCT)
+            and any(r.kind == RowKind.PRODUCT for r in o.rows)
+        )
+        path = demo.order_json.parent / "shipments.csv"
+        path.write_text(f"order_id,carrier,tracking\n{order.external_ref},UPS,1ZCSV0001\n", encoding="utf-8")
+    return str(path)
 
 
 def _an_inbound_shipment() -> str:
@@ -154,6 +183,7 @@ def demo(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
             uk = session.scalar(select(Channel).where(Channel.code == "amazon-uk"))
             assert uk is not None
             uk_order = _unshipped_fbm(session, uk.id)
+            cancel_order, cancel_sku = _another_unshipped(session, uk.id, uk_order)
             any_order = session.scalar(select(AmazonOrderRecord.amazon_order_id).limit(1))
             seller_id = list_accounts(session)[0].selling_partner_id
         us_fbm = next(
@@ -174,6 +204,8 @@ def demo(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
             seller_id,
             order_json,
             _settlement_file(cli_env, uk_order),
+            cancel_order,
+            cancel_sku,
         )
     finally:
         running.stop()
@@ -192,6 +224,23 @@ def _unshipped_fbm(session: object, channel_id: int) -> str:
     )
     assert found, "no unshipped FBM order on amazon-uk"
     return str(found)
+
+
+def _another_unshipped(session: Any, channel_id: int, besides: str) -> tuple[str, str]:
+    from orderbridge.book.orders.model import Fulfilment, RowKind
+
+    for order in session.scalars(
+        select(SalesOrder).where(
+            SalesOrder.channel_id == channel_id,
+            SalesOrder.fulfilment == Fulfilment.SELLER,
+            SalesOrder.shipped_at.is_(None),
+            SalesOrder.external_ref != besides,
+        )
+    ):
+        rows = [r for r in order.rows if r.kind == RowKind.PRODUCT and r.quantity > 0 and r.sku]
+        if rows and not order.is_cancelled:
+            return order.external_ref, str(rows[0].sku)
+    raise AssertionError("no second unshipped FBM order on amazon-uk")
 
 
 def _settlement_file(folder: Path, order_id: str) -> Path:
@@ -216,14 +265,14 @@ def _settlement_file(folder: Path, order_id: str) -> Path:
 
 
 def _resolved(command: str, demo: Demo) -> list[str]:
-    text = command
-    for word, value in placeholders(demo).items():
-        if word in text:
-            text = text.replace(word, value())
+    text = command + " "
     for prefix, words in IN_COMMAND.items():
         if text.startswith(prefix):
             for word, attribute in words.items():
                 text = text.replace(f" {word} ", f" {getattr(demo, attribute)} ")
+    for word, value in placeholders(demo).items():
+        if word in text:
+            text = text.replace(word, value())
     return shlex.split(text)[1:]
 
 

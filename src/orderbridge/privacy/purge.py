@@ -27,6 +27,7 @@ from orderbridge.book.custom_fields import CustomFieldDefinition, CustomFieldVal
 from orderbridge.book.orders.cancel import free_allocation
 from orderbridge.book.orders.model import OrderRow, SalesOrder, Shipment
 from orderbridge.book.payments import Payment
+from orderbridge.book.settlements import SettlementLine
 from orderbridge.clock import Clock, as_utc
 from orderbridge.privacy import audit
 from orderbridge.privacy.errors import PrivacyError
@@ -78,6 +79,9 @@ def delete_orders(session: Session, order_ids: Sequence[int], deleted: Deleted) 
     credits = _table(SalesCredit)
     deleted.credits += _count(session, delete(credits).where(credits.c.id.in_(credit_ids)))
     _delete_values(session, RecordKind.SALES_ORDER, ids)
+    # A settlement's lines keep the Amazon order id they name; only the link to the deleted order goes.
+    lines = _table(SettlementLine)
+    session.execute(update(lines).where(lines.c.order_id.in_(ids)).values(order_id=None))
     shipments = _table(Shipment)  # before the rows their shipment rows name (PostgreSQL checks in order)
     session.execute(delete(shipments).where(shipments.c.order_id.in_(ids)))
     orders = _table(SalesOrder)
