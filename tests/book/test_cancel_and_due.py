@@ -56,7 +56,15 @@ def test_cancelling_a_shipped_item_is_refused_and_changes_nothing(book: Book) ->
     book.receive("A", 5)
     book.receive("B", 5)
     order = book.order("202-0000003-0000003", [("A", 2), ("B", 1)])
-    ship_order(book.session, order, reference="S1", now=NOW, quantities={_row(order, "A"): 2})
+    ship_order(
+        book.session,
+        order,
+        reference="S1",
+        now=NOW,
+        quantities={_row(order, "A"): 2},
+        carrier="DHL",
+        tracking_number="TRK1",
+    )
 
     with pytest.raises(CancellationRefusedError, match="SKU A is shipped"):
         cancel(book.session, order, now=NOW, quantities=units_by_sku(order, [("A", 1), ("B", 1)]))
@@ -73,7 +81,15 @@ def test_cancelling_what_is_left_of_a_part_shipped_order_ships_it(book: Book) ->
     book.receive("A", 5)
     book.receive("B", 5)
     order = book.order("202-0000004-0000004", [("A", 2), ("B", 1)])
-    ship_order(book.session, order, reference="S1", now=NOW, quantities={_row(order, "A"): 2})
+    ship_order(
+        book.session,
+        order,
+        reference="S1",
+        now=NOW,
+        quantities={_row(order, "A"): 2},
+        carrier="DHL",
+        tracking_number="TRK1",
+    )
 
     done = cancel(book.session, order, now=NOW + timedelta(hours=1))
 
@@ -94,10 +110,18 @@ def test_a_cancelled_order_cannot_be_cancelled_again(book: Book) -> None:
 def test_shipping_in_full_moves_the_order_to_the_channel_status_for_shipped_orders(book: Book) -> None:
     book.receive("A", 5)
     first = book.order("202-0000006-0000006", [("A", 2)])
-    ship_order(book.session, first, reference="S1", now=NOW, quantities={_row(first, "A"): 1})
+    ship_order(
+        book.session,
+        first,
+        reference="S1",
+        now=NOW,
+        quantities={_row(first, "A"): 1},
+        carrier="DHL",
+        tracking_number="TRK1",
+    )
     assert first.status.name == "New order"  # partly shipped: the status stays
 
-    ship_order(book.session, first, reference="S2", now=NOW)
+    ship_order(book.session, first, reference="S2", now=NOW, carrier="DHL", tracking_number="TRK1")
     assert first.status.name == "Shipped"
 
     add_status(book.session, "Dispatched")
@@ -105,7 +129,7 @@ def test_shipping_in_full_moves_the_order_to_the_channel_status_for_shipped_orde
     set_channel_statuses(book.session, book.channel, shipped="Dispatched", cancelled="Void")
     second = book.order("202-0000007-0000007", [("A", 1)])
     third = book.order("202-0000008-0000008", [("B", 1)])
-    ship_order(book.session, second, reference="S1", now=NOW)
+    ship_order(book.session, second, reference="S1", now=NOW, carrier="DHL", tracking_number="TRK1")
     cancel(book.session, third, now=NOW)
     assert (second.status.name, third.status.name) == ("Dispatched", "Void")
 
@@ -134,7 +158,9 @@ def test_o24_late_and_due_today_lists_follow_the_clock(book: Book) -> None:
     for name, when in dates.items():
         book.session.execute(update(SalesOrder).where(SalesOrder.id == orders[name].id).values(ship_by=when))
     book.session.expire_all()
-    ship_order(book.session, orders["shipped"], reference="S1", now=now)
+    ship_order(
+        book.session, orders["shipped"], reference="S1", now=now, carrier="DHL", tracking_number="TRK1"
+    )
     cancel(book.session, orders["cancelled"], now=now)
     orders["fba"].fulfilment = Fulfilment.CHANNEL
     book.session.flush()

@@ -26,7 +26,15 @@ def booked(run: Run) -> Run:
         book.receive("SPOON-1", 5)
         order = book.order(REF, [("MUG-1", 2), ("SPOON-1", 1)])
         spoon = next(row for row in order.rows if row.sku == "SPOON-1")
-        ship_order(session, order, reference="S1", now=NOW, quantities={spoon.id: 1})
+        ship_order(
+            session,
+            order,
+            reference="S1",
+            now=NOW,
+            quantities={spoon.id: 1},
+            carrier="DHL",
+            tracking_number="TRK1",
+        )
     return run
 
 
