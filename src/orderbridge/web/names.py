@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.clock import Clock
+from orderbridge.db import writes_beside
 from orderbridge.privacy import audit
 from orderbridge.privacy.models import AuditAction
 from orderbridge.privacy.search import find_contacts_by_name
@@ -27,19 +28,20 @@ class LiveNameIndex:
 
     def order_ids(self, session: Session, name: str) -> Select[Any]:
         contact_ids = [contact.id for contact in find_contacts_by_name(session, name)]
-        audit.append(
-            session,
-            actor=self.actor,
-            action=AuditAction.PII_READ,
-            subjects=[f"contact:{contact_id}" for contact_id in contact_ids],
-            detail={
-                "purpose": "order_search_by_name",
-                "matches": len(contact_ids),
-                "channel": self.channel,
-                "outcome": "ok",
-            },
-            clock=self.clock,
-        )
+        with writes_beside(session) as writing:  # the search is audited also from a reading request
+            audit.append(
+                writing,
+                actor=self.actor,
+                action=AuditAction.PII_READ,
+                subjects=[f"contact:{contact_id}" for contact_id in contact_ids],
+                detail={
+                    "purpose": "order_search_by_name",
+                    "matches": len(contact_ids),
+                    "channel": self.channel,
+                    "outcome": "ok",
+                },
+                clock=self.clock,
+            )
         return select(SalesOrder.id).where(
             SalesOrder.contact_id.in_(contact_ids), SalesOrder.pii_redacted_at.is_(None)
         )
