@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # How long a transaction waits for SQLite's write lock (held by one writer at a time) before it fails.
@@ -51,18 +52,39 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy emits BEGIN itself instead.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    # 16 MiB of page cache (SQLite's default is 2 MiB): a report import inserts into indexes keyed by
-    # content hashes, whose pages are otherwise read back from the OS and spilled once per row.
-    cursor.execute("PRAGMA cache_size=-16384")
-    cursor.close()
+# What a person reads when a lock wait ran out (web page, API error, command line).
+BUSY_MESSAGE = "The book is busy; try again in a moment"
+
+
+def is_busy(error: BaseException) -> bool:
+    """True when a database error means a lock wait ran out: SQLite's "database is locked" (or
+    "busy"), PostgreSQL's lock_timeout (55P03)."""
+    if not isinstance(error, OperationalError):
+        return False
+    original = error.orig
+    if getattr(original, "sqlstate", None) == "55P03":
+        return True
+    text = str(original).lower()
+    return original.__class__.__module__.startswith("sqlite3") and (
+        "database is locked" in text or "database is busy" in text or "database table is locked" in text
+    )
+
+
+def _sqlite_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy emits BEGIN itself instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        # 16 MiB of page cache (SQLite's default is 2 MiB): a report import inserts into indexes keyed by
+        # content hashes, whose pages are otherwise read back from the OS and spilled once per row.
+        cursor.execute("PRAGMA cache_size=-16384")
+        cursor.close()
+
+    return on_connect
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -77,8 +99,10 @@ def _sqlite_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **options: Any) -> Engine:
-    """An engine for the book: SQLite with WAL and foreign keys on, or PostgreSQL via psycopg 3."""
+def make_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, **options: Any) -> Engine:
+    """An engine for the book: SQLite with WAL and foreign keys on, or PostgreSQL via psycopg 3. A
+    transaction waits at most `busy_timeout_ms` for a lock another writer holds (SQLite's write lock,
+    a PostgreSQL row or table lock), then fails with an error `is_busy` recognises."""
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         # Readers no longer queue behind writers, so more connections are open at once than before; a
@@ -87,11 +111,15 @@ def make_engine(url: str, **options: Any) -> Engine:
             options.setdefault("pool_size", 20)
             options.setdefault("max_overflow", 20)
         engine = create_engine(url, **options)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    options.setdefault("max_overflow", 20)
-    return create_engine(url, pool_pre_ping=True, **options)
+    else:
+        options.setdefault("max_overflow", 20)
+        # lock_timeout bounds a wait for a lock (a row another transaction is changing), not a query.
+        connect_args = dict(options.pop("connect_args", {}))
+        connect_args.setdefault("options", f"-c lock_timeout={int(busy_timeout_ms)}")
+        engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **options)
+    return engine
 
 
 def _sqlite_file(url: str) -> bool:

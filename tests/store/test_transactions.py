@@ -13,7 +13,6 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from orderbridge import db
 from orderbridge.db import (
     kept_whatever_happens,
     make_engine,
@@ -108,8 +107,7 @@ def test_a_reading_transaction_waits_for_no_writer(
 ) -> None:
     """A writer holds the lock (a long import's chunk, a sync): a page's read goes ahead at once. With a
     short busy timeout, a read that took the write lock would fail here instead of waiting."""
-    monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 200)
-    engine = make_engine(fresh_store_url)
+    engine = make_engine(fresh_store_url, busy_timeout_ms=200)
     sessions = session_factory(engine)
     try:
         with transaction(sessions) as holder:

@@ -34,7 +34,7 @@ def settings() -> Settings:
 
 @cache
 def engine() -> Engine:
-    return make_engine(settings().store_url)
+    return make_engine(settings().store_url, busy_timeout_ms=settings().busy_timeout_ms)
 
 
 @cache
