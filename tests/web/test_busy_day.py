@@ -1,6 +1,7 @@
 """An operator's day all at once, on one book: `orderbridge run`'s embedded scheduler syncing the bundled
 sandbox, 8 people in the browser (signing in, browsing orders, reading buyer data, shipping) and a
-20,000-row products import, on SQLite and on PostgreSQL.
+20,000-row `orderbridge products import` run from another process meanwhile, on SQLite and on PostgreSQL
+(issue 18, Build 1).
 
 Every web answer is checked (no 5xx), every log record (nothing "locked"), the import (whole) and the
 sign-ins (each succeeded or was refused with 401). The work is bounded by requests per client and rows,
@@ -11,7 +12,10 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,8 +31,6 @@ from orderbridge.book.catalog import Product
 from orderbridge.book.orders.model import Shipment
 from orderbridge.clock import utc_now
 from orderbridge.db import make_engine, session_factory
-from orderbridge.imports.catalog import import_products_in_chunks
-from orderbridge.imports.csv_source import read_csv
 from orderbridge.jobs import tasks
 from orderbridge.jobs.runner import add_sandbox_accounts, plan_jobs, sandbox_endpoint, start_sandbox
 from orderbridge.jobs.schedule import Job, Scheduler
@@ -175,7 +177,7 @@ class Day:
         def guarded() -> None:
             try:
                 work()
-            except BaseException as error:  # noqa: BLE001 - reported by the test, not the thread
+            except BaseException as error:  # reported by the test, not the thread
                 self.errors.append(error)
 
         thread = threading.Thread(target=guarded, name=name, daemon=True)
@@ -183,21 +185,48 @@ class Day:
         thread.start()
 
 
-def book_with_sandbox(store_url: str, tmp_path: Path) -> tuple[sessionmaker[Session], KeyStore, Any, Any]:
+def book_with_sandbox(store_url: str, keys_dir: Path) -> tuple[sessionmaker[Session], KeyStore, Any, Any]:
     engine = make_engine(store_url)
     sessions = session_factory(engine)
-    keys = open_keystore(tmp_path / "keys", key_file=tmp_path / "secrets" / "kek", environ={})
+    keys = open_keystore(keys_dir / "store", key_file=keys_dir / "kek", environ={})
     enable(sessions, Privacy(keys, retention_days=30))
-    return sessions, keys, engine, start_sandbox(port=0, speed=600.0, orders_per_day=60, days=2)
+    return sessions, keys, engine, start_sandbox(port=0, orders_per_day=60, days=2)
+
+
+def import_command(store_url: str, keys_dir: Path, data_dir: Path, file: Path) -> subprocess.Popen[str]:
+    """`orderbridge products import FILE` in a process of its own, as a seller runs it beside `run`."""
+    environ = {
+        **os.environ,
+        "ORDERBRIDGE_DATABASE_URL": store_url,
+        "ORDERBRIDGE_DATA_DIR": str(data_dir),
+        "ORDERBRIDGE_KEY_STORE_DIR": str(keys_dir / "store"),
+        "ORDERBRIDGE_KEK_FILE": str(keys_dir / "kek"),
+        "ORDERBRIDGE_CONFIG": str(data_dir / "none.toml"),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from orderbridge.cli import main; main()",
+        "products",
+        "import",
+        str(file),
+    ]
+    return subprocess.Popen(command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.parametrize("fresh_store_url", STORES, indirect=True)
 def test_the_whole_day_at_once_answers_no_500_and_nothing_is_locked(
-    fresh_store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept_logs: Kept
+    fresh_store_url: str,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    kept_logs: Kept,
 ) -> None:
     monkeypatch.setenv("ORDERBRIDGE_CONFIG", str(tmp_path / "none.toml"))
     settings = web_settings(tmp_path, fresh_store_url)
-    sessions, keys, engine, sandbox = book_with_sandbox(fresh_store_url, tmp_path)
+    keys_dir = tmp_path_factory.mktemp("keys")  # outside the book's directory, as the key store demands
+    sessions, keys, engine, sandbox = book_with_sandbox(fresh_store_url, keys_dir)
     runtime = tasks.Runtime(sessions, keys)
     day = Day()
     jobs_done: list[str] = []
@@ -225,19 +254,19 @@ def test_the_whole_day_at_once_answers_no_500_and_nothing_is_locked(
             settings, sessions=sessions, keys=keys, extras={RETRY_HOOK: tasks.retry_account_quarantine}
         )
         served = ServedWeb(app, Listening("127.0.0.1", 0, None, ())).start()
-        table = read_csv(products_file(tmp_path / "products.csv"))
+        products = products_file(tmp_path / "products.csv")
         answers = Answers()
-        imported: list[Any] = []
 
         people_busy.set()
         day.start("scheduler", lambda: scheduler.run(tick=0.05))
-        day.start("import", lambda: imported.append(import_products_in_chunks(sessions, table)))
+        importing = import_command(fresh_store_url, keys_dir, tmp_path / "data", products)
         for index, name in enumerate(names):
             url = served.url
             day.start(name, lambda i=index, n=name, u=url: a_day_in_the_browser(u, i, n, answers))
         for thread in day.threads[1:]:
             thread.join(timeout=300)
             assert not thread.is_alive(), f"{thread.name} did not finish"
+        imported, import_errors = importing.communicate(timeout=300)
         people_busy.clear()
     finally:
         scheduler.stop()
@@ -257,7 +286,9 @@ def test_the_whole_day_at_once_answers_no_500_and_nothing_is_locked(
     assert [t for t in texts if " ERROR " in t] == []
     assert [f for f in jobs_failed if "locked" in f.lower()] == []
     assert jobs_done, "the scheduler ran no job while the people and the import worked"
-    assert imported[0].created == PRODUCT_ROWS
+    assert importing.returncode == 0, import_errors
+    assert "locked" not in (imported + import_errors).lower()
+    assert f"{PRODUCT_ROWS} created" in imported.replace(",", ""), imported
     with sessions() as session:
         bulk = session.scalar(select(func.count()).select_from(Product).where(Product.sku.like("BULK-%")))
         shipped = session.scalar(
