@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from orderbridge.book.catalog import PriceList, Product, ProductPrice, add_price_list
 from orderbridge.book.inventory import Warehouse, available_quantity
-from orderbridge.cli.context import console, sessions, unit_of_work
+from orderbridge.cli.context import console, read_only, sessions, unit_of_work
 from orderbridge.cli.output import money, print_json, print_table, reported_errors, row_progress, yes_no
 from orderbridge.imports.catalog import import_bundles, import_products_in_chunks
 from orderbridge.imports.csv_source import read_csv
@@ -55,7 +55,7 @@ def list_products(
     search: Annotated[str | None, typer.Option(help="Only SKUs or names containing this text.")] = None,
 ) -> None:
     """List the products with their prices per price list."""
-    with unit_of_work() as session:
+    with read_only() as session:
         found = product_listing(session, search)
     if as_json:
         print_json([asdict(product) for product in found])
@@ -138,7 +138,7 @@ def import_bundles_command(file: CsvFile) -> None:
 @bundles.command("list")
 def list_bundles(as_json: AsJson = False) -> None:
     """List the bundles, their components and how many whole bundles each warehouse can supply."""
-    with unit_of_work() as session:
+    with read_only() as session:
         found, codes = bundle_listing(session)
     if as_json:
         print_json([asdict(bundle) for bundle in found])
@@ -193,7 +193,7 @@ def add_price_list_command(
 @price_lists.command("list")
 def list_price_lists(as_json: AsJson = False) -> None:
     """List the price lists."""
-    with unit_of_work() as session:
+    with read_only() as session:
         found = [
             {"code": p.code, "name": p.name, "currency": p.currency}
             for p in session.scalars(select(PriceList).order_by(PriceList.code))
