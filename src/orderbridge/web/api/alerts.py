@@ -12,7 +12,7 @@ from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.queries import QuarantineLine, quarantine_page
 from orderbridge.book.queries.attention import AlertLine, open_alerts_page
 from orderbridge.web.api.paging import ApiPage, CursorParam, SizeParam, cursor_checked, page_of
-from orderbridge.web.deps import Context, Db, require
+from orderbridge.web.deps import Context, Db, reads_first, require
 from orderbridge.web.problems import ApiError
 from orderbridge.web.roles import Permission
 
@@ -76,6 +76,7 @@ class RetryIn(BaseModel):
     summary="Map and book an account's quarantined orders again",
     dependencies=[require(Permission.ORDERS_WRITE)],
 )
+@reads_first  # the retry writes in transactions of its own, which the request's would keep waiting
 def quarantine_retry(db: Db, context: Context, body: RetryIn) -> dict[str, Any]:
     if db.get(SellerAccount, body.account_id) is None:
         raise ApiError(404, f"no seller account {body.account_id}", field="account_id")
