@@ -145,7 +145,7 @@ class BookCollector(Collector):
             "Records whose buyer data is past its retention due time and awaits the sweep (P1: 0).",
             labels=["kind"],
         )
-        now, period = utc_now(), retention_period(self.sources.retention_days)
+        now, period = self.sources.clock(), retention_period(self.sources.retention_days)
         amazon = amazon_channel_ids(session)
         orders = session.scalar(
             select(func.count())

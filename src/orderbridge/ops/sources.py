@@ -17,6 +17,7 @@ class Sources:
     """The book, the retention period, the Redis of the quota buckets and call counters, the broker.
 
     `clocks` maps an account's SP-API base URL to its clock (a sandbox's virtual one); others use UTC.
+    `clock` is the book's now (the retention backlog counts from it).
     """
 
     sessions: sessionmaker[Session]
@@ -25,6 +26,7 @@ class Sources:
     broker_url: str = ""
     prefix: str = "orderbridge"
     clocks: dict[str, Clock] = field(default_factory=dict)
+    clock: Clock = utc_now
 
     def clock_for(self, endpoint: str) -> Clock:
         return self.clocks.get(endpoint.rstrip("/"), utc_now)

@@ -627,6 +627,10 @@ def test_R1_settlement_reports_are_found_over_every_getreports_page(
     make_client: Make, sandbox: Sandbox, na_seller: SandboxSeller
 ) -> None:
     settlement = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
+    # daily settlements over the world's days: more than one page of three
+    sandbox.world.settlement_days = 1.0
+    sandbox.reports.settled.clear()
+    sandbox.advance(1.0)
     truth = {
         r.report_id
         for r in sandbox.reports.reports.values()

@@ -58,18 +58,23 @@ def ensure_default_carriers(session: Session) -> None:
     session.execute(insert(Carrier).values(rows).on_conflict_do_nothing())
 
 
+def _stored(session: Session) -> list[Carrier]:
+    """The carriers in the book; while none is stored yet, the defaults (not written: pages only read)."""
+    found = list(session.scalars(select(Carrier)))
+    return found or [Carrier(name=name, has_tracking=tracking) for name, tracking in DEFAULT_CARRIERS]
+
+
 def list_carriers(session: Session) -> list[CarrierLine]:
     """Every carrier by name."""
-    ensure_default_carriers(session)
-    query = select(Carrier).order_by(func.lower(Carrier.name))
-    return [CarrierLine(c.name, c.has_tracking) for c in session.scalars(query)]
+    return sorted(
+        (CarrierLine(c.name, c.has_tracking) for c in _stored(session)), key=lambda c: c.name.lower()
+    )
 
 
 def find_carrier(session: Session, name: str) -> Carrier | None:
     """The carrier of this name, however it is capitalised."""
-    ensure_default_carriers(session)
     wanted = name.strip().casefold()
-    return next((c for c in session.scalars(select(Carrier)) if c.name.casefold() == wanted), None)
+    return next((c for c in _stored(session) if c.name.casefold() == wanted), None)
 
 
 def save_carrier(session: Session, name: str, *, has_tracking: bool = True) -> Carrier:
@@ -77,6 +82,7 @@ def save_carrier(session: Session, name: str, *, has_tracking: bool = True) -> C
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidValueError(f"carrier name {name!r}: must be 1 to 100 characters")
+    ensure_default_carriers(session)
     carrier = find_carrier(session, name)
     if carrier is None:
         carrier = Carrier(name=name, has_tracking=has_tracking)
