@@ -109,7 +109,7 @@ def _message_sent(book: sessionmaker[Session], order_id: int, count: int) -> boo
         statuses = list(
             session.scalars(
                 select(OutboxMessage.status)
-                .where(OutboxMessage.order_id == order_id)
+                .where(OutboxMessage.key == f"order:{order_id}")
                 .order_by(OutboxMessage.id)
             )
         )
