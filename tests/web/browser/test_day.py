@@ -66,6 +66,8 @@ class Day:
         self.page = context.new_page()
         self.page.set_default_timeout(30_000)
         self.shots = shots
+        for old in shots.glob("*.png"):  # the artefacts show this run's day only
+            old.unlink()
         self.failed: list[str] = []
         self.page.on("response", self._seen)
 
@@ -337,8 +339,8 @@ def test_an_operators_day_while_the_jobs_run(
     # then: run stops cleanly; its log holds no 500, no traceback, no failed job and no buyer name
     assert running.stop() == 0, running.log()
     log = running.log()
-    assert day.failed == [], day.failed
     assert "Traceback" not in log and "unhandled" not in log, log
     assert not re.search(r"\b500\b", running.stderr), running.stderr
+    assert day.failed == [], day.failed  # and no page the browser opened answered 500 or more
     assert not re.search(r"^\S+ .+ failed \(\w+\): ", running.stdout, re.M), running.stdout
     assert buyer not in log
