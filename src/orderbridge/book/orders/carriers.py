@@ -49,8 +49,8 @@ class CarrierLine:
 
 
 def ensure_default_carriers(session: Session) -> None:
-    """Create the default carriers while the list is empty (a seller's edits are kept); called on first
-    use. Two processes may start at once: the inserts that lose the race do nothing."""
+    """Store the default carriers while the list is empty (a seller's edits are kept); called by the first
+    change to the list (reads show the defaults until then). Two processes may start at once: the inserts that lose the race do nothing."""
     if session.scalar(select(func.count()).select_from(Carrier)):
         return
     rows = [{"name": name, "has_tracking": has_tracking} for name, has_tracking in DEFAULT_CARRIERS]
@@ -59,17 +59,17 @@ def ensure_default_carriers(session: Session) -> None:
 
 
 def list_carriers(session: Session) -> list[CarrierLine]:
-    """Every carrier by name."""
-    ensure_default_carriers(session)
-    query = select(Carrier).order_by(func.lower(Carrier.name))
-    return [CarrierLine(c.name, c.has_tracking) for c in session.scalars(query)]
+    """Every carrier by name: the stored list, or the defaults while none is stored. Reading never
+    writes (a page showing the list may run in a read-only transaction)."""
+    stored = [CarrierLine(c.name, c.has_tracking) for c in session.scalars(select(Carrier))]
+    found = stored or [CarrierLine(name, has_tracking) for name, has_tracking in DEFAULT_CARRIERS]
+    return sorted(found, key=lambda carrier: carrier.name.lower())
 
 
-def find_carrier(session: Session, name: str) -> Carrier | None:
+def find_carrier(session: Session, name: str) -> CarrierLine | None:
     """The carrier of this name, however it is capitalised."""
-    ensure_default_carriers(session)
     wanted = name.strip().casefold()
-    return next((c for c in session.scalars(select(Carrier)) if c.name.casefold() == wanted), None)
+    return next((c for c in list_carriers(session) if c.name.casefold() == wanted), None)
 
 
 def save_carrier(session: Session, name: str, *, has_tracking: bool = True) -> Carrier:
@@ -77,7 +77,9 @@ def save_carrier(session: Session, name: str, *, has_tracking: bool = True) -> C
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidValueError(f"carrier name {name!r}: must be 1 to 100 characters")
-    carrier = find_carrier(session, name)
+    ensure_default_carriers(session)  # the first change keeps the defaults beside it
+    wanted = name.casefold()
+    carrier = next((c for c in session.scalars(select(Carrier)) if c.name.casefold() == wanted), None)
     if carrier is None:
         carrier = Carrier(name=name, has_tracking=has_tracking)
         session.add(carrier)
