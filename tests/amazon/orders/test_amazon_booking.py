@@ -274,8 +274,10 @@ def test_o22_cancellation_after_ready_raises_an_alert_and_changes_nothing(shop: 
     assert (asked.action, cancelled.action) == (Action.ALERTED, Action.ALERTED)
     same = shop.order(booked)
     assert not same.is_cancelled and same.rows[0].quantity == 2 and shop.allocated("MUG") == 2
+    # the buyer's request is filed with the buyers' requests; Amazon's cancellation beside it
     assert [alert.kind for alert in open_alerts(shop.session, subject_id=booked.order_id)] == [
-        "cancelled_after_ready"
+        "cancellation_requested",
+        "cancelled_after_ready",
     ]
 
 

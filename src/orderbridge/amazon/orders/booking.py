@@ -277,10 +277,13 @@ def _alert_after_ready(session: Session, order: SalesOrder, mapped: MappedOrder,
             "Amazon after it was ready to ship. Cancel those units in the book before shipping"
         )
     elif mapped.cancellation_requested:
+        # Only asked: filed with the buyers' requests (their tab and tile), not Amazon's cancellations.
         message = (
             f"The buyer asked Amazon to cancel Amazon order {mapped.amazon_order_id}. Cancel the order "
             "in the book if it has not shipped yet, or ship it and clear this alert"
         )
+        raise_alert(session, Subject.ORDER, order.id, "cancellation_requested", message, now=now)
+        return Action.ALERTED
     else:
         return Action.UNCHANGED
     raise_alert(session, Subject.ORDER, order.id, "cancelled_after_ready", message[:1000], now=now)

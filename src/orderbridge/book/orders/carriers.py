@@ -49,8 +49,9 @@ class CarrierLine:
 
 
 def ensure_default_carriers(session: Session) -> None:
-    """Create the default carriers while the list is empty (a seller's edits are kept); called on first
-    use. Two processes may start at once: the inserts that lose the race do nothing."""
+    """Store the default carriers while the list is empty (a seller's edits are kept); called by the first
+    change to the list (reads show the defaults until then). Two processes may start at once: the
+    inserts that lose the race do nothing."""
     if session.scalar(select(func.count()).select_from(Carrier)):
         return
     rows = [{"name": name, "has_tracking": has_tracking} for name, has_tracking in DEFAULT_CARRIERS]
@@ -58,23 +59,18 @@ def ensure_default_carriers(session: Session) -> None:
     session.execute(insert(Carrier).values(rows).on_conflict_do_nothing())
 
 
-def _stored(session: Session) -> list[Carrier]:
-    """The carriers in the book; while none is stored yet, the defaults (not written: pages only read)."""
-    found = list(session.scalars(select(Carrier)))
-    return found or [Carrier(name=name, has_tracking=tracking) for name, tracking in DEFAULT_CARRIERS]
-
-
 def list_carriers(session: Session) -> list[CarrierLine]:
-    """Every carrier by name."""
-    return sorted(
-        (CarrierLine(c.name, c.has_tracking) for c in _stored(session)), key=lambda c: c.name.lower()
-    )
+    """Every carrier by name: the stored list, or the defaults while none is stored. Reading never
+    writes (a page showing the list may run in a read-only transaction)."""
+    stored = [CarrierLine(c.name, c.has_tracking) for c in session.scalars(select(Carrier))]
+    found = stored or [CarrierLine(name, has_tracking) for name, has_tracking in DEFAULT_CARRIERS]
+    return sorted(found, key=lambda carrier: carrier.name.lower())
 
 
-def find_carrier(session: Session, name: str) -> Carrier | None:
+def find_carrier(session: Session, name: str) -> CarrierLine | None:
     """The carrier of this name, however it is capitalised."""
     wanted = name.strip().casefold()
-    return next((c for c in _stored(session) if c.name.casefold() == wanted), None)
+    return next((c for c in list_carriers(session) if c.name.casefold() == wanted), None)
 
 
 def save_carrier(session: Session, name: str, *, has_tracking: bool = True) -> Carrier:
@@ -82,8 +78,9 @@ def save_carrier(session: Session, name: str, *, has_tracking: bool = True) -> C
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidValueError(f"carrier name {name!r}: must be 1 to 100 characters")
-    ensure_default_carriers(session)
-    carrier = find_carrier(session, name)
+    ensure_default_carriers(session)  # the first change keeps the defaults beside it
+    wanted = name.casefold()
+    carrier = next((c for c in session.scalars(select(Carrier)) if c.name.casefold() == wanted), None)
     if carrier is None:
         carrier = Carrier(name=name, has_tracking=has_tracking)
         session.add(carrier)
