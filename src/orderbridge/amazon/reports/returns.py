@@ -78,7 +78,9 @@ class ReturnCredit(Base):
     settlement_ref: Mapped[str | None] = mapped_column(String(40))
 
 
-def book_return(session: Session, item: Return, *, opening: datetime | None = None) -> SalesCredit:
+def book_return(
+    session: Session, item: Return, *, account_id: int, opening: datetime | None = None
+) -> SalesCredit:
     """The credit for one returned line (once per reference); RowError when the order or SKU is unknown.
     An FBA return processed before the FBA opening balance's cutoff (`opening`) is in that count: it is
     credited without going back into stock again."""
@@ -86,7 +88,7 @@ def book_return(session: Session, item: Return, *, opening: datetime | None = No
     rows = returned_rows(session, order, channel, item.sku)
     if not rows:
         raise RowError(f"order {item.order_ref}: has no row of SKU {item.sku!r}")
-    where = places(session, channel.marketplace_id or "")
+    where = places(session, channel.marketplace_id or "", account_id)
     if item.fba:
         warehouse = where.fba_warehouse
         restock = item.disposition == SELLABLE and warehouse is not None  # F8
@@ -224,7 +226,12 @@ class _ReturnsHandler(ReportHandler):
         for parsed in rows:
             try:
                 with session.begin_nested():
-                    book_return(session, parsed.value, opening=context.scratch["opening"])
+                    book_return(
+                        session,
+                        parsed.value,
+                        account_id=context.account_id,
+                        opening=context.scratch["opening"],
+                    )
             except RowError as error:
                 refused[parsed.row.line] = str(error)
         return refused
