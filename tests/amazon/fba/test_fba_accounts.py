@@ -107,11 +107,11 @@ def test_F10_two_accounts_on_one_marketplace_keep_their_own_fba_stock_and_openin
     world.sandbox.advance(3 * 86400)
     fba_sync(world, first)
     fba_sync(world, second)
-    # then: one FBA warehouse per account; the first took the channel's, the second got its own
+    # then: the book equals Amazon per SKU, centre and account, nothing refused
+    _assert_book_is_amazon(world, [first, second])
+    # with one FBA warehouse per account: the first took the channel's, the second got its own
     assert _warehouse_of(world, first) == "FBA"
     assert _warehouse_of(world, second) == f"FBA-{second.seller_id}"
-    # and the book equals Amazon per SKU, centre and account, nothing refused
-    _assert_book_is_amazon(world, [first, second])
     with world.sessions() as session:
         assert [row.reason for row in quarantined_rows(session)] == []
         assert len(list(session.scalars(select(FbaOpening)))) == 2
