@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.amazon.fba.places import places
 from orderbridge.amazon.fba.records import opening_cutoff
+from orderbridge.amazon.listings import Listing
 from orderbridge.amazon.reports.handlers import (
     ParsedRow,
     ReportContext,
@@ -77,18 +78,17 @@ class ReturnCredit(Base):
     settlement_ref: Mapped[str | None] = mapped_column(String(40))
 
 
-def book_return(session: Session, item: Return, *, opening: datetime | None = None) -> SalesCredit:
+def book_return(
+    session: Session, item: Return, *, account_id: int, opening: datetime | None = None
+) -> SalesCredit:
     """The credit for one returned line (once per reference); RowError when the order or SKU is unknown.
     An FBA return processed before the FBA opening balance's cutoff (`opening`) is in that count: it is
     credited without going back into stock again."""
     order, channel = _order(session, item.order_ref)
-    rows = [
-        row for row in order.rows
-        if row.kind == RowKind.PRODUCT and row.sku == item.sku and row.parent_row_id is None
-    ]  # fmt: skip
+    rows = returned_rows(session, order, channel, item.sku)
     if not rows:
         raise RowError(f"order {item.order_ref}: has no row of SKU {item.sku!r}")
-    where = places(session, channel.marketplace_id or "")
+    where = places(session, channel.marketplace_id or "", account_id)
     if item.fba:
         warehouse = where.fba_warehouse
         restock = item.disposition == SELLABLE and warehouse is not None  # F8
@@ -114,6 +114,19 @@ def book_return(session: Session, item: Return, *, opening: datetime | None = No
         if refund is not None:
             _pay(session, credit, refund)
     return credit
+
+
+def returned_rows(session: Session, order: SalesOrder, channel: Channel, seller_sku: str) -> list[OrderRow]:
+    """The order's product rows of a returned seller SKU, found as the order found them: through the
+    listing on the order's channel to its product (listing `MUG-FBA` -> product `MUG`); the rows that
+    carry the SKU itself only when no connected listing names it."""
+    top = [row for row in order.rows if row.kind == RowKind.PRODUCT and row.parent_row_id is None]
+    listed = session.scalar(
+        select(Listing.product_id).where(Listing.channel_id == channel.id, Listing.seller_sku == seller_sku)
+    )
+    if listed is not None:
+        return [row for row in top if row.product_id == listed]
+    return [row for row in top if row.sku == seller_sku]
 
 
 def _order(session: Session, order_ref: str) -> tuple[SalesOrder, Channel]:
@@ -213,7 +226,12 @@ class _ReturnsHandler(ReportHandler):
         for parsed in rows:
             try:
                 with session.begin_nested():
-                    book_return(session, parsed.value, opening=context.scratch["opening"])
+                    book_return(
+                        session,
+                        parsed.value,
+                        account_id=context.account_id,
+                        opening=context.scratch["opening"],
+                    )
             except RowError as error:
                 refused[parsed.row.line] = str(error)
         return refused
