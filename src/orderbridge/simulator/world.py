@@ -215,6 +215,7 @@ class World:
         self.financial_events: list[FinancialEvent] = []
         self.inbound: dict[str, InboundShipment] = {}
         self.stock: dict[tuple[str, str, str], int] = {}  # (seller, sku, fc) -> sellable FBA units
+        self.unit_ledger_rows: set[str] = set()  # FBA orders whose shipment is one ledger row per unit
         self.handlers: dict[str, Handler] = {}
         self.listeners: list[Callable[[World], None]] = []
         self._queue: list[Scheduled] = []
