@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from typing import Any
 
@@ -114,7 +115,9 @@ def make_ready(world: World, order: SimOrder) -> None:
     order.doc["fulfillment"]["fulfillmentStatus"] = "UNSHIPPED"
     world.touch(order)
     if order.fulfilled_by == "AMAZON":
-        world.schedule(world.now + world.rng.uniform(2, 20) * 3600, "fba_ship", order.order_id)
+        # A released pre-order draws from its own source, so the world's other draws keep their order.
+        rng = random.Random(order.order_id) if "PREORDER" in order.doc.get("programs", []) else world.rng
+        world.schedule(world.now + rng.uniform(2, 20) * 3600, "fba_ship", order.order_id)
 
 
 def cancel(
