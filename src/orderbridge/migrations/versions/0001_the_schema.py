@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 23:33:46.461565
+Create Date: 2026-12-07 23:49:14.744818
 """
 
 from collections.abc import Sequence
