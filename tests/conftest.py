@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from orderbridge import db_admin
-from orderbridge.db import make_engine
+from orderbridge.db import OUTSIDE_TRANSACTION, make_engine
 
 PG_SERVER = os.environ.get("ORDERBRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 STORES = ("sqlite", "postgresql")
@@ -67,7 +67,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     db_admin.upgrade(engine)
-    with engine.connect() as connection:
+    with engine.connect().execution_options(**OUTSIDE_TRANSACTION) as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     engine.dispose()
     return path

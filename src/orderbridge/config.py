@@ -59,6 +59,13 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("data"), description="Where the SQLite book and local files live.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite under data_dir.")
+    busy_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Seconds a change waits for another one writing the book before it gives up with "
+        "'the book is busy' (a page answers 503, a command exits 1): more than 0, at most 600.",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     web_host: str = Field(default="127.0.0.1", description="Address the web UI and API listen on.")
     web_port: int = Field(default=8000, ge=1, le=65535)
@@ -355,6 +362,10 @@ class Settings(BaseSettings):
     @property
     def mail_recipients(self) -> list[str]:
         return [part.strip() for part in self.mail_to.split(",") if part.strip()]
+
+    @property
+    def busy_timeout_ms(self) -> int:
+        return max(1, round(self.busy_timeout_seconds * 1000))
 
     @property
     def store_url(self) -> str:

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.config import Settings, load_settings
-from orderbridge.db import make_engine, session_factory
+from orderbridge.db import BUSY_TIMEOUT_MS, make_engine, session_factory
 from orderbridge.privacy.keystore import KeyStore, open_keystore
 from orderbridge.privacy.sealing import Privacy, enable
 from orderbridge.web.app import create_app
@@ -147,12 +147,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def web(fresh_store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WebApp]:
+def busy_timeout_ms() -> int:
+    """How long the app's transactions wait for a lock (a test module may override this fixture)."""
+    return BUSY_TIMEOUT_MS
+
+
+@pytest.fixture
+def web(
+    fresh_store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, busy_timeout_ms: int
+) -> Iterator[WebApp]:
     """The web app on a fresh migrated store (SQLite and PostgreSQL) with its own key store and clock."""
     monkeypatch.setenv("ORDERBRIDGE_CONFIG", str(tmp_path / "none.toml"))
     store_url = fresh_store_url
     settings = web_settings(tmp_path, store_url)
-    engine = make_engine(store_url)
+    engine = make_engine(store_url, busy_timeout_ms=busy_timeout_ms)
     keys = open_keystore(tmp_path / "keys", key_file=tmp_path / "secrets" / "kek", environ={})
     sessions = session_factory(engine)
     enable(sessions, Privacy(keys, retention_days=settings.retention_days))

@@ -21,7 +21,7 @@ from orderbridge.amazon.accounts import (
 from orderbridge.amazon.marketplaces import code_of, example_ids
 from orderbridge.cli import context
 from orderbridge.cli.catalog import AsJson
-from orderbridge.cli.context import console, fail, unit_of_work
+from orderbridge.cli.context import console, fail, read_only, unit_of_work
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.clock import utc_now
 from orderbridge.errors import OrderbridgeError
@@ -136,7 +136,7 @@ def add_sandbox_command(
 @accounts.command("list")
 def list_command(as_json: AsJson = False) -> None:
     """List seller accounts (never their secrets)."""
-    with _reported(), unit_of_work() as session:
+    with _reported(), read_only() as session:
         rows = [
             {
                 "id": a.id,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import OperationalError
+from typer.core import TyperGroup
 
 from orderbridge.book.errors import BookError
 from orderbridge.cli import (
@@ -26,10 +28,31 @@ from orderbridge.cli import (
 )
 from orderbridge.cli import sync as sync_cli
 from orderbridge.cli.context import fail
+from orderbridge.db import BUSY_MESSAGE, is_busy
 from orderbridge.privacy.log_filter import install_pii_filter
 from orderbridge.simulator import cli as sandbox
 
-app = typer.Typer(help="orderbridge: the order and inventory book for Amazon sellers.", no_args_is_help=True)
+
+class Commands(TyperGroup):
+    """The root command group: a lock wait that ran out (another command, an import or `orderbridge run`
+    writing the book past the busy timeout) ends any command with one line and exit 1, not a traceback;
+    its transaction was rolled back whole."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer vendors click: its Context type is private
+        try:
+            return super().invoke(ctx)
+        except OperationalError as error:
+            if not is_busy(error):
+                raise
+            raise fail(
+                f"{BUSY_MESSAGE} (another command, an import or `orderbridge run` was writing; "
+                "nothing was changed)"
+            ) from None
+
+
+app = typer.Typer(
+    cls=Commands, help="orderbridge: the order and inventory book for Amazon sellers.", no_args_is_help=True
+)
 app.add_typer(database.app, name="db")
 app.add_typer(catalog.products, name="products")
 app.add_typer(catalog.bundles, name="bundles")

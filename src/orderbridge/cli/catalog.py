@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from orderbridge.book.catalog import PriceList, Product, ProductPrice, add_price_list
 from orderbridge.book.inventory import Warehouse, available_quantity
-from orderbridge.cli.context import console, unit_of_work
+from orderbridge.cli.context import console, read_only, sessions, unit_of_work
 from orderbridge.cli.output import money, print_json, print_table, reported_errors, row_progress, yes_no
-from orderbridge.imports.catalog import import_bundles, import_products
+from orderbridge.imports.catalog import import_bundles, import_products_in_chunks
 from orderbridge.imports.csv_source import read_csv
 
 products = typer.Typer(help="Products: import them from CSV and list them.", no_args_is_help=True)
@@ -33,17 +33,19 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON for scripts ins
 
 @products.command("import")
 def import_products_command(file: CsvFile) -> None:
-    """Create or update products from a CSV file: one product per row, all rows or none.
+    """Create or update products from a CSV file: one product per row, every row checked first.
 
     Columns: sku (required), name (required), stock_tracked (yes/no; yes for new products),
     sales_nominal_code (an existing nominal code), tax_class, and price:CODE for the price on the price
     list CODE (e.g. price:RETAIL). A column left out of the file leaves that field of existing products
-    as it is. Any bad row (named by line and column) means nothing is imported; exit code 1.
+    as it is. Any bad row (named by line and column) means nothing is imported; exit code 1. A big file
+    is written 2,000 rows per commit, so the web and the jobs carry on meanwhile; if the import is
+    interrupted, run it again to finish it (the rows already written come back unchanged).
     """
     with reported_errors():
         table = read_csv(file)
-        with row_progress("products", len(table.rows)) as tick, unit_of_work() as session:
-            report = import_products(session, table, tick=tick)
+        with row_progress("products", len(table.rows)) as tick:
+            report = import_products_in_chunks(sessions(), table, tick=tick)
     console.print(str(report), highlight=False, soft_wrap=True)
 
 
@@ -53,7 +55,7 @@ def list_products(
     search: Annotated[str | None, typer.Option(help="Only SKUs or names containing this text.")] = None,
 ) -> None:
     """List the products with their prices per price list."""
-    with unit_of_work() as session:
+    with read_only() as session:
         found = product_listing(session, search)
     if as_json:
         print_json([asdict(product) for product in found])
@@ -136,7 +138,7 @@ def import_bundles_command(file: CsvFile) -> None:
 @bundles.command("list")
 def list_bundles(as_json: AsJson = False) -> None:
     """List the bundles, their components and how many whole bundles each warehouse can supply."""
-    with unit_of_work() as session:
+    with read_only() as session:
         found, codes = bundle_listing(session)
     if as_json:
         print_json([asdict(bundle) for bundle in found])
@@ -191,7 +193,7 @@ def add_price_list_command(
 @price_lists.command("list")
 def list_price_lists(as_json: AsJson = False) -> None:
     """List the price lists."""
-    with unit_of_work() as session:
+    with read_only() as session:
         found = [
             {"code": p.code, "name": p.name, "currency": p.currency}
             for p in session.scalars(select(PriceList).order_by(PriceList.code))

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.config import Settings, SettingsError, load_settings
-from orderbridge.db import make_engine, session_factory
+from orderbridge.db import make_engine, reading, session_factory
 from orderbridge.privacy.errors import PrivacyError
 from orderbridge.privacy.keystore import KeyStore, open_keystore
 from orderbridge.privacy.sealing import Privacy, enable
@@ -34,7 +34,7 @@ def settings() -> Settings:
 
 @cache
 def engine() -> Engine:
-    return make_engine(settings().store_url)
+    return make_engine(settings().store_url, busy_timeout_ms=settings().busy_timeout_ms)
 
 
 @cache
@@ -77,6 +77,14 @@ def forget() -> None:
 def unit_of_work() -> Iterator[Session]:
     """One transaction for one command: committed when the command succeeds, rolled back otherwise."""
     with sessions().begin() as session:
+        yield session
+
+
+@contextmanager
+def read_only() -> Iterator[Session]:
+    """One transaction for a command that only reads (lists, shows, reports): it waits for no writer
+    (`orderbridge run`'s jobs, an import) and holds none up; the store refuses it any write."""
+    with reading(sessions()) as session:
         yield session
 
 

@@ -21,7 +21,7 @@ from orderbridge.book.orders.cancel import cancel, units_by_sku
 from orderbridge.book.orders.model import OrderRow, OrderStatus, RowKind, SalesOrder
 from orderbridge.book.orders.shipping import ship_order
 from orderbridge.cli.catalog import AsJson
-from orderbridge.cli.context import console, unit_of_work
+from orderbridge.cli.context import console, read_only, unit_of_work
 from orderbridge.cli.output import money, print_json, print_table, reported_errors
 from orderbridge.clock import utc_now
 from orderbridge.privacy.sealing import is_sealed
@@ -51,7 +51,7 @@ def list_orders(
     as_json: AsJson = False,
 ) -> None:
     """List sales orders, newest first."""
-    with unit_of_work() as session:
+    with read_only() as session:
         found = order_lines(session, status=status, channel=channel, limit=limit)
     if as_json:
         print_json([asdict(line) for line in found])
@@ -193,7 +193,7 @@ def show_order(
     as_json: AsJson = False,
 ) -> None:
     """Show one order: its rows with allocation, shipments, notes, alerts and totals."""
-    with unit_of_work() as session:
+    with read_only() as session:
         detail = order_detail(session, find_order(session, id_or_ref, channel=channel))
     if as_json:
         print_json(asdict(detail))

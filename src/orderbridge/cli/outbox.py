@@ -12,7 +12,7 @@ from sqlalchemy import select
 from orderbridge.amazon.outbound.sender import OutboxError, request_full_stock_push, retry_message
 from orderbridge.amazon.outbound.sender_pass import ALERT_KIND
 from orderbridge.book.alerts import open_alerts
-from orderbridge.cli.context import console, fail, unit_of_work
+from orderbridge.cli.context import console, fail, read_only, unit_of_work
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.clock import utc_now
 from orderbridge.outbox.models import MessageKind, MessageStatus, OutboxMessage
@@ -78,7 +78,7 @@ def list_messages(
         query = query.where(OutboxMessage.status == status)
     if kind is not None:
         query = query.where(OutboxMessage.kind == kind)
-    with unit_of_work() as session:
+    with read_only() as session:
         found = [_view(message) for message in session.scalars(query)]
     if as_json:
         print_json([asdict(view) for view in found])
@@ -106,7 +106,7 @@ def show_message(
     as_json: AsJson = False,
 ) -> None:
     """One message with its payload, Amazon's answer and every attempt."""
-    with unit_of_work() as session:
+    with read_only() as session:
         message = session.get(OutboxMessage, message_id)
         if message is None:
             raise fail(f"outbox message {message_id} does not exist")

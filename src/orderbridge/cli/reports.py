@@ -20,7 +20,7 @@ from orderbridge.book.alerts import Subject, open_alerts
 from orderbridge.book.money_trail import order_trail
 from orderbridge.book.settlements import Settlement, settlement_by_reference, totals_by_kind, unknown_orders
 from orderbridge.cli.catalog import AsJson
-from orderbridge.cli.context import console, errors, fail, sessions, unit_of_work
+from orderbridge.cli.context import console, errors, fail, read_only, sessions
 from orderbridge.cli.orders import find_order
 from orderbridge.cli.output import money, print_json, print_table
 from orderbridge.clock import utc_now
@@ -53,7 +53,7 @@ def _known_type(report_type: str | None) -> None:
 def _one_account(wanted: str | None, marketplace: str | None = None, file: Path | None = None) -> int:
     """The account a report file is for: the one named, else the only one, else the one selling in the
     file's marketplace (`--marketplace`, or the settlement's marketplace-name column)."""
-    with unit_of_work() as session:
+    with read_only() as session:
         accounts = list_accounts(session)
         if wanted is not None:
             found = [a for a in accounts if str(a.id) == wanted or a.selling_partner_id == wanted]
@@ -157,7 +157,7 @@ def _print_result(result: ImportResult, as_json: bool) -> None:
 @reports.command("list")
 def list_reports(report_type: TypeOption = None, limit: int = 30, as_json: AsJson = False) -> None:
     """The reports downloaded or imported, newest first, with their row counts."""
-    with unit_of_work() as session:
+    with read_only() as session:
         query = select(AmazonReport).order_by(AmazonReport.created_at.desc()).limit(limit)
         if report_type is not None:
             query = query.where(AmazonReport.report_type == report_type)
@@ -200,7 +200,7 @@ def list_reports(report_type: TypeOption = None, limit: int = 30, as_json: AsJso
 @reports.command("quarantine")
 def show_quarantine(report_type: TypeOption = None, as_json: AsJson = False) -> None:
     """Rows that could not be booked, with their report, line and reason."""
-    with unit_of_work() as session:
+    with read_only() as session:
         rows = [
             [r.id, r.report_type, r.report_id, r.line, r.reason or ""]
             for r in quarantined_rows(session, report_type=report_type)
@@ -219,7 +219,7 @@ def retry_quarantine(
     """Book quarantined rows of a report type again (after adding a product or fixing a setting), for
     every account or the one named."""
     _known_type(report_type)
-    with unit_of_work() as session:
+    with read_only() as session:
         ids = [a.id for a in list_accounts(session)]
     ids = [_one_account(account)] if account is not None else ids
     booked = quarantined = 0
@@ -237,7 +237,7 @@ def retry_quarantine(
 @settlements.command("list")
 def list_settlements(limit: int = 30, as_json: AsJson = False) -> None:
     """Settlements, newest first, with their deposit and whether they reconcile."""
-    with unit_of_work() as session:
+    with read_only() as session:
         found = list(session.scalars(select(Settlement).order_by(Settlement.period_end.desc()).limit(limit)))
         rows = [
             [
@@ -267,7 +267,7 @@ def show_settlement(
     as_json: AsJson = False,
 ) -> None:
     """One settlement's reconciliation: deposit, totals by kind and fee type, unknown orders, alerts."""
-    with unit_of_work() as session:
+    with read_only() as session:
         settlement = settlement_by_reference(session, reference)
         if settlement is None:
             raise fail(f"settlement {reference!r} is not in the book (see `orderbridge settlements list`)")
@@ -329,7 +329,7 @@ def trail_command(
 ) -> None:
     """The order's money trail: shipments, settlement lines (principal, fees, withheld tax), refunds,
     reimbursements, and why what reached you differs from the order's total."""
-    with unit_of_work() as session:
+    with read_only() as session:
         trail = order_trail(session, find_order(session, id_or_ref, channel=channel))
     if as_json:
         print_json(asdict(trail) | {"released": trail.released, "received": trail.received})

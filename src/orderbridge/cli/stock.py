@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from orderbridge.book.catalog import Product
 from orderbridge.book.inventory import StockLevel, StockMovement, Warehouse, WarehouseKind, add_warehouse
 from orderbridge.cli.catalog import AsJson, CsvFile
-from orderbridge.cli.context import console, unit_of_work
+from orderbridge.cli.context import console, read_only, unit_of_work
 from orderbridge.cli.output import print_json, print_table, reported_errors, row_progress
 from orderbridge.clock import utc_now
 from orderbridge.imports.csv_source import read_csv
@@ -60,7 +60,7 @@ def add_warehouse_command(
 @warehouses.command("list")
 def list_warehouses(as_json: AsJson = False) -> None:
     """List the warehouses."""
-    with unit_of_work() as session:
+    with read_only() as session:
         found = [
             {"code": w.code, "name": w.name, "kind": str(w.kind), "region": w.region}
             for w in session.scalars(select(Warehouse).order_by(Warehouse.code))
@@ -105,7 +105,7 @@ def list_stock(
     as_json: AsJson = False,
 ) -> None:
     """List stock levels: on hand, allocated, available and in transit per product and warehouse."""
-    with unit_of_work() as session:
+    with read_only() as session:
         found = stock_levels(session, warehouse=warehouse, sku=sku)
     if as_json:
         print_json([asdict(level) for level in found])

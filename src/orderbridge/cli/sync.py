@@ -27,7 +27,7 @@ from orderbridge.amazon.orders.sync import SyncOptions
 from orderbridge.book.orders.model import OrderStatus
 from orderbridge.cli import database
 from orderbridge.cli.accounts import keystore
-from orderbridge.cli.context import console, errors, fail, sessions, settings, unit_of_work
+from orderbridge.cli.context import console, errors, fail, read_only, sessions, settings, unit_of_work
 from orderbridge.cli.orders import orders
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.cli.web import start_web
@@ -78,7 +78,7 @@ def cli_runtime() -> tasks.Runtime:
     )
     # In the distributed mode the workers' buckets are in Redis: a command spends from the same ones.
     runtime.quotas = shared_quotas(settings())
-    with unit_of_work() as session:
+    with read_only() as session:
         urls = {a.endpoint.rstrip("/") for a in list_accounts(session) if not is_real(a)}
     for url in urls:
         endpoint = remote_sandbox_endpoint(url)
@@ -99,7 +99,7 @@ def _accounts(session: Session, wanted: str | None) -> list[SellerAccount]:
 
 
 def _account_ids(wanted: str | None) -> list[int]:
-    with _reported(), unit_of_work() as session:
+    with _reported(), read_only() as session:
         ids = [account.id for account in _accounts(session, wanted)]
     if not ids:
         raise fail("no seller account: add one with `orderbridge accounts add` (or add-sandbox)")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from orderbridge.cli.context import cli_actor, console, fail, unit_of_work
+from orderbridge.cli.context import cli_actor, console, fail, read_only, unit_of_work
 from orderbridge.cli.output import print_table
 from orderbridge.clock import utc_now
 from orderbridge.web.errors import WebError
@@ -70,7 +70,7 @@ def add_command(
 @users.command("list")
 def list_command() -> None:
     """Active users, their roles and sign-in state."""
-    with unit_of_work() as session:
+    with read_only() as session:
         rows = [
             [
                 u.username,
@@ -166,7 +166,7 @@ def token_add_command(
 @tokens.command("list")
 def token_list_command() -> None:
     """Every API token (never the secret)."""
-    with unit_of_work() as session:
+    with read_only() as session:
         names = {u.id: u.username for u in active_users(session)}
         rows = [
             [

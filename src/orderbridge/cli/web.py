@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orderbridge.cli.context import console, fail, keystore, sessions, settings, unit_of_work
+from orderbridge.cli.context import console, fail, keystore, read_only, sessions, settings
 from orderbridge.cli.scale import _sources as scale_sources
 from orderbridge.jobs import tasks
 from orderbridge.web.api.alerts import RETRY_HOOK
@@ -38,7 +38,7 @@ def start_web() -> ServedWeb:
 
 
 def print_sign_in_help() -> None:
-    with unit_of_work() as session:
+    with read_only() as session:
         users_exist = any_user(session)
     if users_exist:
         console.print("web: sign in with your user name, password and authenticator code", highlight=False)

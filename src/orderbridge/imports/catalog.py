@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.book.catalog import (
     BundleComponent,
@@ -18,24 +19,67 @@ from orderbridge.book.catalog import (
 )
 from orderbridge.book.inventory import StockLevel
 from orderbridge.book.tax import NominalCode
+from orderbridge.db import reading, transaction
 from orderbridge.imports.csv_source import CsvTable
 from orderbridge.imports.errors import Problem, reject_if_any
 from orderbridge.imports.report import ImportReport, Tick, no_tick
 from orderbridge.imports.rows import PRICE_PREFIX, BundleRow, ProductRow, ValidRows, validate_rows
 
+# Rows written per transaction by a big import: a few seconds at most of the store's write lock, so the
+# web and the jobs keep working while a 100,000-row file goes in.
+ROWS_PER_COMMIT = 2000
+_LOOKUP_BY_SKU = 5000  # up to this many rows, only their own products are loaded
+
+
+def import_products_in_chunks(
+    sessions: sessionmaker[Session],
+    table: CsvTable,
+    *,
+    rows_per_commit: int = ROWS_PER_COMMIT,
+    tick: Tick = no_tick,
+) -> ImportReport:
+    """Every row checked against the book before anything is written (one bad row: nothing is), then
+    written `rows_per_commit` rows at a time, each chunk committed on its own so the store's write lock
+    is never held for long. An interrupted import is finished by running it again: the rows written
+    already come back unchanged."""
+    with reading(sessions) as session:
+        _checked(session, table)
+    report = ImportReport("products", table.source, rows=len(table.rows))
+    for start in range(0, len(table.rows), rows_per_commit):
+        part = replace(table, rows=table.rows[start : start + rows_per_commit])
+        with transaction(sessions) as session:
+            done = import_products(session, part, tick=tick)  # checked again against the book as it is now
+        report.created += done.created
+        report.changed += done.changed
+        report.unchanged += done.unchanged
+    return report
+
+
+def _checked(session: Session, table: CsvTable) -> tuple[ValidRows[ProductRow], dict[str, Product]]:
+    valid = validate_rows(table, ProductRow)
+    query = select(Product)
+    if len(valid.rows) <= _LOOKUP_BY_SKU:
+        query = query.where(Product.sku.in_([row.sku for _line, row in valid.rows]))
+    products = {product.sku: product for product in session.scalars(query)}
+    price_lists = {pl.code: pl for pl in session.scalars(select(PriceList))}
+    problems = _product_problems(session, valid, products, price_lists)
+    reject_if_any(table.source, [*valid.problems, *problems])
+    return valid, products
+
 
 def import_products(session: Session, table: CsvTable, *, tick: Tick = no_tick) -> ImportReport:
     """Create or update one product per row, with its prices; all rows or none (never commits).
 
-    A column the file does not have leaves that field of existing products as it is.
+    A column the file does not have leaves that field of existing products as it is. Big files go
+    through `import_products_in_chunks`.
     """
-    valid = validate_rows(table, ProductRow)
-    products = {product.sku: product for product in session.scalars(select(Product))}
+    valid, products = _checked(session, table)
     price_lists = {pl.code: pl for pl in session.scalars(select(PriceList))}
-    problems = _product_problems(session, valid, products, price_lists)
-    reject_if_any(table.source, [*valid.problems, *problems])
     report = ImportReport("products", table.source, rows=len(valid.rows))
-    prices = {(p.product_id, p.price_list_id): p.price for p in session.scalars(select(ProductPrice))}
+    price_query = select(ProductPrice)
+    if len(valid.rows) <= _LOOKUP_BY_SKU:
+        price_query = price_query.where(ProductPrice.product_id.in_([p.id for p in products.values()]))
+    prices = {(p.product_id, p.price_list_id): p.price for p in session.scalars(price_query)}
     touched: list[tuple[Product, ProductRow, bool]] = []
     for _line, row in valid.rows:
         existing = products.get(row.sku)

@@ -33,6 +33,7 @@ from orderbridge.book.inventory import Warehouse, WarehouseKind, add_warehouse, 
 from orderbridge.book.orders.statuses import ensure_default_statuses
 from orderbridge.book.tax import TaxRule, add_tax_code, add_tax_rule
 from orderbridge.clock import as_utc, utc_now
+from orderbridge.db import reading
 from orderbridge.jobs.schedule import Scheduler, orders_interval
 from orderbridge.jobs.tasks import (
     Endpoint,
@@ -276,54 +277,56 @@ def plan_jobs(
     """Per account: an order sync every searchOrders refill, a daily completeness check and each report
     type on its handler's schedule."""
     planned: list[tuple[int, str]] = []
-    with runtime.sessions() as session:
+    # Read, then plan: the quota limiter writes in transactions of its own, which on SQLite would wait
+    # for a writing session held open here.
+    with reading(runtime.sessions) as session:
         accounts = list_accounts(session)
-        for account in accounts:
-            clock = runtime.endpoint(account).clock
-            # The rate in the store may have been learned from Amazon (dynamic usage plans).
-            limiter = runtime.limiter(clock)
-            rate = limiter.state(account.selling_partner_id, account.region, "searchOrders").rate
+    for account in accounts:
+        clock = runtime.endpoint(account).clock
+        # The rate in the store may have been learned from Amazon (dynamic usage plans).
+        limiter = runtime.limiter(clock)
+        rate = limiter.state(account.selling_partner_id, account.region, "searchOrders").rate
+        scheduler.every(
+            orders_interval(rate),
+            f"sync {account.label}",
+            sync_account_orders,
+            account.id,
+            clock=clock,
+            first=first_sync,
+        )
+        scheduler.every(
+            timedelta(days=1),
+            f"completeness {account.label}",
+            check_account_completeness,
+            account.id,
+            completeness_days,
+            clock=clock,
+            first=timedelta(hours=1),
+        )
+        for report_type, interval in scheduled_types().items():
+            # R1 and F-rules: each report type on its own schedule (settlements: discovered).
             scheduler.every(
-                orders_interval(rate),
-                f"sync {account.label}",
-                sync_account_orders,
+                interval,
+                f"reports {short_name(report_type)} {account.label}",
+                sync_account_reports,
                 account.id,
+                report_type,
                 clock=clock,
-                first=first_sync,
+                first=first_sync + timedelta(minutes=5),
             )
-            scheduler.every(
-                timedelta(days=1),
-                f"completeness {account.label}",
-                check_account_completeness,
-                account.id,
-                completeness_days,
-                clock=clock,
-                first=timedelta(hours=1),
-            )
-            for report_type, interval in scheduled_types().items():
-                # R1 and F-rules: each report type on its own schedule (settlements: discovered).
-                scheduler.every(
-                    interval,
-                    f"reports {short_name(report_type)} {account.label}",
-                    sync_account_reports,
-                    account.id,
-                    report_type,
-                    clock=clock,
-                    first=first_sync + timedelta(minutes=5),
-                )
-            # F3-F5: inbound shipments (getShipments refills 2 a second, so polling is cheap), first
-            # after the reports: it waits for the FBA opening and the ledger (`inbound_waits`).
-            scheduler.every(
-                timedelta(minutes=30),
-                f"inbound {account.label}",
-                sync_account_inbound,
-                account.id,
-                clock=clock,
-                first=first_sync + timedelta(minutes=6),
-            )
-            planned.append((account.id, account.label))
-        # O23, I1: the outbox sender on the first account's clock (the sandbox's, when it runs one).
-        sender_clock = runtime.endpoint(accounts[0]).clock if accounts else utc_now
+        # F3-F5: inbound shipments (getShipments refills 2 a second, so polling is cheap), first
+        # after the reports: it waits for the FBA opening and the ledger (`inbound_waits`).
+        scheduler.every(
+            timedelta(minutes=30),
+            f"inbound {account.label}",
+            sync_account_inbound,
+            account.id,
+            clock=clock,
+            first=first_sync + timedelta(minutes=6),
+        )
+        planned.append((account.id, account.label))
+    # O23, I1: the outbox sender on the first account's clock (the sandbox's, when it runs one).
+    sender_clock = runtime.endpoint(accounts[0]).clock if accounts else utc_now
     scheduler.every(OUTBOX_INTERVAL, "outbox", send_to_amazon, clock=sender_clock)
     scheduler.every(
         timedelta(days=1), "nightly stock push", push_all_stock, clock=sender_clock, first=timedelta(hours=1)

@@ -171,7 +171,7 @@ def shared_quotas(settings: Settings) -> Callable[[Clock], Quotas] | None:
 
 def build_runtime(settings: Settings) -> Runtime:
     """Everything a worker's tasks need, from the settings (called once in each worker process)."""
-    engine = make_engine(settings.store_url)
+    engine = make_engine(settings.store_url, busy_timeout_ms=settings.busy_timeout_ms)
     sessions = session_factory(engine)
     database_dirs = [settings.data_dir]
     keys = open_keystore(settings.key_store_dir, key_file=settings.kek_file, database_dirs=database_dirs)

@@ -25,6 +25,8 @@ from orderbridge.privacy.log_filter import holds_contact_details
 from orderbridge.privacy.models import AuditAction, AuditEntry
 
 GENESIS = "0" * 64
+# The PostgreSQL advisory lock appenders take in turn (any number no other lock of the book uses).
+APPEND_LOCK = 7_302_100_001
 DetailValue = str | int | bool | None
 _SUBJECT = re.compile(r"[a-z_]+:[A-Za-z0-9_.:/-]{1,120}")
 _DETAIL_KEY = re.compile(r"[a-z_][a-z0-9_]{0,39}")
@@ -71,10 +73,14 @@ def append(
     """Add one event at the head of the chain (flushed, not committed: the caller's transaction owns it).
 
     `subjects` are ``kind:id`` strings (``order:202-1234567-1234567``, ``key:SELLER/MKT/2026-12-23``).
-    Concurrent appenders collide on the unique previous hash; the loser's transaction fails and retries.
+    Appenders take turns: on SQLite a writing transaction holds the store's write lock already; on
+    PostgreSQL a transaction-scoped advisory lock makes a second appender wait for the first to commit
+    (both read the same head otherwise, and one failed on the unique sequence number).
     """
     detail = dict(detail or {})
     _check_no_pii(actor, subjects, detail)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK)))
     head = session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).first()
     entry = AuditEntry(
         seq=1 if head is None else head.seq + 1,

@@ -1,6 +1,9 @@
 """Sign-in pages: password, forced password change, TOTP enrolment and code, sign-out (AC-23).
 
 Each step is a POST with the CSRF token; a new sign-in always gets a new session token (no fixation).
+The password and code steps read in the request's transaction and write each change in a short one of
+their own (`db.writes_beside`): a failed attempt is counted even if the rest of the request fails, and
+checking a password (deliberately slow) never holds the store's write lock.
 """
 
 from __future__ import annotations
@@ -12,7 +15,16 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from orderbridge.web.deps import SESSION_COOKIE, Db, public, resolve_principal, web_context
+from orderbridge.db import writes_beside
+from orderbridge.web.deps import (
+    SESSION_COOKIE,
+    Db,
+    public,
+    reads_first,
+    resolve_principal,
+    web_context,
+    writes_on_get,
+)
 from orderbridge.web.errors import PasswordPolicyError, SignInError
 from orderbridge.web.passwords import change_password, expired
 from orderbridge.web.signin import (
@@ -24,6 +36,7 @@ from orderbridge.web.signin import (
     open_session,
     promote,
     record_failure,
+    writing_user,
 )
 from orderbridge.web.templating import render
 from orderbridge.web.totp import provisioning_uri, qr_svg, second_factor_required, secret_of, start_enrolment
@@ -86,6 +99,7 @@ def login_page(request: Request, db: Db, next: str = "/") -> Response:
 
 @router.post("/login")
 @public
+@reads_first
 def login(
     request: Request,
     db: Db,
@@ -104,9 +118,13 @@ def login(
         # DPP R15: access attempts are logged (a staff user name, never a password; PII filter applies).
         log.warning("sign-in refused for %r: %s", username[:40], error)
         return render(request, "auth/login.html", {"next": target, "error": str(error)}, status_code=401)
-    token, row = open_session(db, user, stage=STAGE_PASSWORD, now=context.clock(), policy=context.policy)
-    log.info("password accepted for %s", user.username)
-    response = _next_step(request, db, row, user, target)
+    with writes_beside(db) as writing:
+        user = writing.get(User, user.id) or user
+        token, row = open_session(
+            writing, user, stage=STAGE_PASSWORD, now=context.clock(), policy=context.policy
+        )
+        log.info("password accepted for %s", user.username)
+        response = _next_step(request, writing, row, user, target)
     _set_cookie(request, response, token)
     return response
 
@@ -126,14 +144,14 @@ def second_factor_page(request: Request, db: Db, next: str = "/") -> Response:
 
 
 def _code_refused(
-    request: Request, db: Session, found: tuple[WebSession, User], *, page: str, values: dict[str, object]
+    request: Request, writing: Session, row: WebSession, user: User, *, page: str, values: dict[str, object]
 ) -> Response:
-    row, user = found
+    """Count the refused code in the step's own transaction (`writing`: the user row is locked in it)."""
     context = web_context(request)
     record_failure(user, now=context.clock(), policy=context.policy)
     log.warning("second-factor code refused for %s (%d failures)", user.username, user.failed_sign_ins)
     if locked(user, context.clock()):
-        end_session(db, row)
+        end_session(writing, row)
         error = "too many failed sign-ins: this user is locked out"
     else:
         error = "that code is wrong or was already used; wait for the next one"
@@ -142,22 +160,26 @@ def _code_refused(
 
 @router.post("/login/second-factor")
 @public
+@reads_first
 def second_factor(
     request: Request, db: Db, code: Annotated[str, Form(max_length=20)], next: Next = "/"
 ) -> Response:
     found = _pending_or_login(request, db)
     if isinstance(found, Response):
         return found
-    row, user = found
     context = web_context(request)
     target = safe_next(next)
-    if locked(user, context.clock()):
-        end_session(db, row)
-        return RedirectResponse("/login", status_code=303)
-    if not totp_matches(user, context.keys, code, now=context.clock()):
-        return _code_refused(request, db, found, page="auth/second_factor.html", values={"next": target})
-    user.failed_sign_ins = 0
-    promote(row)
+    with writing_user(db, found[1]) as user, writes_beside(db) as writing:
+        row = writing.get(WebSession, found[0].id)
+        if row is None or locked(user, context.clock()):
+            if row is not None:
+                end_session(writing, row)
+            return RedirectResponse("/login", status_code=303)
+        if not totp_matches(user, context.keys, code, now=context.clock()):
+            values: dict[str, object] = {"next": target}
+            return _code_refused(request, writing, row, user, page="auth/second_factor.html", values=values)
+        user.failed_sign_ins = 0
+        promote(row)
     return RedirectResponse(target, status_code=303)
 
 
@@ -172,6 +194,7 @@ def _enrolment(request: Request, user: User, target: str) -> dict[str, object]:
 
 @router.get("/login/enrol")
 @public
+@writes_on_get
 def enrol_page(request: Request, db: Db, next: str = "/") -> Response:
     found = _pending_or_login(request, db)
     if isinstance(found, Response):
@@ -183,21 +206,25 @@ def enrol_page(request: Request, db: Db, next: str = "/") -> Response:
 
 @router.post("/login/enrol")
 @public
+@reads_first
 def enrol(request: Request, db: Db, code: Annotated[str, Form(max_length=20)], next: Next = "/") -> Response:
     found = _pending_or_login(request, db)
     if isinstance(found, Response):
         return found
-    row, user = found
     context = web_context(request)
     target = safe_next(next)
-    if user.totp_confirmed_at is not None:
-        return RedirectResponse("/login/second-factor", status_code=303)
-    if not totp_matches(user, context.keys, code, now=context.clock()):
-        values = _enrolment(request, user, target)
-        return _code_refused(request, db, found, page="auth/enrol.html", values=values)
-    user.totp_confirmed_at = context.clock()
-    user.failed_sign_ins = 0
-    promote(row)
+    with writing_user(db, found[1]) as user, writes_beside(db) as writing:
+        row = writing.get(WebSession, found[0].id)
+        if row is None:
+            return RedirectResponse("/login", status_code=303)
+        if user.totp_confirmed_at is not None:
+            return RedirectResponse("/login/second-factor", status_code=303)
+        if not totp_matches(user, context.keys, code, now=context.clock()):
+            values = _enrolment(request, user, target)
+            return _code_refused(request, writing, row, user, page="auth/enrol.html", values=values)
+        user.totp_confirmed_at = context.clock()
+        user.failed_sign_ins = 0
+        promote(row)
     return RedirectResponse(target, status_code=303)
 
 

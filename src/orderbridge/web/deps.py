@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.clock import Clock
 from orderbridge.config import Settings
+from orderbridge.db import kept_whatever_happens, reading, transaction
 from orderbridge.privacy import audit
 from orderbridge.privacy.keystore import KeyStore
 from orderbridge.privacy.models import AuditAction
@@ -40,6 +41,8 @@ PUBLIC_PATHS = frozenset(
     {"/login", "/health", "/healthz", "/login/second-factor", "/login/enrol", "/login/password", "/logout"}
 )
 PUBLIC_MARK = "_orderbridge_public"
+READS_MARK = "_orderbridge_reads"  # a POST whose request transaction only reads (see reads_first)
+WRITES_MARK = "_orderbridge_writes"  # a GET whose request transaction writes (see writes_on_get)
 SANDBOX_BANNER = (
     "Second factor waived: this installation is connected only to the Amazon sandbox, so it holds no real "
     "buyer data. Connecting a real Amazon account makes the second factor mandatory for every user."
@@ -121,8 +124,19 @@ Context = Annotated[WebContext, Depends(web_context)]
 
 
 def database(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed before the response is sent, rolled back on any error."""
-    with web_context(request).sessions.begin() as session:
+    """One transaction per request: committed before the response is sent, rolled back on any error.
+
+    A GET (or HEAD, OPTIONS) only reads: its transaction waits for no job or import that is writing, and
+    the store refuses it any write; the few writes a read brings (an audit entry, a session's last seen
+    time) go through `db.writes_beside`. A POST, PUT, PATCH or DELETE writes: its transaction takes the
+    store's write lock when it begins (waiting its turn rather than failing on SQLite)."""
+    sessions = web_context(request).sessions
+    endpoint = request.scope.get("endpoint")
+    writes = request.method in UNSAFE_METHODS or getattr(endpoint, WRITES_MARK, False)
+    if getattr(endpoint, READS_MARK, False):
+        writes = False
+    opened = transaction(sessions) if writes else reading(sessions)
+    with opened as session:
         yield session
 
 
@@ -187,6 +201,21 @@ def public(endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
+def reads_first(endpoint: Endpoint) -> Endpoint:
+    """Mark a POST whose request transaction only reads; it writes through `db.writes_beside`, each write
+    committed on its own (sign-in: a failure is counted whatever happens to the rest of the request, and
+    checking a password does not hold the store's write lock)."""
+    setattr(endpoint, READS_MARK, True)
+    return endpoint
+
+
+def writes_on_get(endpoint: Endpoint) -> Endpoint:
+    """Mark a GET whose request transaction writes (a page that starts something, as enrolment's
+    secret); every other GET reads."""
+    setattr(endpoint, WRITES_MARK, True)
+    return endpoint
+
+
 def signed_in(request: Request, session: Db) -> None:
     """App-wide: every route outside PUBLIC_PATHS needs a signed-in principal."""
     # Resolved on public paths too, so a page and the CSRF check agree on whose token a form carries.
@@ -208,11 +237,14 @@ def current_user(request: Request, session: Db) -> Principal:
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def audit_denied(context: WebContext, principal: Principal, permission: Permission, path: str) -> None:
-    """Record a refused request for PII in its own transaction (the request's own rolls back)."""
-    with context.sessions.begin() as session:
+def audit_denied(
+    context: WebContext, session: Session, principal: Principal, permission: Permission, path: str
+) -> None:
+    """Record a refused request for PII in a transaction of its own (the request's own rolls back)."""
+
+    def write(writing: Session) -> None:
         audit.append(
-            session,
+            writing,
             actor=principal.actor,
             action=AuditAction.ACCESS_DENIED,
             subjects=[f"route:{re.sub(r'[^A-Za-z0-9_.:/-]', '_', path)[:120]}"],
@@ -220,15 +252,17 @@ def audit_denied(context: WebContext, principal: Principal, permission: Permissi
             clock=context.clock,
         )
 
+    kept_whatever_happens(session, write)
+
 
 def require(permission: Permission) -> Any:
     """A dependency (use as `Annotated[Principal, require(Permission.X)]` or in `dependencies=[...]`)
     that answers 403 without the permission; a refused `pii:read` is audited (AC-21)."""
 
-    def check(request: Request, principal: CurrentUser) -> Principal:
+    def check(request: Request, principal: CurrentUser, session: Db) -> Principal:
         if not principal.can(permission):
             if permission is Permission.PII_READ:
-                audit_denied(web_context(request), principal, permission, request.url.path)
+                audit_denied(web_context(request), session, principal, permission, request.url.path)
             raise Forbidden(permission)
         return principal
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.clock import Clock
+from orderbridge.db import writes_beside
 from orderbridge.privacy import audit
 from orderbridge.privacy.models import AuditAction
 from orderbridge.privacy.search import find_contacts_by_email, find_contacts_by_name
@@ -49,18 +50,19 @@ class LiveNameIndex:
             return self._found[(by, value)]
         find = find_contacts_by_name if by == "name" else find_contacts_by_email
         contact_ids = [contact.id for contact in find(session, value)]
-        audit.append(
-            session,
-            actor=self.actor,
-            action=AuditAction.PII_READ,
-            subjects=[f"contact:{contact_id}" for contact_id in contact_ids],
-            detail={
-                "purpose": self.purpose if by == "name" else self.purpose.replace("name", "email"),
-                "matches": len(contact_ids),
-                "channel": self.channel,
-                "outcome": "ok",
-            },
-            clock=self.clock,
-        )
+        with writes_beside(session) as writing:  # the search is audited also from a reading request
+            audit.append(
+                writing,
+                actor=self.actor,
+                action=AuditAction.PII_READ,
+                subjects=[f"contact:{contact_id}" for contact_id in contact_ids],
+                detail={
+                    "purpose": self.purpose if by == "name" else self.purpose.replace("name", "email"),
+                    "matches": len(contact_ids),
+                    "channel": self.channel,
+                    "outcome": "ok",
+                },
+                clock=self.clock,
+            )
         self._found[(by, value)] = contact_ids
         return contact_ids

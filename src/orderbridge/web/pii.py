@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from orderbridge.book.pii import REDACTED, pii_fields
 from orderbridge.clock import Clock
+from orderbridge.db import writes_beside
 from orderbridge.privacy.sealing import is_sealed, reveal
 from orderbridge.web.deps import Principal
 from orderbridge.web.roles import Permission
@@ -47,14 +48,16 @@ def show_pii(
         return {name: (MASKED if name in present else None) for name in names}
     shown: dict[str, str | None] = dict.fromkeys(names)
     if present:
-        opened = reveal(
-            session,
-            record,
-            present,
-            actor=principal.actor,
-            purpose=purpose,
-            clock=clock,
-            channel=principal.channel,
-        )
+        # The audit entry is written beside a reading request, and kept even if the page then fails.
+        with writes_beside(session) as writing:
+            opened = reveal(
+                writing,
+                record,
+                present,
+                actor=principal.actor,
+                purpose=purpose,
+                clock=clock,
+                channel=principal.channel,
+            )
         shown.update({name: (REDACTED if is_sealed(value) else value) for name, value in opened.items()})
     return shown

@@ -13,9 +13,11 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orderbridge.book.errors import InvalidValueError, NotFoundError
+from orderbridge.db import BUSY_MESSAGE, is_busy
 from orderbridge.errors import OrderbridgeError
 from orderbridge.web.deps import CsrfRefused, Forbidden, NotSignedIn
 from orderbridge.web.signin import STAGE_PASSWORD
@@ -31,7 +33,10 @@ _CODES = {
     409: "conflict",
     422: "invalid",
     500: "internal_error",
+    503: "busy",
 }
+# Seconds a client is asked to wait after a lock wait ran out: writers commit in short chunks.
+BUSY_RETRY_AFTER = 5
 
 
 class ApiError(OrderbridgeError):
@@ -77,10 +82,18 @@ def _json(
     )
 
 
-def _page(request: Request, status: int, message: str) -> Response:
+def _page(request: Request, status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
     from orderbridge.web.templating import render
 
-    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+    response = render(request, "error.html", {"status": status, "message": message}, status_code=status)
+    response.headers.update(headers or {})
+    return response
+
+
+def _crashed(request: Request, error: Exception) -> Response:
+    log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url.path, exc_info=error)
+    message = "internal error: the administrator can find it in the server log"
+    return _json(500, message) if is_api(request) else _page(request, 500, message)
 
 
 def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
@@ -158,10 +171,18 @@ def install(app: FastAPI) -> None:
         )
         return _json(status, str(error)) if is_api(request) else _page(request, status, str(error))
 
+    @app.exception_handler(OperationalError)
+    async def store_error(request: Request, error: OperationalError) -> Response:
+        if not is_busy(error):
+            return _crashed(request, error)
+        # Another writer (a job, an import, a command) held the lock past the busy timeout: the request's
+        # transaction was rolled back whole, so asking again is safe.
+        log.warning("store busy past the busy timeout on %s %s", request.method, request.url.path)
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER)}
+        if is_api(request):
+            return _json(503, BUSY_MESSAGE, headers=headers)
+        return _page(request, 503, BUSY_MESSAGE, headers=headers)
+
     @app.exception_handler(Exception)
     async def crashed(request: Request, error: Exception) -> Response:
-        log.error(
-            "unhandled %s on %s %s", type(error).__name__, request.method, request.url.path, exc_info=error
-        )
-        message = "internal error: the administrator can find it in the server log"
-        return _json(500, message) if is_api(request) else _page(request, 500, message)
+        return _crashed(request, error)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from orderbridge.clock import as_utc
 from orderbridge.config import Settings
+from orderbridge.db import writes_beside
 from orderbridge.web.errors import LockedOutError, SignInError
 from orderbridge.web.passwords import hash_password, password_matches
 from orderbridge.web.users import User, WebSession, find_user
@@ -72,7 +75,8 @@ def authenticate(
 ) -> User:
     """The user whose password this is; SignInError (never saying which part was wrong) otherwise.
 
-    The caller commits even on failure, so the failure count is kept.
+    The count of failures is written beside the session (see `db.writes_beside`): from a reading request
+    it is committed on its own, so no later error of the request takes it back.
     """
     user = find_user(session, username)
     if user is None:
@@ -84,12 +88,34 @@ def authenticate(
             "`orderbridge users reset-password`"
         )
     if not password_matches(user.password_hash, password):
-        record_failure(user, now=now, policy=policy)
-        session.flush()
+        count_failure(session, user, now=now, policy=policy)
         raise SignInError("wrong user name or password")
-    user.failed_sign_ins = 0
-    user.locked_until = None
+    if user.failed_sign_ins or user.locked_until is not None:
+        with writes_beside(session) as writing:
+            writing.execute(
+                update(User).where(User.id == user.id).values(failed_sign_ins=0, locked_until=None)
+            )
     return user
+
+
+def count_failure(session: Session, user: User, *, now: datetime, policy: SignInPolicy) -> User:
+    """Count a failed password or code of the user beside the session; returns the user as counted.
+
+    The row is locked while counting, so failures arriving at the same moment are all counted."""
+    with writing_user(session, user) as counted:
+        record_failure(counted, now=now, policy=policy)
+        return counted
+
+
+@contextmanager
+def writing_user(session: Session, user: User) -> Iterator[User]:
+    """The user's row, locked, in the transaction where the session's writes go (`db.writes_beside`)."""
+    with writes_beside(session) as writing:
+        found = writing.get(User, user.id, with_for_update=True, populate_existing=True)
+        if found is None:
+            raise SignInError("wrong user name or password")
+        yield found
+        writing.flush()
 
 
 def _until(user: User) -> str:
@@ -118,18 +144,22 @@ def open_session(
 def session_for(
     session: Session, token: str, *, now: datetime, policy: SignInPolicy
 ) -> tuple[WebSession, User] | None:
-    """The live session of a cookie token and its active user, or None (unknown, idle, expired, removed)."""
+    """The live session of a cookie token and its active user, or None (unknown, idle, expired, removed).
+
+    Also from a reading transaction: removing a dead session and the last seen time are written beside it.
+    """
     row = session.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
     if row is None:
         return None
     user = session.get(User, row.user_id)
     seen = as_utc(row.last_seen_at)
     if user is None or not user.active or as_utc(row.expires_at) <= now or now - seen > policy.idle:
-        session.delete(row)
-        session.flush()
+        with writes_beside(session) as writing:
+            writing.execute(delete(WebSession).where(WebSession.id == row.id))
         return None
     if now - seen >= _TOUCH_EVERY:
-        row.last_seen_at = now
+        with writes_beside(session) as writing:
+            writing.execute(update(WebSession).where(WebSession.id == row.id).values(last_seen_at=now))
     return row, user
 
 
@@ -140,8 +170,9 @@ def promote(row: WebSession) -> None:
 
 
 def end_session(session: Session, row: WebSession) -> None:
-    session.delete(row)
-    session.flush()
+    """End the session (beside a reading request: in a transaction of its own)."""
+    with writes_beside(session) as writing:
+        writing.execute(delete(WebSession).where(WebSession.id == row.id))
 
 
 def end_sessions_of(session: Session, user: User, *, keep: WebSession | None = None) -> int:

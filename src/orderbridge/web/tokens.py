@@ -13,10 +13,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from orderbridge.clock import Clock, as_utc
+from orderbridge.db import writes_beside
 from orderbridge.web.errors import TokenError
 from orderbridge.web.roles import Permission, permissions_of
 from orderbridge.web.users import ApiToken, User
@@ -86,7 +87,8 @@ def token_holder(session: Session, presented: str, *, now: datetime) -> TokenHol
     if user is None or not user.active:
         return None
     if token.last_used_at is None or now - as_utc(token.last_used_at) >= timedelta(minutes=1):
-        token.last_used_at = now
+        with writes_beside(session) as writing:  # also from a reading transaction (a GET)
+            writing.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
     scopes = frozenset(Permission(s) for s in token.scopes if s in Permission._value2member_map_)
     return TokenHolder(token, user, scopes & permissions_of(user.role))
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orderbridge.book.contacts import Contact
 from orderbridge.book.custom_fields import CustomFieldValue
 from orderbridge.book.orders.model import OrderNote, SalesOrder
+from orderbridge.db import OUTSIDE_TRANSACTION
 from orderbridge.privacy.tables import registered_pii_tables
 
 # Owners before what follows their key: notes and custom field values take their order's or contact's.
@@ -44,7 +45,7 @@ class SecureTransaction:
 def forget_store(engine: Engine) -> None:
     """Make the store drop old row versions: SQLite WAL checkpoint (TRUNCATE); PostgreSQL VACUUM."""
     if engine.dialect.name == "sqlite":
-        with engine.connect() as connection:
+        with engine.connect().execution_options(**OUTSIDE_TRANSACTION) as connection:
             connection.exec_driver_sql("PRAGMA secure_delete=ON")
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return

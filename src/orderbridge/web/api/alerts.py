@@ -14,7 +14,7 @@ from orderbridge.book.alerts import kind_name
 from orderbridge.book.queries.attention import AlertLine, open_alerts_page
 from orderbridge.web.alert_actions import clear_and_record
 from orderbridge.web.api.paging import ApiPage, CursorParam, SizeParam, cursor_checked, page_of
-from orderbridge.web.deps import Context, CurrentUser, Db, require
+from orderbridge.web.deps import Context, CurrentUser, Db, reads_first, require
 from orderbridge.web.problems import ApiError
 from orderbridge.web.roles import Permission
 from orderbridge.web.subjects import name_subjects, subject_key
@@ -109,6 +109,7 @@ class RetryIn(BaseModel):
     summary="Map and book an account's quarantined orders again",
     dependencies=[require(Permission.ORDERS_WRITE)],
 )
+@reads_first  # the retry writes in transactions of its own, which the request's would keep waiting
 def quarantine_retry(db: Db, context: Context, body: RetryIn) -> dict[str, Any]:
     if db.get(SellerAccount, body.account_id) is None:
         raise ApiError(404, f"no seller account {body.account_id}", field="account_id")

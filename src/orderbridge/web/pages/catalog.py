@@ -18,8 +18,9 @@ from orderbridge.book.catalog import Product
 from orderbridge.book.channels import Channel, ChannelKind
 from orderbridge.book.errors import BookError, NotFoundError
 from orderbridge.book.queries.catalog import all_skus, bundle_parts, list_products
+from orderbridge.db import reading
 from orderbridge.errors import OrderbridgeError
-from orderbridge.web.deps import Db, Principal, require, web_context
+from orderbridge.web.deps import Db, Principal, reads_first, require, web_context
 from orderbridge.web.pages.rendering import back_to, not_found, page, pager
 from orderbridge.web.roles import Permission
 
@@ -131,16 +132,18 @@ def _never_called(_account: SellerAccount) -> SpApiClient:
 
 
 @router.post("/quarantine/retry")
+@reads_first
 def retry(request: Request, principal: OrdersWriter) -> RedirectResponse:
     """Map and book every quarantined order again (after a listing or a setting was fixed).
 
     Runs in its own transactions under each account's sync lease, as `orderbridge orders retry` does,
-    so it never books an account at the same time as the runner."""
+    so it never books an account at the same time as the runner. The request's own transaction only
+    reads: holding the write lock, it would keep those transactions waiting."""
     context = web_context(request)
     deps = SyncDeps(
         sessions=context.sessions, client_factory=_never_called, clock=context.clock, keys=context.keys
     )
-    with context.sessions() as session:
+    with reading(context.sessions) as session:
         accounts = quarantined_account_ids(session)
     booked = quarantined = 0
     try:
