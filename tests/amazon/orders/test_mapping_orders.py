@@ -89,10 +89,20 @@ def test_o3_pending_orders_always_get_the_pending_status() -> None:
     assert booked(order(status="PENDING", prime=True), book).status_id == STATUSES["Pending"]
 
 
-def test_o3_prime_status_wins_over_fba() -> None:
+def test_o3_seller_fulfilled_prime_gets_the_prime_status() -> None:
     book = channel_book(status_new_prime="New Prime order", status_new_fba="New FBA order")
 
-    assert booked(order(fba=True, prime=True), book).status_id == STATUSES["New Prime order"]
+    assert booked(order(prime=True), book).status_id == STATUSES["New Prime order"]
+
+
+def test_O3_fba_order_marked_prime_gets_the_fba_status_not_the_prime_one() -> None:
+    # v2026 marks FBA orders PRIME too: the seed's Prime order is Seller Fulfilled Prime.
+    book = channel_book(status_new_prime="New Prime order", status_new_fba="New FBA order")
+
+    assert booked(order(fba=True, prime=True), book).status_id == STATUSES["New FBA order"]
+    assert booked(order(fba=True, prime=True), channel_book(status_new_prime="New Prime order")).status_id == (
+        STATUSES["New order"]
+    )
 
 
 def test_o3_fba_status_when_no_prime_status_is_set() -> None:

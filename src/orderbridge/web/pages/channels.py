@@ -50,7 +50,7 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
             (
                 "status_new_prime",
                 "Status for new Prime orders",
-                "Empty: the status for new orders.",
+                "Seller Fulfilled Prime orders (Prime orders you ship). Empty: the status for new orders.",
                 "status",
             ),
             ("status_new_fba", "Status for new FBA orders", "Empty: the status for new orders.", "status"),

@@ -167,10 +167,13 @@ def _book(
 
 
 def status_name(settings: ChannelSettings, *, pending: bool, prime: bool, fba: bool) -> str:
-    """O3: pending status; else Prime's if set; else FBA's if set; else the new-order status."""
+    """O3: pending status; else Seller Fulfilled Prime's if set; else FBA's if set; else the new-order
+    status. v2026 marks FBA orders PRIME too, so only PRIME on a merchant-fulfilled order is the seed's
+    "Prime order" (SFP, shipped first by the seller); an FBA order takes the FBA status whatever its
+    programs."""
     if pending:
         return settings.status_pending
-    if prime and settings.status_new_prime:
+    if prime and not fba and settings.status_new_prime:
         return settings.status_new_prime
     if fba and settings.status_new_fba:
         return settings.status_new_fba
