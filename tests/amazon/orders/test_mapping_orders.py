@@ -20,7 +20,7 @@ from orderbridge.amazon.orders.mapping import (
 )
 from orderbridge.book.orders.model import Fulfilment, RowKind
 from orderbridge.simulator.marketplaces import MARKETPLACES
-from tests.amazon.orders.test_mapping_payloads import Line, order, strict_errors
+from tests.amazon.orders.test_mapping_payloads import Line, breakdown, order, set_proceeds, strict_errors
 
 STATUSES = {"Pending": 1, "New order": 2, "New Prime order": 3, "New FBA order": 4, "Cancelled": 7}
 T20 = TaxChoice("T20", Decimal("0.20"))
@@ -253,6 +253,7 @@ def test_o21_fully_cancelled_item_keeps_its_row_at_quantity_and_price_zero() -> 
     doc["orderItems"][1]["cancellation"] = {
         "cancellationExecution": {"cancelledBy": "BUYER", "cancelReason": "x"}
     }
+    set_proceeds(doc, 1, [breakdown("ITEM", "0.00", "GBP")])  # Amazon no longer charges for it
     assert strict_errors(doc) == []
 
     row = booked(doc).rows[1]

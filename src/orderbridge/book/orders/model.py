@@ -27,6 +27,8 @@ class RowKind(StrEnum):
     FREE_TEXT = "free_text"
     SHIPPING = "shipping"
     GIFT_WRAP = "gift_wrap"
+    COD_FEE = "cod_fee"  # the cash-on-delivery charge the buyer paid
+    DELIVERY_TIP = "delivery_tip"  # a tip for the delivery, charged apart from the goods
 
 
 class PaymentStatus(StrEnum):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 23:20:38.444883
+Create Date: 2026-12-07 23:27:27.595171
 """
 
 from collections.abc import Sequence
@@ -502,9 +502,21 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("sales_nominal_code", sa.String(length=20), nullable=True),
         sa.Column("shipping_nominal_code", sa.String(length=20), nullable=True),
+        sa.Column("cod_fee_nominal_code", sa.String(length=20), nullable=True),
+        sa.Column("delivery_tip_nominal_code", sa.String(length=20), nullable=True),
         sa.Column("default_tax_code", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(
+            ["cod_fee_nominal_code"],
+            ["nominal_codes.code"],
+            name=op.f("fk_company_cod_fee_nominal_code_nominal_codes"),
+        ),
+        sa.ForeignKeyConstraint(
             ["default_tax_code"], ["tax_codes.code"], name=op.f("fk_company_default_tax_code_tax_codes")
+        ),
+        sa.ForeignKeyConstraint(
+            ["delivery_tip_nominal_code"],
+            ["nominal_codes.code"],
+            name=op.f("fk_company_delivery_tip_nominal_code_nominal_codes"),
         ),
         sa.ForeignKeyConstraint(
             ["sales_nominal_code"],

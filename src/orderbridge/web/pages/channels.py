@@ -122,6 +122,18 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
             ),
             ("sales_nominal_code", "Sales nominal code", "Empty: the company default.", "nominal"),
             ("shipping_nominal_code", "Shipping nominal code", "Empty: the company default.", "nominal"),
+            (
+                "cod_fee_nominal_code",
+                "Cash-on-delivery fee nominal code",
+                "Empty: the company default.",
+                "nominal",
+            ),
+            (
+                "delivery_tip_nominal_code",
+                "Delivery tip nominal code",
+                "Empty: the company default.",
+                "nominal",
+            ),
         ],
     ),
 ]
