@@ -100,8 +100,9 @@ def test_O3_fba_order_marked_prime_gets_the_fba_status_not_the_prime_one() -> No
     book = channel_book(status_new_prime="New Prime order", status_new_fba="New FBA order")
 
     assert booked(order(fba=True, prime=True), book).status_id == STATUSES["New FBA order"]
-    assert booked(order(fba=True, prime=True), channel_book(status_new_prime="New Prime order")).status_id == (
-        STATUSES["New order"]
+    assert (
+        booked(order(fba=True, prime=True), channel_book(status_new_prime="New Prime order")).status_id
+        == (STATUSES["New order"])
     )
 
 

@@ -165,11 +165,7 @@ def set_proceeds(
     item = doc["orderItems"][index]
     item["proceeds"]["breakdowns"] = breakdowns
     total = sum(
-        (
-            Decimal(b["subtotal"]["amount"])
-            for b in breakdowns
-            if tax_on_top or b["type"] != "TAX"
-        ),
+        (Decimal(b["subtotal"]["amount"]) for b in breakdowns if tax_on_top or b["type"] != "TAX"),
         Decimal(0),
     )
     item["proceeds"]["proceedsTotal"] = money_of(total, currency)
