@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 23:27:27.595171
+Create Date: 2026-12-07 23:34:25.725909
 """
 
 from collections.abc import Sequence
@@ -1155,6 +1155,10 @@ def upgrade() -> None:
         sa.Column("total_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("total_gross", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("withheld_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column(
+            "withheld_tax_as_booked", orderbridge.book.types.Amount(precision=18, scale=4), nullable=True
+        ),
+        sa.Column("withheld_tax_corrected_by", sa.String(length=100), nullable=True),
         sa.Column("amount_paid", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("pii_ref", sa.String(length=32), nullable=False),
         sa.Column("pii_key", sa.String(length=120), nullable=True),
