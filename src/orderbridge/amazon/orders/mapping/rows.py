@@ -302,7 +302,7 @@ def add_item(
         # O16: Amazon withholds and remits this item's tax as marketplace facilitator: the tax it sent,
         # on every row of the item (shipping and gift wrap included); else the book's tax on those rows.
         own = goods_tax + wrap_tax + _shared_tax(book, facts, plan.currency, money)
-        plan.withheld_tax += money.total_tax if money.tax_sent else own
+        plan.withheld_tax += round_money(money.total_tax, plan.currency) if money.tax_sent else own
 
 
 def _gross_prices(book: ChannelBook) -> bool:
