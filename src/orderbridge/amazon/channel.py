@@ -82,6 +82,9 @@ class ChannelSettings(BaseModel):
     tax_behaviour: TaxBehaviour | None = None
     sales_nominal_code: str | None = None
     shipping_nominal_code: str | None = None
+    # Cash-on-delivery fees and delivery tips book as their own rows; empty means the company default.
+    cod_fee_nominal_code: str | None = None
+    delivery_tip_nominal_code: str | None = None
     # R2: settlement fees by type (amount-description, e.g. Commission) -> nominal code; others to
     # fee_nominal_code. Withheld tax (O16), reimbursements and other settlement amounts have their own.
     fee_nominal_codes: dict[str, str] = Field(default_factory=dict)
@@ -131,6 +134,8 @@ class ChannelBook:
     sales_nominal_code: str | None
     shipping_nominal_code: str | None
     no_email_contact_id: int | None = None  # C1/C4: orders without a buyer e-mail (FBA) book to it
+    cod_fee_nominal_code: str | None = None
+    delivery_tip_nominal_code: str | None = None
 
 
 def parse_settings(data: dict[str, Any], *, channel: str) -> ChannelSettings:
@@ -259,6 +264,8 @@ def check_against_book(session: Session, channel: Channel, settings: ChannelSett
 NOMINAL_SETTINGS = (
     "sales_nominal_code",
     "shipping_nominal_code",
+    "cod_fee_nominal_code",
+    "delivery_tip_nominal_code",
     "fee_nominal_code",
     "withheld_tax_nominal_code",
     "reimbursement_nominal_code",
@@ -328,6 +335,8 @@ def resolve(session: Session, channel: Channel, *, account_id: int | None = None
         fba_warehouse_id=_fba_warehouse_id(session, settings.fba_warehouse, account_id),
         sales_nominal_code=settings.sales_nominal_code or defaults.sales_nominal_code,
         shipping_nominal_code=settings.shipping_nominal_code or defaults.shipping_nominal_code,
+        cod_fee_nominal_code=settings.cod_fee_nominal_code or defaults.cod_fee_nominal_code,
+        delivery_tip_nominal_code=settings.delivery_tip_nominal_code or defaults.delivery_tip_nominal_code,
     )
 
 

@@ -49,6 +49,8 @@ class Company(Base):
     currency: Mapped[str] = mapped_column(String(3), default="GBP")
     sales_nominal_code: Mapped[str | None] = mapped_column(ForeignKey("nominal_codes.code"))
     shipping_nominal_code: Mapped[str | None] = mapped_column(ForeignKey("nominal_codes.code"))
+    cod_fee_nominal_code: Mapped[str | None] = mapped_column(ForeignKey("nominal_codes.code"))
+    delivery_tip_nominal_code: Mapped[str | None] = mapped_column(ForeignKey("nominal_codes.code"))
     default_tax_code: Mapped[str | None] = mapped_column(ForeignKey("tax_codes.code"))
 
 

@@ -10,7 +10,7 @@ from orderbridge.amazon.channel import TaxBehaviour
 from orderbridge.amazon.orders.mapping import ListingFact, MappingError, TaxChoice, map_order
 from orderbridge.book.orders.model import RowKind
 from tests.amazon.orders.test_mapping_orders import T20, booked, channel_book, facts, mapped
-from tests.amazon.orders.test_mapping_payloads import Line, order, strict_errors
+from tests.amazon.orders.test_mapping_payloads import Line, order, set_proceeds, strict_errors
 
 SALES_TAX = TaxChoice("US-TX", Decimal("0.0825"))
 
@@ -37,6 +37,7 @@ def test_o14_north_america_books_net_prices_and_tax_as_amazon_sent_it() -> None:
     sent["subtotal"]["amount"] = sent["detailedBreakdowns"][0]["value"]["amount"] = (
         "2.77"  # not 8.25 % of 34.99
     )
+    set_proceeds(doc, 0, doc["orderItems"][0]["proceeds"]["breakdowns"])
 
     result = booked(doc, channel_book("US"), known)
 
@@ -54,6 +55,7 @@ def test_o14_tax_split_by_subtype_when_amazon_details_it() -> None:
         {"subtype": "ITEM", "value": {"amount": "0.99", "currencyCode": "USD"}},
         {"subtype": "SHIPPING", "value": {"amount": "0.41", "currencyCode": "USD"}},
     ]
+    set_proceeds(doc, 0, doc["orderItems"][0]["proceeds"]["breakdowns"])
     assert strict_errors(doc) == []
 
     product, shipping = booked(doc, channel_book("US")).rows

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 23:49:14.744818
+Create Date: 2026-12-07 23:51:58.357513
 """
 
 from collections.abc import Sequence
@@ -525,9 +525,21 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("sales_nominal_code", sa.String(length=20), nullable=True),
         sa.Column("shipping_nominal_code", sa.String(length=20), nullable=True),
+        sa.Column("cod_fee_nominal_code", sa.String(length=20), nullable=True),
+        sa.Column("delivery_tip_nominal_code", sa.String(length=20), nullable=True),
         sa.Column("default_tax_code", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(
+            ["cod_fee_nominal_code"],
+            ["nominal_codes.code"],
+            name=op.f("fk_company_cod_fee_nominal_code_nominal_codes"),
+        ),
+        sa.ForeignKeyConstraint(
             ["default_tax_code"], ["tax_codes.code"], name=op.f("fk_company_default_tax_code_tax_codes")
+        ),
+        sa.ForeignKeyConstraint(
+            ["delivery_tip_nominal_code"],
+            ["nominal_codes.code"],
+            name=op.f("fk_company_delivery_tip_nominal_code_nominal_codes"),
         ),
         sa.ForeignKeyConstraint(
             ["sales_nominal_code"],
@@ -1166,6 +1178,10 @@ def upgrade() -> None:
         sa.Column("total_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("total_gross", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("withheld_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column(
+            "withheld_tax_as_booked", orderbridge.book.types.Amount(precision=18, scale=4), nullable=True
+        ),
+        sa.Column("withheld_tax_corrected_by", sa.String(length=100), nullable=True),
         sa.Column("amount_paid", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("pii_ref", sa.String(length=32), nullable=False),
         sa.Column("pii_key", sa.String(length=120), nullable=True),

@@ -50,7 +50,7 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
             (
                 "status_new_prime",
                 "Status for new Prime orders",
-                "Empty: the status for new orders.",
+                "Seller Fulfilled Prime orders (Prime orders you ship). Empty: the status for new orders.",
                 "status",
             ),
             ("status_new_fba", "Status for new FBA orders", "Empty: the status for new orders.", "status"),
@@ -122,6 +122,18 @@ GROUPS: list[tuple[str, list[tuple[str, str, str, str]]]] = [
             ),
             ("sales_nominal_code", "Sales nominal code", "Empty: the company default.", "nominal"),
             ("shipping_nominal_code", "Shipping nominal code", "Empty: the company default.", "nominal"),
+            (
+                "cod_fee_nominal_code",
+                "Cash-on-delivery fee nominal code",
+                "Empty: the company default.",
+                "nominal",
+            ),
+            (
+                "delivery_tip_nominal_code",
+                "Delivery tip nominal code",
+                "Empty: the company default.",
+                "nominal",
+            ),
         ],
     ),
 ]
