@@ -123,7 +123,15 @@ def list_contacts_command(
         print_json([asdict(c) for c in found])
         return
     rows = [
-        [c.id, c.marketplace or OWN, c.country, c.created_at, ", ".join(c.tags), c.orders, c.state_text]
+        [
+            c.id,
+            c.marketplace or OWN,
+            c.country,
+            f"{c.created_at:%Y-%m-%d %H:%M}",
+            ", ".join(c.tags),
+            c.orders,
+            c.state_text,
+        ]
         for c in found
     ]
     columns = ["contact", "marketplace", "country", "created", "tags", "orders", "buyer data"]
@@ -257,7 +265,7 @@ def _print_detail(detail: ContactDetailView, data: dict[str, str | None], *, rev
         ["price list", detail.price_list],
         ["country", c.country],
         ["tags", ", ".join(c.tags)],
-        ["created", c.created_at],
+        ["created", f"{c.created_at:%Y-%m-%d %H:%M} UTC"],
         ["orders", c.orders],
         ["recent orders", ", ".join(detail.recent_orders)],
         ["buyer data", c.state_text],

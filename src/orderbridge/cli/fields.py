@@ -14,7 +14,7 @@ from orderbridge.amazon.channel import FIELD_KINDS, amazon_channels, settings_fo
 from orderbridge.book.custom_fields import CustomFieldDefinition, FieldKind, RecordKind, define_field
 from orderbridge.cli.catalog import AsJson
 from orderbridge.cli.context import console, fail, unit_of_work
-from orderbridge.cli.output import print_json, print_table, reported_errors
+from orderbridge.cli.output import checked, print_json, print_table, reported_errors
 
 fields = typer.Typer(
     help="Custom fields of sales orders, contacts and products (text, text area, yes/no, select).",
@@ -29,16 +29,18 @@ NAME_LIMIT = 200
 def add_field(
     code: Annotated[str, typer.Argument(help="A short code, unique per record kind, e.g. gift_message.")],
     name: Annotated[str, typer.Argument(help="The name to show, e.g. 'Gift message'.")],
-    kind: Annotated[FieldKind, typer.Argument(help="What it holds.", case_sensitive=False)],
+    kind: Annotated[str, typer.Argument(help="What it holds: text, text_area, yes_no or select.")],
     record: Annotated[
-        RecordKind, typer.Option("--for", help="The records it belongs to.", case_sensitive=False)
-    ] = RecordKind.SALES_ORDER,
+        str, typer.Option("--for", help="The records it belongs to: sales_order, contact or product.")
+    ] = RecordKind.SALES_ORDER.value,
     option: Annotated[
         list[str] | None, typer.Option(help="A choice of a select field (repeat for each choice).")
     ] = None,
 ) -> None:
     """Add a custom field (sales-order fields by default). A select field needs its choices (--option);
     the other kinds take none."""
+    field_kind = checked("kind", _field_kind, kind)
+    record_kind = checked("record kind", _record_kind, record)
     code = code.strip()
     if not code or len(code) > CODE_LIMIT:
         raise fail(f"custom field {code!r}: the code must be 1 to {CODE_LIMIT} characters")
@@ -48,8 +50,9 @@ def add_field(
     if len(set(choices)) != len(choices):
         raise fail(f"custom field {code!r}: an option is given twice")
     with reported_errors(), unit_of_work() as session:
-        define_field(session, record, code, name.strip() or code, kind, options=choices or None)
-    console.print(f"{_record_words(record)} custom field {code} added ({_kind_words(kind)})", highlight=False)
+        define_field(session, record_kind, code, name.strip() or code, field_kind, options=choices or None)
+    line = f"{_record_words(record_kind)} custom field {code} added ({_kind_words(field_kind)})"
+    console.print(line, highlight=False)
 
 
 @fields.command("list")
@@ -122,6 +125,22 @@ def field_listing(session: Session, record: RecordKind | None) -> list[FieldView
         )
         for d in session.scalars(query)
     ]
+
+
+def _field_kind(text: str) -> FieldKind:
+    wanted = text.strip().lower().replace("-", "_").replace(" ", "_").replace("/", "_")
+    for kind in FieldKind:
+        if kind.value == wanted:
+            return kind
+    raise ValueError(f"is not a field kind; the kinds are {', '.join(k.value for k in FieldKind)}")
+
+
+def _record_kind(text: str) -> RecordKind:
+    wanted = text.strip().lower().replace("-", "_").replace(" ", "_")
+    for kind in RecordKind:
+        if kind.value == wanted:
+            return kind
+    raise ValueError(f"is not a record kind; the kinds are {', '.join(k.value for k in RecordKind)}")
 
 
 def _record_words(record: RecordKind) -> str:

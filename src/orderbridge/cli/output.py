@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -48,7 +49,8 @@ def print_table(
     for name in right:
         table.columns[columns.index(name)].justify = "right"
     for row in rows:
-        table.add_row(*("-" if cell is None or cell == "" else str(cell) for cell in row))
+        # Cells are data, never markup: "[protected]" or "[Redacted]" must print as written.
+        table.add_row(*("-" if cell is None or cell == "" else escape(str(cell)) for cell in row))
     console.print(table)
 
 
