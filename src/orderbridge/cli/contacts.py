@@ -166,15 +166,12 @@ def contact_listing(
     if tag:
         query = query.where(Contact.id.in_(select(ContactTag.contact_id).where(ContactTag.tag == tag)))
     found = list(session.scalars(query))
-    counts = dict(
-        session.execute(
-            select(SalesOrder.contact_id, func.count(SalesOrder.id))
-            .where(SalesOrder.contact_id.in_([c.id for c in found]))
-            .group_by(SalesOrder.contact_id)
-        )
-        .tuples()
-        .all()
+    counted = (
+        select(SalesOrder.contact_id, func.count(SalesOrder.id))
+        .where(SalesOrder.contact_id.in_([c.id for c in found]))
+        .group_by(SalesOrder.contact_id)
     )
+    counts: dict[int, int] = {contact_id: count for contact_id, count in session.execute(counted)}
     return [_view(c, counts.get(c.id, 0)) for c in found]
 
 

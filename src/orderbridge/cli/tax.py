@@ -83,11 +83,8 @@ class TaxCodeView:
 
 
 def tax_code_listing(session: Session) -> list[TaxCodeView]:
-    used = dict(
-        session.execute(select(TaxRule.tax_code, func.count(TaxRule.id)).group_by(TaxRule.tax_code))
-        .tuples()
-        .all()
-    )
+    counted = select(TaxRule.tax_code, func.count(TaxRule.id)).group_by(TaxRule.tax_code)
+    used: dict[str, int] = {code: count for code, count in session.execute(counted)}
     default = company(session).default_tax_code
     return [
         TaxCodeView(c.code, c.name, c.rate.normalize(), int(used.get(c.code, 0)), c.code == default)
@@ -186,7 +183,7 @@ def tax_rule_listing(session: Session) -> list[TaxRuleView]:
             rule.tax_code,
             rate.normalize(),
         )
-        for rule, rate in session.execute(query).tuples()
+        for rule, rate in session.execute(query)
     ]
     return sorted(found, key=lambda r: (-_specificity(r), -r.priority, r.id))
 
