@@ -389,6 +389,8 @@ def _settle_shipment(world: World, order: SimOrder, shipped: dict[str, int], cha
 
 def refund(world: World, order: SimOrder, sku: str, units: int) -> None:
     """Refund rows for returned units: the shipment rows of that SKU, reversed pro rata."""
+    if order.doc["salesChannel"]["channelName"] != "AMAZON":
+        return  # a multi-channel order released nothing; its seller refunds the buyer where it was sold
     item = next(i for i in order.doc["orderItems"] if i["product"]["sellerSku"] == sku)
     mkt = BY_ID[order.marketplace_id]
     share = Decimal(units) / Decimal(max(item["quantityOrdered"], 1))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.fba.claims import REIMBURSEMENTS
@@ -72,12 +73,16 @@ def fba_sync(world: SyncWorld, seller: SandboxSeller) -> list[str]:
     return result.lines()
 
 
-def _warehouse_of(world: SyncWorld, seller: SandboxSeller) -> str:
-    with world.sessions() as session:
-        account = session.get(SellerAccount, world.accounts[seller.seller_id])
-        assert account is not None
-        (code,) = [m.warehouse for m in fba_mappings(session) if m.account == account.label]
-        return code
+def _warehouse_of(world: SyncWorld, seller: SandboxSeller, session: Session | None = None) -> str:
+    """The code of the FBA warehouse the seller's account books to; in `session` when one is open (a
+    second session would wait for the first one's write lock on SQLite)."""
+    if session is None:
+        with world.sessions() as own:
+            return _warehouse_of(world, seller, own)
+    account = session.get(SellerAccount, world.accounts[seller.seller_id])
+    assert account is not None
+    (code,) = [m.warehouse for m in fba_mappings(session) if m.account == account.label]
+    return code
 
 
 def _truth_by_centre(world: SyncWorld, seller: SandboxSeller) -> dict[tuple[str, str], int]:
@@ -91,7 +96,7 @@ def _truth_by_centre(world: SyncWorld, seller: SandboxSeller) -> dict[tuple[str,
 def _assert_book_is_amazon(world: SyncWorld, sellers: list[SandboxSeller]) -> None:
     with world.sessions() as session:
         for seller in sellers:
-            assert on_hand(session, _warehouse_of(world, seller)) == sandbox_fba_stock(world, seller)
+            assert on_hand(session, _warehouse_of(world, seller, session)) == sandbox_fba_stock(world, seller)
             assert stock_by_centre(session, world.accounts[seller.seller_id]) == _truth_by_centre(
                 world, seller
             )
