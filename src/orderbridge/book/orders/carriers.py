@@ -59,10 +59,13 @@ def ensure_default_carriers(session: Session) -> None:
 
 
 def list_carriers(session: Session) -> list[CarrierLine]:
-    """Every carrier by name."""
-    ensure_default_carriers(session)
+    """Every carrier by name; while the list is empty, the defaults it will start with. Pages read
+    through a reading transaction, so the list is only created by the first use that writes."""
     query = select(Carrier).order_by(func.lower(Carrier.name))
-    return [CarrierLine(c.name, c.has_tracking) for c in session.scalars(query)]
+    found = [CarrierLine(c.name, c.has_tracking) for c in session.scalars(query)]
+    if found:
+        return found
+    return sorted((CarrierLine(n, t) for n, t in DEFAULT_CARRIERS), key=lambda c: c.name.lower())
 
 
 def find_carrier(session: Session, name: str) -> Carrier | None:
