@@ -147,7 +147,7 @@ def test_the_outbox_page_filters_by_status_and_the_dashboard_counts_what_needs_a
     operator = web.client("operator")
     failed = operator.get("/outbox?status=failed").text
     assert f'href="/outbox/{message_id}"' in failed and "Retry" in failed
-    assert f'<a href="/orders/{order_id}">{REF}</a>' in failed  # named by its Amazon order id
+    assert f'<a href="/orders/{order_id}">Amazon order {REF}</a>' in failed  # named by its Amazon order id
     assert f'href="/outbox/{message_id}"' not in operator.get("/outbox?status=sent").text
     assert "unknown outbox status" in operator.get("/outbox?status=bogus").text
     assert "InvalidInput" in operator.get(f"/outbox/{message_id}").text
