@@ -57,6 +57,7 @@ def test_first_sign_in_with_totp_connect_a_listing_retry_the_quarantine_and_ship
     page.click(f"text={READY_ORDER}")
     page.wait_for_url(f"**/orders/{site.world.ready_order_id}")
     assert BUYER in page.locator("section.columns").first.inner_text()  # operators have pii:read
+    page.fill("input[name=carrier]", "Royal Mail")  # shipping names its carrier and tracking number
     page.fill("input[name=tracking_number]", "JD0002211")
     page.click("text=Ship allocated rows")
     page.wait_for_load_state()
