@@ -1,6 +1,6 @@
 """Every table of orderbridge: importing this registers all models on `Base.metadata` (for Alembic)."""
 
-from orderbridge.amazon import accounts, channel, leases, listings
+from orderbridge.amazon import accounts, channel, fba_warehouses, leases, listings
 from orderbridge.amazon.api import calls, quotas
 from orderbridge.amazon.fba import claims as fba_claims
 from orderbridge.amazon.fba import records as fba_records
@@ -35,6 +35,7 @@ MODULES = (
     leases,
     order_records,
     channel,
+    fba_warehouses,
     listings,
     accounts,
     calls,

@@ -23,7 +23,7 @@ from orderbridge.amazon.channel import (
 )
 from orderbridge.book.channels import ChannelKind, save_channel
 from orderbridge.book.custom_fields import FieldKind, RecordKind, define_field
-from orderbridge.book.tax import add_nominal_code
+from orderbridge.book.tax import add_nominal_code, company
 from tests.book.builders import Book, make_book
 from tests.cli import conftest as cli
 from tests.cli.conftest import Run, json_of
@@ -190,3 +190,24 @@ def test_cli_channels_show_set_export_import(run: Run, tmp_path: Path) -> None:
     assert exported.exit_code == 0 and imported.exit_code == 0, imported.output
     assert json_of(run("channels", "show", "amazon-de", "--json"))["returns_to_stock"] is True
     assert "tax behaviour" in run("channels", "show", "amazon-de").stdout
+
+
+def test_cod_fee_and_delivery_tip_codes_default_to_the_companys_and_a_channel_may_set_its_own(
+    book: Book,
+) -> None:
+    for code, name in (("4050", "COD fees"), ("4060", "Tips"), ("4061", "Tips UK")):
+        add_nominal_code(book.session, code, name)
+    book.session.flush()
+    defaults = company(book.session)
+    defaults.cod_fee_nominal_code, defaults.delivery_tip_nominal_code = "4050", "4060"
+
+    assert (
+        resolve(book.session, book.channel).cod_fee_nominal_code,
+        resolve(book.session, book.channel).delivery_tip_nominal_code,
+    ) == ("4050", "4060")
+    change_settings(book.session, book.channel, {"delivery_tip_nominal_code": "4061"})
+    assert resolve(book.session, book.channel).delivery_tip_nominal_code == "4061"
+    with pytest.raises(
+        ChannelSettingsError, match="cod_fee_nominal_code: nominal code '9999' does not exist"
+    ):
+        change_settings(book.session, book.channel, {"cod_fee_nominal_code": "9999"})

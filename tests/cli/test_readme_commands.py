@@ -21,6 +21,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from orderbridge.amazon.accounts import list_accounts
+from orderbridge.amazon.fba_warehouses import fba_mappings
 from orderbridge.amazon.orders.records import AmazonOrderRecord
 from orderbridge.book.channels import Channel
 from orderbridge.book.orders.model import SalesOrder
@@ -50,6 +51,8 @@ FILES = {
     "products.csv": "sku,name,price:RETAIL\nMUG-1,Mug,9.99\nMUG-2,Mug (blue),9.99\n",
     "bundles.csv": "bundle_sku,component_sku,quantity,name\nMUG-SET,MUG-1,1,Mug set\nMUG-SET,MUG-2,1,\n",
     "stock-count.csv": "sku,warehouse,quantity\nMUG-1,MAIN,12\nMUG-2,MAIN,8\n",
+    "tax-codes.csv": "code,name,rate\nVAT-GB-Z,UK zero rate,0%\n",
+    "tax-rules.csv": "tax_code,marketplace,ship_to_country,tax_class,priority\nVAT-GB-Z,UK,GB,zero,\n",
 }
 
 
@@ -66,6 +69,8 @@ class Demo:
     settlement_file: Path
     cancel_order: str = ""  # another unshipped FBM order, and the SKU of one of its rows
     cancel_sku: str = ""
+    fba_region: str = ""  # the first account's FBA region and the warehouse that holds it
+    fba_warehouse: str = ""
 
 
 def placeholders(demo: Demo) -> dict[str, Callable[[], str]]:
@@ -89,6 +94,12 @@ def placeholders(demo: Demo) -> dict[str, Callable[[], str]]:
 IN_COMMAND = {
     "orderbridge listings buffer": {"MUG-1": "us_fbm_sku"},
     "orderbridge orders cancel": {"202-1234567-1234567": "cancel_order", "MUG-1": "cancel_sku"},
+    # the demo's first account mapped (again) to the warehouse it holds its FBA stock in
+    "orderbridge fba map-warehouse": {
+        "A1SELLERID": "seller_id",
+        "EU": "fba_region",
+        "FBA-EU": "fba_warehouse",
+    },
 }
 
 
@@ -185,7 +196,11 @@ def demo(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
             uk_order = _unshipped_fbm(session, uk.id)
             cancel_order, cancel_sku = _another_unshipped(session, uk.id, uk_order)
             any_order = session.scalar(select(AmazonOrderRecord.amazon_order_id).limit(1))
-            seller_id = list_accounts(session)[0].selling_partner_id
+            first = list_accounts(session)[0]
+            seller_id = first.selling_partner_id
+            fba_region, fba_warehouse = next(
+                (m.region, m.warehouse) for m in fba_mappings(session) if m.account == first.label
+            )
         us_fbm = next(
             i.sku
             for i in world.listings.values()
@@ -206,6 +221,8 @@ def demo(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo]:
             _settlement_file(cli_env, uk_order),
             cancel_order,
             cancel_sku,
+            fba_region,
+            fba_warehouse,
         )
     finally:
         running.stop()

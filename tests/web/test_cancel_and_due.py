@@ -205,3 +205,39 @@ def test_o24_late_and_due_today_on_the_list_the_api_and_the_dashboard(web: WebAp
     web.clock.advance(days=1)
     web.client("viewer")  # signed in again: a day idle ends a session
     assert (api("late"), api("today")) == (["late-1", "today-1"], ["later-1"])
+
+
+def test_O24_orders_filter_by_amazon_program_on_the_list_and_the_api(web: WebApp) -> None:
+    # given orders carrying different programs (kept space-separated at booking)
+    with web.sessions.begin() as session:
+        book = make_book(session)
+        book.receive("A", 10)
+        for ref, programs in (
+            ("prime-1", "AMAZON_BUSINESS PRIME"),
+            ("easy-1", "AMAZON_EASY_SHIP"),
+            ("none-1", None),
+            ("pre-1", "PREORDER PRIMEX"),  # a longer name is not the program
+        ):
+            order = book.order(ref, [("A", 1)])
+            session.execute(
+                update(SalesOrder).where(SalesOrder.id == order.id).values(channel_programs=programs)
+            )
+    viewer = web.client("viewer")
+
+    def api(program: str) -> list[str]:
+        page = web.clients[-1].get("/api/v1/orders", params={"program": program})
+        assert page.status_code == 200, page.text
+        return sorted(item["reference"] for item in page.json()["items"])
+
+    # when filtered, then only the orders carrying the program are listed
+    assert api("PRIME") == ["prime-1"]
+    assert api("AMAZON_EASY_SHIP") == ["easy-1"]
+    assert api("AMAZON_BUSINESS") == ["prime-1"]
+    listed = viewer.get("/orders", params={"program": "AMAZON_EASY_SHIP"}).text
+    assert (
+        "easy-1" in listed
+        and "prime-1" not in listed
+        and '<option value="AMAZON_EASY_SHIP" selected>' in listed
+    )
+    assert viewer.get("/orders", params={"program": "NOPE"}).status_code == 400
+    assert web.clients[-1].get("/api/v1/orders", params={"program": "PR%ME"}).status_code == 422

@@ -8,6 +8,7 @@
 
 At the top, what every flow reads: the marketplaces (`marketplaces.py`), seller accounts
 (`accounts.py`), channel settings (`channel.py`), listings (`listings.py`), the adapter's errors
-(`errors.py`), leases that keep two runners off one job (`leases.py`) and the read queries of the pages
+(`errors.py`), leases that keep two runners off one job (`leases.py`), the orders the download did not
+take as sales, for the reports that meet them again (`not_sales.py`), and the read queries of the pages
 (`queries.py`). The book never imports this package.
 """

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlalchemy import ForeignKey, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from orderbridge.amazon.fba_warehouses import account_fba_warehouse
 from orderbridge.amazon.marketplaces import by_id, code_of
 from orderbridge.book.catalog import PriceList
 from orderbridge.book.channels import Channel, ChannelKind, save_channel
@@ -81,6 +82,9 @@ class ChannelSettings(BaseModel):
     tax_behaviour: TaxBehaviour | None = None
     sales_nominal_code: str | None = None
     shipping_nominal_code: str | None = None
+    # Cash-on-delivery fees and delivery tips book as their own rows; empty means the company default.
+    cod_fee_nominal_code: str | None = None
+    delivery_tip_nominal_code: str | None = None
     # R2: settlement fees by type (amount-description, e.g. Commission) -> nominal code; others to
     # fee_nominal_code. Withheld tax (O16), reimbursements and other settlement amounts have their own.
     fee_nominal_codes: dict[str, str] = Field(default_factory=dict)
@@ -130,6 +134,8 @@ class ChannelBook:
     sales_nominal_code: str | None
     shipping_nominal_code: str | None
     no_email_contact_id: int | None = None  # C1/C4: orders without a buyer e-mail (FBA) book to it
+    cod_fee_nominal_code: str | None = None
+    delivery_tip_nominal_code: str | None = None
 
 
 def parse_settings(data: dict[str, Any], *, channel: str) -> ChannelSettings:
@@ -258,6 +264,8 @@ def check_against_book(session: Session, channel: Channel, settings: ChannelSett
 NOMINAL_SETTINGS = (
     "sales_nominal_code",
     "shipping_nominal_code",
+    "cod_fee_nominal_code",
+    "delivery_tip_nominal_code",
     "fee_nominal_code",
     "withheld_tax_nominal_code",
     "reimbursement_nominal_code",
@@ -306,8 +314,9 @@ def _by(session: Session, model: Any, column: Any, value: str) -> Any:
     return session.scalar(select(model).where(column == value))
 
 
-def resolve(session: Session, channel: Channel) -> ChannelBook:
-    """The channel's settings with every named record turned into its id (company defaults filled in)."""
+def resolve(session: Session, channel: Channel, *, account_id: int | None = None) -> ChannelBook:
+    """The channel's settings with every named record turned into its id (company defaults filled in).
+    With `account_id`, FBA orders book to that account's FBA warehouse of the channel's region."""
     settings = settings_for(session, channel)
     statuses = {
         name: status_id for name, status_id in session.execute(select(OrderStatus.name, OrderStatus.id))
@@ -323,9 +332,11 @@ def resolve(session: Session, channel: Channel) -> ChannelBook:
         price_list_id=price_list.id if price_list is not None else None,
         no_email_contact_id=settings.no_email_contact_id,
         fbm_warehouse_id=_warehouse_id(session, settings.fbm_warehouse),
-        fba_warehouse_id=_warehouse_id(session, settings.fba_warehouse),
+        fba_warehouse_id=_fba_warehouse_id(session, settings.fba_warehouse, account_id),
         sales_nominal_code=settings.sales_nominal_code or defaults.sales_nominal_code,
         shipping_nominal_code=settings.shipping_nominal_code or defaults.shipping_nominal_code,
+        cod_fee_nominal_code=settings.cod_fee_nominal_code or defaults.cod_fee_nominal_code,
+        delivery_tip_nominal_code=settings.delivery_tip_nominal_code or defaults.delivery_tip_nominal_code,
     )
 
 
@@ -362,6 +373,13 @@ def with_no_email_contact(
         session, channel, book.settings.model_copy(update={"no_email_contact_id": contact.id})
     )
     return replace(book, settings=settings, no_email_contact_id=contact.id)
+
+
+def _fba_warehouse_id(session: Session, code: str | None, account_id: int | None) -> int | None:
+    warehouse = _by(session, Warehouse, Warehouse.code, code) if code else None
+    if account_id is not None:
+        warehouse = account_fba_warehouse(session, account_id, warehouse)
+    return warehouse.id if warehouse is not None else None
 
 
 def _warehouse_id(session: Session, code: str | None) -> int | None:

@@ -96,6 +96,8 @@ class OrderTrail:
     settlements: list[SettlementStep] = field(default_factory=list)
     credits: list[CreditStep] = field(default_factory=list)
     variances: list[Variance] = field(default_factory=list)
+    withheld_tax_as_booked: Decimal | None = None  # O16/R2: before a settlement's figure replaced it
+    withheld_tax_corrected_by: str | None = None
 
     @property
     def released(self) -> Decimal:
@@ -124,6 +126,8 @@ def order_trail(session: Session, order: SalesOrder) -> OrderTrail:
         payment_status=str(order.payment_status),
         units_ordered=ordered,
         units_shipped=sum(row.shipped for row in order.rows),
+        withheld_tax_as_booked=order.withheld_tax_as_booked,
+        withheld_tax_corrected_by=order.withheld_tax_corrected_by,
     )
     for shipment in order.shipments:
         units = sum(row.quantity for row in shipment.rows)
@@ -209,6 +213,15 @@ def _explain(session: Session, order: SalesOrder, trail: OrderTrail) -> list[Var
                 gap,
                 "the settlements released a different amount than the order's total "
                 "(a price or promotion changed after the order was booked)",
+            )
+        )
+    if trail.withheld_tax_as_booked is not None:
+        out.append(
+            Variance(
+                trail.withheld_tax_as_booked - trail.withheld_tax,
+                f"withheld tax corrected by {trail.withheld_tax_corrected_by}: the order gave "
+                f"{trail.withheld_tax_as_booked}, Amazon withheld {trail.withheld_tax} "
+                "(Amazon's figure stands)",
             )
         )
     fees = sum((s.fees for s in trail.settlements), ZERO)

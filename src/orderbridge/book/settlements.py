@@ -34,9 +34,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orderbridge.book.alerts import Subject, clear_alert, open_alerts, raise_alert
 from orderbridge.book.channels import Channel, ChannelKind
-from orderbridge.book.money import round_money
+from orderbridge.book.money import minor_unit, round_money
 from orderbridge.book.orders.model import SalesOrder
-from orderbridge.book.payments import Payment, pay_order
+from orderbridge.book.payments import Payment, pay_order, payment_status
 from orderbridge.book.types import Amount, UtcDateTime
 from orderbridge.db import Base, BigId
 
@@ -328,18 +328,18 @@ def _pay_orders(session: Session, settlement: Settlement, *, now: datetime) -> i
                 )
             )
         )
+        settled = _settled_so_far(session, [int(row[0]) for row in page if row[0] and row[2]])
         for order_id, amount, kept_amount in page:
             if amount is None or Decimal(amount) == 0:
-                continue
-            if order_id in done:  # paid by an earlier run: nothing changes (idempotent)
-                paid += 1
                 continue
             order = session.get(SalesOrder, order_id)
             if order is None:
                 continue
-            kept = -Decimal(kept_amount or 0)
-            if kept and order.withheld_tax == 0:
-                order.withheld_tax = kept  # O16: the marketplace kept it; the seller is owed that much less
+            if kept_amount and order.id in settled:
+                _withheld_stands(order, *settled[order.id], reference=reference)
+            if order_id in done:  # paid by an earlier run: nothing changes (idempotent)
+                paid += 1
+                continue
             pay_order(
                 session,
                 order,
@@ -351,6 +351,47 @@ def _pay_orders(session: Session, settlement: Settlement, *, now: datetime) -> i
             paid += 1
         session.flush()
     return paid
+
+
+def _settled_so_far(session: Session, order_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
+    """Per order, what every settlement so far released for the sale and withheld (both positive)."""
+    if not order_ids:
+        return {}
+    withheld = case((SettlementLine.kind == LineKind.WITHHELD_TAX, SettlementLine.amount), else_=0)
+    sold = case((SettlementLine.kind == LineKind.SALE, SettlementLine.amount), else_=0)
+    totals = session.execute(
+        select(
+            SettlementLine.order_id,
+            type_coerce(func.sum(sold), Amount()),
+            type_coerce(func.sum(withheld), Amount()),
+        )
+        .where(
+            SettlementLine.order_id.in_(order_ids),
+            SettlementLine.kind.in_([LineKind.SALE, LineKind.WITHHELD_TAX]),
+            SettlementLine.transaction_type == "Order",
+        )
+        .group_by(SettlementLine.order_id)
+    )
+    return {
+        int(order_id): (Decimal(sale or 0), -Decimal(kept or 0))
+        for order_id, sale, kept in totals
+        if order_id
+    }
+
+
+def _withheld_stands(order: SalesOrder, sold: Decimal, kept: Decimal, *, reference: str) -> None:
+    """O16/R2: the tax the settlements withheld stands over the one booked from the order. Once they
+    released the whole sale their total stands; before that (part of the order not yet shipped) only a
+    larger figure does. The booked figure and the correcting settlement are kept for the money trail."""
+    whole = sold + minor_unit(order.currency) * 10 >= order.total_gross  # Amazon rounds per unit
+    target = kept if whole else max(order.withheld_tax, kept)
+    if target == order.withheld_tax:
+        return
+    if order.withheld_tax_as_booked is None:
+        order.withheld_tax_as_booked = order.withheld_tax
+    order.withheld_tax = target
+    order.withheld_tax_corrected_by = reference
+    order.payment_status = payment_status(order.amount_paid, order.amount_owed)
 
 
 def unknown_refs(settlement_id: int) -> Select[str | None]:

@@ -49,6 +49,8 @@ class Company(Base):
     currency: Mapped[str] = mapped_column(String(3), default="GBP")
     sales_nominal_code: Mapped[str | None] = mapped_column(ForeignKey("nominal_codes.code"))
     shipping_nominal_code: Mapped[str | None] = mapped_column(ForeignKey("nominal_codes.code"))
+    cod_fee_nominal_code: Mapped[str | None] = mapped_column(ForeignKey("nominal_codes.code"))
+    delivery_tip_nominal_code: Mapped[str | None] = mapped_column(ForeignKey("nominal_codes.code"))
     default_tax_code: Mapped[str | None] = mapped_column(ForeignKey("tax_codes.code"))
 
 
@@ -110,6 +112,43 @@ def add_tax_rule(
     )
     session.add(rule)
     return rule
+
+
+def save_tax_rule(
+    session: Session,
+    tax_code: str,
+    *,
+    marketplace: str | None = None,
+    ship_to_country: str | None = None,
+    tax_class: str | None = None,
+    priority: int = 0,
+) -> tuple[TaxRule, bool]:
+    """Add a rule, or change the tax code and priority of the rule with the same criteria (two rules of
+    the same criteria could never both apply); the rule and whether it is new."""
+    if session.get(TaxCode, tax_code) is None:
+        raise NotFoundError("tax code", tax_code)
+    criteria = (
+        (TaxRule.marketplace, marketplace),
+        (TaxRule.ship_to_country, ship_to_country),
+        (TaxRule.tax_class, tax_class),
+    )
+    query = select(TaxRule).order_by(TaxRule.id)
+    for column, value in criteria:
+        query = query.where(column.is_(None) if value is None else column == value)
+    existing = session.scalars(query).first()
+    if existing is not None:
+        existing.tax_code, existing.priority = tax_code, priority
+        return existing, False
+    rule = TaxRule(
+        tax_code=tax_code,
+        marketplace=marketplace,
+        ship_to_country=ship_to_country,
+        tax_class=tax_class,
+        priority=priority,
+    )
+    session.add(rule)
+    session.flush()
+    return rule, True
 
 
 def pick_tax_code(

@@ -14,8 +14,10 @@ from orderbridge.cli import (
     accounts,
     catalog,
     channels,
+    contacts,
     database,
     fba,
+    fields,
     listings,
     orders,
     outbox,
@@ -24,6 +26,7 @@ from orderbridge.cli import (
     scale,
     shipping,
     stock,
+    tax,
     users,
 )
 from orderbridge.cli import sync as sync_cli
@@ -72,6 +75,10 @@ orders.orders.command("trail")(reports.trail_command)
 orders.orders.command("tracking")(shipping.tracking_command)
 orders.orders.command("ship-csv")(shipping.ship_csv_command)
 app.add_typer(shipping.carriers, name="carriers")
+app.add_typer(shipping.shipping_methods, name="shipping-methods")
+app.add_typer(tax.tax, name="tax")
+app.add_typer(fields.fields, name="fields")
+app.add_typer(contacts.contacts, name="contacts")
 app.add_typer(fba.inbound, name="inbound")
 app.add_typer(fba.fba, name="fba")
 app.add_typer(fba.notices, name="notices")

@@ -1,4 +1,5 @@
-"""`orderbridge inbound list|show|sync`, `fba claims|stock|opening-balance` and `notices list|send`."""
+"""`orderbridge inbound list|show|sync`, `fba claims|stock|warehouses|map-warehouse|opening-balance` and
+`notices list|send`."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.fba import inbound as inbound_shipments
 from orderbridge.amazon.fba.claims import claims as open_claims
 from orderbridge.amazon.fba.ledger_booking import stock_by_centre
+from orderbridge.amazon.fba_warehouses import fba_mappings, map_fba_warehouse
 from orderbridge.book.catalog import Product
 from orderbridge.book.inventory import Warehouse
 from orderbridge.book.transfers import WarehouseTransfer
 from orderbridge.cli.catalog import AsJson
-from orderbridge.cli.context import console, errors, fail, sessions, settings
+from orderbridge.cli.context import console, errors, fail, sessions, settings, unit_of_work
 from orderbridge.cli.output import print_json, print_table
 from orderbridge.clock import utc_now
 from orderbridge.errors import OrderbridgeError
@@ -25,7 +27,10 @@ from orderbridge.notify.notices import notices as all_notices
 inbound = typer.Typer(
     help="FBA inbound shipments and the transfers they became (F3-F5).", no_args_is_help=True
 )
-fba = typer.Typer(help="FBA stock per fulfilment centre and reimbursement claims.", no_args_is_help=True)
+fba = typer.Typer(
+    help="FBA stock per fulfilment centre and account, its warehouses, and reimbursement claims.",
+    no_args_is_help=True,
+)
 notices = typer.Typer(help="E-mails the book queued for you (F5): list, send.", no_args_is_help=True)
 AccountOption = Annotated[
     str | None, typer.Option("--account", help="Account id or selling partner id (default: every account).")
@@ -191,6 +196,46 @@ def stock_command(account: AccountOption = None, as_json: AsJson = False) -> Non
     columns = ["account", "sku", "centre", "units"]
     print_table(
         "FBA stock by centre", columns, [[r[c] for c in columns] for r in rows], right=frozenset({"units"})
+    )
+
+
+@fba.command("warehouses")
+def warehouses_command(as_json: AsJson = False) -> None:
+    """Which warehouse holds each account's FBA stock per FBA region (made on first need)."""
+    with sessions()() as session:
+        rows = [mapping.__dict__ for mapping in fba_mappings(session)]
+    if as_json:
+        print_json(rows)
+        return
+    columns = ["account", "region", "warehouse"]
+    print_table("FBA warehouses per account", columns, [[r[c] for c in columns] for r in rows])
+
+
+@fba.command("map-warehouse")
+def map_warehouse_command(
+    account: Annotated[str, typer.Argument(help="Selling partner id (or account id).")],
+    region: Annotated[
+        str, typer.Argument(help="The FBA region: as `fba warehouses` lists it (e.g. EU, FBA).")
+    ],
+    warehouse: Annotated[str, typer.Argument(help="Code of an FBA warehouse.")],
+    as_json: AsJson = False,
+) -> None:
+    """Hold an account's FBA stock of a region in this warehouse (another account's too, to keep them
+    together). Map before the account's first FBA sync: stock already booked stays where it is."""
+    from orderbridge.cli.sync import _accounts
+
+    try:
+        with unit_of_work() as session:
+            (found,) = _accounts(session, account)
+            mapping = map_fba_warehouse(session, found, region, warehouse)
+    except OrderbridgeError as error:
+        raise fail(str(error)) from None
+    if as_json:
+        print_json(mapping.__dict__)
+        return
+    console.print(
+        f"account {mapping.account}: FBA stock of {mapping.region} is held in {mapping.warehouse}",
+        highlight=False,
     )
 
 

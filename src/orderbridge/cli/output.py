@@ -7,9 +7,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -17,6 +18,8 @@ from orderbridge.book.errors import BookError
 from orderbridge.book.money import round_money
 from orderbridge.cli.context import console, errors, fail
 from orderbridge.imports.errors import ImportRejectedError
+
+T = TypeVar("T")
 
 # Files with at least this many rows get a progress bar (on stderr, so --json output stays clean).
 BIG_FILE_ROWS = 500
@@ -46,7 +49,8 @@ def print_table(
     for name in right:
         table.columns[columns.index(name)].justify = "right"
     for row in rows:
-        table.add_row(*("-" if cell is None or cell == "" else str(cell) for cell in row))
+        # Cells are data, never markup: "[protected]" or "[Redacted]" must print as written.
+        table.add_row(*("-" if cell is None or cell == "" else escape(str(cell)) for cell in row))
     console.print(table)
 
 
@@ -54,6 +58,14 @@ def money(amount: Decimal, currency: str) -> Decimal:
     """An amount as the currency writes it (12.9900 -> 12.99), unless that would drop a digit."""
     rounded = round_money(amount, currency)
     return rounded if rounded == amount else amount.normalize()
+
+
+def checked(what: str, parse: Callable[[str], T], text: str) -> T:
+    """`text` parsed by the same rule an import applies, or exit 1 naming the value and what is wrong."""
+    try:
+        return parse(text)
+    except ValueError as error:
+        raise fail(f"{what} {text!r} {error}") from None
 
 
 def yes_no(flag: bool) -> str:

@@ -1,17 +1,22 @@
-"""`orderbridge orders tracking|ship-csv` and `orderbridge carriers ...`: correcting a shipment's
-tracking (the confirmation goes to Amazon again), shipping from a file, and the carrier list."""
+"""`orderbridge orders tracking|ship-csv`, `orderbridge carriers ...` and `orderbridge shipping-methods
+...`: correcting a shipment's tracking (the confirmation goes to Amazon again), shipping from a file, the
+carrier list, and the carrier each shipping method ships with."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Annotated
 
 import typer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from orderbridge.amazon.outbound.corrections import correct_tracking
-from orderbridge.book.orders.carriers import list_carriers, save_carrier
+from orderbridge.book.orders.carriers import find_carrier, list_carriers, save_carrier
+from orderbridge.book.orders.model import SalesOrder, ShippingMethod
+from orderbridge.book.orders.statuses import set_carrier
 from orderbridge.cli.catalog import AsJson, CsvFile
-from orderbridge.cli.context import console, unit_of_work
+from orderbridge.cli.context import console, fail, unit_of_work
 from orderbridge.cli.orders import find_order
 from orderbridge.cli.output import print_json, print_table, reported_errors, yes_no
 from orderbridge.clock import utc_now
@@ -20,6 +25,10 @@ from orderbridge.imports.shipments import ship_from_csv
 
 carriers = typer.Typer(
     help="Carriers: the list shipments choose from, and which have no tracking numbers.",
+    no_args_is_help=True,
+)
+shipping_methods = typer.Typer(
+    help="Shipping methods, as the channels name them, and the carrier each ships with.",
     no_args_is_help=True,
 )
 
@@ -104,3 +113,64 @@ def carriers_add(
             "tracking numbers required" if carrier.has_tracking else "no tracking numbers"
         )
     console.print(line, highlight=False)
+
+
+@shipping_methods.command("list")
+def shipping_methods_list(as_json: AsJson = False) -> None:
+    """Every shipping method the channels have sent, its carrier and how many orders use it."""
+    with unit_of_work() as session:
+        found = shipping_method_listing(session)
+    if as_json:
+        print_json([asdict(m) for m in found])
+        return
+    rows = [[m.name, m.carrier, m.orders] for m in found]
+    print_table(
+        "Shipping methods", ["shipping method", "carrier", "orders"], rows, right=frozenset({"orders"})
+    )
+
+
+@shipping_methods.command("set-carrier")
+def shipping_methods_set_carrier(
+    name: Annotated[str, typer.Argument(help="The shipping method, as `shipping-methods list` shows it.")],
+    carrier: Annotated[str | None, typer.Argument(help="A carrier from `orderbridge carriers list`.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the method's carrier.")] = False,
+) -> None:
+    """Name the carrier a shipping method's orders ship with (O8): shipping such an order without a
+    carrier uses it. A method not seen on an order yet is added, e.g. Amazon's STANDARD or NEXT_DAY."""
+    if (carrier is None) == (not clear):
+        raise fail("give a CARRIER, or --clear to remove the method's carrier")
+    method_name = name.strip()
+    if not method_name or len(method_name) > 200:
+        raise fail(f"shipping method {name!r}: must be 1 to 200 characters")
+    with reported_errors(), unit_of_work() as session:
+        known = session.scalar(select(ShippingMethod.id).where(ShippingMethod.name == method_name))
+        chosen = None
+        if carrier is not None:
+            found = find_carrier(session, carrier)
+            if found is None:
+                raise fail(
+                    f"carrier {carrier!r} is not on the carrier list (see `orderbridge carriers list`)"
+                )
+            chosen = found.name
+        set_carrier(session, method_name, chosen)
+    line = f"shipping method {method_name}: " + (f"carrier {chosen}" if chosen else "no carrier")
+    if known is None:
+        line += " (a new shipping method: no order has it yet)"
+    console.print(line, highlight=False)
+
+
+@dataclass(frozen=True)
+class ShippingMethodView:
+    name: str
+    carrier: str | None
+    orders: int
+
+
+def shipping_method_listing(session: Session) -> list[ShippingMethodView]:
+    orders = (
+        select(func.count(SalesOrder.id))
+        .where(SalesOrder.shipping_method_id == ShippingMethod.id)
+        .scalar_subquery()
+    )
+    query = select(ShippingMethod.name, ShippingMethod.carrier, orders).order_by(ShippingMethod.name)
+    return [ShippingMethodView(name, carrier, int(count)) for name, carrier, count in session.execute(query)]

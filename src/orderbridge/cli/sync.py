@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -213,6 +214,14 @@ def preview_command(
     ]
     columns = ["kind", "sku", "name", "qty", "net", "tax", "tax code", "nominal"]
     print_table(f"Rows ({new.currency})", columns, rows, right=frozenset({"qty", "net", "tax"}))
+    total = sum((row.net + row.tax for row in new.rows), Decimal(0))
+    line = f"total {total} {new.currency}"
+    amazon_total = ((doc.get("proceeds") or {}).get("grandTotal") or {}).get("amount")
+    if amazon_total is not None:  # the booking refuses an order whose rows do not add up to it
+        line += f" (Amazon's proceeds total {amazon_total} {new.currency})"
+    if new.withheld_tax:
+        line += f"; withheld tax {new.withheld_tax} {new.currency}"
+    console.print(line, highlight=False)
     for alert in mapped.alerts:
         console.print(f"alert: {alert.message}", highlight=False)
 

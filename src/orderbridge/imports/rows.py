@@ -11,8 +11,10 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Annotated, Any, Generic, TypeVar, cast
 
+from babel import Locale
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
+from orderbridge.amazon.marketplaces import MARKETPLACES, by_code
 from orderbridge.book.inventory import WarehouseKind
 from orderbridge.imports.csv_source import CsvTable
 from orderbridge.imports.errors import ImportRejectedError, Problem
@@ -21,6 +23,7 @@ PRICE_PREFIX = "price:"
 AMOUNT_PLACES = 4
 _YES = {"yes", "y", "true", "1"}
 _NO = {"no", "n", "false", "0"}
+_TERRITORIES = frozenset(Locale("en").territories)
 
 
 def _text(max_length: int) -> BeforeValidator:
@@ -74,6 +77,66 @@ def _kind(value: Any) -> Any:
     return value
 
 
+RATE_PLACES = 6  # tax_codes.rate holds a fraction with six decimal places (20.5% = 0.205)
+
+
+def tax_rate(text: str) -> Decimal:
+    """A tax rate as a seller writes it, as the fraction the book keeps: `0.20` or `20%` -> 0.20.
+
+    A bare number of 1 or more is refused rather than read as a percentage: `20` could mean 20% or a
+    typo, and no sales tax is 100% or more."""
+    value = text.strip()
+    percent = value.endswith("%")
+    try:
+        rate = Decimal(value.removesuffix("%").strip())
+    except InvalidOperation:
+        raise ValueError("must be a rate such as 0.20 or 20%") from None
+    if not rate.is_finite() or rate < 0:
+        raise ValueError("must be a rate of 0 or more, such as 0.20 or 20%")
+    if percent:
+        rate = rate / 100
+    if rate >= 1:
+        raise ValueError("must be under 100%: write 0.20 or 20% for twenty percent")
+    if rate != rate.quantize(Decimal(1).scaleb(-RATE_PLACES)):
+        raise ValueError(f"has more than {RATE_PLACES} decimal places as a fraction")
+    return rate.normalize() if rate else Decimal(0)
+
+
+def _rate(value: Any) -> Any:
+    return tax_rate(value) if isinstance(value, str) else value
+
+
+# Babel's territories include groupings that are no country a parcel goes to.
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "QO", "UN", "ZZ"})
+
+
+def country_code(text: str) -> str:
+    """An ISO 3166 country code (`gb` -> `GB`); `UK` is refused with its ISO spelling named."""
+    code = text.strip().upper()
+    if code == "UK":
+        raise ValueError("is not an ISO country code: the United Kingdom is GB")
+    if len(code) != 2 or not code.isalpha() or code in _NOT_COUNTRIES or code not in _TERRITORIES:
+        raise ValueError("must be a two-letter ISO country code such as GB, DE or US")
+    return code
+
+
+def marketplace_id(text: str) -> str:
+    """Amazon's id of a marketplace given by its code (`UK`, `de`) or its id."""
+    found = by_code(text)
+    if found is None:
+        known = ", ".join(MARKETPLACES)
+        raise ValueError(f"is not an Amazon marketplace; the marketplaces are {known} (or their ids)")
+    return found.marketplace_id
+
+
+def _country(value: Any) -> Any:
+    return country_code(value) if isinstance(value, str) else value
+
+
+def _marketplace(value: Any) -> Any:
+    return marketplace_id(value) if isinstance(value, str) else value
+
+
 Sku = Annotated[str, _text(100)]
 ProductName = Annotated[str, _text(500)]
 Code = Annotated[str, _text(40)]
@@ -116,6 +179,20 @@ class WarehouseRow(Row):
     name: WarehouseName
     kind: Kind | None = None  # own for a new warehouse; an existing one keeps its kind
     region: Region | None = None
+
+
+class TaxCodeRow(Row):
+    code: Annotated[str, _text(20)]
+    name: Annotated[str, _text(200)]
+    rate: Annotated[Decimal, BeforeValidator(_rate)]
+
+
+class TaxRuleRow(Row):
+    tax_code: Annotated[str, _text(20)]
+    marketplace: Annotated[str, BeforeValidator(_marketplace)] | None = None  # kept as Amazon's id
+    ship_to_country: Annotated[str, BeforeValidator(_country)] | None = None
+    tax_class: Code | None = None
+    priority: Annotated[int, BeforeValidator(_whole_number)] = 0
 
 
 class StockRow(Row):

@@ -2,7 +2,8 @@
 
 With no Amazon account configured, run starts the bundled sandbox on a local port (uvicorn in a daemon
 thread, its virtual clock sped up), adds its sellers as accounts pointed at it and gives the book what
-the sandbox's orders need (statuses, an own and an FBA warehouse, tax rules, channel settings). Sandbox
+the sandbox's orders need (statuses, an own warehouse and an FBA warehouse per seller, tax rules,
+channel settings). Sandbox
 accounts run on the sandbox's clock; real accounts on UTC.
 """
 
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orderbridge.amazon.accounts import SellerAccount, add_account, list_accounts, sandbox_accounts
 from orderbridge.amazon.channel import change_settings, channel_for
+from orderbridge.amazon.fba_warehouses import fba_mappings, map_fba_warehouse, region_of
 from orderbridge.amazon.listings import ListingFulfilment, connect_listing, find_listing
 from orderbridge.amazon.marketplaces import ENDPOINTS
 from orderbridge.amazon.orders.cursors import TWO_MINUTES, SyncCursor
@@ -177,6 +179,7 @@ def add_sandbox_accounts(
                 continue
             added.append(add_account(session, keys, new, clock=utc_now).label)
         prepare_sandbox_book(session, [m for a in list_accounts(session) for m in a.marketplace_ids])
+        keep_sandbox_sellers_apart(session, [a for a in list_accounts(session) if not is_real(a)])
         listings = httpx.get(running.url + "/_sandbox/listings", timeout=10.0)
         listings.raise_for_status()
         stock_sandbox_catalog(session, listings.json()["listings"])
@@ -203,6 +206,22 @@ def prepare_sandbox_book(session: Session, marketplace_ids: list[str]) -> None:
     for marketplace_id in dict.fromkeys(marketplace_ids):
         channel = channel_for(session, marketplace_id)
         change_settings(session, channel, {"fbm_warehouse": "MAIN", "fba_warehouse": "FBA"})
+
+
+def keep_sandbox_sellers_apart(session: Session, accounts: list[SellerAccount]) -> None:
+    """Each sandbox seller's FBA stock in a warehouse of its own (Amazon counts it per seller), made and
+    mapped once; a seller whose FBA stock the book already placed keeps its warehouse."""
+    fba = warehouse_by_code(session, "FBA")
+    region = region_of(fba)
+    placed = {(m.account, m.region) for m in fba_mappings(session)}
+    for account in accounts:
+        if (account.label, region) in placed:
+            continue
+        code = f"FBA-{account.selling_partner_id}"[:40]
+        warehouse = session.scalar(select(Warehouse).where(Warehouse.code == code))
+        if warehouse is None:
+            warehouse = add_warehouse(session, code, f"Amazon FBA ({account.name})"[:200], WarehouseKind.FBA)
+        map_fba_warehouse(session, account, region, warehouse.code)
 
 
 SANDBOX_OPENING_STOCK = 200

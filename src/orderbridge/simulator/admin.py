@@ -107,7 +107,8 @@ async def clock(ctx: Ctx) -> Response:
 
 
 async def place_order(ctx: Ctx) -> Response:
-    """Body: sellerId?, marketplace, items [{sku, quantity, giftMessage?, giftWrap?}], prime, business..."""
+    """Body: sellerId?, marketplace, items [{sku, quantity, giftMessage?, giftWrap?}], prime, business...,
+    salesChannel (AMAZON, or NON_AMAZON for a multi-channel fulfilment order, fulfilled by Amazon)."""
     body = await ctx.json_body()
     world = ctx.sandbox.world
     seller = body.get("sellerId") or next(iter(world.accounts))
@@ -153,6 +154,12 @@ async def place_order(ctx: Ctx) -> Response:
         replaces_order_id=body.get("replacesOrderId", ""),
         seller_order_id=body.get("sellerOrderId", ""),
     )
+    channel = body.get("salesChannel", "AMAZON")
+    if channel not in ("AMAZON", "NON_AMAZON"):
+        raise invalid_input(f"salesChannel {channel!r} is not AMAZON or NON_AMAZON")
+    if channel == "NON_AMAZON" and fulfilled_by != "AMAZON":
+        raise invalid_input("a multi-channel (NON_AMAZON) order is fulfilled by Amazon")
+    cart.channel = channel
     order = lifecycle.place(world, cart, visible_delay=ctx.sandbox.faults.late_delay())
     return json_response({"orderId": order.order_id, "order": order.doc}, 201)
 

@@ -27,6 +27,8 @@ def register(world: World) -> None:
             lifecycle.cancel(w, order, by="BUYER", reason="Order created by mistake")
         elif action == "request" and order.status == "UNSHIPPED":
             lifecycle.request_cancellation(w, order, "No longer needed")
+        elif action == "unfulfillable":
+            lifecycle.mark_unfulfillable(w, order)
         elif action == "amazon_cancel" and order.status == "UNSHIPPED":
             lifecycle.cancel(w, order, by="AMAZON", reason="Payment could not be verified")
         elif (

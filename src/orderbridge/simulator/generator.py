@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from orderbridge.simulator import followups, inbound, lifecycle
+from orderbridge.simulator import followups, inbound, lifecycle, order_builder
 from orderbridge.simulator.marketplaces import MARKETPLACES, Marketplace, marketplace
 from orderbridge.simulator.order_builder import Cart, CartLine
 from orderbridge.simulator.world import (
@@ -37,6 +37,34 @@ DEFAULT_MIX = {
     "replacement": 0.01,
     "lost": 0.01,
     "late": 0.0,
+    # Amazon's whole variety (issue 17); each drawn from a random source of its own (see `_variety`), so
+    # a seed's order stream keeps its orders, ids and times. Shares are of the orders named.
+    "fba_prime": 0.7,  # of FBA orders: PRIME too (v2026 marks FBA orders PRIME)
+    "premium": 0.02,  # of merchant orders: PREMIUM (premium shipping)
+    "ship_plus": 0.03,  # of merchant orders: FBM_SHIP_PLUS
+    "delivery_by_amazon": 0.02,  # of merchant orders: DELIVERY_BY_AMAZON
+    "pickup": 0.01,  # of US merchant orders: IN_STORE_PICK_UP
+    "preorder": 0.01,  # PREORDER: PENDING_AVAILABILITY until the release date
+    "invoice_by_amazon": 0.1,  # of UK / EU orders: INVOICE_BY_AMAZON (Amazon issues the VAT invoice)
+    "haul": 0.01,  # AMAZON_HAUL
+    "bazaar": 0.005,  # AMAZON_BAZAAR
+    "ship_promo": 0.1,  # of orders charged shipping: a promotion on the shipping (DISCOUNT subtype SHIPPING)
+    "transparency": 0.03,  # of lines: TRANSPARENCY (FBA: Amazon reports the unit codes when it ships)
+    "subscribe": 0.02,  # of lines: SUBSCRIBE_AND_SAVE
+    "serial": 0.02,  # of merchant lines: serial numbers required
+    "cod": 0.06,  # of IT / ES orders: cash on delivery (COD_FEE, paymentMethod CashOnDelivery)
+    "tip": 0.02,  # of US orders: a DELIVERY_TIP (PENDING, FINALIZED when shipped)
+    "other_fee": 0.02,  # an OTHER charge (a regulatory fee) on the first item
+    "facilitator_eu": 0.12,  # of UK / EU orders: Amazon withholds the VAT (deemed supplier)
+    "export": 0.3,  # of UK facilitator orders: shipped to Ireland under IOSS (Irish VAT)
+    "mcf": 0.02,  # of FBA orders: multi-channel fulfilment (salesChannel NON_AMAZON)
+    "unfulfillable": 0.25,  # of multi-channel orders: Amazon cannot fulfil them (UNFULFILLABLE)
+    "ledger_twins": 0.3,  # of FBA orders: one ledger Shipments row per unit (identical twin rows)
+    # Shapes the model leaves open (docs/amazon-payloads.md): the share sent in the second shape.
+    "discount_detailed": 0.5,  # item-only DISCOUNT with its ITEM detailed breakdown (else none)
+    "discount_tax_separate": 0.5,  # tax on discounts as TAX subtype DISCOUNT (else netted in ITEM/SHIPPING)
+    "eu_tax_on_top": 0.0,  # Europe: subtotals net of VAT with TAX on top (else VAT inside them)
+    "tip_in_pending_total": 1.0,  # grandTotal counts a PENDING tip (else only once FINALIZED)
 }
 FIRST = (
     "Anna",
@@ -314,7 +342,9 @@ def generate(settings: Settings, progress: Callable[[int, int], None] | None = N
     followups.schedule_incidents(
         world, seed=settings.seed, start=start, days=settings.days, sellers=incident_sellers
     )
-    mix = settings.mix
+    mix = {**DEFAULT_MIX, **settings.mix}
+    # Amazon's variety draws from a random source of its own, so a seed's order stream stays as it was.
+    variety = random.Random(settings.seed * 104729 + 17)
     total = settings.orders_per_day * settings.days
     times = sorted(rng.uniform(start, settings.now) for _ in range(total))
     for n, ts in enumerate(times):
@@ -322,7 +352,7 @@ def generate(settings: Settings, progress: Callable[[int, int], None] | None = N
         account, listings, region_markets = rng.choice(sellers)
         end = math.inf if settings.live else settings.now
         sale = Sale(account, listings, rng.choice(region_markets), rng.choice(buyers), ts, end)
-        _place_one(world, rng, mix, sale)
+        _place_one(world, rng, mix, sale, variety)
         if progress is not None and (n % 500 == 0 or n == total - 1):
             progress(n + 1, total)
     world.catch_up(settings.now)
@@ -341,7 +371,9 @@ class Sale:
     end: float
 
 
-def _place_one(world: World, rng: random.Random, mix: dict[str, float], sale: Sale) -> None:
+def _place_one(
+    world: World, rng: random.Random, mix: dict[str, float], sale: Sale, variety: random.Random
+) -> None:
     account, listings, mkt, buyer, ts, end = (
         sale.account,
         sale.listings,
@@ -378,6 +410,7 @@ def _place_one(world: World, rng: random.Random, mix: dict[str, float], sale: Sa
         business=business,
         purchase_order_number=f"PO-{rng.randint(1000, 9999)}" if business else "",
     )
+    _variety(cart, variety, mix)
     # "late" share: orders that surface minutes after their lastUpdatedTime (issue 4 §6).
     late = rng.uniform(300, 1800) if mix["late"] and rng.random() < mix["late"] else 0.0
     order = lifecycle.place(world, cart, visible_delay=late)
@@ -399,3 +432,101 @@ def _place_one(world: World, rng: random.Random, mix: dict[str, float], sale: Sa
     for action in ("return", "replacement", "lost"):
         if rng.random() < mix[action]:
             later(rng.uniform(4, 10) * DAY, action)
+    if cart.extra.get("unfulfillable"):
+        later(lifecycle.READY_AFTER + 600, "unfulfillable")
+
+
+EUROPE_VAT = ("UK", "DE", "FR", "IT", "ES")
+CASH_ON_DELIVERY = ("IT", "ES")
+
+
+def _variety(cart: Cart, variety: random.Random, mix: dict[str, float]) -> None:
+    """Amazon's whole variety on a cart: programs, promotions on shipping, cash on delivery, tips, other
+    charges, facilitator tax with its EU scheme, multi-channel orders, item flags, and the open shapes.
+    Every share draws once per order (or line) whatever the others decide, so changing one share
+    leaves the other choices of a seed where they were."""
+    mkt, by_amazon = cart.marketplace, cart.fulfilled_by == "AMAZON"
+    draw = {key: variety.random() for key in _ORDER_DRAWS}
+
+    def chosen(key: str, applies: bool = True) -> bool:
+        return applies and draw[key] < mix[key]
+
+    programs = [
+        name
+        for name, on in (
+            ("PRIME", chosen("fba_prime", by_amazon) and not cart.prime),
+            ("PREMIUM", chosen("premium", not by_amazon)),
+            ("FBM_SHIP_PLUS", chosen("ship_plus", not by_amazon)),
+            ("DELIVERY_BY_AMAZON", chosen("delivery_by_amazon", not by_amazon and not cart.easy_ship)),
+            ("IN_STORE_PICK_UP", chosen("pickup", not by_amazon and mkt.code == "US")),
+            ("PREORDER", chosen("preorder")),
+            ("INVOICE_BY_AMAZON", chosen("invoice_by_amazon", mkt.code in EUROPE_VAT)),
+            ("AMAZON_HAUL", chosen("haul")),
+            ("AMAZON_BAZAAR", chosen("bazaar")),
+        )
+        if on
+    ]
+    cart.programs = tuple(programs)
+    if "PREORDER" in programs:
+        cart.extra["release_after"] = 3600 * (2 + 18 * draw["release"])
+    cart.channel = "NON_AMAZON" if chosen("mcf", by_amazon) else "AMAZON"
+    if cart.channel == "NON_AMAZON":
+        cart.programs = ()
+        cart.prime = cart.business = False
+        cart.extra["unfulfillable"] = chosen("unfulfillable")
+    cart.cash_on_delivery = chosen("cod", mkt.code in CASH_ON_DELIVERY)
+    tips = (Decimal("1.00"), Decimal("2.00"), Decimal("3.00"), Decimal("5.00"))
+    cart.delivery_tip = (
+        tips[int(draw["tip_amount"] * len(tips))] if chosen("tip", mkt.code == "US") else Decimal(0)
+    )
+    cart.tip_in_pending_total = chosen("tip_in_pending_total")
+    cart.other_fee = chosen("other_fee")
+    if chosen("facilitator_eu", mkt.code in EUROPE_VAT):
+        if mkt.code == "UK":
+            cart.facilitator = order_builder.UK_FACILITATOR
+            if chosen("export"):
+                cart.ship_to_country, cart.reporting_scheme = "IE", "IOSS"
+        else:
+            cart.facilitator = order_builder.EU_FACILITATOR
+            # Held in the EU (FBA): Union one stop shop; shipped in from outside the EU: Import one stop shop.
+            cart.reporting_scheme = "UOSS" if by_amazon else "IOSS"
+    cart.tax_on_top = chosen("eu_tax_on_top", mkt.tax_inclusive)
+    cart.discount_tax_separate = chosen("discount_tax_separate")
+    cart.extra["unit_ledger_rows"] = chosen("ledger_twins", by_amazon)
+    charged_shipping = not (cart.prime or by_amazon)
+    for line in cart.lines:
+        line_draw = {key: variety.random() for key in _LINE_DRAWS}
+        line.shipping_promotion_id = (
+            "PROMO-FREESHIP" if charged_shipping and line_draw["ship_promo"] < mix["ship_promo"] else ""
+        )
+        line.discount_detailed = line_draw["discount_detailed"] < mix["discount_detailed"]
+        line.transparency = line_draw["transparency"] < mix["transparency"]
+        line.subscribe_and_save = line_draw["subscribe"] < mix["subscribe"]
+        line.serial_required = not by_amazon and line_draw["serial"] < mix["serial"]
+
+
+_ORDER_DRAWS = (
+    "fba_prime",
+    "premium",
+    "ship_plus",
+    "delivery_by_amazon",
+    "pickup",
+    "preorder",
+    "release",
+    "invoice_by_amazon",
+    "haul",
+    "bazaar",
+    "mcf",
+    "unfulfillable",
+    "cod",
+    "tip",
+    "tip_amount",
+    "tip_in_pending_total",
+    "other_fee",
+    "facilitator_eu",
+    "export",
+    "eu_tax_on_top",
+    "discount_tax_separate",
+    "ledger_twins",
+)
+_LINE_DRAWS = ("ship_promo", "discount_detailed", "transparency", "subscribe", "serial")

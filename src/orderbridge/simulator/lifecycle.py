@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 from typing import Any
 
 from orderbridge.simulator.clock import parse_iso
 from orderbridge.simulator.errors import invalid_input
 from orderbridge.simulator.marketplaces import BY_ID
-from orderbridge.simulator.order_builder import Cart, build_order, reprice_item, resum_order
+from orderbridge.simulator.order_builder import (
+    Cart,
+    build_order,
+    finalize_tips,
+    item_parts,
+    reprice_item,
+    resum_order,
+    tax_on_top,
+)
 from orderbridge.simulator.world import Doc, FinancialEvent, LedgerEvent, Scheduled, SimOrder, World
 
+DAY = 86400.0
 READY_AFTER = 30 * 60.0  # Pending orders become Unshipped after about 30 minutes (issue 4 §2)
 COMMISSION = Decimal("0.15")
 FBA_FEE = Decimal("3.22")
@@ -21,6 +31,7 @@ def register(world: World) -> None:
     world.handlers["ready"] = _on_ready
     world.handlers["fba_ship"] = _on_fba_ship
     world.handlers["hide_phone"] = _on_hide_phone
+    world.handlers["release"] = _on_release
 
 
 def place(world: World, cart: Cart, *, visible_delay: float = 0.0) -> SimOrder:
@@ -37,7 +48,14 @@ def place(world: World, cart: Cart, *, visible_delay: float = 0.0) -> SimOrder:
         buyer_id=cart.buyer.buyer_id,
     )
     world.add_order(order)
-    world.schedule(cart.created_ts + READY_AFTER, "ready", order.order_id)
+    if cart.extra.get("unit_ledger_rows"):
+        world.unit_ledger_rows.add(order.order_id)
+    if order.status == "PENDING_AVAILABILITY":  # a pre-order waits for its release date
+        world.schedule(
+            cart.created_ts + float(cart.extra.get("release_after", DAY)), "release", order.order_id
+        )
+    else:
+        world.schedule(cart.created_ts + READY_AFTER, "ready", order.order_id)
     return order
 
 
@@ -52,6 +70,22 @@ def adopt(world: World, seller_id: str, doc: Doc, *, visible_ts: float | None = 
     elif order.status in ("UNSHIPPED", "PARTIALLY_SHIPPED") and order.fulfilled_by == "AMAZON":
         world.schedule(world.now + 4 * 3600, "fba_ship", order.order_id)
     return order
+
+
+def _on_release(world: World, event: Scheduled) -> None:
+    """A pre-order's release date: payment authorisation starts (PENDING), Ready follows as usual."""
+    order = world.orders.get(event.key)
+    if order is not None and order.status == "PENDING_AVAILABILITY":
+        order.doc["fulfillment"]["fulfillmentStatus"] = "PENDING"
+        world.touch(order)
+        world.schedule(world.now + READY_AFTER, "ready", order.order_id)
+
+
+def mark_unfulfillable(world: World, order: SimOrder) -> None:
+    """Amazon cannot fulfil a multi-channel (NON_AMAZON) order: it ends UNFULFILLABLE, nothing ships."""
+    if order.status in ("PENDING", "UNSHIPPED") and order.doc["salesChannel"]["channelName"] == "NON_AMAZON":
+        order.doc["fulfillment"]["fulfillmentStatus"] = "UNFULFILLABLE"
+        world.touch(order)
 
 
 def _on_ready(world: World, event: Scheduled) -> None:
@@ -81,7 +115,9 @@ def make_ready(world: World, order: SimOrder) -> None:
     order.doc["fulfillment"]["fulfillmentStatus"] = "UNSHIPPED"
     world.touch(order)
     if order.fulfilled_by == "AMAZON":
-        world.schedule(world.now + world.rng.uniform(2, 20) * 3600, "fba_ship", order.order_id)
+        # A released pre-order draws from its own source, so the world's other draws keep their order.
+        rng = random.Random(order.order_id) if "PREORDER" in order.doc.get("programs", []) else world.rng
+        world.schedule(world.now + rng.uniform(2, 20) * 3600, "fba_ship", order.order_id)
 
 
 def cancel(
@@ -110,7 +146,7 @@ def cancel(
         item["quantityOrdered"] -= units
         fulfilment["quantityUnfulfilled"] = open_units - units
         ratio = Decimal(item["quantityOrdered"]) / Decimal(before) if before else Decimal(0)
-        reprice_item(item, ratio, tax_inclusive=BY_ID[order.marketplace_id].tax_inclusive)
+        reprice_item(item, ratio)
         item.setdefault("cancellation", {})["cancellationExecution"] = {
             "cancelledBy": by,
             "cancelReason": reason or "Buyer cancelled",
@@ -191,21 +227,33 @@ def ship_by_amazon(world: World, order: SimOrder) -> None:
         shipped[item["orderItemId"]] = units
         sku = item["product"]["sellerSku"]
         fc = pick_fulfillment_center(world, order.seller_id, sku, mkt.fulfillment_centers, units)
-        world.record_ledger(
-            LedgerEvent(
-                order.seller_id,
-                world.now,
-                sku,
-                "Shipments",
-                order.order_id,
-                -units,
-                fc,
-                country=mkt.country_code,
+        # Some shipments come as one ledger row per unit: identical twin rows, each a real event (F10).
+        per_unit = order.order_id in world.unit_ledger_rows
+        for quantity in [-1] * units if per_unit else [-units]:
+            world.record_ledger(
+                LedgerEvent(
+                    order.seller_id,
+                    world.now,
+                    sku,
+                    "Shipments",
+                    order.order_id,
+                    quantity,
+                    fc,
+                    country=mkt.country_code,
+                )
             )
-        )
+        if "TRANSPARENCY" in item.get("programs", []):
+            _add_serial_numbers(item, units)
     _settle_shipment(world, order, shipped, "AFN")
     _update_shipped_status(order)
     world.touch(order)
+
+
+def _add_serial_numbers(item: Doc, units: int) -> None:
+    """Amazon reports the unit codes of Transparency items it ships (model: ItemProduct.serialNumbers)."""
+    numbers = item["product"].setdefault("serialNumbers", [])
+    start = len(numbers)
+    numbers.extend(f"TPC{item['orderItemId'][-8:]}{n:03d}" for n in range(start, start + units))
 
 
 def pick_fulfillment_center(
@@ -242,36 +290,77 @@ def _update_shipped_status(order: SimOrder) -> None:
     items = order.doc["orderItems"]
     open_units = sum(i["fulfillment"]["quantityUnfulfilled"] for i in items)
     order.doc["fulfillment"]["fulfillmentStatus"] = "PARTIALLY_SHIPPED" if open_units else "SHIPPED"
+    if not open_units:
+        finalize_tips(order.doc)
 
 
-def _subtotals(item: Doc) -> dict[str, Decimal]:
-    return {
-        b["type"]: Decimal(b["subtotal"]["amount"]) for b in item.get("proceeds", {}).get("breakdowns", [])
+def _withheld_prefix(item: Doc) -> str:
+    """The settlement's withheld-tax description for a facilitator item, "" when the seller owes the tax."""
+    tax = item.get("tax", {})
+    if not any(c.get("model") == "MARKETPLACE_FACILITATOR" for c in tax.get("taxCollections", [])):
+        return ""
+    schemes = {b.get("reportingScheme") for b in tax.get("taxCalculationBreakdowns", [])}
+    if "IOSS" in schemes:
+        return "LowValueGoodsTax"
+    return "MarketplaceFacilitatorTax" if "NA" in _regions(item) else "MarketplaceFacilitatorVAT"
+
+
+def _regions(item: Doc) -> set[str]:
+    currency = item.get("proceeds", {}).get("proceedsTotal", {}).get("currencyCode", "")
+    return {"NA"} if currency in ("USD", "CAD", "MXN") else {"EU"}
+
+
+def _money_rows(item: Doc, tax_inclusive: bool) -> list[tuple[str, str, Decimal]]:
+    """Settlement amount components of a whole item (SPAPI.md §8.1 vocabulary; docs/amazon-payloads.md)."""
+    parts = item_parts(item)
+
+    def part(key: str) -> Decimal:
+        return parts.get(key, Decimal(0))
+
+    gross = {kind: part(kind) for kind in ("ITEM", "SHIPPING", "GIFT_WRAP", "COD_FEE", "OTHER")}
+    promotions = {kind: part(f"DISCOUNT_{kind}") for kind in ("ITEM", "SHIPPING")}
+    if tax_inclusive and tax_on_top(item):  # subtotals net of VAT: the settlement shows them gross
+        for kind in gross:
+            gross[kind] += part(f"TAX_{kind}")
+        promotions["ITEM"] += part("TAX_DISCOUNT")
+    taxes = {
+        "Principal": part("TAX_ITEM") + part("TAX_DISCOUNT") + part("TAX_COD_FEE") + part("TAX_OTHER"),
+        "Shipping": part("TAX_SHIPPING"),
+        "Giftwrap": part("TAX_GIFT_WRAP"),
     }
+    rows = [
+        ("ItemPrice", "Principal", gross["ITEM"]),
+        ("ItemPrice", "Shipping", gross["SHIPPING"]),
+        ("ItemPrice", "GiftWrap", gross["GIFT_WRAP"]),
+        ("ItemPrice", "CODFee", gross["COD_FEE"]),
+        ("ItemPrice", "Other", gross["OTHER"]),
+        ("Promotion", "Principal", promotions["ITEM"]),
+        ("Promotion", "Shipping", promotions["SHIPPING"]),
+    ]
+    if not tax_inclusive:
+        rows += [
+            ("ItemPrice", "Tax", taxes["Principal"]),
+            ("ItemPrice", "ShippingTax", taxes["Shipping"]),
+            ("ItemPrice", "GiftWrapTax", taxes["Giftwrap"]),
+        ]
+    prefix = _withheld_prefix(item)
+    if prefix:
+        rows += [("ItemWithheldTax", f"{prefix}-{part_name}", -amount) for part_name, amount in taxes.items()]
+    return rows
 
 
 def _settle_shipment(world: World, order: SimOrder, shipped: dict[str, int], channel: str) -> None:
     """Settlement rows for shipped units (SPAPI.md §8.1 amount-type vocabulary)."""
     mkt = BY_ID[order.marketplace_id]
+    if order.doc["salesChannel"]["channelName"] != "AMAZON":
+        return  # a multi-channel fulfilment order is no Amazon sale: nothing is released for it
     for item in order.doc["orderItems"]:
         units = shipped.get(item["orderItemId"], 0)
         ordered = item["quantityOrdered"] or units
         if units <= 0:
             continue
         share = Decimal(units) / Decimal(ordered)
-        parts = _subtotals(item)
-        rows = [
-            ("ItemPrice", "Principal", parts.get("ITEM", Decimal(0)) * share),
-            ("ItemPrice", "Shipping", parts.get("SHIPPING", Decimal(0)) * share),
-            ("ItemPrice", "GiftWrap", parts.get("GIFT_WRAP", Decimal(0)) * share),
-            ("Promotion", "Principal", parts.get("DISCOUNT", Decimal(0)) * share),
-        ]
-        if not mkt.tax_inclusive:
-            tax = parts.get("TAX", Decimal(0)) * share
-            rows += [
-                ("ItemPrice", "Tax", tax),
-                ("ItemWithheldTax", "MarketplaceFacilitatorTax-Principal", -tax),
-            ]
+        rows = [(kind, text, amount * share) for kind, text, amount in _money_rows(item, mkt.tax_inclusive)]
         gross = rows[0][2] + rows[1][2]
         rows.append(("ItemFees", "Commission", -(gross * COMMISSION)))
         if channel == "AFN":
@@ -300,15 +389,22 @@ def _settle_shipment(world: World, order: SimOrder, shipped: dict[str, int], cha
 
 def refund(world: World, order: SimOrder, sku: str, units: int) -> None:
     """Refund rows for returned units: the shipment rows of that SKU, reversed pro rata."""
+    if order.doc["salesChannel"]["channelName"] != "AMAZON":
+        return  # a multi-channel order released nothing; its seller refunds the buyer where it was sold
     item = next(i for i in order.doc["orderItems"] if i["product"]["sellerSku"] == sku)
     mkt = BY_ID[order.marketplace_id]
     share = Decimal(units) / Decimal(max(item["quantityOrdered"], 1))
-    parts = _subtotals(item)
-    rows = [("ItemPrice", "Principal", -parts.get("ITEM", Decimal(0)) * share)]
-    if not mkt.tax_inclusive:
-        tax = parts.get("TAX", Decimal(0)) * share
-        rows += [("ItemPrice", "Tax", -tax), ("ItemWithheldTax", "MarketplaceFacilitatorTax-Principal", tax)]
-    rows.append(("ItemFees", "Commission", parts.get("ITEM", Decimal(0)) * share * COMMISSION))
+    components = _money_rows(item, mkt.tax_inclusive)
+    refunded = {("ItemPrice", "Principal"), ("ItemPrice", "Tax")}
+    rows = [
+        (kind, text, -amount * share)
+        for kind, text, amount in components
+        if (kind, text) in refunded or (kind == "ItemWithheldTax" and text.endswith("-Principal"))
+    ]
+    principal = next(
+        amount for kind, text, amount in components if text == "Principal" and kind == "ItemPrice"
+    )
+    rows.append(("ItemFees", "Commission", principal * share * COMMISSION))
     for amount_type, description, amount in rows:
         world.financial_events.append(
             FinancialEvent(

@@ -74,10 +74,10 @@ def v0_order(order: SimOrder, pii: frozenset[str]) -> Doc:
         "LastUpdateDate": doc["lastUpdatedTime"],
         "OrderStatus": V0_STATUS[status],
         "FulfillmentChannel": "AFN" if order.fulfilled_by == "AMAZON" else "MFN",
-        "SalesChannel": mkt.name,
+        "SalesChannel": mkt.name if doc["salesChannel"]["channelName"] == "AMAZON" else "Non-Amazon",
         "NumberOfItemsShipped": shipped,
         "NumberOfItemsUnshipped": unshipped,
-        "PaymentMethod": "Other",
+        "PaymentMethod": "COD" if _cash_on_delivery(doc) else "Other",
         "PaymentMethodDetails": ["Standard"],
         "MarketplaceId": mkt.marketplace_id,
         # v0 still names the level in free text (SPAPI.md §4.2 example "Std US D2D Dom").
@@ -91,7 +91,7 @@ def v0_order(order: SimOrder, pii: frozenset[str]) -> Doc:
         "IsReplacementOrder": bool(doc.get("associatedOrders")),
         "IsSoldByAB": False,
         "IsIBA": False,
-        "IsISPU": False,
+        "IsISPU": "IN_STORE_PICK_UP" in programs,
         "IsAccessPointOrder": False,
     }
     windows = (("shipByWindow", "ShipDate"), ("deliverByWindow", "DeliveryDate"))
@@ -103,7 +103,7 @@ def v0_order(order: SimOrder, pii: frozenset[str]) -> Doc:
         out["ReplacedOrderId"] = doc["associatedOrders"][0]["orderId"]
     for alias in doc.get("orderAliases", []):
         out["SellerOrderId"] = alias["aliasId"]
-    if status not in ("PENDING", "PENDING_AVAILABILITY"):
+    if status not in ("PENDING", "PENDING_AVAILABILITY") and "proceeds" in doc:
         total = Decimal(doc["proceeds"]["grandTotal"]["amount"])
         out["OrderTotal"] = _money(total, mkt.currency)
         if "shippingAddress" in pii:
@@ -111,6 +111,11 @@ def v0_order(order: SimOrder, pii: frozenset[str]) -> Doc:
     if "buyerInfo" in pii:
         out["BuyerInfo"] = _buyer_info(doc)
     return out
+
+
+def _cash_on_delivery(doc: Doc) -> bool:
+    executions = doc.get("payment", {}).get("paymentExecutions", [])
+    return any(e.get("paymentMethod") == "CashOnDelivery" for e in executions)
 
 
 def v0_address(doc: Doc) -> Doc:
@@ -146,8 +151,8 @@ def v0_item(order: SimOrder, item: Doc, pii: frozenset[str]) -> Doc:
         "ProductInfo": {"NumberOfItems": "1"},
         "ConditionId": "New",
         "ConditionSubtypeId": "New",
-        "IsTransparency": False,
-        "SerialNumberRequired": False,
+        "IsTransparency": "TRANSPARENCY" in item.get("programs", []),
+        "SerialNumberRequired": "serialNumberRequirement" in item["fulfillment"].get("packing", {}),
     }
     gift = item["fulfillment"].get("packing", {}).get("giftOption", {})
     if order.status not in ("PENDING", "PENDING_AVAILABILITY"):

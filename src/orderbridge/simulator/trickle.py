@@ -54,7 +54,8 @@ def _on_order(world: World, event: Scheduled) -> None:
         markets = [BY_ID[m] for m in account.marketplace_ids if m in BY_ID]
         if listings and markets:
             sale = Sale(account, listings, rng.choice(markets), rng.choice(buyers), world.now, math.inf)
-            _place_one(world, rng, {**DEFAULT_MIX, **trickle.mix}, sale)
+            variety = random.Random(f"{trickle.seed}:variety:{trickle.placed}")
+            _place_one(world, rng, {**DEFAULT_MIX, **trickle.mix}, sale, variety)
     trickle.placed += 1
     trickle.next_ts = world.now + _gap(trickle)
     world.schedule(trickle.next_ts, KIND, str(trickle.placed))

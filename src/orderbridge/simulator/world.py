@@ -228,6 +228,7 @@ class World:
         self.financial_events: list[FinancialEvent] = []
         self.inbound: dict[str, InboundShipment] = {}
         self.stock: dict[tuple[str, str, str], int] = {}  # (seller, sku, fc) -> sellable FBA units
+        self.unit_ledger_rows: set[str] = set()  # FBA orders whose shipment is one ledger row per unit
         self.handlers: dict[str, Handler] = {}
         self.trickle: Trickle | None = None
         self.settlement_days = 14.0  # Amazon's standard settlement period

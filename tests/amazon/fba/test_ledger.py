@@ -308,3 +308,43 @@ def test_an_import_pauses_the_garbage_collector_per_batch_and_always_turns_it_ba
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite", "postgresql"], indirect=True)
+def test_F10_identical_twin_rows_are_two_events_and_a_reimport_or_overlap_books_nothing_twice(
+    world: SyncWorld, tmp_path: Path
+) -> None:
+    # given: 100 units at Amazon and a ledger whose two shipments of one unit are equal in every column,
+    # and a lost unit twice likewise (an adjustment: its key carries the reconciliation columns)
+    sku = fba_skus(world, world.seller("NA"))[0]
+    _fba_opening(world, sku)
+    shipped = ledger_row(sku, "Shipments", -1, reference="111-0000003-0000003")
+    lost = ledger_row(sku, "Adjustments", -1, reason="M", reference="LOSS-2", unreconciled=1)
+    later = ledger_row(sku, "Shipments", -2, reference="111-0000004-0000004", at="2026-03-01T11:00:00+00:00")
+    # when: the file is imported, again, and a later file overlapping it (its twins included) as well
+    first = _import(world, write_report(tmp_path / "a.tsv", LEDGER, [shipped, lost, shipped, lost]))
+    again = _import(world, write_report(tmp_path / "b.tsv", LEDGER, [shipped, lost, shipped, lost]))
+    overlap = _import(world, write_report(tmp_path / "c.tsv", LEDGER, [lost, shipped, lost, shipped, later]))
+    # then: each twin left stock once: 100 - 2 shipped - 2 lost - 2 shipped later
+    assert (first.booked, again.booked, again.known) == (4, 0, 4)
+    assert (overlap.booked, overlap.known) == (1, 4)
+    assert _movements(world, sku) == [
+        ("lost", -1),
+        ("lost", -1),
+        ("shipment", -2),
+        ("shipment", -1),
+        ("shipment", -1),
+    ]
+    with world.sessions() as session:
+        assert on_hand(session, "FBA")[sku] == 94
+        identities = session.scalars(select(LedgerEntry.identity).order_by(LedgerEntry.line)).all()
+        assert len(set(identities)) == len(identities) == 5
+    # when: Amazon reconciles one of the lost twins; the second twin keeps its own entry
+    reconciled = ledger_row(sku, "Adjustments", -1, reason="M", reference="LOSS-2", reconciled=1)
+    _import(world, write_report(tmp_path / "d.tsv", LEDGER, [shipped, reconciled, shipped, lost]))
+    with world.sessions() as session:
+        assert on_hand(session, "FBA")[sku] == 94
+        assert sorted(session.scalars(select(LedgerEntry.reconciled).where(LedgerEntry.reason == "M"))) == [
+            0,
+            1,
+        ]

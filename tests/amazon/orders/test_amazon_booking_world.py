@@ -42,8 +42,8 @@ def world_orders() -> dict[str, list[dict[str, Any]]]:
 
 def expected_action(doc: dict[str, Any]) -> Action:
     status = doc["fulfillment"]["fulfillmentStatus"]
-    if doc.get("associatedOrders"):
-        return Action.SKIPPED
+    if doc.get("associatedOrders") or doc["salesChannel"]["channelName"] == "NON_AMAZON":
+        return Action.SKIPPED  # O19: replacements and multi-channel orders are no Amazon sales
     if status in READY:
         return Action.BOOKED
     return Action.WAITING if status.startswith("PENDING") else Action.NOT_BOOKED

@@ -10,7 +10,7 @@ from orderbridge.amazon.channel import TaxBehaviour
 from orderbridge.amazon.orders.mapping import ListingFact, MappingError, TaxChoice, map_order
 from orderbridge.book.orders.model import RowKind
 from tests.amazon.orders.test_mapping_orders import T20, booked, channel_book, facts, mapped
-from tests.amazon.orders.test_mapping_payloads import Line, order, strict_errors
+from tests.amazon.orders.test_mapping_payloads import Line, order, set_proceeds, strict_errors
 
 SALES_TAX = TaxChoice("US-TX", Decimal("0.0825"))
 
@@ -34,15 +34,17 @@ def test_o14_north_america_books_net_prices_and_tax_as_amazon_sent_it() -> None:
     known = facts(tax={"standard": SALES_TAX, None: SALES_TAX})
     doc = order(marketplace="US", lines=[Line(quantity=3, price=Decimal("10.00"))])
     sent = next(b for b in doc["orderItems"][0]["proceeds"]["breakdowns"] if b["type"] == "TAX")
-    sent["subtotal"]["amount"] = sent["detailedBreakdowns"][0]["value"]["amount"] = (
-        "2.77"  # not 8.25 % of 34.99
-    )
+    details = {d["subtype"]: d["value"] for d in sent["detailedBreakdowns"]}
+    details["ITEM"]["amount"] = "2.77"  # not 8.25 % of 30.00
+    details["SHIPPING"]["amount"] = "0.38"  # not 8.25 % of 4.99
+    sent["subtotal"]["amount"] = "3.15"
+    set_proceeds(doc, 0, doc["orderItems"][0]["proceeds"]["breakdowns"])
 
     result = booked(doc, channel_book("US"), known)
 
     product, shipping = result.rows
     assert (product.net, product.tax, product.tax_code) == (Decimal("30.00"), Decimal("2.77"), "US-TX")
-    assert (shipping.net, shipping.tax) == (Decimal("4.99"), Decimal(0))
+    assert (shipping.net, shipping.tax, shipping.tax_code) == (Decimal("4.99"), Decimal("0.38"), "US-TX")
     assert result.currency == "USD"
 
 
@@ -54,6 +56,7 @@ def test_o14_tax_split_by_subtype_when_amazon_details_it() -> None:
         {"subtype": "ITEM", "value": {"amount": "0.99", "currencyCode": "USD"}},
         {"subtype": "SHIPPING", "value": {"amount": "0.41", "currencyCode": "USD"}},
     ]
+    set_proceeds(doc, 0, doc["orderItems"][0]["proceeds"]["breakdowns"])
     assert strict_errors(doc) == []
 
     product, shipping = booked(doc, channel_book("US")).rows

@@ -20,7 +20,7 @@ from orderbridge.amazon.orders.mapping import (
 )
 from orderbridge.book.orders.model import Fulfilment, RowKind
 from orderbridge.simulator.marketplaces import MARKETPLACES
-from tests.amazon.orders.test_mapping_payloads import Line, order, strict_errors
+from tests.amazon.orders.test_mapping_payloads import Line, breakdown, order, set_proceeds, strict_errors
 
 STATUSES = {"Pending": 1, "New order": 2, "New Prime order": 3, "New FBA order": 4, "Cancelled": 7}
 T20 = TaxChoice("T20", Decimal("0.20"))
@@ -89,10 +89,21 @@ def test_o3_pending_orders_always_get_the_pending_status() -> None:
     assert booked(order(status="PENDING", prime=True), book).status_id == STATUSES["Pending"]
 
 
-def test_o3_prime_status_wins_over_fba() -> None:
+def test_o3_seller_fulfilled_prime_gets_the_prime_status() -> None:
     book = channel_book(status_new_prime="New Prime order", status_new_fba="New FBA order")
 
-    assert booked(order(fba=True, prime=True), book).status_id == STATUSES["New Prime order"]
+    assert booked(order(prime=True), book).status_id == STATUSES["New Prime order"]
+
+
+def test_O3_fba_order_marked_prime_gets_the_fba_status_not_the_prime_one() -> None:
+    # v2026 marks FBA orders PRIME too: the seed's Prime order is Seller Fulfilled Prime.
+    book = channel_book(status_new_prime="New Prime order", status_new_fba="New FBA order")
+
+    assert booked(order(fba=True, prime=True), book).status_id == STATUSES["New FBA order"]
+    assert (
+        booked(order(fba=True, prime=True), channel_book(status_new_prime="New Prime order")).status_id
+        == (STATUSES["New order"])
+    )
 
 
 def test_o3_fba_status_when_no_prime_status_is_set() -> None:
@@ -243,6 +254,7 @@ def test_o21_fully_cancelled_item_keeps_its_row_at_quantity_and_price_zero() -> 
     doc["orderItems"][1]["cancellation"] = {
         "cancellationExecution": {"cancelledBy": "BUYER", "cancelReason": "x"}
     }
+    set_proceeds(doc, 1, [breakdown("ITEM", "0.00", "GBP")])  # Amazon no longer charges for it
     assert strict_errors(doc) == []
 
     row = booked(doc).rows[1]

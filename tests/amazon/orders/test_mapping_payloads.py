@@ -149,3 +149,53 @@ def test_a_misspelt_field_is_caught_by_the_strict_check() -> None:
     doc["buyer"]["buyerMail"] = "x"
 
     assert any("buyerMail" in error for error in strict_errors(doc))
+
+
+def money_of(amount: str | Decimal, currency: str) -> dict[str, str]:
+    return {"amount": str(amount), "currencyCode": currency}
+
+
+def set_proceeds(
+    doc: dict[str, Any], index: int, breakdowns: list[dict[str, Any]], *, tax_on_top: bool = True
+) -> dict[str, Any]:
+    """Give item `index` these proceeds breakdowns and make every total agree with them: the item's
+    proceedsTotal (TAX added on top, or contained in the charges) and the order's grandTotal and
+    aggregated breakdowns (an order-level DELIVERY_TIP kept)."""
+    currency = doc["proceeds"]["grandTotal"]["currencyCode"]
+    item = doc["orderItems"][index]
+    item["proceeds"]["breakdowns"] = breakdowns
+    total = sum(
+        (Decimal(b["subtotal"]["amount"]) for b in breakdowns if tax_on_top or b["type"] != "TAX"),
+        Decimal(0),
+    )
+    item["proceeds"]["proceedsTotal"] = money_of(total, currency)
+    return resum(doc)
+
+
+def resum(doc: dict[str, Any]) -> dict[str, Any]:
+    """The order's grandTotal and aggregated breakdowns from its items (and its delivery tip)."""
+    currency = doc["proceeds"]["grandTotal"]["currencyCode"]
+    tips = [b for b in doc["proceeds"].get("breakdowns", []) if b["type"] == "DELIVERY_TIP"]
+    sums: dict[str, Decimal] = {}
+    total = sum((Decimal(b["subtotal"]["amount"]) for b in tips), Decimal(0))
+    for item in doc["orderItems"]:
+        total += Decimal(item["proceeds"]["proceedsTotal"]["amount"])
+        for b in item["proceeds"]["breakdowns"]:
+            sums[b["type"]] = sums.get(b["type"], Decimal(0)) + Decimal(b["subtotal"]["amount"])
+    doc["proceeds"]["grandTotal"] = money_of(total, currency)
+    doc["proceeds"]["breakdowns"] = [
+        {"type": kind, "subtotal": money_of(amount, currency)} for kind, amount in sums.items()
+    ] + tips
+    for execution in doc.get("payment", {}).get("paymentExecutions", []):
+        execution["paymentAmount"] = money_of(total, currency)
+    return doc
+
+
+def breakdown(kind: str, amount: str, currency: str, **details: str) -> dict[str, Any]:
+    """One ItemProceedsBreakdown; `details` are detailedBreakdowns by subtype (TAX and DISCOUNT only)."""
+    found: dict[str, Any] = {"type": kind, "subtotal": money_of(amount, currency)}
+    if details:
+        found["detailedBreakdowns"] = [
+            {"subtype": sub, "value": money_of(value, currency)} for sub, value in details.items()
+        ]
+    return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from orderbridge.amazon.orders.cursors import SyncCursor
 from orderbridge.amazon.orders.inbox import InboxItem, InboxStatus
 from orderbridge.amazon.orders.sync import check_completeness, fetch_order, lease_name, retry_quarantined
 from orderbridge.book.orders.model import OrderRow, SalesOrder
-from orderbridge.book.tax import TaxRule, add_tax_rule
+from orderbridge.book.tax import TaxRule, add_tax_code, add_tax_rule
 from orderbridge.db import make_engine, session_factory
 from orderbridge.simulator import worldfile
 from tests.e2e.sync_world import SyncWorld, assert_book_matches, make_sandbox, open_world
@@ -87,7 +88,8 @@ def test_late_arriving_order_is_caught_by_the_overlap(world: SyncWorld) -> None:
 
 @pytest.mark.parametrize("fresh_store_url", STORES, indirect=True)
 def test_quarantined_orders_do_not_stop_the_page_and_retry_books_them_after_a_fix(world: SyncWorld) -> None:
-    # given: no tax rule for Germany, so German orders cannot be mapped (O13)
+    # given: tax rules for Great Britain only, so orders shipped to Germany (or, under the marketplace's
+    # export VAT, from Amazon.co.uk to Ireland) cannot be mapped (O13)
     with world.sessions.begin() as session:
         for rule in session.scalars(select(TaxRule)).all():
             session.delete(rule)
@@ -96,7 +98,7 @@ def test_quarantined_orders_do_not_stop_the_page_and_retry_books_them_after_a_fi
     seller = world.seller("EU")
     # when
     report = world.sync(seller.seller_id)
-    # then: the German orders wait in quarantine with a readable reason, the British ones are booked
+    # then: those orders wait in quarantine with a readable reason, the British ones are booked
     assert report.quarantined > 0 and report.booked > 0
     with world.sessions() as session:
         held = session.scalars(select(InboxItem).where(InboxItem.status == InboxStatus.QUARANTINED)).all()
@@ -104,9 +106,12 @@ def test_quarantined_orders_do_not_stop_the_page_and_retry_books_them_after_a_fi
     assert all(r and "no tax code" in r and "add a tax rule" in r for r in reasons)
     buyers = {o.doc.get("buyer", {}).get("buyerName") for o in world.visible_orders(seller.seller_id)}
     assert not any(name and name in reason for name in buyers for reason in reasons if reason)
-    # when: the rule is added and the quarantine retried
+    # when: the rules are added and the quarantine retried
     with world.sessions.begin() as session:
         add_tax_rule(session, "T19", ship_to_country="DE")
+        add_tax_code(session, "T23", "IE 23 %", Decimal("0.23"))
+        session.flush()
+        add_tax_rule(session, "T23", ship_to_country="IE")
     retried = retry_quarantined(world.accounts[seller.seller_id], world.deps())
     # then
     assert retried.booked == report.quarantined and retried.quarantined == 0

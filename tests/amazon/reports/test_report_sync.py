@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -92,6 +92,11 @@ def test_r1_r2_o4_every_settlement_reconciles_and_pays_its_orders_with_its_amoun
             if r.report_type == "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2" and r.status == "DONE"
         ]
         assert len(settlements) == len(published) >= 4
+        # two marketplaces, each settled over more than one 14-day period (R1); a period without money
+        # has no settlement, so the 30 days of sales give two periods each
+        periods = {(s.channel_id, s.period_start) for s in settlements}
+        per_marketplace = Counter(channel_id for channel_id, _ in periods)
+        assert len(per_marketplace) == 2 and min(per_marketplace.values()) >= 2, per_marketplace
         paid_channels: set[str] = set()
         for settlement in settlements:
             # then every settlement reconciles to its deposit (R2) ...

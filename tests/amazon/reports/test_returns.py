@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from orderbridge.amazon.accounts import SellerAccount
 from orderbridge.amazon.channel import change_settings, channel_for
+from orderbridge.amazon.reports.inbox import quarantined_rows
 from orderbridge.amazon.reports.returns import FBA_RETURNS, MFN_RETURNS, ReturnCredit
 from orderbridge.amazon.reports.settlements import SETTLEMENT_REPORT
 from orderbridge.amazon.reports.sync import sync_reports
@@ -16,7 +18,7 @@ from orderbridge.book.credits import SalesCredit
 from orderbridge.book.orders.model import OrderRow, SalesOrder
 from orderbridge.book.payments import Payment
 from orderbridge.simulator.world import SimOrder
-from tests.amazon.fba.fba_world import admin, fetch_reports, on_hand, stock_catalog
+from tests.amazon.fba.fba_world import admin, fba_skus, fetch_reports, on_hand, stock_catalog
 from tests.e2e.sync_world import SyncWorld
 
 
@@ -137,3 +139,42 @@ def test_f2_fbm_returns_go_back_to_stock_only_when_the_channel_setting_says_so(
     assert (kept_credit.restock, restocked_credit.restock) == (False, True)
     with world.sessions() as session:
         assert on_hand(session, "MAIN")[_sku(restocked)] - before[_sku(restocked)] == 1
+
+
+@pytest.mark.parametrize("fresh_store_url", ["sqlite", "postgresql"], indirect=True)
+def test_f8_o19_a_return_of_a_multi_channel_order_credits_nothing_and_its_sellable_unit_goes_back_to_fba(
+    world: SyncWorld, tmp_path: Path
+) -> None:
+    # given: a multi-channel order (sold elsewhere, shipped by Amazon from FBA stock), skipped as no sale
+    seller = world.seller("NA")
+    stock_catalog(world)
+    sku = fba_skus(world, seller)[0]
+    placed = admin(
+        world,
+        "POST",
+        "/orders",
+        {
+            "sellerId": seller.seller_id,
+            "marketplace": "US",
+            "items": [{"sku": sku}],
+            "salesChannel": "NON_AMAZON",
+        },
+    )
+    world.sandbox.advance(2 * 86400)  # Amazon ships it
+    world.sync(seller.seller_id)
+    assert world.sandbox.world.orders[placed["orderId"]].status == "SHIPPED"
+    with world.sessions() as session:
+        assert session.scalar(select(SalesOrder).where(SalesOrder.external_ref == placed["orderId"])) is None
+        before = on_hand(session, "FBA")
+    # when: the unit comes back sellable and the returns report is read (twice: F10)
+    admin(world, "POST", f"/orders/{placed['orderId']}/return", {"sku": sku, "disposition": "SELLABLE"})
+    world.sandbox.advance(600)
+    fetch_reports(world, tmp_path, [FBA_RETURNS], since=_since(world))
+    fetch_reports(world, tmp_path, [FBA_RETURNS], since=_since(world))
+    # then: no credit (there was no sale to credit) and nothing held, but the unit is back in FBA stock
+    with world.sessions() as session:
+        assert list(session.scalars(select(SalesCredit))) == []
+        assert [row.reason for row in quarantined_rows(session)] == []
+        assert on_hand(session, "FBA")[sku] - before[sku] == 1
+    # and Amazon refunded nothing for it (the seller refunds the buyer where the order was sold)
+    assert not [e for e in world.sandbox.world.financial_events if e.order_id == placed["orderId"]]

@@ -500,3 +500,56 @@ def test_r1_many_unknown_orders_are_counted_in_sql_named_in_part_and_paid_page_b
         ]
         settlement = session.scalar(select(Settlement))
         assert settlement is not None and unknown_order_count(session, settlement.id) == 10
+
+
+def booked_withheld(settled: Book, amount: str) -> None:
+    with settled.sessions.begin() as session:
+        order(session).withheld_tax = Decimal(amount)
+
+
+@STORES
+def test_R2_O16_the_settlements_withheld_tax_stands_over_the_booked_one_and_the_trail_shows_it(
+    settled: Book,
+) -> None:
+    # given an order booked with 1.40 withheld (the tax on shipping left out, say) ...
+    booked_withheld(settled, "1.40")
+    # when the settlement that releases the whole sale withholds 1.65
+    settled.run(settled.write("settlement.txt", settlement_text(TOTAL, SALE)))
+    # then Amazon's figure stands and the order is paid in full, not part-paid
+    with settled.sessions() as session:
+        booked = order(session)
+        assert (booked.withheld_tax, booked.withheld_tax_as_booked) == (Decimal("1.65"), Decimal("1.40"))
+        assert booked.payment_status == PaymentStatus.PAID
+        assert booked.amount_paid == booked.amount_owed == Decimal("20.00")
+        # the correction is in the money trail, with the settlement that made it
+        trail = order_trail(session, booked)
+        (correction,) = [v for v in trail.variances if v.reason.startswith("withheld tax corrected")]
+        assert correction.amount == Decimal("-0.25")
+        assert "settlement 1234567" in correction.reason and "1.40" in correction.reason
+    # and importing it again changes nothing
+    settled.run(settled.write("again.txt", settlement_text(TOTAL, SALE)), report_id="again")
+    with settled.sessions() as session:
+        assert (order(session).withheld_tax, order(session).withheld_tax_as_booked) == (
+            Decimal("1.65"),
+            Decimal("1.40"),
+        )
+
+
+@STORES
+def test_R2_a_settlement_of_part_of_an_order_lowers_no_withheld_tax(settled: Book) -> None:
+    # given an order booked with 1.65 withheld, and a settlement that released half of its sale
+    part = [
+        line("Order", "111-0000001-0000001", "ItemPrice", "Principal", "10.00"),
+        line("Order", "111-0000001-0000001", "ItemPrice", "Tax", "0.83"),
+        line(
+            "Order", "111-0000001-0000001", "ItemWithheldTax", "MarketplaceFacilitatorTax-Principal", "-0.83"
+        ),
+    ]
+    booked_withheld(settled, "1.65")
+    # when it is imported
+    settled.run(settled.write("part.txt", settlement_text("10.00", part)))
+    # then the 0.83 withheld so far is not the whole order's: the booked 1.65 stands
+    with settled.sessions() as session:
+        booked = order(session)
+        assert (booked.withheld_tax, booked.withheld_tax_as_booked) == (Decimal("1.65"), None)
+        assert booked.payment_status == PaymentStatus.PART_PAID

@@ -166,7 +166,7 @@ def apply_shipment(
     applied = Applied()
     if info.status in NOT_SHIPPED or (info.status in ABANDONED and record.transfer_id is None):
         return applied
-    where = places(session, marketplace_id)
+    where = places(session, marketplace_id, account_id)
     notices = InboundNotices(session, account_id, record, now=now)
     if where.fba_warehouse is None or where.own_warehouse is None:
         applied.problem = record.problem = (

@@ -22,6 +22,7 @@ from orderbridge.amazon.fba.ledger_rows import (
     key_identity,
     parse_ledger_row,
     row_identity,
+    twin_identity,
 )
 from orderbridge.amazon.reports.handlers import (
     ParsedRow,
@@ -53,6 +54,12 @@ class LedgerHandler(ReportHandler):
         if values[4] == "Adjustments":
             key += f"|{values[11]}|{values[12]}"
         return key
+
+    def twin_basis(self, key: str) -> str:
+        return key_identity(key)[0]  # twins are counted without the reconciliation columns
+
+    def twin_key(self, key: str, occurrence: int) -> str:
+        return twin_identity(key, occurrence)
 
     def booked_keys(self, session: Session, context: ReportContext, keys: Sequence[str]) -> set[str]:
         wanted = {key: key_identity(key) for key in keys}

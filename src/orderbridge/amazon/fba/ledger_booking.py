@@ -69,7 +69,7 @@ def book_ledger_rows(
     cache = cache if cache is not None else {}
     refused: dict[int, str] = {}
     fresh = _reconcile_known(session, account_id, rows, known)
-    placed = _places(session, cache, {row.country for _, row in fresh})
+    placed = _places(session, account_id, cache, {row.country for _, row in fresh})
     products = _products(session, cache, placed, fresh)
     replacements = _replacement_orders(session, account_id, fresh)
     cutoff = _opening_cutoff(session, account_id, cache)
@@ -236,7 +236,9 @@ def known_entries(
     return found
 
 
-def _places(session: Session, cache: dict[str, Any], countries: set[str]) -> dict[str, Place]:
+def _places(
+    session: Session, account_id: int, cache: dict[str, Any], countries: set[str]
+) -> dict[str, Place]:
     placed: dict[str, Place] = cache.setdefault("places", {})
     missing = countries - placed.keys()
     if missing:
@@ -244,7 +246,7 @@ def _places(session: Session, cache: dict[str, Any], countries: set[str]) -> dic
         for country in missing:
             channel = channels.get(country)
             if channel is not None:
-                warehouse = places(session, channel.marketplace_id or "").fba_warehouse
+                warehouse = places(session, channel.marketplace_id or "", account_id).fba_warehouse
                 placed[country] = Place(channel.id, warehouse.id if warehouse is not None else None)
     return placed
 

@@ -2,7 +2,9 @@
 
 A row's identity leaves out the Reconciled / Unreconciled columns, which Amazon changes later (a lost
 unit found or reimbursed), and starts with the row's date and time so that a file's rows sit side by
-side in the entries' identity index.
+side in the entries' identity index. Rows identical in every column are distinct events (F10: two units
+left): the second and later twins of a file carry their occurrence (`twin_identity`), so the same rows
+downloaded again map to the same identities.
 """
 
 from __future__ import annotations
@@ -107,6 +109,14 @@ def row_identity(values: tuple[str, ...]) -> str:
     parts = (when, fnsku, sku, event_type, reference, centre, disposition, reason, quantity)
     digest = hashlib.sha1("|".join(parts).encode("utf-8"), usedforsecurity=False).digest()
     return f"{when[:IDENTITY_TIME]}|{urlsafe_b64encode(digest[:12]).decode('ascii')}"
+
+
+def twin_identity(key: str, occurrence: int) -> str:
+    """The row key of the `occurrence`-th of rows identical in every column (F10: each is an event):
+    the identity gets `.n` after its digest; an adjustment's reconciliation columns stay after it."""
+    identity, reconciliation = key_identity(key)
+    twin = f"{identity}.{occurrence}"
+    return twin if reconciliation is None else f"{twin}|{reconciliation[0]}|{reconciliation[1]}"
 
 
 def key_identity(key: str) -> tuple[str, tuple[str, str] | None]:

@@ -39,6 +39,7 @@ from orderbridge.amazon.api.client import SpApiClient
 from orderbridge.amazon.fba.before_opening import JUST_BEFORE, settle_opening_receipts
 from orderbridge.amazon.fba.places import channels_by_country, places, products_for
 from orderbridge.amazon.fba.records import BEFORE_OPENING, FbaOpening, LedgerEntry
+from orderbridge.amazon.fba_warehouses import account_warehouse_ids
 from orderbridge.amazon.marketplaces import by_id
 from orderbridge.amazon.reports.locales import ReportLocale, locale_for
 from orderbridge.amazon.reports.rows import ReportFileError, RowError, read_rows
@@ -174,7 +175,9 @@ def take_opening(
     resolved: dict[str, tuple[Warehouse, dict[str, Product]]] = {}
     for country in wanted:
         channel = channels.get(country)
-        warehouse = places(session, channel.marketplace_id or "").fba_warehouse if channel else None
+        warehouse = (
+            places(session, channel.marketplace_id or "", account_id).fba_warehouse if channel else None
+        )
         skus = {sku for (c, sku, _) in counted if c == country} | {
             sku for (c, sku, _) in book_before if c == country
         }
@@ -222,21 +225,61 @@ def take_opening(
     )
     session.add(opening)
     session.flush()
-    _set_warehouses(session, opening, warehouse_targets, at)
+    _set_warehouses(session, opening, _with_others_stock(session, account_id, warehouse_targets, cutoff), at)
     settle_opening_receipts(session, account_id)
     return result
 
 
-def _set_warehouses(
-    session: Session, opening: FbaOpening, targets: dict[tuple[int, int], int], at: datetime
-) -> None:
-    """Per FBA warehouse and product, one movement setting the stock dated before the cutoff to the count."""
+@dataclass
+class Targets:
+    """What the opening sets: units per (warehouse, product), and the warehouses holding this account's
+    FBA stock alone, where a product the count left out has none left at Amazon."""
+
+    units: dict[tuple[int, int], int]
+    alone: set[int]
+
+
+def _with_others_stock(
+    session: Session, account_id: int, targets: dict[tuple[int, int], int], cutoff: datetime
+) -> Targets:
+    """The account's count per (warehouse, product), plus in a warehouse the seller shares between
+    accounts what the other accounts' sub-ledgers hold there before the cutoff: their stock stays."""
+    warehouses = {w for w, _ in targets}
+    shared = {w for w in warehouses if account_warehouse_ids(session, w) - {account_id}}
+    others = _others_before(session, account_id, shared, cutoff) if shared else {}
+    units = {key: count + others.get(key, 0) for key, count in targets.items()}
+    return Targets(units, warehouses - shared)
+
+
+def _others_before(
+    session: Session, account_id: int, warehouse_ids: set[int], cutoff: datetime
+) -> dict[tuple[int, int], int]:
+    """(warehouse, product) -> sellable units other accounts' sub-ledgers hold there before `cutoff`."""
+    query = (
+        select(LedgerEntry.warehouse_id, LedgerEntry.product_id, func.sum(LedgerEntry.quantity))
+        .where(
+            LedgerEntry.account_id != account_id,
+            LedgerEntry.warehouse_id.in_(warehouse_ids),
+            LedgerEntry.product_id.is_not(None),
+            LedgerEntry.happened_at < cutoff,
+            func.lower(LedgerEntry.disposition) == "sellable",
+            or_(LedgerEntry.movement.is_(None), LedgerEntry.movement != BEFORE_OPENING),
+        )
+        .group_by(LedgerEntry.warehouse_id, LedgerEntry.product_id)
+    )
+    return {(w, p): int(total) for w, p, total in session.execute(query) if w is not None and p is not None}
+
+
+def _set_warehouses(session: Session, opening: FbaOpening, targets: Targets, at: datetime) -> None:
+    """Per FBA warehouse and product, one movement setting the stock dated before the cutoff to the count.
+    Only in a warehouse that holds this account's stock alone does a product the count left out go to 0."""
     cutoff, reports = opening.cutoff, opening.reports
-    warehouse_targets = dict(targets)
+    warehouse_targets = dict(targets.units)
     warehouses = {w.id: w for w in session.scalars(select(Warehouse))}
     before = _movements_before(session, {w for w, _ in warehouse_targets}, cutoff)
     for (warehouse_id, product_id), _units in before.items():
-        warehouse_targets.setdefault((warehouse_id, product_id), 0)
+        if warehouse_id in targets.alone:
+            warehouse_targets.setdefault((warehouse_id, product_id), 0)
     for (warehouse_id, product_id), units in sorted(warehouse_targets.items()):
         change = units - before.get((warehouse_id, product_id), 0)
         product = session.get(Product, product_id)

@@ -1,4 +1,5 @@
-"""Where FBA facts land in the book: a seller SKU's product, and a marketplace's (or country's) warehouses."""
+"""Where FBA facts land in the book: a seller SKU's product, and a marketplace's (or country's) warehouses
+for one seller account (its FBA stock is its own: fba_warehouses.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orderbridge.amazon.channel import channel_for, settings_for
+from orderbridge.amazon.fba_warehouses import account_fba_warehouse
 from orderbridge.amazon.listings import Listing
 from orderbridge.amazon.marketplaces import by_id
 from orderbridge.book.catalog import Product
@@ -26,7 +28,8 @@ class FbaPlaces:
     returns_to_stock: bool
 
 
-def places(session: Session, marketplace_id: str) -> FbaPlaces:
+def places(session: Session, marketplace_id: str, account_id: int) -> FbaPlaces:
+    """The marketplace's channel, the account's FBA warehouse there (fba_warehouses.py) and its own."""
     channel = channel_for(session, marketplace_id)
     settings = settings_for(session, channel)
 
@@ -35,7 +38,7 @@ def places(session: Session, marketplace_id: str) -> FbaPlaces:
 
     return FbaPlaces(
         channel=channel,
-        fba_warehouse=by_code(settings.fba_warehouse),
+        fba_warehouse=account_fba_warehouse(session, account_id, by_code(settings.fba_warehouse)),
         own_warehouse=by_code(settings.inbound_source_warehouse or settings.fbm_warehouse),
         returns_to_stock=settings.returns_to_stock,
     )

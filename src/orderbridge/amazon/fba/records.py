@@ -33,7 +33,7 @@ class LedgerEntry(Base):
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("amazon_seller_accounts.id", ondelete="CASCADE"))
-    identity: Mapped[str] = mapped_column(String(60))  # date and time as written | digest
+    identity: Mapped[str] = mapped_column(String(80))  # date and time as written | digest [.twin]
     happened_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sku: Mapped[str] = mapped_column(String(100))
     fnsku: Mapped[str] = mapped_column(String(20))

@@ -81,7 +81,7 @@ def book_items(
             mark_skipped(older[0], f"superseded by the version of {_stamp(item.version_time)}", now=now)
             tally.skipped += 1
         newest[item.natural_id] = (item, doc)
-    by_market: dict[str, list[tuple[InboxItem, dict[str, Any]]]] = {}
+    by_market: dict[tuple[int, str], list[tuple[InboxItem, dict[str, Any]]]] = {}
     for item, doc in newest.values():
         if not item.marketplace_id:
             quarantine(
@@ -94,12 +94,14 @@ def book_items(
             )
             tally.quarantined += 1
             continue
-        by_market.setdefault(item.marketplace_id, []).append((item, doc))
+        by_market.setdefault((item.account_id, item.marketplace_id), []).append((item, doc))
     booked: list[InboxItem] = []
-    for marketplace_id, page in sorted(by_market.items()):
+    for (account_id, marketplace_id), page in sorted(by_market.items()):
         channel = channel_for(session, marketplace_id)
         docs = [doc for _, doc in page]
-        results = book_amazon_orders(session, docs, channel, email_key=email_key, now=now)
+        results = book_amazon_orders(
+            session, docs, channel, email_key=email_key, now=now, account_id=account_id
+        )
         for (item, _), result in zip(page, results, strict=True):
             if _settle(item, result, now=now, tally=tally):
                 booked.append(item)

@@ -29,15 +29,22 @@ from orderbridge.db import insert_dicts
 
 
 def book_amazon_orders(
-    session: Session, docs: Sequence[object], channel: Channel, *, email_key: EmailKey | None, now: datetime
+    session: Session,
+    docs: Sequence[object],
+    channel: Channel,
+    *,
+    email_key: EmailKey | None,
+    now: datetime,
+    account_id: int | None = None,
 ) -> list[Applied | MappingError]:
     """A page of one channel's orders, results in the page's order.
 
     Orders never seen before are booked together (one batch through the book); updates, cancellations
     and skips follow one by one. A malformed order's MappingError stands in its place (quarantine it)
-    and the rest flow on: mapping writes nothing, so the session is as it was for that order.
+    and the rest flow on: mapping writes nothing, so the session is as it was for that order. FBA
+    orders book to `account_id`'s FBA warehouse (each account's FBA stock is its own).
     """
-    found = lookup(session, docs, resolve(session, channel), email_key=email_key)
+    found = lookup(session, docs, resolve(session, channel, account_id=account_id), email_key=email_key)
     if found.without_email:
         found.book = with_no_email_contact(session, channel, found.book, now=now)
     book = found.book

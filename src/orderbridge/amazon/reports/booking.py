@@ -4,7 +4,9 @@
 in by a seller (`orderbridge reports import`): the file is decoded (declared charset, else UTF-8, else
 the marketplace's fallback), read row by row (memory does not grow with the file), and every batch of
 rows is booked in one transaction together with its inbox rows. A row whose identity the inbox already
-holds is skipped (F10: the same report twice, or two reports whose windows overlap, book it once); a
+holds is skipped (F10: the same report twice, or two reports whose windows overlap, book it once), while
+rows identical in every column are distinct events: the second and later twins get keys of their own
+(`Twins`), the same ones in every file that holds them; a
 row that does not parse or that the handler refuses is quarantined with its line and reason while the
 rest books. A process killed mid-file loses at most the open batch: running the import again skips what
 was committed and books the rest, then runs the handler's finish step.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +53,9 @@ from orderbridge.db import insert_rows
 from orderbridge.errors import OrderbridgeError
 
 BATCH = 5000
+# Twins (rows identical in every column) share their date and time, so Amazon's files hold them within a
+# few rows of each other; a row is counted against the rows this far back (memory stays flat).
+TWIN_LOOKBACK = 50_000
 ROW_COLUMNS = ("account_id", "report_type", "row_key", "report_id", "line", "status", "reason", "content")
 
 
@@ -147,6 +153,7 @@ def import_report_file(
             )
             _save_header(sessions, report.id, list(header.names))
             batches = 0
+            twins = Twins(handler)
             while True:
                 with collector_paused():
                     batch = list(islice(rows, batch_size))
@@ -155,7 +162,7 @@ def import_report_file(
                     with sessions.begin() as session:
                         if batches == 1:
                             _refresh_statistics(session, handler)
-                        _book_batch(session, handler, context, batch, result)
+                        _book_batch(session, handler, context, batch, result, twins=twins)
                 batches += 1
                 if progress is not None:
                     progress(result.read)
@@ -168,6 +175,36 @@ def import_report_file(
         assert stored is not None
         stored.state, stored.booked_at = ReportState.BOOKED, clock()
     return result
+
+
+class Twins:
+    """F10: the n-th row of a file identical to earlier ones is its own event. Counts each row's twins
+    among the last TWIN_LOOKBACK rows, in file order, so the same file (or an overlapping window holding
+    the same rows) gives every twin the same key again."""
+
+    def __init__(self, handler: ReportHandler, lookback: int = TWIN_LOOKBACK) -> None:
+        self._handler = handler
+        self._lookback = lookback
+        self._counts: dict[str, tuple[int, int]] = {}  # basis -> (occurrences, row number last seen)
+        self._order: deque[tuple[int, str]] = deque()
+        self._rows = 0
+
+    def key(self, key: str) -> str:
+        """The row's key, made its own when it is the second (third ...) twin."""
+        basis = self._handler.twin_basis(key)
+        self._rows += 1
+        seen, _ = self._counts.get(basis, (0, 0))
+        self._counts[basis] = (seen + 1, self._rows)
+        self._order.append((self._rows, basis))
+        self._forget_old()
+        return key if not seen else self._handler.twin_key(key, seen + 1)
+
+    def _forget_old(self) -> None:
+        order, counts, oldest = self._order, self._counts, self._rows - self._lookback
+        while order and order[0][0] <= oldest:
+            number, basis = order.popleft()
+            if counts.get(basis, (0, 0))[1] == number:
+                del counts[basis]
 
 
 @contextmanager
@@ -264,19 +301,20 @@ def _book_batch(
     context: ReportContext,
     batch: Sequence[ReportRow],
     result: ImportResult,
+    *,
+    twins: Twins,
 ) -> None:
     """One batch in one transaction: identities, skip known, parse, book, record every new row."""
     keyed: dict[str, ReportRow] = {}
     refused: dict[int, str] = {}
-    row_key, parse = handler.row_key, handler.parse
+    row_key, parse, twin = handler.row_key, handler.parse, twins.key
     for row in batch:
         try:
-            key = row_key(row, context)
+            key = twin(row_key(row, context))
         except RowError as error:
             key = f"line:{context.report_id}:{row.line}"  # unidentifiable: quarantined under its line
             refused[row.line] = str(error)
-        if key not in keyed:  # the same row twice in one file: booked once
-            keyed[key] = row
+        keyed[key] = row
     known = known_keys(session, context.account_id, context.report_type, list(keyed))
     if handler.keeps_booked_rows:
         known |= handler.booked_keys(session, context, [key for key in keyed if key not in known])

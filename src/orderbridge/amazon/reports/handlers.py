@@ -107,6 +107,16 @@ class ReportHandler:
         {line: reason} for rows refused (quarantined); everything else counts as booked."""
         raise NotImplementedError
 
+    def twin_basis(self, key: str) -> str:
+        """What makes two rows twins (F10: identical in every column). The key itself, unless part of it
+        may change between downloads of the same event (the ledger's reconciliation columns)."""
+        return key
+
+    def twin_key(self, key: str, occurrence: int) -> str:
+        """The key of the `occurrence`-th (2, 3 ...) twin of a row in one file: its own event (F10).
+        The first occurrence keeps the row's key, so files without twins keep their identities."""
+        return row_identity(key, f"#{occurrence}")
+
     def booked_keys(self, session: Session, context: ReportContext, keys: Sequence[str]) -> set[str]:
         """Which of these row keys the handler's own records hold as booked (`keeps_booked_rows`)."""
         raise NotImplementedError

@@ -24,8 +24,10 @@ from decimal import Decimal
 from sqlalchemy import Boolean, ForeignKey, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from orderbridge.amazon.fba.places import places
+from orderbridge.amazon.fba.places import places, products_for
 from orderbridge.amazon.fba.records import opening_cutoff
+from orderbridge.amazon.listings import Listing
+from orderbridge.amazon.not_sales import NotASale, not_a_sale
 from orderbridge.amazon.reports.handlers import (
     ParsedRow,
     ReportContext,
@@ -36,6 +38,7 @@ from orderbridge.amazon.reports.handlers import (
 from orderbridge.amazon.reports.rows import ReportRow, RowError
 from orderbridge.book.channels import Channel, ChannelKind
 from orderbridge.book.credits import CreditRow, NewCreditRow, SalesCredit, credit_order
+from orderbridge.book.inventory import MovementReason, move_stock
 from orderbridge.book.money import round_money
 from orderbridge.book.orders.model import OrderRow, RowKind, SalesOrder
 from orderbridge.book.payments import refund_credit
@@ -77,18 +80,27 @@ class ReturnCredit(Base):
     settlement_ref: Mapped[str | None] = mapped_column(String(40))
 
 
-def book_return(session: Session, item: Return, *, opening: datetime | None = None) -> SalesCredit:
+def book_return(
+    session: Session, item: Return, *, account_id: int, opening: datetime | None = None
+) -> SalesCredit | None:
     """The credit for one returned line (once per reference); RowError when the order or SKU is unknown.
     An FBA return processed before the FBA opening balance's cutoff (`opening`) is in that count: it is
-    credited without going back into stock again."""
-    order, channel = _order(session, item.order_ref)
-    rows = [
-        row for row in order.rows
-        if row.kind == RowKind.PRODUCT and row.sku == item.sku and row.parent_row_id is None
-    ]  # fmt: skip
+    credited without going back into stock again. A return of an order the book did not take as a sale
+    (a multi-channel order) is no credit: only its sellable unit goes back into FBA stock (None)."""
+    found = _booked_order(session, item.order_ref)
+    if found is None:
+        skipped = not_a_sale(session, item.order_ref)
+        if skipped is None:
+            raise RowError(
+                f"order {item.order_ref} is not in the book (yet): the return books once the order does"
+            )
+        _restock_without_credit(session, item, skipped, account_id=account_id, opening=opening)
+        return None
+    order, channel = found
+    rows = returned_rows(session, order, channel, item.sku)
     if not rows:
         raise RowError(f"order {item.order_ref}: has no row of SKU {item.sku!r}")
-    where = places(session, channel.marketplace_id or "")
+    where = places(session, channel.marketplace_id or "", account_id)
     if item.fba:
         warehouse = where.fba_warehouse
         restock = item.disposition == SELLABLE and warehouse is not None  # F8
@@ -116,15 +128,50 @@ def book_return(session: Session, item: Return, *, opening: datetime | None = No
     return credit
 
 
-def _order(session: Session, order_ref: str) -> tuple[SalesOrder, Channel]:
+def returned_rows(session: Session, order: SalesOrder, channel: Channel, seller_sku: str) -> list[OrderRow]:
+    """The order's product rows of a returned seller SKU, found as the order found them: through the
+    listing on the order's channel to its product (listing `MUG-FBA` -> product `MUG`); the rows that
+    carry the SKU itself only when no connected listing names it."""
+    top = [row for row in order.rows if row.kind == RowKind.PRODUCT and row.parent_row_id is None]
+    listed = session.scalar(
+        select(Listing.product_id).where(Listing.channel_id == channel.id, Listing.seller_sku == seller_sku)
+    )
+    if listed is not None:
+        return [row for row in top if row.product_id == listed]
+    return [row for row in top if row.sku == seller_sku]
+
+
+def _booked_order(session: Session, order_ref: str) -> tuple[SalesOrder, Channel] | None:
     found = session.execute(
         select(SalesOrder, Channel)
         .join(Channel, Channel.id == SalesOrder.channel_id)
         .where(SalesOrder.external_ref == order_ref, Channel.kind == ChannelKind.AMAZON)
     ).first()
-    if found is None:
-        raise RowError(f"order {order_ref} is not in the book (yet): the return books once the order does")
-    return found[0], found[1]
+    return None if found is None else (found[0], found[1])
+
+
+def _restock_without_credit(
+    session: Session, item: Return, skipped: NotASale, *, account_id: int, opening: datetime | None
+) -> None:
+    """A returned unit of an order that was no sale of the book's: Amazon took it back into FBA stock
+    (SELLABLE, F8) as for any return, and the ledger row that shipped it out took it from the book's
+    FBA stock; nothing is credited (the seller refunds the buyer where the order was sold). An FBM
+    return of such an order cannot happen (Amazon fulfilled it); any other disposition moves nothing."""
+    if not item.fba or item.disposition != SELLABLE or (opening is not None and item.returned_at < opening):
+        return
+    channel = session.get(Channel, skipped.channel_id)
+    assert channel is not None
+    warehouse = places(session, channel.marketplace_id or "", account_id).fba_warehouse
+    product = products_for(session, channel.id, [item.sku]).get(item.sku)
+    if warehouse is None or product is None:
+        raise RowError(
+            f"order {item.order_ref} ({skipped.reason}): returned SKU {item.sku!r} has no "
+            "stock-tracked product through a listing or no FBA warehouse to go back into"
+        )
+    move_stock(
+        session, product, warehouse, item.quantity, reason=MovementReason.RETURN, reference=item.reference,
+        now=item.returned_at, note=f"Amazon return of order {item.order_ref}, no sale of the book's"[:200],
+    )  # fmt: skip
 
 
 def _refund(session: Session, order: SalesOrder, sku: str) -> RefundAmount | None:
@@ -213,7 +260,12 @@ class _ReturnsHandler(ReportHandler):
         for parsed in rows:
             try:
                 with session.begin_nested():
-                    book_return(session, parsed.value, opening=context.scratch["opening"])
+                    book_return(
+                        session,
+                        parsed.value,
+                        account_id=context.account_id,
+                        opening=context.scratch["opening"],
+                    )
             except RowError as error:
                 refused[parsed.row.line] = str(error)
         return refused

@@ -27,6 +27,8 @@ class RowKind(StrEnum):
     FREE_TEXT = "free_text"
     SHIPPING = "shipping"
     GIFT_WRAP = "gift_wrap"
+    COD_FEE = "cod_fee"  # the cash-on-delivery charge the buyer paid
+    DELIVERY_TIP = "delivery_tip"  # a tip for the delivery, charged apart from the goods
 
 
 class PaymentStatus(StrEnum):
@@ -114,6 +116,10 @@ class SalesOrder(PIIRecordColumns, BillingAddressColumns, DeliveryAddressColumns
     total_tax: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
     total_gross: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
     withheld_tax: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
+    # O16/R2: the withheld tax the order itself gave, kept when a settlement withheld another amount (the
+    # settlement's figure then stands in `withheld_tax`); None while no settlement corrected it.
+    withheld_tax_as_booked: Mapped[Decimal | None] = mapped_column(Amount())
+    withheld_tax_corrected_by: Mapped[str | None] = mapped_column(String(100))
     amount_paid: Mapped[Decimal] = mapped_column(Amount(), default=Decimal(0))
 
     rows: Mapped[list[OrderRow]] = relationship(

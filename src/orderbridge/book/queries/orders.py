@@ -64,6 +64,7 @@ class OrderFilter:
     sku: str | None = None
     name: str | None = None
     due: Due | None = None  # sorted by ship-by, soonest first
+    program: str | None = None  # a channel program the order carries (e.g. PRIME, AMAZON_BUSINESS)
 
     @property
     def is_empty(self) -> bool:
@@ -142,6 +143,8 @@ def _filtered(
         query = query.where(matches)
     if wanted.sku:
         query = query.where(_with_sku(session, wanted.sku.strip()))
+    if wanted.program:
+        query = query.where(_with_program(wanted.program))
     if wanted.name:
         if names is None:
             raise SearchUnavailableError(
@@ -194,6 +197,16 @@ def _with_sku(session: Session, sku: str) -> ColumnElement[bool]:
     if common:
         return exists().where(OrderRow.order_id == SalesOrder.id, OrderRow.sku == sku)
     return SalesOrder.id.in_(select(OrderRow.order_id).where(OrderRow.sku == sku))
+
+
+def _with_program(program: str) -> ColumnElement[bool]:
+    """Orders carrying the program: `channel_programs` holds them space-separated (O24)."""
+    wanted = program.strip().upper()
+    if not wanted or not all(c.isalnum() or c == "_" for c in wanted):
+        raise InvalidValueError(f"program {program!r}: letters, digits and _ only (e.g. PRIME)")
+    escaped = wanted.replace("_", "\\_")
+    padded = literal(" ") + func.coalesce(SalesOrder.channel_programs, "") + literal(" ")
+    return padded.like(f"% {escaped} %", escape="\\")
 
 
 def list_orders(

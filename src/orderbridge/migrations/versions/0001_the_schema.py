@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 23:20:38.444883
+Create Date: 2026-12-08 00:56:15.593289
 """
 
 from collections.abc import Sequence
@@ -322,6 +322,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_web_users_removed_at"), ["removed_at"], unique=False)
 
     op.create_table(
+        "amazon_fba_warehouses",
+        sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.Column("region", sa.String(length=40), nullable=False),
+        sa.Column("warehouse_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["amazon_seller_accounts.id"],
+            name=op.f("fk_amazon_fba_warehouses_account_id_amazon_seller_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["warehouse_id"], ["warehouses.id"], name=op.f("fk_amazon_fba_warehouses_warehouse_id_warehouses")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_amazon_fba_warehouses")),
+        sa.UniqueConstraint("account_id", "region", name=op.f("uq_amazon_fba_warehouses_account_id_region")),
+    )
+    with op.batch_alter_table("amazon_fba_warehouses", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_amazon_fba_warehouses_warehouse_id"), ["warehouse_id"], unique=False
+        )
+
+    op.create_table(
         "amazon_inbound_polls",
         sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("marketplace_id", sa.String(length=20), nullable=False),
@@ -502,9 +525,21 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("sales_nominal_code", sa.String(length=20), nullable=True),
         sa.Column("shipping_nominal_code", sa.String(length=20), nullable=True),
+        sa.Column("cod_fee_nominal_code", sa.String(length=20), nullable=True),
+        sa.Column("delivery_tip_nominal_code", sa.String(length=20), nullable=True),
         sa.Column("default_tax_code", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(
+            ["cod_fee_nominal_code"],
+            ["nominal_codes.code"],
+            name=op.f("fk_company_cod_fee_nominal_code_nominal_codes"),
+        ),
+        sa.ForeignKeyConstraint(
             ["default_tax_code"], ["tax_codes.code"], name=op.f("fk_company_default_tax_code_tax_codes")
+        ),
+        sa.ForeignKeyConstraint(
+            ["delivery_tip_nominal_code"],
+            ["nominal_codes.code"],
+            name=op.f("fk_company_delivery_tip_nominal_code_nominal_codes"),
         ),
         sa.ForeignKeyConstraint(
             ["sales_nominal_code"],
@@ -933,7 +968,7 @@ def upgrade() -> None:
         "fba_ledger_entries",
         sa.Column("id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
         sa.Column("account_id", sa.BigInteger().with_variant(sa.INTEGER(), "sqlite"), nullable=False),
-        sa.Column("identity", sa.String(length=60), nullable=False),
+        sa.Column("identity", sa.String(length=80), nullable=False),
         sa.Column("happened_at", orderbridge.book.types.UtcDateTime(timezone=True), nullable=False),
         sa.Column("sku", sa.String(length=100), nullable=False),
         sa.Column("fnsku", sa.String(length=20), nullable=False),
@@ -1143,6 +1178,10 @@ def upgrade() -> None:
         sa.Column("total_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("total_gross", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("withheld_tax", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
+        sa.Column(
+            "withheld_tax_as_booked", orderbridge.book.types.Amount(precision=18, scale=4), nullable=True
+        ),
+        sa.Column("withheld_tax_corrected_by", sa.String(length=100), nullable=True),
         sa.Column("amount_paid", orderbridge.book.types.Amount(precision=18, scale=4), nullable=False),
         sa.Column("pii_ref", sa.String(length=32), nullable=False),
         sa.Column("pii_key", sa.String(length=120), nullable=True),
@@ -1690,6 +1729,10 @@ def downgrade() -> None:
 
     op.drop_table("amazon_inbox")
     op.drop_table("amazon_inbound_polls")
+    with op.batch_alter_table("amazon_fba_warehouses", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_amazon_fba_warehouses_warehouse_id"))
+
+    op.drop_table("amazon_fba_warehouses")
     with op.batch_alter_table("web_users", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_web_users_removed_at"))
 

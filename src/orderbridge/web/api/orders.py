@@ -87,6 +87,15 @@ def orders_list(
         str | None, Query(max_length=100, description="Channel order id or book id.")
     ] = None,
     sku: Annotated[str | None, Query(max_length=100)] = None,
+    program: Annotated[
+        str | None,
+        Query(
+            max_length=40,
+            pattern=r"^[A-Za-z0-9_]+$",
+            description="An Amazon program the order carries, as Amazon names it (PRIME, AMAZON_BUSINESS, "
+            "AMAZON_EASY_SHIP, PREORDER ...).",
+        ),
+    ] = None,
     name: Annotated[
         str | None,
         Query(
@@ -121,6 +130,7 @@ def orders_list(
         sku=sku or None,
         name=name or None,
         due=due,
+        program=program or None,
     )
     names = LiveNameIndex(actor=principal.actor, channel=principal.channel, clock=context.clock)
     with cursor_checked():

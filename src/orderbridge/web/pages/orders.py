@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from orderbridge.amazon.orders.programs import PROGRAMS
 from orderbridge.amazon.queries import payload_history
 from orderbridge.book.channels import Channel
 from orderbridge.book.contacts import Contact
@@ -78,6 +79,10 @@ def parse_filter(params: dict[str, str], problems: dict[str, str]) -> OrderFilte
     if due is not None and due not in DUE_LABELS:
         problems["due"] = f"{due!r} is not late or today"
         due = None
+    program = params.get("program") or None
+    if program is not None and program not in PROGRAMS:
+        problems["program"] = f"{program!r} is not an Amazon program"
+        program = None
     by = params.get("by") or "order"
     if by not in SEARCH_KINDS:
         problems["q"] = f"cannot search by {by!r}"
@@ -92,6 +97,7 @@ def parse_filter(params: dict[str, str], problems: dict[str, str]) -> OrderFilte
         sku=text if by == "sku" and text else None,
         name=text if by == "name" and text else None,
         due=Due(due) if due else None,
+        program=program,
     )
 
 
@@ -127,6 +133,7 @@ def orders(request: Request, session: Db, principal: Reader) -> HTMLResponse:
                 k: v for k, v in SEARCH_KINDS.items() if k != "name" or principal.can(Permission.PII_READ)
             },
             "filtered": not wanted.is_empty,
+            "programs": PROGRAMS,
             "can_ship": principal.can(Permission.ORDERS_WRITE),
             "due_labels": DUE_LABELS,
             "now": clock(),

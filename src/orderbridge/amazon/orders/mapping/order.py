@@ -18,7 +18,14 @@ from orderbridge.amazon.orders.mapping.commands import (
 )
 from orderbridge.amazon.orders.mapping.customer import customer
 from orderbridge.amazon.orders.mapping.fields import Reader
-from orderbridge.amazon.orders.mapping.rows import RowPlan, add_item, shipping_row
+from orderbridge.amazon.orders.mapping.rows import (
+    RowPlan,
+    add_item,
+    check_total,
+    cod_fee_row,
+    delivery_tip_row,
+    shipping_row,
+)
 from orderbridge.book.orders.commands import NewOrder
 from orderbridge.book.orders.model import Fulfilment
 
@@ -110,10 +117,16 @@ def _book(
     for index, item in enumerate(r.items(r.doc, "orderItems", "orderItems")):
         add_item(r, plan, item, index=index, book=book, facts=facts)
     method = shipping_method_name(r)
-    shipping = shipping_row(plan, book, facts, method)
-    rows = tuple(plan.rows) + ((shipping,) if shipping is not None else ())
+    extra = (
+        shipping_row(plan, book, facts, method),
+        cod_fee_row(plan, book, facts),
+        delivery_tip_row(r, plan.currency, book),
+    )
+    rows = tuple(plan.rows) + tuple(row for row in extra if row is not None)
     if not rows:
         raise r.fail("orderItems", "no item with a quantity to book")
+    if not pending:
+        check_total(r, plan.currency, rows)
     who = customer(r, book, facts, pending=pending)
     order = NewOrder(
         channel_id=book.channel_id,
@@ -167,10 +180,13 @@ def _book(
 
 
 def status_name(settings: ChannelSettings, *, pending: bool, prime: bool, fba: bool) -> str:
-    """O3: pending status; else Prime's if set; else FBA's if set; else the new-order status."""
+    """O3: pending status; else Seller Fulfilled Prime's if set; else FBA's if set; else the new-order
+    status. v2026 marks FBA orders PRIME too, so only PRIME on a merchant-fulfilled order is the seed's
+    "Prime order" (SFP, shipped first by the seller); an FBA order takes the FBA status whatever its
+    programs."""
     if pending:
         return settings.status_pending
-    if prime and settings.status_new_prime:
+    if prime and not fba and settings.status_new_prime:
         return settings.status_new_prime
     if fba and settings.status_new_fba:
         return settings.status_new_fba
