@@ -20,15 +20,11 @@ from orderbridge.book import pii
 from orderbridge.book.contacts import Contact
 from orderbridge.book.orders.model import SalesOrder
 from orderbridge.privacy.errors import DecryptionError
-from orderbridge.privacy.keystore import DataKey, KeyId
 from orderbridge.privacy.sealing import (
-    OrderClock,
     Privacy,
-    contact_choice,
     is_sealed,
-    key_for,
     open_sealed,
-    order_choice,
+    record_key,
     seal,
 )
 
@@ -84,7 +80,7 @@ def _repair(session: Session, privacy: Privacy, record: Any, report: RepairRepor
     if not moved:
         return
     # Every value of the record again under one key, the one the record should be under now.
-    key = _key_of(privacy, session, record)
+    key = record_key(privacy, session, record)
     for name, plain in opened.items():
         if plain != pii.REDACTED:
             setattr(record, name, seal(privacy, plain, table=table, ref=record.pii_ref, name=name, key=key))
@@ -107,11 +103,3 @@ def _from_source(privacy: Privacy, value: str, source: Contact | None, name: str
     except DecryptionError:
         return None
     return plain if plain != pii.REDACTED else None
-
-
-def _key_of(privacy: Privacy, session: Session, record: Any) -> DataKey:
-    if isinstance(record, SalesOrder):
-        return key_for(privacy, order_choice(privacy, session, record.channel_id, OrderClock.of(record)))
-    if isinstance(record, Contact):
-        return key_for(privacy, contact_choice(privacy, session, record))
-    return privacy.keys.get(KeyId.parse(record.pii_key))

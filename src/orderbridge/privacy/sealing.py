@@ -380,7 +380,8 @@ def key_for(privacy: Privacy, choice: KeyChoice) -> DataKey:
         return privacy.keys.open_key(choice.seller, choice.marketplace)
 
 
-def _record_key(privacy: Privacy, session: Session, record: Any) -> DataKey:
+def record_key(privacy: Privacy, session: Session, record: Any) -> DataKey:
+    """The key a record should be sealed under now (its order's or contact's retention epoch)."""
     if isinstance(record, SalesOrder):
         return key_for(privacy, order_choice(privacy, session, record.channel_id, OrderClock.of(record)))
     if isinstance(record, Contact):
@@ -400,7 +401,7 @@ def _owner_key(privacy: Privacy, session: Session, owner: SalesOrder | Contact |
             return privacy.keys.get(KeyId.parse(owner.pii_key))
         except KeyDestroyedError:
             pass
-    return _record_key(privacy, session, owner)
+    return record_key(privacy, session, owner)
 
 
 def _note_order(session: Session, note: OrderNote) -> SalesOrder | None:
@@ -460,12 +461,12 @@ def seal_record(
     if record.pii_key is not None and not rekey and not plaintext:
         return bool(placed)
     if key is None and (rekey or record.pii_key is None):
-        key = _record_key(privacy, session, record)
+        key = record_key(privacy, session, record)
     if key is None:
         try:
             key = privacy.keys.get(KeyId.parse(record.pii_key))
         except KeyDestroyedError:
-            key = _record_key(privacy, session, record)
+            key = record_key(privacy, session, record)
     if str(key.key_id) == record.pii_key and not plaintext:
         return bool(placed)
     for name, value in values.items():
@@ -510,7 +511,7 @@ def _current_key(privacy: Privacy, session: Session, record: Any) -> DataKey:
             return privacy.keys.get(KeyId.parse(record.pii_key))
         except KeyDestroyedError:
             pass
-    return _record_key(privacy, session, record)
+    return record_key(privacy, session, record)
 
 
 def _fill_email_key(privacy: Privacy, session: Session, contact: Contact) -> None:

@@ -112,12 +112,10 @@ def _by_package(
     """Split the missing units over Amazon's packages (by their items where given); the rest goes in the
     last package, or in one shipment without a package when Amazon gave none."""
     left = dict(missing)
+    by_id = {row.id: row for row in order.rows}
     rows_of_item: dict[str, list[int]] = defaultdict(list)
     for row in order.rows:
-        parent = (
-            next((r for r in order.rows if r.id == row.parent_row_id), None) if row.parent_row_id else None
-        )
-        item = (parent or row).external_ref
+        item = by_id[row.parent_row_id].external_ref if row.parent_row_id in by_id else row.external_ref
         if item and row.id in left:
             rows_of_item[item].append(row.id)
     plans: list[tuple[AmazonPackage | None, dict[int, int]]] = []
